@@ -1,0 +1,3 @@
+from podsec.cli import main
+
+raise SystemExit(main())

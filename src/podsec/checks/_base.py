@@ -1,0 +1,90 @@
+"""What a check is, and the values check authors need (the facade for check modules)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from podsec.model.paths import Path
+from podsec.model.pod import ContainerView, PodView
+from podsec.model.standards import Version
+
+__all__ = ["Check", "CheckLevel", "ContainerView", "PodView", "Revision", "Severity", "Violation"]
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class CheckLevel(StrEnum):
+    BASELINE = "baseline"
+    RESTRICTED = "restricted"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One offending field.
+
+    ``path`` is the field to change (or, when the fix is to add it, where it goes);
+    ``owner`` is the path of what holds it (a container, a volume, an annotation, or
+    ``()`` for the pod itself) and ``name`` that owner's display name. ``tag`` tells
+    the check's `describe` what kind of violation this is; ``value`` is the offending
+    value as shown in messages.
+    """
+
+    path: Path
+    owner: Path
+    name: str
+    tag: str = ""
+    value: str = ""
+
+    @property
+    def container(self) -> str | None:
+        """The container's name, for violations owned by a container."""
+        return self.name if self.tag.startswith("c:") else None
+
+
+Revision = Callable[[PodView], list[Violation]]
+Describe = Callable[[Sequence[Violation]], tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A check: identity, metadata, and its behaviour at each policy version.
+
+    ``revisions`` are ``(first version, function)`` pairs in increasing order; at
+    version V the function in force is the last whose first version <= V.
+    ``describe`` turns any non-empty subset of one evaluation's violations into PSA's
+    ``(reason, detail)`` pair.
+    """
+
+    id: str
+    level: CheckLevel
+    title: str
+    severity: Severity
+    revisions: tuple[tuple[Version, Revision], ...]
+    describe: Describe
+    rationale: str
+    remediation: str
+    overrides: tuple[str, ...] = ()
+    fields: tuple[str, ...] = field(default=())
+
+    def revision_at(self, version: Version) -> Revision | None:
+        found: Revision | None = None
+        for since, fn in self.revisions:
+            if since <= version:
+                found = fn
+        return found
+
+    @property
+    def since(self) -> Version:
+        return self.revisions[0][0]

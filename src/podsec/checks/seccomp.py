@@ -1,0 +1,132 @@
+"""Seccomp: the baseline ban on Unconfined and the restricted requirement of a profile."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
+from podsec.checks._helpers import (
+    containers_phrase,
+    go_quote,
+    on_container,
+    on_pod,
+    owners,
+    plural,
+    qlist,
+    sorted_unique,
+    who,
+)
+
+POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
+CONTAINER_ANNOTATION_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
+_ALLOWED_TYPES = ("RuntimeDefault", "Localhost")
+
+
+def _annotation_allowed(value: str) -> bool:
+    return value in ("runtime/default", "docker/default") or value.startswith("localhost/")
+
+
+def _baseline_v1_0(pod: PodView) -> list[Violation]:
+    """Before v1.19 only the annotations count (and the fields are ignored)."""
+    keys = [POD_ANNOTATION] + [CONTAINER_ANNOTATION_PREFIX + c.name for c in pod.containers]
+    found = []
+    for key in dict.fromkeys(keys):
+        if key in pod.annotations and not _annotation_allowed(pod.annotations[key] or ""):
+            path = (*pod.annotations_path, key)
+            text = f"{key}={go_quote(pod.annotations[key] or '')}"
+            found.append(Violation(path=path, owner=path, name=key, tag="annotation", value=text))
+    return found
+
+
+def _explicit(pod: PodView) -> list[Violation]:
+    found = []
+    profile = pod.security_context.seccomp_profile
+    if profile.value is not None and profile.value.type not in _ALLOWED_TYPES:
+        found.append(on_pod((*profile.path, "type"), "explicit", profile.value.type))
+    for c in pod.containers:
+        own = c.effective.own("seccomp_profile")
+        if own.value is not None and own.value.type not in _ALLOWED_TYPES:
+            found.append(on_container(c, (*own.path, "type"), "explicit", own.value.type))
+    return found
+
+
+def _baseline_v1_19(pod: PodView) -> list[Violation]:
+    return _explicit(pod)
+
+
+def _describe_fields(vs: Sequence[Violation]) -> str:
+    types = qlist(sorted_unique(v.value for v in vs))
+    return f"{who(vs)} must not set securityContext.seccompProfile.type to {types}"
+
+
+def _describe_baseline(vs: Sequence[Violation]) -> tuple[str, str]:
+    annotations = sorted_unique(v.value for v in vs if v.tag == "annotation")
+    if annotations:
+        return "seccompProfile", (
+            f"forbidden {plural(len(annotations), 'annotation', 'annotations')} {', '.join(annotations)}"
+        )
+    return "seccompProfile", _describe_fields(vs)
+
+
+BASELINE = Check(
+    id="seccompProfile_baseline",
+    level=CheckLevel.BASELINE,
+    title="Seccomp explicitly disabled",
+    severity=Severity.MEDIUM,
+    revisions=(((1, 0), _baseline_v1_0), ((1, 19), _baseline_v1_19)),
+    describe=_describe_baseline,
+    rationale="Seccomp filters the system calls a container may make; Unconfined removes the "
+    "filter and exposes the whole kernel interface.",
+    remediation="Set seccompProfile.type to RuntimeDefault or Localhost, or leave it unset.",
+    fields=(
+        "spec.securityContext.seccompProfile.type",
+        "spec.containers[*].securityContext.seccompProfile.type",
+        "metadata.annotations['seccomp.security.alpha.kubernetes.io/pod']",
+    ),
+)
+
+
+def _restricted_v1_19(pod: PodView) -> list[Violation]:
+    found = _explicit(pod)
+    profile = pod.security_context.seccomp_profile
+    pod_valid = profile.value is not None and profile.value.type in _ALLOWED_TYPES
+    if not pod_valid:
+        for c in pod.containers:
+            own = c.effective.own("seccomp_profile")
+            if own.value is None:
+                found.append(on_container(c, (*own.path, "type"), "implicit"))
+    return found
+
+
+def _restricted_v1_25(pod: PodView) -> list[Violation]:
+    return [] if pod.is_windows else _restricted_v1_19(pod)
+
+
+def _describe_restricted(vs: Sequence[Violation]) -> tuple[str, str]:
+    explicit = [v for v in vs if v.tag.endswith(":explicit")]
+    if explicit:
+        return "seccompProfile", _describe_fields(explicit)
+    names = owners(vs)
+    return "seccompProfile", (
+        f"pod or {containers_phrase(names)} must set securityContext.seccompProfile.type "
+        'to "RuntimeDefault" or "Localhost"'
+    )
+
+
+RESTRICTED = Check(
+    id="seccompProfile_restricted",
+    level=CheckLevel.RESTRICTED,
+    title="No seccomp profile (RuntimeDefault or Localhost) set",
+    severity=Severity.MEDIUM,
+    revisions=(((1, 19), _restricted_v1_19), ((1, 25), _restricted_v1_25)),
+    describe=_describe_restricted,
+    rationale="Without a seccomp profile most runtimes run containers Unconfined, leaving the "
+    "full system-call surface of the kernel open to a compromised process.",
+    remediation="Set spec.securityContext.seccompProfile.type: RuntimeDefault on the pod "
+    "(or Localhost with a profile), and do not override it with Unconfined in containers.",
+    overrides=("seccompProfile_baseline",),
+    fields=(
+        "spec.securityContext.seccompProfile.type",
+        "spec.containers[*].securityContext.seccompProfile.type",
+    ),
+)

@@ -1,0 +1,124 @@
+"""Findings, input errors, per-object results, the summary and the exit-code policy.
+
+Pure values: reporters read them, only `exit_code` decides how a run ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from podsec.model.workloads import ObjectRef
+
+LocationKind = Literal["field", "parent"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    check: str
+    severity: str
+    level: str
+    object: ObjectRef
+    pod: str | None  # which pod of an object holding several (Argo templates); None otherwise
+    container: str | None
+    field: str
+    file: str | None
+    line: int | None
+    column: int | None
+    location: LocationKind  # "field": the field itself; "parent": the mapping to add it to
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        o = self.object
+        return {
+            "check": self.check,
+            "severity": self.severity,
+            "level": self.level,
+            "object": {"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name},
+            "pod": self.pod,
+            "container": self.container,
+            "field": self.field,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "location": self.location,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InputError:
+    """Something that could not be read or evaluated; always exit code 2."""
+
+    file: str | None
+    line: int | None
+    message: str
+    column: int | None = None
+    object: ObjectRef | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "column": self.column, "message": self.message}
+
+    def __str__(self) -> str:
+        where = self.file or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectResult:
+    """One evaluated pod-bearing object: its findings and PSA's verdicts per pod."""
+
+    object: ObjectRef
+    file: str | None
+    line: int | None
+    findings: tuple[Finding, ...]
+    verdicts: tuple[tuple[str | None, str], ...]  # (pod label, PSA denial text) for each failing pod
+
+
+@dataclass(slots=True)
+class FileResult:
+    file: str | None
+    objects: list[ObjectResult] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Summary:
+    files: int = 0
+    objects: int = 0
+    findings: int = 0
+    errors: int = 0
+    by_severity: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: FileResult) -> None:
+        self.files += 1
+        self.objects += len(result.objects)
+        self.errors += len(result.errors)
+        for obj in result.objects:
+            self.findings += len(obj.findings)
+            for f in obj.findings:
+                self.by_severity[f.severity] = self.by_severity.get(f.severity, 0) + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "objects": self.objects, "findings": self.findings, "errors": self.errors}
+
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def exit_code(summary: Summary, *, usage_error: bool = False, failing: Iterable[str] | None = None) -> int:
+    """0 nothing found, 1 findings, 2 usage or input errors (2 wins).
+
+    ``failing`` limits which severities count as findings for the exit code.
+    """
+    if usage_error or summary.errors:
+        return EXIT_ERROR
+    if failing is None:
+        return EXIT_FINDINGS if summary.findings else EXIT_CLEAN
+    wanted = set(failing)
+    return EXIT_FINDINGS if any(summary.by_severity.get(s, 0) for s in wanted) else EXIT_CLEAN

@@ -1,0 +1,235 @@
+"""The pod view that every check reads: one per pod (or pod template) in an object.
+
+`build_pod` validates the raw fields (wrong types become `TypeProblem`s, never
+exceptions), then builds frozen views. Containers are visited in PSA's order: init
+containers, then regular containers, then ephemeral containers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from podsec.model import schema, security
+from podsec.model.paths import Path
+from podsec.model.security import EffectiveSecurityContext, PodSecurityContext, Resolved
+
+ContainerKind = Literal["initContainers", "containers", "ephemeralContainers"]
+CONTAINER_KINDS: tuple[ContainerKind, ...] = ("initContainers", "containers", "ephemeralContainers")
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    value: int
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerHost:
+    """A ``host`` of an httpGet/tcpSocket probe or lifecycle handler."""
+
+    value: str
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerView:
+    name: str
+    kind: ContainerKind
+    path: Path
+    image: str | None
+    effective: EffectiveSecurityContext
+    host_ports: tuple[HostPort, ...]
+    handler_hosts: tuple[HandlerHost, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeView:
+    name: str
+    path: Path
+    sources: tuple[str, ...]  # the volume-source fields that are set, in schema order
+
+
+@dataclass(frozen=True, slots=True)
+class PodView:
+    """A pod or pod template, with everything the checks read."""
+
+    label: str | None  # names the pod inside an object that holds several (e.g. Argo templates)
+    metadata_path: Path
+    spec_path: Path
+    annotations: Mapping[str, str]
+    annotations_path: Path
+    host_network: Resolved[bool]
+    host_pid: Resolved[bool]
+    host_ipc: Resolved[bool]
+    host_users: Resolved[bool]
+    os_name: Resolved[str]
+    runtime_class_name: str | None
+    security_context: PodSecurityContext
+    volumes: tuple[VolumeView, ...]
+    containers: tuple[ContainerView, ...]
+
+    @property
+    def is_windows(self) -> bool:
+        return self.os_name.value == "windows"
+
+    @property
+    def is_user_namespaced(self) -> bool:
+        return self.host_users.value is False
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSource:
+    """Where containers of one kind live: a list, or a single container (``many=False``)."""
+
+    kind: ContainerKind
+    path: Path
+    many: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PodSource:
+    """Where one pod's parts live inside an object (from `workloads.pod_sources`).
+
+    ``layers`` are the mappings that hold pod-level fields, first match wins (a plain
+    pod has one: its spec). ``metadata`` likewise.
+    """
+
+    label: str | None
+    metadata: tuple[Path, ...]
+    layers: tuple[Path, ...]
+    containers: tuple[ContainerSource, ...]
+
+
+def get_path(root: Any, path: Path) -> Any:
+    """The value at ``path`` or None when any step is missing or of another type."""
+    node = root
+    for part in path:
+        if isinstance(part, str):
+            if not isinstance(node, dict):
+                return None
+            node = node.get(part)
+        else:
+            if not isinstance(node, list) or not 0 <= part < len(node):
+                return None
+            node = node[part]
+    return node
+
+
+def _first(root: Any, layers: Sequence[Path], name: str) -> tuple[Any, Path]:
+    for layer in layers:
+        value = get_path(root, (*layer, name))
+        if value is not None:
+            return value, (*layer, name)
+    return None, (*layers[0], name)
+
+
+def _resolved(root: Any, layers: Sequence[Path], name: str) -> Resolved[Any]:
+    value, path = _first(root, layers, name)
+    return Resolved(value, "pod" if value is not None else "unset", path)
+
+
+def _containers(root: Any, src: PodSource) -> list[tuple[ContainerKind, Path, Any]]:
+    found: list[tuple[ContainerKind, Path, Any]] = []
+    for kind in CONTAINER_KINDS:  # PSA order, whatever order the sources are listed in
+        for cs in src.containers:
+            if cs.kind != kind:
+                continue
+            value = get_path(root, cs.path)
+            if value is None:
+                continue
+            if cs.many:
+                found.extend((kind, (*cs.path, i), c) for i, c in enumerate(value))
+            else:
+                found.append((kind, cs.path, value))
+    return found
+
+
+def validate_pod(root: Any, src: PodSource) -> list[schema.TypeProblem]:
+    """Every wrong-typed field podsec would read for this pod."""
+    problems: list[schema.TypeProblem] = []
+    for layer in src.layers:
+        value = get_path(root, layer)
+        schema.validate(value, {k: v for k, v in schema.POD_SPEC.items() if not k.endswith("ontainers")}, layer, problems)
+    for meta in src.metadata:
+        schema.validate(get_path(root, meta), schema.METADATA, meta, problems)
+    for cs in src.containers:
+        value = get_path(root, cs.path)
+        schema.validate(value, schema.ListOf(schema.CONTAINER) if cs.many else schema.CONTAINER, cs.path, problems)
+    return problems
+
+
+def _handler_hosts(raw: Mapping[str, Any], path: Path) -> tuple[HandlerHost, ...]:
+    hosts: list[HandlerHost] = []
+    probes = [(raw.get(p), (*path, p)) for p in ("livenessProbe", "readinessProbe", "startupProbe")]
+    lifecycle = raw.get("lifecycle") or {}
+    probes += [(lifecycle.get(h), (*path, "lifecycle", h)) for h in ("postStart", "preStop")]
+    for handler, hpath in probes:
+        if not handler:
+            continue
+        for action in ("httpGet", "tcpSocket"):
+            host = (handler.get(action) or {}).get("host")
+            if host:
+                hosts.append(HandlerHost(host, (*hpath, action, "host")))
+    return tuple(hosts)
+
+
+def _container(kind: ContainerKind, path: Path, raw: Any, pod_sc: PodSecurityContext) -> ContainerView:
+    data: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    ports = tuple(
+        HostPort(int(p["hostPort"]), (*path, "ports", i, "hostPort"))
+        for i, p in enumerate(data.get("ports") or ())
+        if p and p.get("hostPort")
+    )
+    return ContainerView(
+        name=data.get("name") or "",
+        kind=kind,
+        path=path,
+        image=data.get("image"),
+        effective=security.resolve(pod_sc, data.get("securityContext"), (*path, "securityContext")),
+        host_ports=ports,
+        handler_hosts=_handler_hosts(data, path),
+    )
+
+
+def _volumes(root: Any, layers: Sequence[Path]) -> tuple[VolumeView, ...]:
+    raw, path = _first(root, layers, "volumes")
+    views = []
+    for i, vol in enumerate(raw or ()):
+        vol = vol or {}
+        sources = tuple(s for s in schema.VOLUME_SOURCES if vol.get(s) is not None)
+        views.append(VolumeView(vol.get("name") or "", (*path, i), sources))
+    return tuple(views)
+
+
+def build_pod(root: Any, src: PodSource) -> PodView:
+    """Build the view of a pod whose fields passed `validate_pod`."""
+    meta, meta_path = None, src.metadata[0] if src.metadata else ("metadata",)
+    annotations: Mapping[str, str] = {}
+    annotations_path: Path = (*meta_path, "annotations")
+    for mp in src.metadata:
+        candidate = get_path(root, (*mp, "annotations"))
+        if candidate:
+            meta, annotations, annotations_path = mp, candidate, (*mp, "annotations")
+            break
+    del meta
+    sc_raw, sc_path = _first(root, src.layers, "securityContext")
+    pod_sc = security.pod_security_context(sc_raw, sc_path)
+    os_raw, os_path = _first(root, src.layers, "os")
+    return PodView(
+        label=src.label,
+        metadata_path=meta_path,
+        spec_path=src.layers[0],
+        annotations=annotations,
+        annotations_path=annotations_path,
+        host_network=_resolved(root, src.layers, "hostNetwork"),
+        host_pid=_resolved(root, src.layers, "hostPID"),
+        host_ipc=_resolved(root, src.layers, "hostIPC"),
+        host_users=_resolved(root, src.layers, "hostUsers"),
+        os_name=Resolved((os_raw or {}).get("name"), "pod" if os_raw else "unset", (*os_path, "name")),
+        runtime_class_name=_first(root, src.layers, "runtimeClassName")[0],
+        security_context=pod_sc,
+        volumes=_volumes(root, src.layers),
+        containers=tuple(_container(k, p, c, pod_sc) for k, p, c in _containers(root, src)),
+    )

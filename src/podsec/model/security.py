@@ -1,0 +1,183 @@
+"""The effective security context of a container, with the source of every value.
+
+This module is the only place that knows the core/v1 precedence rule: "If set in both
+SecurityContext and PodSecurityContext, the value specified in SecurityContext takes
+precedence." Nothing here guesses runtime defaults: a value nobody set stays ``unset``,
+and each check decides what unset means, as Pod Security Admission does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from podsec.model.paths import Path
+
+T = TypeVar("T")
+Source = Literal["container", "pod", "unset"]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved(Generic[T]):
+    """A value and where it came from.
+
+    ``path`` is where the value is written in the object; for an unset value it is where
+    it would have to be written (the container's own field).
+    """
+
+    value: T | None
+    source: Source
+    path: Path
+
+    @property
+    def is_set(self) -> bool:
+        return self.source != "unset"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileOption:
+    """``seccompProfile`` or ``appArmorProfile``; an unset ``type`` reads as ``""`` as in Go."""
+
+    type: str
+    localhost_profile: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SELinuxOptions:
+    user: str
+    role: str
+    type: str
+    level: str
+
+
+@dataclass(frozen=True, slots=True)
+class WindowsOptions:
+    host_process: bool | None
+    run_as_user_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    add: tuple[str, ...]
+    drop: tuple[str, ...]
+
+
+# The fields a container may override, with the attribute names used below.
+SHARED_FIELDS: tuple[tuple[str, str], ...] = (
+    ("run_as_user", "runAsUser"),
+    ("run_as_group", "runAsGroup"),
+    ("run_as_non_root", "runAsNonRoot"),
+    ("seccomp_profile", "seccompProfile"),
+    ("app_armor_profile", "appArmorProfile"),
+    ("se_linux_options", "seLinuxOptions"),
+    ("windows_options", "windowsOptions"),
+)
+CONTAINER_ONLY_FIELDS: tuple[tuple[str, str], ...] = (
+    ("privileged", "privileged"),
+    ("allow_privilege_escalation", "allowPrivilegeEscalation"),
+    ("capabilities", "capabilities"),
+    ("read_only_root_filesystem", "readOnlyRootFilesystem"),
+    ("proc_mount", "procMount"),
+)
+POD_ONLY_FIELDS: tuple[tuple[str, str], ...] = (
+    ("fs_group", "fsGroup"),
+    ("supplemental_groups", "supplementalGroups"),
+    ("sysctls", "sysctls"),
+    ("fs_group_change_policy", "fsGroupChangePolicy"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PodSecurityContext:
+    """The pod-level ``securityContext`` as written (every source is ``pod`` or ``unset``)."""
+
+    present: bool
+    path: Path
+    run_as_user: Resolved[int]
+    run_as_group: Resolved[int]
+    run_as_non_root: Resolved[bool]
+    seccomp_profile: Resolved[ProfileOption]
+    app_armor_profile: Resolved[ProfileOption]
+    se_linux_options: Resolved[SELinuxOptions]
+    windows_options: Resolved[WindowsOptions]
+    fs_group: Resolved[int]
+    supplemental_groups: Resolved[tuple[int, ...]]
+    sysctls: Resolved[tuple[str, ...]]
+    fs_group_change_policy: Resolved[str]
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveSecurityContext:
+    """What applies to one container: its own value, else the pod's, else unset."""
+
+    present: bool  # the container has its own securityContext mapping
+    path: Path  # the container's securityContext
+    run_as_user: Resolved[int]
+    run_as_group: Resolved[int]
+    run_as_non_root: Resolved[bool]
+    seccomp_profile: Resolved[ProfileOption]
+    app_armor_profile: Resolved[ProfileOption]
+    se_linux_options: Resolved[SELinuxOptions]
+    windows_options: Resolved[WindowsOptions]
+    privileged: Resolved[bool]
+    allow_privilege_escalation: Resolved[bool]
+    capabilities: Resolved[Capabilities]
+    read_only_root_filesystem: Resolved[bool]
+    proc_mount: Resolved[str]
+
+    def own(self, attr: str) -> Resolved[Any]:
+        """The container's own value of a field (unset when only the pod sets it)."""
+        resolved: Resolved[Any] = getattr(self, attr)
+        if resolved.source == "pod":
+            name = dict(SHARED_FIELDS)[attr]
+            return Resolved(None, "unset", (*self.path, name))
+        return resolved
+
+
+def _convert(name: str, raw: Any) -> Any:
+    """Turn a validated raw field into its model value."""
+    if name in ("seccompProfile", "appArmorProfile"):
+        return ProfileOption(raw.get("type") or "", raw.get("localhostProfile"))
+    if name == "seLinuxOptions":
+        return SELinuxOptions(*(raw.get(k) or "" for k in ("user", "role", "type", "level")))
+    if name == "windowsOptions":
+        return WindowsOptions(raw.get("hostProcess"), raw.get("runAsUserName"))
+    if name == "capabilities":
+        return Capabilities(
+            tuple(c or "" for c in raw.get("add") or ()),
+            tuple(c or "" for c in raw.get("drop") or ()),
+        )
+    if name == "supplementalGroups":
+        return tuple(int(g) for g in raw if g is not None)
+    if name == "sysctls":
+        return tuple((s or {}).get("name") or "" for s in raw)
+    if isinstance(raw, float):
+        return int(raw)
+    return raw
+
+
+def _field(raw: Mapping[str, Any], name: str, path: Path, source: Source) -> Resolved[Any]:
+    value = raw.get(name)
+    if value is None:
+        return Resolved(None, "unset", (*path, name))
+    return Resolved(_convert(name, value), source, (*path, name))
+
+
+def pod_security_context(raw: Mapping[str, Any] | None, path: Path) -> PodSecurityContext:
+    """Read a (validated) pod-level ``securityContext``."""
+    data = raw or {}
+    fields = {a: _field(data, n, path, "pod") for a, n in (*SHARED_FIELDS, *POD_ONLY_FIELDS)}
+    return PodSecurityContext(present=raw is not None, path=path, **fields)
+
+
+def resolve(pod: PodSecurityContext, raw: Mapping[str, Any] | None, path: Path) -> EffectiveSecurityContext:
+    """Merge a container's (validated) ``securityContext`` over the pod's."""
+    data = raw or {}
+    fields: dict[str, Resolved[Any]] = {}
+    for attr, name in SHARED_FIELDS:
+        own = _field(data, name, path, "container")
+        fields[attr] = own if own.is_set else (getattr(pod, attr) if getattr(pod, attr).is_set else own)
+    for attr, name in CONTAINER_ONLY_FIELDS:
+        fields[attr] = _field(data, name, path, "container")
+    return EffectiveSecurityContext(present=raw is not None, path=path, **fields)

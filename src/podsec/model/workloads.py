@@ -1,0 +1,187 @@
+"""Which objects carry pods, and where (PSA's pod-spec extractor, plus common CRDs).
+
+`pod_sources(obj)` is the single place that knows about kinds. Everything after it
+works on `PodSource`/`PodView` values and never branches on kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from podsec.model.paths import Path
+from podsec.model.pod import ContainerSource, PodSource, get_path
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    api_version: str | None
+    kind: str | None
+    namespace: str | None
+    name: str | None
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
+        meta = obj.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+
+        def text(value: object) -> str | None:
+            return None if value is None or isinstance(value, dict | list) else str(value)
+
+        name = text(meta.get("name"))
+        if name is None and meta.get("generateName"):
+            name = f"{text(meta.get('generateName'))}*"
+        return cls(text(obj.get("apiVersion")), text(obj.get("kind")), text(meta.get("namespace")), name)
+
+    def __str__(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind or '?'} {ns}{self.name or '(unnamed)'}"
+
+
+def _standard(spec: Path, metadata: Path, label: str | None = None) -> PodSource:
+    return PodSource(
+        label=label,
+        metadata=(metadata,),
+        layers=(spec,),
+        containers=tuple(ContainerSource(k, (*spec, k)) for k in ("initContainers", "containers", "ephemeralContainers")),
+    )
+
+
+def template_at(path: Path) -> PodSource:
+    """A pod template (``metadata`` + ``spec``) at ``path``, such as ``spec.template``."""
+    return _standard((*path, "spec"), (*path, "metadata"))
+
+
+def spec_at(path: Path) -> PodSource:
+    """A bare pod spec at ``path`` (with no pod metadata of its own)."""
+    return _standard(path, ("metadata",))
+
+
+POD = _standard(("spec",), ("metadata",))
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule:
+    """Where the pod of one kind lives. ``groups`` are API groups ("" is core)."""
+
+    kind: str
+    groups: frozenset[str]
+    template: Path | None = None  # a PodTemplateSpec (metadata + spec)
+    spec: Path | None = None  # a bare PodSpec
+    argo: bool = False  # Argo Workflows: one pod per entry of spec.templates
+
+
+def _rule(kind: str, groups: Iterable[str], template: Path | None = None, **kw: Any) -> KindRule:
+    return KindRule(kind, frozenset(groups), template, **kw)
+
+
+_T = ("spec", "template")
+BUILTIN_RULES: tuple[KindRule, ...] = (
+    _rule("Pod", [""]),
+    _rule("PodTemplate", [""], ("template",)),
+    _rule("ReplicationController", [""], _T),
+    _rule("ReplicaSet", ["apps", "extensions"], _T),
+    _rule("Deployment", ["apps", "extensions"], _T),
+    _rule("StatefulSet", ["apps"], _T),
+    _rule("DaemonSet", ["apps", "extensions"], _T),
+    _rule("Job", ["batch"], _T),
+    _rule("CronJob", ["batch"], ("spec", "jobTemplate", "spec", "template")),
+    _rule("Rollout", ["argoproj.io"], _T),
+    _rule("DeploymentConfig", ["apps.openshift.io", ""], _T),
+    _rule("Service", ["serving.knative.dev"], _T),
+    _rule("Configuration", ["serving.knative.dev"], _T),
+    _rule("Revision", ["serving.knative.dev"], spec=("spec",)),
+    _rule("Workflow", ["argoproj.io"], argo=True),
+    _rule("WorkflowTemplate", ["argoproj.io"], argo=True),
+    _rule("ClusterWorkflowTemplate", ["argoproj.io"], argo=True),
+    _rule("CronWorkflow", ["argoproj.io"], argo=True),
+)
+
+
+def group_of(api_version: object) -> str | None:
+    if not isinstance(api_version, str):
+        return None
+    return api_version.rpartition("/")[0] if "/" in api_version else ""
+
+
+class KindTable:
+    """Kind rules by (group, kind); user rules (from config) are added to the built-ins."""
+
+    def __init__(self, extra: Iterable[KindRule] = ()) -> None:
+        self._rules: dict[tuple[str, str], KindRule] = {}
+        for rule in (*BUILTIN_RULES, *extra):
+            for group in rule.groups:
+                self._rules[(group, rule.kind)] = rule
+        self.kinds = frozenset(kind for _, kind in self._rules)
+
+    def rule_for(self, obj: Mapping[str, Any]) -> KindRule | None:
+        kind, group = obj.get("kind"), group_of(obj.get("apiVersion"))
+        if not isinstance(kind, str) or group is None:
+            return None
+        return self._rules.get((group, kind))
+
+    def pod_sources(self, obj: Mapping[str, Any]) -> list[PodSource]:
+        """The pods an object carries: none for objects that carry no pod."""
+        rule = self.rule_for(obj)
+        if rule is None:
+            return []
+        if rule.argo:
+            return _argo_sources(obj)
+        if rule.template is not None:
+            return [template_at(rule.template)] if isinstance(get_path(obj, rule.template), dict) else []
+        if rule.spec is not None:
+            return [spec_at(rule.spec)] if isinstance(get_path(obj, rule.spec), dict) else []
+        return [POD] if isinstance(obj.get("spec"), dict) else []
+
+    def template_problem(self, obj: Mapping[str, Any]) -> tuple[Path, object] | None:
+        """The step of a known kind's pod path that is not a mapping, if any (a type error)."""
+        rule = self.rule_for(obj)
+        if rule is None or rule.argo:
+            return None
+        path = rule.template or rule.spec or ("spec",)
+        node: object = obj
+        for i, part in enumerate(path):
+            assert isinstance(part, str)
+            if not isinstance(node, dict):
+                return path[:i], node
+            node = node.get(part)
+            if node is None:
+                return None
+        return None if isinstance(node, dict) else (path, node)
+
+
+def _argo_sources(obj: Mapping[str, Any]) -> list[PodSource]:
+    """Argo Workflows: each template that runs containers becomes a pod.
+
+    Pod-level fields come from the template first, then the workflow spec
+    (``spec.workflowSpec`` for a CronWorkflow).
+    """
+    base: Path = ("spec", "workflowSpec") if obj.get("kind") == "CronWorkflow" else ("spec",)
+    templates = get_path(obj, (*base, "templates"))
+    if not isinstance(templates, list):
+        return []
+    sources = []
+    for i, tpl in enumerate(templates):
+        if not isinstance(tpl, dict):
+            continue
+        t: Path = (*base, "templates", i)
+        conts = (
+            ContainerSource("initContainers", (*t, "initContainers")),
+            ContainerSource("containers", (*t, "container"), many=False),
+            ContainerSource("containers", (*t, "script"), many=False),
+            ContainerSource("containers", (*t, "containerSet", "containers")),
+            ContainerSource("containers", (*t, "sidecars")),
+        )
+        if not any(get_path(obj, c.path) is not None for c in conts):
+            continue  # steps/dag/resource/suspend templates run no container of their own
+        name = tpl.get("name")
+        sources.append(
+            PodSource(
+                label=f'template "{name}"' if isinstance(name, str) else f"template [{i}]",
+                metadata=((*t, "metadata"), (*base, "podMetadata")),
+                layers=(t, base),
+                containers=conts,
+            )
+        )
+    return sources

@@ -1,0 +1,255 @@
+"""YAML read the way Kubernetes reads it (sigs.k8s.io/yaml on go-yaml v2).
+
+PyYAML's libyaml loader, with the differences from Kubernetes removed:
+
+* ``y``/``Y``/``n``/``N`` are booleans; timestamps and base-60 numbers stay strings;
+  ``1e3`` is a float; ``0o644`` is an integer; a bare ``=`` is the string ``"="``;
+* non-string keys become the strings Kubernetes' YAML-to-JSON conversion gives them;
+* a duplicate key is an error, as in kubectl's strict decoding;
+* alias expansion is bounded: a document whose aliases would expand to more than
+  `MAX_EXPANDED_NODES` nodes is rejected ("billion laughs"), like go-yaml's
+  "excessive aliasing" check.
+
+Mappings and sequences come back as `PosDict`/`PosList` carrying 1-based positions.
+Where libyaml rejects a document that the pure-Python loader accepts, that loader is
+used for the document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from podsec.model.paths import PosDict, PosList
+
+MAX_EXPANDED_NODES = 1_000_000
+"""Bound on the nodes a document may expand to through aliases."""
+
+
+class YamlError(Exception):
+    """A document that cannot be read; ``line``/``column`` are 1-based, relative to the text."""
+
+    def __init__(self, message: str, line: int | None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.line, self.column = message, line, column
+
+
+_BOOL = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
+_BOOL_VALUES = {"y": True, "yes": True, "true": True, "on": True, "n": False, "no": False, "false": False, "off": False}
+# go-yaml v2: strconv.ParseInt(s, 0, 64) after removing "_"; no base 60.
+_INT = re.compile(r"^[-+]?(?:0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|0[0-7_]*|[1-9][0-9_]*)$")
+# go-yaml v2's yamlStyleFloat, plus .inf/.nan, after removing "_".
+_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+
+
+def _construct_bool(loader: Any, node: ScalarNode) -> bool:
+    return _BOOL_VALUES[loader.construct_scalar(node).lower()]
+
+
+def _construct_int(loader: Any, node: ScalarNode) -> int | float | str:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("+-")
+    try:
+        if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+            return sign * int(digits, 8)
+        return sign * int(digits, 0)
+    except ValueError:  # "08", "09": not octal; Go then reads them as floats
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _construct_float(loader: Any, node: ScalarNode) -> float:
+    text = str(loader.construct_scalar(node)).replace("_", "").lower()
+    if text.endswith(".inf"):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if text == ".nan":
+        return float("nan")
+    return float(text)
+
+
+def _construct_str(loader: Any, node: ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+def _key_text(key: object) -> str:
+    """The JSON key Kubernetes' YAML-to-JSON gives a non-string key."""
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    return str(key)
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _construct_map(loader: Any, node: MappingNode) -> Iterator[PosDict]:
+    data = PosDict()
+    yield data
+    explicit = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+    loader.flatten_mapping(node)  # merged entries first; explicit keys then override them
+    first_explicit = len(node.value) - explicit
+    lc: dict[Any, tuple[int, int]] = {}
+    for index, (key_node, value_node) in enumerate(node.value):
+        key = loader.construct_object(key_node, deep=False)
+        if not isinstance(key, str):
+            if isinstance(key, dict | list):
+                raise ConstructorError(None, None, "a mapping key must be a scalar", key_node.start_mark)
+            key = _key_text(key)
+        if index >= first_explicit and key in lc and lc[key][2]:
+            raise ConstructorError(
+                None, None, f'duplicate key "{key}" (first defined on line {lc[key][0]})', key_node.start_mark
+            )
+        data[key] = loader.construct_object(value_node, deep=False)
+        lc[key] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1, index >= first_explicit)
+    data.lc = {k: (v[0], v[1]) for k, v in lc.items()}
+
+
+def _construct_seq(loader: Any, node: SequenceNode) -> Iterator[PosList]:
+    data = PosList()
+    yield data
+    data.extend(loader.construct_object(child, deep=False) for child in node.value)
+    data.lc = [(child.start_mark.line + 1, child.start_mark.column + 1) for child in node.value]
+
+
+def _configure(cls: Any) -> None:
+    resolvers: dict[Any, list[tuple[str, Any]]] = {}
+    for first, entries in cls.yaml_implicit_resolvers.items():
+        kept = [
+            (tag, regexp)
+            for tag, regexp in entries
+            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                           "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")
+        ]
+        resolvers[first] = kept
+    cls.yaml_implicit_resolvers = resolvers
+    cls.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("yYnNtTfFoO"))
+    cls.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+    cls.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+    cls.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+    cls.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    cls.add_constructor("tag:yaml.org,2002:float", _construct_float)
+    cls.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
+    cls.add_constructor("tag:yaml.org,2002:value", _construct_str)
+    cls.add_constructor("tag:yaml.org,2002:map", _construct_map)
+    cls.add_constructor("tag:yaml.org,2002:omap", _construct_map)
+    cls.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+class FastLoader(yaml.CSafeLoader):
+    """libyaml parsing, Kubernetes semantics."""
+
+
+class PureLoader(yaml.SafeLoader):
+    """The pure-Python fallback, with the same semantics."""
+
+
+_configure(FastLoader)
+_configure(PureLoader)
+
+
+def _expanded_size(root: Node, limit: int) -> int:
+    """How many nodes ``root`` stands for once every alias is expanded (stops past ``limit``)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = [] if isinstance(node, ScalarNode) else (
+            [n for pair in node.value for n in pair] if isinstance(node, MappingNode) else list(node.value)
+        )
+        if children_done:
+            total = 1 + sum(sizes.get(id(c), 0) for c in children)
+            sizes[id(node)] = total
+            if total > limit:
+                return total
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One parsed document; ``line`` is where it starts (1-based, relative to the text)."""
+
+    data: Any
+    line: int
+
+
+def _mark_error(exc: yaml.MarkedYAMLError) -> YamlError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or "invalid YAML"
+    if exc.context and exc.context not in problem:
+        problem = f"{problem} ({exc.context})"
+    line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    return YamlError(problem, line, column)
+
+
+def _load(text: bytes | str, loader_cls: Any, may_alias: bool) -> list[Document]:
+    loader = loader_cls(text)
+    docs = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            if may_alias:
+                size = _expanded_size(node, MAX_EXPANDED_NODES)
+                if size > MAX_EXPANDED_NODES:
+                    raise YamlError(
+                        f"excessive aliasing: the document would expand to more than "
+                        f"{MAX_EXPANDED_NODES:,} nodes (a \"billion laughs\" document?)",
+                        node.start_mark.line + 1,
+                        node.start_mark.column + 1,
+                    )
+            docs.append(Document(loader.construct_document(node), node.start_mark.line + 1))
+    finally:
+        loader.dispose()
+    return docs
+
+
+def load_all(text: bytes) -> list[Document]:
+    """Every document in ``text``; raises `YamlError` for the first that cannot be read."""
+    may_alias = b"&" in text and b"*" in text
+    try:
+        return _load(text, FastLoader, may_alias)
+    except yaml.MarkedYAMLError as fast_error:
+        try:
+            return _load(text, PureLoader, may_alias)
+        except yaml.YAMLError:
+            raise _mark_error(fast_error) from None
+    except yaml.YAMLError as exc:  # reader errors and the like carry no mark
+        raise YamlError(str(exc), None) from None
+    except RecursionError:
+        raise YamlError("the document is nested too deeply", None) from None
+
+
+def syntax_check(text: bytes) -> None:
+    """Parse without building anything; raises `YamlError` on a syntax error."""
+    try:
+        yaml.CSafeLoader(text).raw_parse()  # type: ignore[attr-defined]
+    except yaml.MarkedYAMLError as exc:
+        try:  # libyaml may reject what the pure-Python parser accepts
+            for _ in yaml.parse(text, Loader=yaml.SafeLoader):
+                pass
+        except yaml.YAMLError:
+            raise _mark_error(exc) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(str(exc), None) from None
