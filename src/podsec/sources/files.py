@@ -134,8 +134,10 @@ def scan_bytes(data: bytes, name: str, ctx: Context) -> FileResult:
         result.errors.append(bad)
         return result
     pod_kinds = frozenset(k.encode() for k in ctx.kinds.kinds)
+    found = False  # any document with content at all
     for chunk, offset in _chunks(data):
         if not _needs_parse(chunk, pod_kinds):
+            found = True  # it names an apiVersion and a kind
             try:
                 kyaml.syntax_check(chunk)
             except kyaml.YamlError as exc:
@@ -148,7 +150,8 @@ def scan_bytes(data: bytes, name: str, ctx: Context) -> FileResult:
             continue
         for doc in docs:
             if doc.data is None:
-                continue  # an empty document
+                continue  # an empty document, as between two "---" lines
+            found = True
             for obj, problem in _objects(doc.data):
                 if obj is None:
                     result.errors.append(InputError(name, offset + doc.line, problem))
@@ -159,6 +162,8 @@ def scan_bytes(data: bytes, name: str, ctx: Context) -> FileResult:
                     result.errors.extend(outcome)
                 elif outcome is not None:
                     result.objects.append(outcome)
+    if not found and not result.errors:
+        result.errors.append(InputError(name, None, "no Kubernetes objects: the file is empty or holds only comments"))
     return result
 
 

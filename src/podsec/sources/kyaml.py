@@ -31,6 +31,41 @@ from podsec.model.paths import PosDict, PosList
 MAX_EXPANDED_NODES = 1_000_000
 """Bound on the nodes a document may expand to through aliases."""
 
+MAX_DEPTH = 1000
+"""Bound on nesting. libyaml's composer in PyYAML recurses in C and crashes the process
+(no exception) somewhere past 20,000 levels, so deeper documents are refused first."""
+
+# A cheap, sound trigger for the exact depth count: nesting needs a flow opener, more
+# indentation, or a compact "- "/"? " indicator on the same line for every level.
+_DEEP_INDENT = re.compile(rb"^[ \t]{%d}" % (MAX_DEPTH // 4), re.MULTILINE)
+_DEEP_COMPACT = re.compile(rb"(?:[-?][ \t]+){%d}" % (MAX_DEPTH // 10))
+
+
+def _may_be_deep(text: bytes) -> bool:
+    return (
+        text.count(b"[") + text.count(b"{") > MAX_DEPTH // 4
+        or _DEEP_INDENT.search(text) is not None
+        or _DEEP_COMPACT.search(text) is not None
+    )
+
+
+def _check_depth(text: bytes) -> None:
+    """Count nesting exactly from libyaml's events (iterative: no recursion)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise YamlError(
+                        f"the document is nested more than {MAX_DEPTH} levels deep", mark.line + 1, mark.column + 1
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # syntax errors are reported by the loader itself
+
 
 class YamlError(Exception):
     """A document that cannot be read; ``line``/``column`` are 1-based, relative to the text."""
@@ -162,25 +197,40 @@ _configure(FastLoader)
 _configure(PureLoader)
 
 
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, ScalarNode):
+        return []
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    return list(node.value)
+
+
 def _expanded_size(root: Node, limit: int) -> int:
-    """How many nodes ``root`` stands for once every alias is expanded (stops past ``limit``)."""
+    """How many nodes ``root`` stands for once every alias is expanded (stops past ``limit``).
+
+    Raises `YamlError` for an alias that refers to a node containing it.
+    """
     sizes: dict[int, int] = {}
+    visiting: set[int] = set()
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
-        if id(node) in sizes:
-            continue
-        children = [] if isinstance(node, ScalarNode) else (
-            [n for pair in node.value for n in pair] if isinstance(node, MappingNode) else list(node.value)
-        )
+        key = id(node)
         if children_done:
-            total = 1 + sum(sizes.get(id(c), 0) for c in children)
-            sizes[id(node)] = total
+            visiting.discard(key)
+            total = 1 + sum(sizes[id(c)] for c in _children(node))
+            sizes[key] = total
             if total > limit:
                 return total
-        else:
-            stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        if key in sizes:
+            continue
+        if key in visiting:
+            mark = node.start_mark
+            raise YamlError("an alias refers to a node that contains it", mark.line + 1, mark.column + 1)
+        visiting.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
     return sizes[id(root)]
 
 
@@ -228,6 +278,8 @@ def _load(text: bytes | str, loader_cls: Any, may_alias: bool) -> list[Document]
 def load_all(text: bytes) -> list[Document]:
     """Every document in ``text``; raises `YamlError` for the first that cannot be read."""
     may_alias = b"&" in text and b"*" in text
+    if _may_be_deep(text):
+        _check_depth(text)
     try:
         return _load(text, FastLoader, may_alias)
     except yaml.MarkedYAMLError as fast_error:

@@ -1,0 +1,92 @@
+"""Check selection (spec §1.3-§1.5) and PSA's verdict text (§5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from podsec import engine
+from podsec.checks import ALL_CHECKS, get
+from podsec.model import pod as podmodel
+from podsec.model.standards import Level, PolicyVersion
+from podsec.model.workloads import POD
+from tests.helpers import container_sc, minimal_pod, tweak
+
+
+def ids(level: str, version: str, **kw: object) -> list[str]:
+    return [s.check.id for s in engine.select(Level(level), PolicyVersion.parse(version), **kw).checks]  # type: ignore[arg-type]
+
+
+def test_newest_is_v1_37() -> None:
+    assert engine.NEWEST == (1, 37)
+
+
+def test_privileged_runs_nothing() -> None:
+    assert ids("privileged", "latest") == []
+
+
+def test_baseline_set_grows_with_versions() -> None:
+    assert "hostProbesAndHostLifecycle" not in ids("baseline", "v1.33")
+    assert "hostProbesAndHostLifecycle" in ids("baseline", "v1.34")
+    assert len(ids("baseline", "v1.0")) == 11 and len(ids("baseline", "latest")) == 12
+
+
+@pytest.mark.parametrize(
+    ("version", "present", "absent"),
+    [
+        ("v1.0", {"restrictedVolumes", "seccompProfile_baseline", "capabilities_baseline", "procMount"},
+         {"hostPathVolumes", "allowPrivilegeEscalation", "runAsUser", "seccompProfile_restricted"}),
+        ("v1.8", {"allowPrivilegeEscalation"}, {"hostPathVolumes"}),
+        ("v1.19", {"seccompProfile_restricted"}, {"seccompProfile_baseline"}),
+        ("v1.22", {"capabilities_restricted"}, {"capabilities_baseline"}),
+        ("v1.23", {"runAsUser"}, set()),
+        ("v1.34", {"procMount", "hostProbesAndHostLifecycle"}, {"procMount_restricted"}),
+        ("v1.35", {"procMount_restricted"}, {"procMount"}),
+    ],
+)
+def test_restricted_overrides(version: str, present: set[str], absent: set[str]) -> None:
+    got = set(ids("restricted", version))
+    assert present <= got and not (absent & got)
+
+
+def test_order_is_baseline_then_restricted_by_byte_value() -> None:
+    got = ids("restricted", "v1.34")
+    baseline = [i for i in got if get(i).level == "baseline"]
+    assert got == baseline + sorted(set(got) - set(baseline), key=str.encode)
+    assert baseline == sorted(baseline, key=str.encode)
+    assert got.index("seLinuxOptions") < got.index("seccompProfile_baseline") if "seccompProfile_baseline" in got else True
+
+
+def test_latest_is_lowers_newest() -> None:
+    policy = engine.select(Level.RESTRICTED, PolicyVersion.parse("latest"), latest_is=(1, 33))
+    assert policy.evaluated_version == (1, 33)
+    assert "hostProbesAndHostLifecycle" not in [s.check.id for s in policy.checks]
+    higher = engine.select(Level.RESTRICTED, PolicyVersion.parse("v1.36"), latest_is=(1, 33))
+    assert higher.evaluated_version == (1, 33)
+
+
+@pytest.mark.parametrize("bad", ["v1.01", "1.25", "v2.0", "V1.25", "Latest", "v1.", ""])
+def test_invalid_versions_rejected(bad: str) -> None:
+    with pytest.raises(ValueError):
+        PolicyVersion.parse(bad)
+
+
+def test_verdict_text_keeps_requested_version() -> None:
+    pod = tweak(minimal_pod("restricted", 37), lambda p: container_sc(p).pop("allowPrivilegeEscalation"))
+    policy = engine.select(Level.RESTRICTED, PolicyVersion.parse("v1.99"))
+    view = podmodel.build_pod(pod, POD)
+    assert engine.verdict(engine.evaluate(view, policy), policy) == (
+        'violates PodSecurity "restricted:v1.99": allowPrivilegeEscalation != false '
+        '(container "container1" must set securityContext.allowPrivilegeEscalation=false)'
+    )
+
+
+def test_registry_is_valid() -> None:
+    seen = set()
+    for check in ALL_CHECKS:
+        assert check.id not in seen
+        seen.add(check.id)
+        versions = [v for v, _ in check.revisions]
+        assert versions == sorted(versions) and len(set(versions)) == len(versions)
+        for old in check.overrides:
+            assert check.level == "restricted" and get(old).level == "baseline"
+        assert check.title and check.rationale and check.remediation
