@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from podsec import __version__, engine, scan
 from podsec.config import Config, ConfigError, load
 from podsec.evaluate import Context
-from podsec.findings import EXIT_ERROR, InputError, Summary, exit_code
+from podsec.findings import EXIT_ERROR, FileResult, Summary, exit_code
 from podsec.model.standards import Level, PolicyVersion, format_version
 from podsec.model.workloads import KindTable
 from podsec.reporters import REPORTERS, RunInfo
-from podsec.sources.files import Target, discover
+from podsec.sources.files import discover, missing
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,12 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("scan", help="scan manifest files, directories or standard input")
     s.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
-    s.add_argument("--profile", choices=["baseline", "restricted"], help="Pod Security Standards level (default: restricted)")
+    s.add_argument(
+        "--profile", choices=["baseline", "restricted"], help="Pod Security Standards level (default: restricted)"
+    )
     s.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
     s.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
     s.add_argument("--format", choices=sorted(REPORTERS), default="text", help="output format (default: text)")
     s.add_argument("--config", metavar="FILE", help="configuration file (default: ./.podsec.yaml if present)")
-    s.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip paths matching GLOB (repeatable)")
+    s.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="skip paths matching GLOB (repeatable)"
+    )
     s.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores, for large inputs)")
     s.add_argument("--no-color", action="store_true", help="never colour the text output")
     s.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
@@ -64,20 +68,15 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     run = RunInfo(str(policy), format_version(policy.evaluated_version), color)
     reporter = REPORTERS[args.format](sys.stdout, run)
     summary = Summary()
-    targets: list[Target] = []
-    missing: list[InputError] = []
-    for item in discover(args.paths, excluded=(*config.exclude, *args.exclude)):
-        (missing if isinstance(item, InputError) else targets).append(item)  # type: ignore[arg-type]
-    from podsec.findings import FileResult
-
-    for err in missing:
-        result = FileResult(err.file, errors=[err])
-        summary.add(result)
-        summary.files -= 1
-        reporter.file(result)
     if args.jobs is not None and args.jobs < 1:
         print("podsec: error: --jobs must be at least 1", file=sys.stderr)
         return EXIT_ERROR
+    for err in missing(args.paths):
+        result = FileResult(err.file, errors=[err])
+        summary.add(result)
+        summary.files -= 1  # not a file that was read
+        reporter.file(result)
+    targets = discover(args.paths, excluded=(*config.exclude, *args.exclude))
     for result in scan.run(targets, ctx, jobs=args.jobs):
         summary.add(result)
         reporter.file(result)
@@ -87,7 +86,10 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     debug = getattr(args, "debug", False)
     try:
         config = load(getattr(args, "config", None))

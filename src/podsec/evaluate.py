@@ -45,7 +45,9 @@ def evaluate_object(
         line, col, _ = _position(obj, path, line_offset)
         from podsec.model.schema import describe
 
-        return [InputError(file, line, f"{ref}: {format_path(path)}: expected a mapping, got {describe(value)}", col, ref)]
+        return [
+            InputError(file, line, f"{ref}: {format_path(path)}: expected a mapping, got {describe(value)}", col, ref)
+        ]
     sources = ctx.kinds.pod_sources(obj)
     if not sources:
         return None

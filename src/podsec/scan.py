@@ -1,10 +1,15 @@
-"""Run a scan over many files, on every core for large inputs, streaming results in order."""
+"""Run a scan over many files, on every core for large inputs, streaming results in order.
+
+Memory stays flat however many files there are: targets are discovered lazily and fed
+to the workers in bounded batches, and results are handed on as they arrive.
+"""
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 
 from podsec.evaluate import Context
 from podsec.findings import FileResult
@@ -12,6 +17,9 @@ from podsec.sources.files import Target, scan_target
 
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 """Below this much input, worker start-up costs more than it saves."""
+
+BATCH = 512
+"""Files handed to the pool at a time (Pool.imap would otherwise queue every task)."""
 
 _CTX: Context | None = None
 
@@ -26,38 +34,50 @@ def _work(target: Target) -> FileResult:
     return scan_target(target, _CTX)
 
 
-def _total_bytes(targets: Sequence[Target]) -> int:
-    total = 0
-    for t in targets:
-        if t.path is not None:
-            try:
-                total += os.path.getsize(t.path)
-            except OSError:
-                pass
-    return total
+def usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
-def run(targets: Sequence[Target], ctx: Context, *, jobs: int | None = None) -> Iterator[FileResult]:
+def _size(target: Target) -> int:
+    try:
+        return os.path.getsize(target.path) if target.path is not None else PARALLEL_MIN_BYTES
+    except OSError:
+        return 0
+
+
+def run(targets: Iterable[Target], ctx: Context, *, jobs: int | None = None) -> Iterator[FileResult]:
     """FileResults in the order of ``targets``.
 
-    Files are spread over ``jobs`` worker processes (default: the number of usable
-    cores) when the input is large enough for that to pay off.
+    Files are spread over ``jobs`` worker processes (default: the usable cores) when
+    the input is large enough for that to pay off; standard input is read in this process.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    workers = cores if jobs is None else jobs
+    workers = usable_cores() if jobs is None else jobs
+    it = iter(targets)
+    head: list[Target] = []
+    seen = 0
+    for target in it:  # look ahead just far enough to decide
+        head.append(target)
+        seen += _size(target)
+        if seen >= PARALLEL_MIN_BYTES:
+            break
+    rest = itertools.chain(head, it)
     parallel = (
         workers > 1
-        and len(targets) > 1
-        and all(t.path is not None for t in targets)
-        and (jobs is not None or _total_bytes(targets) >= PARALLEL_MIN_BYTES)
+        and (jobs is not None or seen >= PARALLEL_MIN_BYTES)
         and "fork" in multiprocessing.get_all_start_methods()
     )
     if not parallel:
-        for target in targets:
+        for target in rest:
             yield scan_target(target, ctx)
         return
     mp = multiprocessing.get_context("fork")
-    # Big files first would balance better, but results must come back in order: use
-    # small chunks so that one large file does not hold a whole batch back.
     with mp.Pool(workers, initializer=_init, initargs=(ctx,)) as pool:
-        yield from pool.imap(_work, targets, chunksize=4)
+        while batch := list(itertools.islice(rest, BATCH)):
+            stdin = [t for t in batch if t.path is None]
+            if stdin:  # never hand standard input to another process
+                for t in batch:
+                    yield scan_target(t, ctx) if t.path is None else pool.apply(_work, (t,))
+                continue
+            yield from pool.imap(_work, batch, chunksize=4)

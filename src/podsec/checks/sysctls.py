@@ -50,8 +50,7 @@ CHECK = Check(
     severity=Severity.MEDIUM,
     revisions=tuple((since, _revision(allowed_at(since))) for since, _ in ALLOWED_BY_VERSION),
     describe=_describe,
-    rationale="Sysctls outside the namespaced safe set can change kernel behaviour for every "
-    "pod on the node.",
+    rationale="Sysctls outside the namespaced safe set can change kernel behaviour for every pod on the node.",
     remediation="Remove the sysctl from spec.securityContext.sysctls, or run the workload in a "
     "namespace with a less strict policy.",
     fields=("spec.securityContext.sysctls[*].name",),

@@ -31,13 +31,22 @@ HOST_PATH = Check(
     describe=_describe_host_path,
     rationale="A hostPath volume exposes the node's file system to the container; write access "
     "to paths such as /var/run or /etc is a direct route to the node.",
-    remediation="Replace the hostPath volume with a persistentVolumeClaim, emptyDir, configMap, "
-    "secret or CSI volume.",
+    remediation="Replace the hostPath volume with a persistentVolumeClaim, emptyDir, configMap, secret or CSI volume.",
     fields=("spec.volumes[*].hostPath",),
 )
 
 ALLOWED_SOURCES = frozenset(
-    {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"}
+    {
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "image",
+        "persistentVolumeClaim",
+        "projected",
+        "secret",
+    }
 )
 RESTRICTED_SOURCES = (
     "hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi",

@@ -151,7 +151,9 @@ def validate_pod(root: Any, src: PodSource) -> list[schema.TypeProblem]:
     problems: list[schema.TypeProblem] = []
     for layer in src.layers:
         value = get_path(root, layer)
-        schema.validate(value, {k: v for k, v in schema.POD_SPEC.items() if not k.endswith("ontainers")}, layer, problems)
+        schema.validate(
+            value, {k: v for k, v in schema.POD_SPEC.items() if not k.endswith("ontainers")}, layer, problems
+        )
     for meta in src.metadata:
         schema.validate(get_path(root, meta), schema.METADATA, meta, problems)
     for cs in src.containers:

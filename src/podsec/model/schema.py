@@ -203,8 +203,4 @@ def validate(value: object, shape: Shape, path: Path, problems: list[TypeProblem
                 if key in value:
                     validate(value[key], sub, (*path, key), problems)
     if not ok:
-        problems.append(
-            TypeProblem(
-                path, f"expected {_expected(shape)}, got {describe(value)}{_hint(shape, value)}"
-            )
-        )
+        problems.append(TypeProblem(path, f"expected {_expected(shape)}, got {describe(value)}{_hint(shape, value)}"))

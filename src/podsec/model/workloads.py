@@ -44,7 +44,9 @@ def _standard(spec: Path, metadata: Path, label: str | None = None) -> PodSource
         label=label,
         metadata=(metadata,),
         layers=(spec,),
-        containers=tuple(ContainerSource(k, (*spec, k)) for k in ("initContainers", "containers", "ephemeralContainers")),
+        containers=tuple(
+            ContainerSource(k, (*spec, k)) for k in ("initContainers", "containers", "ephemeralContainers")
+        ),
     )
 
 
@@ -114,6 +116,7 @@ class KindTable:
             for group in rule.groups:
                 self._rules[(group, rule.kind)] = rule
         self.kinds = frozenset(kind for _, kind in self._rules)
+        self.kind_names = frozenset(kind.encode() for kind in self.kinds)
 
     def rule_for(self, obj: Mapping[str, Any]) -> KindRule | None:
         kind, group = obj.get("kind"), group_of(obj.get("apiVersion"))

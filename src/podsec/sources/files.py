@@ -8,6 +8,7 @@ Python objects; the rest are parsed with positions and evaluated.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -16,13 +17,32 @@ from typing import Any
 
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import FileResult, InputError
-from podsec.model.workloads import ObjectRef
+from podsec.model.workloads import KindTable, ObjectRef
 from podsec.sources import kyaml
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _SPLIT = re.compile(rb"^---(?=[ \t\r\n]|$)", re.MULTILINE)
 _KIND = re.compile(rb"""kind["']?[ \t]*:[ \t]*["']?([A-Za-z0-9_.-]*)""")
+# In block style, keys at column 0 belong to the top-level mapping.
+_TOP_VALUE = re.compile(rb"""[ \t]*(["']?)([A-Za-z0-9_./-]+)\1[ \t]*(?:#[^\n]*)?\r?(?:\n|$)""")
+
+
+def _top_level(chunk: bytes, key: bytes) -> list[bytes] | None:
+    """Values of ``key:`` lines at column 0; None if any such line is not a plain value."""
+    values = []
+    needle = b"\n" + key + b":"
+    pos = 0 if chunk.startswith(key + b":") else chunk.find(needle)
+    while pos != -1:
+        start = pos + len(key) + 1 + (chunk[pos : pos + 1] == b"\n")
+        m = _TOP_VALUE.match(chunk, start)
+        if m is None:
+            return None
+        values.append(m.group(2))
+        pos = chunk.find(needle, start)
+    return values
+
+
 _HELM = re.compile(rb"\{\{-?\s*(?:\.Values|\.Release|\.Chart|include|template|toYaml|if|range|end|\$)")
 
 
@@ -34,21 +54,23 @@ class Target:
     name: str
 
 
-class UsageError(Exception):
-    pass
+def missing(paths: Iterable[str]) -> list[InputError]:
+    """An input error for each given path that does not exist."""
+    return [InputError(p, None, "no such file or directory") for p in paths if p != "-" and not os.path.exists(p)]
 
 
-def discover(paths: Iterable[str], *, excluded: Iterable[str] = ()) -> Iterator[Target | InputError]:
-    """The files under ``paths`` (``-`` is standard input), in a stable order.
+def discover(paths: Iterable[str], *, excluded: Iterable[str] = ()) -> Iterator[Target]:
+    """The files under ``paths`` (``-`` is standard input), lazily and in a stable order.
 
     Directories are walked recursively for .yaml/.yml/.json files; hidden directories
-    and files are skipped. A path that does not exist is an input error.
+    and files are skipped, and so are paths matching an ``excluded`` glob. Paths that
+    do not exist are left to `missing`.
     """
-    import fnmatch
-
     patterns = tuple(excluded)
 
     def skip(path: str) -> bool:
+        if not patterns:
+            return False
         norm = path.replace(os.sep, "/")
         return any(fnmatch.fnmatch(norm, p) or fnmatch.fnmatch(os.path.basename(norm), p) for p in patterns)
 
@@ -56,17 +78,14 @@ def discover(paths: Iterable[str], *, excluded: Iterable[str] = ()) -> Iterator[
         if given == "-":
             yield Target(None, "-")
         elif os.path.isdir(given):
-            for root, dirs, files in os.walk(given):
+            for root, dirs, names in os.walk(given):
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not skip(os.path.join(root, d)))
-                for f in sorted(files):
-                    full = os.path.join(root, f)
-                    if f.lower().endswith(EXTENSIONS) and not f.startswith(".") and not skip(full):
+                for name in sorted(names):
+                    full = os.path.join(root, name)
+                    if name.lower().endswith(EXTENSIONS) and not name.startswith(".") and not skip(full):
                         yield Target(full, full)
-        elif os.path.exists(given):
-            if not skip(given):
-                yield Target(given, given)
-        else:
-            yield InputError(given, None, "no such file or directory")
+        elif os.path.exists(given) and not skip(given):
+            yield Target(given, given)
 
 
 def _line_at(data: bytes, offset: int) -> int:
@@ -98,26 +117,36 @@ def _chunks(data: bytes) -> Iterator[tuple[bytes, int]]:
         line += chunk.count(b"\n")
 
 
-def _needs_parse(chunk: bytes, pod_kinds: frozenset[bytes]) -> bool:
-    """Whether a chunk might hold a pod (or lack kind/apiVersion, which is reported)."""
+def _needs_parse(chunk: bytes, kinds: KindTable) -> bool:
+    """Whether a chunk might hold a pod (or lack kind/apiVersion, which is reported).
+
+    A block-style document names its kind and apiVersion at column 0, which settles
+    it; anything else (JSON, flow style, indented documents) is judged conservatively.
+    """
+    top_kinds = _top_level(chunk, b"kind")
+    top_apis = _top_level(chunk, b"apiVersion")
+    if top_kinds is not None and top_apis is not None and len(top_kinds) == 1 and len(top_apis) == 1:
+        kind, api = top_kinds[0].decode(), top_apis[0].decode()
+        return kind.endswith("List") or kinds.rule_for({"kind": kind, "apiVersion": api}) is not None
     if b"apiVersion" not in chunk:
         return True
-    kinds = _KIND.findall(chunk)
-    if not kinds:
+    found = _KIND.findall(chunk)
+    if not found:
         return True
-    return any(k in pod_kinds or k.endswith(b"List") or not k for k in kinds)
+    pod_kinds = kinds.kind_names
+    return any(k in pod_kinds or k.endswith(b"List") or not k for k in found)
 
 
 def _objects(data: Any, prefix: str = "") -> Iterator[tuple[Mapping[str, Any] | None, str]]:
     """Objects in a document, expanding ``kind: *List``; (None, reason) for a non-object."""
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
-        yield None, f"{prefix}the document is {kind}, not a Kubernetes object"
+        what = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        yield None, f"{prefix}the document is {what}, not a Kubernetes object"
         return
     kind, api = data.get("kind"), data.get("apiVersion")
     if not isinstance(kind, str) or not kind or not isinstance(api, str) or not api:
-        missing = " and ".join(k for k, v in (("apiVersion", api), ("kind", kind)) if not isinstance(v, str) or not v)
-        yield None, f"{prefix}not a Kubernetes object: no {missing}"
+        absent = " and ".join(k for k, v in (("apiVersion", api), ("kind", kind)) if not isinstance(v, str) or not v)
+        yield None, f"{prefix}not a Kubernetes object: no {absent}"
         return
     if kind.endswith("List") and isinstance(data.get("items"), list):
         for i, item in enumerate(data["items"]):
@@ -133,10 +162,9 @@ def scan_bytes(data: bytes, name: str, ctx: Context) -> FileResult:
     if bad is not None:
         result.errors.append(bad)
         return result
-    pod_kinds = frozenset(k.encode() for k in ctx.kinds.kinds)
     found = False  # any document with content at all
     for chunk, offset in _chunks(data):
-        if not _needs_parse(chunk, pod_kinds):
+        if not _needs_parse(chunk, ctx.kinds):
             found = True  # it names an apiVersion and a kind
             try:
                 kyaml.syntax_check(chunk)
@@ -175,7 +203,8 @@ def _object_line(doc: Any, obj: Any, doc_line: int, offset: int) -> int:
     if isinstance(items, list) and pos:
         for i, item in enumerate(items):
             if item is obj:
-                return pos[i][0] + offset
+                line: int = pos[i][0]
+                return line + offset
     return doc_line
 
 
@@ -198,7 +227,9 @@ def read_target(target: Target, stdin: Any = None) -> bytes | InputError:
         else:
             size = os.path.getsize(target.path)
             if size > MAX_FILE_BYTES:
-                return InputError(target.name, None, f"file too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,})")
+                return InputError(
+                    target.name, None, f"file too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,})"
+                )
             with open(target.path, "rb") as fh:
                 data = fh.read()
     except OSError as exc:
@@ -215,4 +246,4 @@ def scan_target(target: Target, ctx: Context) -> FileResult:
     return scan_bytes(data, target.name, ctx)
 
 
-__all__ = ["ObjectRef", "Target", "UsageError", "discover", "read_target", "scan_bytes", "scan_target"]
+__all__ = ["ObjectRef", "Target", "discover", "missing", "read_target", "scan_bytes", "scan_target"]

@@ -33,19 +33,22 @@ MAX_EXPANDED_NODES = 1_000_000
 
 MAX_DEPTH = 1000
 """Bound on nesting. libyaml's composer in PyYAML recurses in C and crashes the process
-(no exception) somewhere past 20,000 levels, so deeper documents are refused first."""
+(no exception) somewhere past 20,000 levels, so deep documents are refused first."""
 
-# A cheap, sound trigger for the exact depth count: nesting needs a flow opener, more
-# indentation, or a compact "- "/"? " indicator on the same line for every level.
-_DEEP_INDENT = re.compile(rb"^[ \t]{%d}" % (MAX_DEPTH // 4), re.MULTILINE)
-_DEEP_COMPACT = re.compile(rb"(?:[-?][ \t]+){%d}" % (MAX_DEPTH // 10))
+# A cheap, sound trigger for the exact depth count. Every level of nesting needs a flow
+# opener, more indentation (a level per column at most, two with "key:\n- item"), or a
+# compact "- "/"? " indicator on the line. Below these bounds a document cannot come near
+# the crash depth; the exact count (and MAX_DEPTH) applies to documents above them.
+_FLOW_BOUND = 4000
+_DEEP_INDENT = re.compile(rb"^[ \t]{2000}", re.MULTILINE)
+_DEEP_COMPACT = re.compile(rb"(?:- ){500}")
 
 
 def _may_be_deep(text: bytes) -> bool:
     return (
-        text.count(b"[") + text.count(b"{") > MAX_DEPTH // 4
-        or _DEEP_INDENT.search(text) is not None
-        or _DEEP_COMPACT.search(text) is not None
+        text.count(b"[") + text.count(b"{") > _FLOW_BOUND
+        or (b" " * 2000 in text and _DEEP_INDENT.search(text) is not None)
+        or (b"- - " in text and _DEEP_COMPACT.search(text) is not None)
     )
 
 
@@ -59,7 +62,9 @@ def _check_depth(text: bytes) -> None:
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
                     raise YamlError(
-                        f"the document is nested more than {MAX_DEPTH} levels deep", mark.line + 1, mark.column + 1
+                        f"the document is nested more than {MAX_DEPTH} levels deep",
+                        mark.line + 1 if mark else None,
+                        mark.column + 1 if mark else None,
                     )
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
@@ -135,23 +140,29 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 def _construct_map(loader: Any, node: MappingNode) -> Iterator[PosDict]:
     data = PosDict()
     yield data
-    explicit = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
-    loader.flatten_mapping(node)  # merged entries first; explicit keys then override them
-    first_explicit = len(node.value) - explicit
+    if any(key_node.tag == _MERGE_TAG for key_node, _ in node.value):
+        explicit = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+        loader.flatten_mapping(node)  # merged entries first; explicit keys then override them
+        first_explicit = len(node.value) - explicit
+    else:
+        first_explicit = 0
     lc: dict[Any, tuple[int, int]] = {}
+    explicit_keys: set[Any] = set()
     for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=False)
         if not isinstance(key, str):
             if isinstance(key, dict | list):
                 raise ConstructorError(None, None, "a mapping key must be a scalar", key_node.start_mark)
             key = _key_text(key)
-        if index >= first_explicit and key in lc and lc[key][2]:
-            raise ConstructorError(
-                None, None, f'duplicate key "{key}" (first defined on line {lc[key][0]})', key_node.start_mark
-            )
+        mark = key_node.start_mark
+        if index >= first_explicit:
+            if key in explicit_keys:
+                first = lc[key][0]
+                raise ConstructorError(None, None, f'duplicate key "{key}" (first defined on line {first})', mark)
+            explicit_keys.add(key)
         data[key] = loader.construct_object(value_node, deep=False)
-        lc[key] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1, index >= first_explicit)
-    data.lc = {k: (v[0], v[1]) for k, v in lc.items()}
+        lc[key] = (mark.line + 1, mark.column + 1)
+    data.lc = lc
 
 
 def _construct_seq(loader: Any, node: SequenceNode) -> Iterator[PosList]:
@@ -167,8 +178,14 @@ def _configure(cls: Any) -> None:
         kept = [
             (tag, regexp)
             for tag, regexp in entries
-            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
-                           "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")
+            if tag
+            not in (
+                "tag:yaml.org,2002:bool",
+                "tag:yaml.org,2002:int",
+                "tag:yaml.org,2002:float",
+                "tag:yaml.org,2002:timestamp",
+                "tag:yaml.org,2002:value",
+            )
         ]
         resolvers[first] = kept
     cls.yaml_implicit_resolvers = resolvers
@@ -265,7 +282,7 @@ def _load(text: bytes | str, loader_cls: Any, may_alias: bool) -> list[Document]
                 if size > MAX_EXPANDED_NODES:
                     raise YamlError(
                         f"excessive aliasing: the document would expand to more than "
-                        f"{MAX_EXPANDED_NODES:,} nodes (a \"billion laughs\" document?)",
+                        f'{MAX_EXPANDED_NODES:,} nodes (a "billion laughs" document?)',
                         node.start_mark.line + 1,
                         node.start_mark.column + 1,
                     )
@@ -275,9 +292,13 @@ def _load(text: bytes | str, loader_cls: Any, may_alias: bool) -> list[Document]
     return docs
 
 
+_ANCHOR = re.compile(rb"(?:^|[\s\[{,])&[^\s\[\]{},]")
+_ALIAS = re.compile(rb"(?:^|[\s\[{,])\*[^\s\[\]{},]")
+
+
 def load_all(text: bytes) -> list[Document]:
     """Every document in ``text``; raises `YamlError` for the first that cannot be read."""
-    may_alias = b"&" in text and b"*" in text
+    may_alias = _ANCHOR.search(text) is not None and _ALIAS.search(text) is not None
     if _may_be_deep(text):
         _check_depth(text)
     try:
@@ -296,7 +317,7 @@ def load_all(text: bytes) -> list[Document]:
 def syntax_check(text: bytes) -> None:
     """Parse without building anything; raises `YamlError` on a syntax error."""
     try:
-        yaml.CSafeLoader(text).raw_parse()  # type: ignore[attr-defined]
+        yaml.CSafeLoader(text).raw_parse()
     except yaml.MarkedYAMLError as exc:
         try:  # libyaml may reject what the pure-Python parser accepts
             for _ in yaml.parse(text, Loader=yaml.SafeLoader):
