@@ -33,8 +33,11 @@ def test_baseline_set_grows_with_versions() -> None:
 @pytest.mark.parametrize(
     ("version", "present", "absent"),
     [
-        ("v1.0", {"restrictedVolumes", "seccompProfile_baseline", "capabilities_baseline", "procMount"},
-         {"hostPathVolumes", "allowPrivilegeEscalation", "runAsUser", "seccompProfile_restricted"}),
+        (
+            "v1.0",
+            {"restrictedVolumes", "seccompProfile_baseline", "capabilities_baseline", "procMount"},
+            {"hostPathVolumes", "allowPrivilegeEscalation", "runAsUser", "seccompProfile_restricted"},
+        ),
         ("v1.8", {"allowPrivilegeEscalation"}, {"hostPathVolumes"}),
         ("v1.19", {"seccompProfile_restricted"}, {"seccompProfile_baseline"}),
         ("v1.22", {"capabilities_restricted"}, {"capabilities_baseline"}),
@@ -53,7 +56,9 @@ def test_order_is_baseline_then_restricted_by_byte_value() -> None:
     baseline = [i for i in got if get(i).level == "baseline"]
     assert got == baseline + sorted(set(got) - set(baseline), key=str.encode)
     assert baseline == sorted(baseline, key=str.encode)
-    assert got.index("seLinuxOptions") < got.index("seccompProfile_baseline") if "seccompProfile_baseline" in got else True
+    assert (
+        got.index("seLinuxOptions") < got.index("seccompProfile_baseline") if "seccompProfile_baseline" in got else True
+    )
 
 
 def test_latest_is_lowers_newest() -> None:

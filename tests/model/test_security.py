@@ -17,13 +17,23 @@ def view(pod_sc: dict | None, c_sc: dict | None) -> podmodel.PodView:
     return podmodel.build_pod({"kind": "Pod", "spec": spec}, POD)
 
 
-SHARED = [("run_as_user", "runAsUser", 1, 2), ("run_as_group", "runAsGroup", 3, 4), ("run_as_non_root", "runAsNonRoot", True, False)]
+SHARED = [
+    ("run_as_user", "runAsUser", 1, 2),
+    ("run_as_group", "runAsGroup", 3, 4),
+    ("run_as_non_root", "runAsNonRoot", True, False),
+]
 
 
 @pytest.mark.parametrize(("attr", "field", "pod_value", "c_value"), SHARED)
 def test_precedence_table(attr: str, field: str, pod_value: object, c_value: object) -> None:
     cases = [
-        ({field: pod_value}, {field: c_value}, c_value, "container", ("spec", "containers", 0, "securityContext", field)),
+        (
+            {field: pod_value},
+            {field: c_value},
+            c_value,
+            "container",
+            ("spec", "containers", 0, "securityContext", field),
+        ),
         ({field: pod_value}, {}, pod_value, "pod", ("spec", "securityContext", field)),
         (None, {field: c_value}, c_value, "container", ("spec", "containers", 0, "securityContext", field)),
         ({}, None, None, "unset", ("spec", "containers", 0, "securityContext", field)),
@@ -57,7 +67,15 @@ def test_null_is_unset() -> None:
 
 
 def test_containers_in_psa_order() -> None:
-    spec = {"ephemeralContainers": [{"name": "e"}], "containers": [{"name": "c1"}, {"name": "c2"}], "initContainers": [{"name": "i"}]}
+    spec = {
+        "ephemeralContainers": [{"name": "e"}],
+        "containers": [{"name": "c1"}, {"name": "c2"}],
+        "initContainers": [{"name": "i"}],
+    }
     v = podmodel.build_pod({"spec": spec}, POD)
     assert [(c.kind, c.name) for c in v.containers] == [
-        ("initContainers", "i"), ("containers", "c1"), ("containers", "c2"), ("ephemeralContainers", "e")]
+        ("initContainers", "i"),
+        ("containers", "c1"),
+        ("containers", "c2"),
+        ("ephemeralContainers", "e"),
+    ]

@@ -13,10 +13,13 @@ from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindRule, KindTable
 from tests.helpers import container_sc, minimal_pod, tweak
 
-POD = tweak(minimal_pod("restricted", 37), lambda p: (
-    container_sc(p).pop("allowPrivilegeEscalation"),
-    p["metadata"].update(annotations={"container.apparmor.security.beta.kubernetes.io/container1": "unconfined"}),
-))
+POD = tweak(
+    minimal_pod("restricted", 37),
+    lambda p: (
+        container_sc(p).pop("allowPrivilegeEscalation"),
+        p["metadata"].update(annotations={"container.apparmor.security.beta.kubernetes.io/container1": "unconfined"}),
+    ),
+)
 TEMPLATE = {"metadata": POD["metadata"], "spec": POD["spec"]}
 
 
@@ -74,7 +77,12 @@ def test_every_kind_matches_the_pod(kind: str, api: str, path: tuple[str, ...]) 
 def test_objects_without_pods_are_ignored() -> None:
     assert evaluate_object({"apiVersion": "v1", "kind": "ConfigMap", "data": {}}, CTX, file=None) is None
     assert evaluate_object({"apiVersion": "v1", "kind": "Service", "spec": {}}, CTX, file=None) is None
-    assert evaluate_object({"apiVersion": "example.com/v1", "kind": "Deployment", "spec": {"template": TEMPLATE}}, CTX, file=None) is None
+    assert (
+        evaluate_object(
+            {"apiVersion": "example.com/v1", "kind": "Deployment", "spec": {"template": TEMPLATE}}, CTX, file=None
+        )
+        is None
+    )
     # a ReplicationController without a template carries no pod (PSA skips it)
     assert evaluate_object({"apiVersion": "v1", "kind": "ReplicationController", "spec": {}}, CTX, file=None) is None
 
@@ -82,12 +90,16 @@ def test_objects_without_pods_are_ignored() -> None:
 def test_custom_kind_from_config() -> None:
     ctx = Context(CTX.policy, KindTable([KindRule("Runner", frozenset({"ex.com"}), template=("spec", "podTemplate"))]))
     obj = {"apiVersion": "ex.com/v2", "kind": "Runner", "metadata": {"name": "r"}, "spec": {"podTemplate": TEMPLATE}}
-    assert [f.field for f in evaluate(obj, ctx).findings][1] == "spec.podTemplate.spec.containers[0].securityContext.allowPrivilegeEscalation"
+    assert [f.field for f in evaluate(obj, ctx).findings][
+        1
+    ] == "spec.podTemplate.spec.containers[0].securityContext.allowPrivilegeEscalation"
 
 
 def test_argo_workflow_templates_are_pods() -> None:
     wf = {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"generateName": "wf-"},
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "wf-"},
         "spec": {
             "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
             "templates": [
@@ -99,7 +111,8 @@ def test_argo_workflow_templates_are_pods() -> None:
     got = evaluate(wf)
     assert got.object.name == "wf-*"
     assert {(f.pod, f.check, f.field) for f in got.findings} >= {
-        ('template "work"', "privileged", "spec.templates[1].container.securityContext.privileged")}
+        ('template "work"', "privileged", "spec.templates[1].container.securityContext.privileged")
+    }
     assert not any(f.check == "runAsNonRoot" for f in got.findings)  # inherited from the workflow spec
 
 

@@ -20,7 +20,10 @@ EXPECTED = {
     "annotation-number.yaml": (6, "Pod p: metadata.annotations.a: expected a string, got number 1"),
     "binary.yaml": (None, "binary file (not YAML or JSON text); skipped"),
     "containers-map.yaml": (6, "Pod p: spec.containers: expected a list, got a mapping"),
-    "containers-string.yaml": (6, 'Pod p: spec.containers: expected a list, got string "x" (write it as a list: ["x"])'),
+    "containers-string.yaml": (
+        6,
+        'Pod p: spec.containers: expected a list, got string "x" (write it as a list: ["x"])',
+    ),
     "deep-nesting.yaml": (6, "the document is nested more than 1000 levels deep"),
     "drop-string.yaml": (10, 'capabilities.drop: expected a list, got string "ALL" (write it as a list: ["ALL"])'),
     "duplicate-key.yaml": (5, 'duplicate key "name" (first defined on line 4)'),
@@ -29,7 +32,10 @@ EXPECTED = {
     "latin1.yaml": (4, "not valid UTF-8 (byte 0xe9)"),
     "malformed.yaml": (9, "invalid YAML: did not find expected ',' or ']'"),
     "no-kind.yaml": (1, "not a Kubernetes object: no apiVersion and kind"),
-    "run-as-user-string.yaml": (7, 'spec.securityContext.runAsUser: expected an integer, got string "0" (remove the quotes)'),
+    "run-as-user-string.yaml": (
+        7,
+        'spec.securityContext.runAsUser: expected an integer, got string "0" (remove the quotes)',
+    ),
     "security-context-list.yaml": (8, "spec.containers[0].securityContext: expected a mapping, got a list"),
     "template-string.yaml": (6, 'Deployment d: spec.template: expected a mapping, got string "oops"'),
     "top-level-list.yaml": (1, "the document is a list, not a Kubernetes object"),
@@ -84,5 +90,6 @@ def test_recursive_alias_is_refused() -> None:
 
 
 def test_missing_path_is_an_error() -> None:
-    items = list(files.discover(["/nonexistent/podsec"]))
-    assert len(items) == 1 and isinstance(items[0], files.InputError)
+    assert list(files.discover(["/nonexistent/podsec"])) == []
+    [err] = files.missing(["/nonexistent/podsec", "-"])
+    assert (err.file, err.message) == ("/nonexistent/podsec", "no such file or directory")
