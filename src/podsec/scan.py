@@ -80,4 +80,4 @@ def run(targets: Iterable[Target], ctx: Context, *, jobs: int | None = None) -> 
                 for t in batch:
                     yield scan_target(t, ctx) if t.path is None else pool.apply(_work, (t,))
                 continue
-            yield from pool.imap(_work, batch, chunksize=4)
+            yield from pool.imap(_work, batch, chunksize=16)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pathlib
 
 import pytest
 
@@ -96,3 +97,57 @@ def test_syntax_check_without_objects() -> None:
     kyaml.syntax_check(b"a: [1, 2]\n---\nb: c\n")
     with pytest.raises(kyaml.YamlError):
         kyaml.syntax_check(b"a: b: c\n")
+
+
+def same(a: object, b: object) -> bool:
+    """Equal values, equal types and equal recorded positions, all the way down."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        assert isinstance(b, dict)
+        return (
+            getattr(a, "lc", None) == getattr(b, "lc", None) and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+        )
+    if isinstance(a, list):
+        assert isinstance(b, list)
+        return getattr(a, "lc", None) == getattr(b, "lc", None) and len(a) == len(b) and all(map(same, a, b))
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    return a == b
+
+
+TRICKY = """\
+custom: [!Ref name, !GetAtt {a: b}, !Sub [x]]
+base: &base {a: 1, b: [x, {c: 2}]}
+merged:
+  <<: *base
+  b: 3
+again: *base
+tags: [!!str 1, !!int "2", !!float "3", !!binary aGk=, !!null "", =, 2001-12-14, 1:20]
+set: !!set {x, y}
+omap: !!omap [{a: 1}, {b: 2}]
+nested: [[[[{deep: [1, 2, {k: v}]}]]]]
+"""
+
+
+def test_fast_construction_equals_pyyaml_generic_construction() -> None:
+    fast = kyaml._load(TRICKY.encode(), kyaml.FastLoader, True)
+    generic = kyaml._load(TRICKY.encode(), kyaml.PureLoader, True, generic=True)
+    assert len(fast) == len(generic) == 1
+    assert same(fast[0].data, generic[0].data)
+    assert fast[0].data["again"] is fast[0].data["base"]  # aliases share, as in PyYAML
+
+
+def test_fast_construction_equals_generic_on_the_corpus(corpus: pathlib.Path) -> None:
+    checked = 0
+    for path in sorted(corpus.rglob("*.y*ml")):
+        text = path.read_bytes()
+        try:
+            generic = kyaml._load(text, kyaml.FastLoader, True, generic=True)
+        except Exception:
+            continue  # broken files are covered elsewhere
+        fast = kyaml._load(text, kyaml.FastLoader, True)
+        assert [d.line for d in fast] == [d.line for d in generic], path
+        assert all(same(f.data, g.data) for f, g in zip(fast, generic, strict=True)), path
+        checked += 1
+    assert checked > 5000

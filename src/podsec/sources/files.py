@@ -22,7 +22,6 @@ from podsec.sources import kyaml
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 * 1024 * 1024
-_SPLIT = re.compile(rb"^---(?=[ \t\r\n]|$)", re.MULTILINE)
 _KIND = re.compile(rb"""kind["']?[ \t]*:[ \t]*["']?([A-Za-z0-9_.-]*)""")
 # In block style, keys at column 0 belong to the top-level mapping.
 _TOP_VALUE = re.compile(rb"""[ \t]*(["']?)([A-Za-z0-9_./-]+)\1[ \t]*(?:#[^\n]*)?\r?(?:\n|$)""")
@@ -106,9 +105,13 @@ def _check_bytes(data: bytes, name: str) -> InputError | None:
 
 def _chunks(data: bytes) -> Iterator[tuple[bytes, int]]:
     """(chunk, number of lines before it) for each ``---``-separated part."""
-    starts = [m.start() for m in _SPLIT.finditer(data)]
-    if not starts or starts[0] != 0:
-        starts.insert(0, 0)
+    starts = [0]
+    pos = data.find(b"\n---")
+    while pos != -1:  # a "---" line (bytes.find is far faster than a MULTILINE regex)
+        start = pos + 1
+        if data[start + 3 : start + 4] in (b"", b" ", b"\t", b"\r", b"\n"):
+            starts.append(start)
+        pos = data.find(b"\n---", start)
     line = 0
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(data)

@@ -17,8 +17,9 @@ used for the document.
 
 from __future__ import annotations
 
+import base64
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,12 +92,12 @@ _FLOAT = re.compile(
 )
 
 
-def _construct_bool(loader: Any, node: ScalarNode) -> bool:
-    return _BOOL_VALUES[loader.construct_scalar(node).lower()]
+def _bool(text: str) -> bool:
+    return _BOOL_VALUES[text.lower()]
 
 
-def _construct_int(loader: Any, node: ScalarNode) -> int | float | str:
-    text = str(loader.construct_scalar(node)).replace("_", "")
+def _int(text: str) -> int | float | str:
+    text = text.replace("_", "")
     sign = -1 if text.startswith("-") else 1
     digits = text.lstrip("+-")
     try:
@@ -110,8 +111,8 @@ def _construct_int(loader: Any, node: ScalarNode) -> int | float | str:
             return text
 
 
-def _construct_float(loader: Any, node: ScalarNode) -> float:
-    text = str(loader.construct_scalar(node)).replace("_", "").lower()
+def _float(text: str) -> float:
+    text = text.replace("_", "").lower()
     if text.endswith(".inf"):
         return float("-inf") if text.startswith("-") else float("inf")
     if text == ".nan":
@@ -119,8 +120,42 @@ def _construct_float(loader: Any, node: ScalarNode) -> float:
     return float(text)
 
 
-def _construct_str(loader: Any, node: ScalarNode) -> str:
-    return str(loader.construct_scalar(node))
+def _null(text: str) -> None:
+    return None
+
+
+def _str(text: str) -> str:
+    return text
+
+
+def _binary(text: str) -> str:
+    """go-yaml decodes ``!!binary`` base64 into a (byte) string."""
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=False).decode("utf-8", "replace")
+    except (ValueError, UnicodeEncodeError):
+        raise ConstructorError(None, None, "!!binary value contains invalid base64 data") from None
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_SCALARS: dict[str, Callable[[str], Any]] = {
+    _STR_TAG: _str,
+    "tag:yaml.org,2002:null": _null,
+    "tag:yaml.org,2002:bool": _bool,
+    "tag:yaml.org,2002:int": _int,
+    "tag:yaml.org,2002:float": _float,
+    "tag:yaml.org,2002:timestamp": _str,
+    "tag:yaml.org,2002:value": _str,
+    "tag:yaml.org,2002:binary": _binary,
+}
+
+
+def _scalar_constructor(convert: Callable[[str], Any]) -> Callable[[Any, ScalarNode], Any]:
+    def construct(loader: Any, node: ScalarNode) -> Any:
+        return convert(str(loader.construct_scalar(node)))
+
+    return construct
 
 
 def _key_text(key: object) -> str:
@@ -137,9 +172,7 @@ def _key_text(key: object) -> str:
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def _construct_map(loader: Any, node: MappingNode) -> Iterator[PosDict]:
-    data = PosDict()
-    yield data
+def _fill_map(loader: Any, node: MappingNode, data: PosDict, construct: Callable[[Node], Any]) -> None:
     if any(key_node.tag == _MERGE_TAG for key_node, _ in node.value):
         explicit = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
         loader.flatten_mapping(node)  # merged entries first; explicit keys then override them
@@ -149,10 +182,10 @@ def _construct_map(loader: Any, node: MappingNode) -> Iterator[PosDict]:
     lc: dict[Any, tuple[int, int]] = {}
     explicit_keys: set[Any] = set()
     for index, (key_node, value_node) in enumerate(node.value):
-        key = loader.construct_object(key_node, deep=False)
+        if not isinstance(key_node, ScalarNode):
+            raise ConstructorError(None, None, "a mapping key must be a scalar", key_node.start_mark)
+        key = construct(key_node)
         if not isinstance(key, str):
-            if isinstance(key, dict | list):
-                raise ConstructorError(None, None, "a mapping key must be a scalar", key_node.start_mark)
             key = _key_text(key)
         mark = key_node.start_mark
         if index >= first_explicit:
@@ -160,16 +193,67 @@ def _construct_map(loader: Any, node: MappingNode) -> Iterator[PosDict]:
                 first = lc[key][0]
                 raise ConstructorError(None, None, f'duplicate key "{key}" (first defined on line {first})', mark)
             explicit_keys.add(key)
-        data[key] = loader.construct_object(value_node, deep=False)
+        data[key] = construct(value_node)
         lc[key] = (mark.line + 1, mark.column + 1)
     data.lc = lc
+
+
+def _fill_seq(node: SequenceNode, data: PosList, construct: Callable[[Node], Any]) -> None:
+    data.extend(construct(child) for child in node.value)
+    data.lc = [(child.start_mark.line + 1, child.start_mark.column + 1) for child in node.value]
+
+
+def _construct_map(loader: Any, node: MappingNode) -> Iterator[PosDict]:
+    data = PosDict()
+    yield data
+    _fill_map(loader, node, data, lambda n: loader.construct_object(n, deep=False))
 
 
 def _construct_seq(loader: Any, node: SequenceNode) -> Iterator[PosList]:
     data = PosList()
     yield data
-    data.extend(loader.construct_object(child, deep=False) for child in node.value)
-    data.lc = [(child.start_mark.line + 1, child.start_mark.column + 1) for child in node.value]
+    _fill_seq(node, data, lambda n: loader.construct_object(n, deep=False))
+
+
+def _construct_other(loader: Any, node: Node) -> Any:
+    """Any other tag (``!Ref``, ``!!set``, ``!!omap`` ...): go-yaml v2 ignores it and
+    reads the node by its shape, so a tagged scalar is its text."""
+    if isinstance(node, MappingNode):
+        return _construct_map(loader, node)
+    if isinstance(node, SequenceNode):
+        return _construct_seq(loader, node)
+    return str(node.value)
+
+
+def _build(loader: Any, root: Node) -> Any:
+    """The document under ``root``, exactly as the constructors here build it.
+
+    PyYAML's generic construction (a generator and several dict look-ups per node) costs
+    more than libyaml's parsing; this walks the node graph once, iteratively (no depth
+    limit). Shared (aliased) nodes give shared objects, as in PyYAML.
+    """
+    built: dict[int, Any] = {}
+    todo: list[Node] = []
+
+    def make(node: Node) -> Any:
+        if isinstance(node, ScalarNode):
+            return _SCALARS.get(node.tag, _str)(node.value)
+        key = id(node)
+        if key in built:
+            return built[key]
+        obj = built[key] = PosDict() if isinstance(node, MappingNode) else PosList()
+        todo.append(node)
+        return obj
+
+    document = make(root)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, MappingNode):
+            _fill_map(loader, node, built[id(node)], make)
+        else:
+            assert isinstance(node, SequenceNode)
+            _fill_seq(node, built[id(node)], make)
+    return document
 
 
 def _configure(cls: Any) -> None:
@@ -192,14 +276,13 @@ def _configure(cls: Any) -> None:
     cls.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("yYnNtTfFoO"))
     cls.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
     cls.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
-    cls.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
-    cls.add_constructor("tag:yaml.org,2002:int", _construct_int)
-    cls.add_constructor("tag:yaml.org,2002:float", _construct_float)
-    cls.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
-    cls.add_constructor("tag:yaml.org,2002:value", _construct_str)
+    for tag, convert in _SCALARS.items():
+        if tag not in (_STR_TAG, "tag:yaml.org,2002:null"):
+            cls.add_constructor(tag, _scalar_constructor(convert))
     cls.add_constructor("tag:yaml.org,2002:map", _construct_map)
-    cls.add_constructor("tag:yaml.org,2002:omap", _construct_map)
     cls.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+    for tag in ("tag:yaml.org,2002:set", "tag:yaml.org,2002:omap", "tag:yaml.org,2002:pairs", None):
+        cls.add_constructor(tag, _construct_other)
 
 
 class FastLoader(yaml.CSafeLoader):
@@ -269,7 +352,8 @@ def _mark_error(exc: yaml.MarkedYAMLError) -> YamlError:
     return YamlError(problem, line, column)
 
 
-def _load(text: bytes | str, loader_cls: Any, may_alias: bool) -> list[Document]:
+def _load(text: bytes | str, loader_cls: Any, may_alias: bool, *, generic: bool = False) -> list[Document]:
+    """Parse and construct every document; ``generic`` uses PyYAML's own construction."""
     loader = loader_cls(text)
     docs = []
     try:
@@ -286,7 +370,8 @@ def _load(text: bytes | str, loader_cls: Any, may_alias: bool) -> list[Document]
                         node.start_mark.line + 1,
                         node.start_mark.column + 1,
                     )
-            docs.append(Document(loader.construct_document(node), node.start_mark.line + 1))
+            data = loader.construct_document(node) if generic else _build(loader, node)
+            docs.append(Document(data, node.start_mark.line + 1))
     finally:
         loader.dispose()
     return docs
