@@ -281,8 +281,8 @@ def _configure(cls: Any) -> None:
             cls.add_constructor(tag, _scalar_constructor(convert))
     cls.add_constructor("tag:yaml.org,2002:map", _construct_map)
     cls.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-    for tag in ("tag:yaml.org,2002:set", "tag:yaml.org,2002:omap", "tag:yaml.org,2002:pairs", None):
-        cls.add_constructor(tag, _construct_other)
+    for other in ("tag:yaml.org,2002:set", "tag:yaml.org,2002:omap", "tag:yaml.org,2002:pairs", None):
+        cls.add_constructor(other, _construct_other)
 
 
 class FastLoader(yaml.CSafeLoader):
