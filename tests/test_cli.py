@@ -75,6 +75,7 @@ def test_json_contract(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str
         "objects": 1,
         "findings": 1,
         "errors": 1,
+        "suppressed": 0,
         "profile": "baseline:latest",
         "evaluatedVersion": "v1.37",
     }

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import date
 
-from podsec import __version__, engine, scan
+from podsec import __version__, docs, engine, explain, scan
+from podsec.checks import ALL_CHECKS, get
+from podsec.checks._base import Severity
 from podsec.config import Config, ConfigError, load
 from podsec.evaluate import Context
-from podsec.findings import EXIT_ERROR, FileResult, Summary, exit_code
-from podsec.model.standards import Level, PolicyVersion, format_version
+from podsec.findings import EXIT_CLEAN, EXIT_ERROR, FileResult, InputError, Summary, exit_code
+from podsec.model.standards import PolicyVersion, format_version
 from podsec.model.workloads import KindTable
 from podsec.reporters import REPORTERS, RunInfo
-from podsec.sources.files import discover, missing
+from podsec.sources.files import discover, missing, read_objects, read_target
+
+SEVERITIES = [s.value for s in Severity]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,46 +37,101 @@ def _version(text: str) -> PolicyVersion:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config", metavar="FILE", help="configuration file (default: .podsec.yaml here or at the git root)"
+    )
+    p.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="skip paths matching GLOB (repeatable)"
+    )
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="podsec", description="Kubernetes security contexts, governed as code.")
     parser.add_argument("--version", action="version", version=f"podsec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
     s = sub.add_parser("scan", help="scan manifest files, directories or standard input")
     s.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
     s.add_argument(
-        "--profile", choices=["baseline", "restricted"], help="Pod Security Standards level (default: restricted)"
+        "--profile",
+        choices=[p.value for p in engine.Profile],
+        help="baseline or restricted (Pod Security Standards, exactly), or hardened: restricted plus podsec's "
+        "own checks (default: hardened)",
     )
     s.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
     s.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
     s.add_argument("--format", choices=sorted(REPORTERS), default="text", help="output format (default: text)")
-    s.add_argument("--config", metavar="FILE", help="configuration file (default: ./.podsec.yaml if present)")
     s.add_argument(
-        "--exclude", action="append", default=[], metavar="GLOB", help="skip paths matching GLOB (repeatable)"
+        "--fail-on",
+        choices=SEVERITIES,
+        metavar="SEVERITY",
+        help=f"lowest severity that makes the exit code 1 ({', '.join(SEVERITIES)}; default: info, i.e. any finding)",
+    )
+    s.add_argument(
+        "--no-annotation-exemptions",
+        action="store_true",
+        help="ignore podsec.io/exempt annotations (config-file exemptions still apply)",
     )
     s.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores, for large inputs)")
     s.add_argument("--no-color", action="store_true", help="never colour the text output")
-    s.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
+    _common(s)
+
+    e = sub.add_parser("explain", help="show the effective security context of every container, and its sources")
+    e.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
+    e.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    _common(e)
+
+    c = sub.add_parser("checks", help="list the checks, or show one check's documentation")
+    c.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    c.add_argument("check", nargs="?", metavar="ID", help="the check to show")
+    c.add_argument("--format", choices=["text", "json"], default="text", help="output format for the list")
+    c.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
-def _scan(args: argparse.Namespace, config: Config) -> int:
-    level = Level(args.profile or (config.profile.value if config.profile else "restricted"))
+def _policy(args: argparse.Namespace, config: Config) -> engine.Policy | None:
+    profile = engine.Profile(args.profile or (config.profile.value if config.profile else "hardened"))
     version = args.pss_version or config.pss_version or PolicyVersion(None)
     latest_is = config.latest_is
     if args.latest_is is not None:
         if args.latest_is.minor is None:
             print("podsec: error: --latest-is needs an explicit version such as v1.33", file=sys.stderr)
-            return EXIT_ERROR
+            return None
         latest_is = (1, args.latest_is.minor)
-    policy = engine.select(level, version, latest_is=latest_is)
-    ctx = Context(policy, KindTable(config.kinds))
+    try:
+        return engine.select(
+            profile,
+            version,
+            latest_is=latest_is,
+            enable=config.enable,
+            disable=config.disable,
+            options=config.options,
+        )
+    except engine.ConfigurationError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _scan(args: argparse.Namespace, config: Config) -> int:
+    policy = _policy(args, config)
+    if policy is None:
+        return EXIT_ERROR
+    if args.jobs is not None and args.jobs < 1:
+        print("podsec: error: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_ERROR
+    ctx = Context(
+        policy,
+        KindTable(config.kinds),
+        severity=config.severity,
+        exemptions=config.exemptions,
+        annotation_exemptions=config.annotation_exemptions and not args.no_annotation_exemptions,
+        today=date.today(),
+    )
     color = not args.no_color and args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     run = RunInfo(str(policy), format_version(policy.evaluated_version), color)
     reporter = REPORTERS[args.format](sys.stdout, run)
     summary = Summary()
-    if args.jobs is not None and args.jobs < 1:
-        print("podsec: error: --jobs must be at least 1", file=sys.stderr)
-        return EXIT_ERROR
     for err in missing(args.paths):
         result = FileResult(err.file, errors=[err])
         summary.add(result)
@@ -81,7 +142,78 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         summary.add(result)
         reporter.file(result)
     reporter.finish(summary)
-    return exit_code(summary)
+    fail_on = Severity(args.fail_on) if args.fail_on else (config.fail_on or Severity.INFO)
+    return exit_code(summary, fail_on=fail_on)
+
+
+def _explained(args: argparse.Namespace, config: Config) -> Iterator[explain.Explained | InputError]:
+    kinds = KindTable(config.kinds)
+    yield from missing(args.paths)
+    for target in discover(args.paths, excluded=(*config.exclude, *args.exclude)):
+        data = read_target(target)
+        if isinstance(data, InputError):
+            yield data
+            continue
+        for item in read_objects(data, target.name, kinds):
+            if isinstance(item, InputError):
+                yield item
+                continue
+            outcome = explain.explain_object(
+                item.obj, kinds, file=target.name, line_offset=item.line_offset, line=item.line
+            )
+            if isinstance(outcome, list):
+                yield from outcome
+            elif outcome is not None:
+                yield outcome
+
+
+def _explain(args: argparse.Namespace, config: Config) -> int:
+    errors = 0
+
+    def counted() -> Iterator[explain.Explained | InputError]:
+        nonlocal errors
+        for item in _explained(args, config):
+            errors += isinstance(item, InputError)
+            yield item
+
+    writer = explain.write_json if args.format == "json" else explain.write_text
+    writer(sys.stdout, counted())
+    return EXIT_ERROR if errors else EXIT_CLEAN
+
+
+def _checks(args: argparse.Namespace) -> int:
+    if args.action == "show":
+        if not args.check:
+            print("podsec: error: checks show needs a check id (see `podsec checks`)", file=sys.stderr)
+            return EXIT_ERROR
+        try:
+            check = get(args.check)
+        except KeyError as exc:
+            print(f"podsec: error: {exc.args[0]} (see `podsec checks`)", file=sys.stderr)
+            return EXIT_ERROR
+        sys.stdout.write(docs.page(check))
+        return EXIT_CLEAN
+    if args.format == "json":
+        rows = [
+            {
+                "id": c.id,
+                "profile": c.level.value,
+                "severity": c.severity.value,
+                "title": c.title,
+                "defaultOn": c.default_on,
+                "platform": c.platform.value,
+                "options": dict(c.options),
+            }
+            for c in ALL_CHECKS
+        ]
+        json.dump(rows, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return EXIT_CLEAN
+    width = max(len(c.id) for c in ALL_CHECKS)
+    for c in ALL_CHECKS:
+        off = "" if c.default_on else " (off by default)"
+        sys.stdout.write(f"{c.id:<{width}}  {c.level.value:<10}  {c.severity.value:<8}  {c.title}{off}\n")
+    return EXIT_CLEAN
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,7 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     debug = getattr(args, "debug", False)
     try:
+        if args.command == "checks":
+            return _checks(args)
         config = load(getattr(args, "config", None))
+        if args.command == "explain":
+            return _explain(args, config)
         return _scan(args, config)
     except ConfigError as exc:
         print(f"podsec: configuration error: {exc}", file=sys.stderr)

@@ -2,10 +2,22 @@
 
 Keys (all optional)::
 
-    profile: restricted            # baseline | restricted
+    profile: hardened              # baseline | restricted | hardened
     pssVersion: latest             # latest | v1.N
     latestIs: v1.37                # evaluate "latest" as this version
+    failOn: info                   # lowest severity that makes the exit code 1
     exclude: ["charts/*"]          # glob patterns of paths to skip
+    checks:
+      disable: [userNamespace]     # never run these
+      enable: [runAsUserMinimum]   # run these off-by-default checks (hardened)
+      severity: {readOnlyRootFilesystem: low}
+      options: {runAsUserMinimum: {minimum: 10000}}
+    annotationExemptions: true     # false: ignore podsec.io/exempt annotations
+    exemptions:                    # see podsec.exemptions
+      - checks: [readOnlyRootFilesystem]
+        namespace: legacy-*        # namespace, kind, name, container, image: globs
+        reason: writes to /var/cache (OPS-123)
+        until: 2027-03-31
     kinds:                         # extra kinds that carry a pod template
       - apiVersion: example.com/v1 # the API group is what matters; any version matches
         kind: MyWorkload
@@ -25,11 +37,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from podsec.checks import ALL_CHECKS
+from podsec.checks._base import Severity
+from podsec.engine import Profile
+from podsec.exemptions import Exemption, ExemptionError, from_config
 from podsec.model.paths import Path
-from podsec.model.standards import Level, PolicyVersion, Version
+from podsec.model.standards import PolicyVersion, Version
 from podsec.model.workloads import KindRule, group_of
 
 DEFAULT_FILE = ".podsec.yaml"
+CHECK_IDS = frozenset(c.id for c in ALL_CHECKS)
+CHECK_OPTIONS = {c.id: c.options for c in ALL_CHECKS}
 _SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 
@@ -40,11 +58,18 @@ class ConfigError(Exception):
 @dataclass(frozen=True, slots=True)
 class Config:
     path: str | None = None
-    profile: Level | None = None
+    profile: Profile | None = None
     pss_version: PolicyVersion | None = None
     latest_is: Version | None = None
     exclude: tuple[str, ...] = ()
     kinds: tuple[KindRule, ...] = field(default=())
+    fail_on: Severity | None = None
+    enable: tuple[str, ...] = ()
+    disable: tuple[str, ...] = ()
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    options: Mapping[str, Mapping[str, int | str]] = field(default_factory=dict)
+    exemptions: tuple[Exemption, ...] = ()
+    annotation_exemptions: bool = True
 
 
 def _path(text: object, where: str) -> Path:
@@ -76,23 +101,87 @@ def _kind(entry: object, i: int) -> KindRule:
     return KindRule(kind, frozenset({group}), spec=_path(entry["podSpec"], f"{where}.podSpec"))
 
 
+def _severity(value: object, where: str) -> Severity:
+    try:
+        return Severity(str(value))
+    except ValueError:
+        raise ConfigError(f"{where}: expected one of {', '.join(s.value for s in Severity)}") from None
+
+
+def _ids(value: object, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of check ids")
+    unknown = [v for v in value if v not in CHECK_IDS]
+    if unknown:
+        raise ConfigError(f'{where}: no such check "{unknown[0]}" (see `podsec checks`)')
+    return tuple(value)
+
+
+def _checks(data: object) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("checks: expected a mapping with enable, disable, severity and options")
+    unknown = set(data) - {"enable", "disable", "severity", "options"}
+    if unknown:
+        raise ConfigError(f'checks: unknown key "{sorted(unknown)[0]}"')
+    severity: dict[str, Severity] = {}
+    for check, value in (data.get("severity") or {}).items():
+        _ids([check], "checks.severity")
+        severity[check] = _severity(value, f"checks.severity.{check}")
+    options: dict[str, dict[str, int | str]] = {}
+    raw_options = data.get("options") or {}
+    if not isinstance(raw_options, dict):
+        raise ConfigError("checks.options: expected a mapping of check id to options")
+    for check, opts in raw_options.items():
+        _ids([check], "checks.options")
+        known = dict(CHECK_OPTIONS[check])
+        if not isinstance(opts, dict):
+            raise ConfigError(f"checks.options.{check}: expected a mapping")
+        for key, value in opts.items():
+            if key not in known:
+                names = ", ".join(sorted(known)) or "none"
+                raise ConfigError(f'checks.options.{check}: unknown option "{key}" (options: {names})')
+            if isinstance(known[key], int) and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ConfigError(f"checks.options.{check}.{key}: expected an integer")
+        options[check] = dict(opts)
+    return {
+        "enable": _ids(data.get("enable"), "checks.enable"),
+        "disable": _ids(data.get("disable"), "checks.disable"),
+        "severity": severity,
+        "options": options,
+    }
+
+
+KNOWN_KEYS = (
+    "profile",
+    "pssVersion",
+    "latestIs",
+    "failOn",
+    "exclude",
+    "kinds",
+    "checks",
+    "exemptions",
+    "annotationExemptions",
+)
+
+
 def parse(data: object, path: str | None = None) -> Config:
     if data is None:
         return Config(path)
     if not isinstance(data, dict):
         raise ConfigError("the configuration must be a mapping")
-    known = {"profile", "pssVersion", "latestIs", "exclude", "kinds"}
     for key in data:
-        if key not in known:
-            raise ConfigError(f'unknown key "{key}" (known keys: {", ".join(sorted(known))})')
+        if key not in KNOWN_KEYS:
+            raise ConfigError(f'unknown key "{key}" (known keys: {", ".join(sorted(KNOWN_KEYS))})')
     profile = None
     if "profile" in data:
         try:
-            profile = Level(data["profile"])
+            profile = Profile(data["profile"])
         except ValueError:
-            raise ConfigError('profile: expected "baseline" or "restricted"') from None
-        if profile is Level.PRIVILEGED:
-            raise ConfigError('profile: expected "baseline" or "restricted"')
+            raise ConfigError('profile: expected "baseline", "restricted" or "hardened"') from None
     version = latest_is = None
     try:
         if "pssVersion" in data:
@@ -111,17 +200,54 @@ def parse(data: object, path: str | None = None) -> Config:
     kinds = data.get("kinds") or []
     if not isinstance(kinds, list):
         raise ConfigError("kinds: expected a list")
-    return Config(path, profile, version, latest_is, tuple(exclude), tuple(_kind(k, i) for i, k in enumerate(kinds)))
+    fail_on = _severity(data["failOn"], "failOn") if "failOn" in data else None
+    annotation_exemptions = data.get("annotationExemptions", True)
+    if not isinstance(annotation_exemptions, bool):
+        raise ConfigError("annotationExemptions: expected true or false")
+    try:
+        exempt = from_config(data.get("exemptions"), path or "config")
+    except ExemptionError as exc:
+        raise ConfigError(str(exc)) from None
+    for e in exempt:
+        _ids([c for c in e.checks if c != "*"], e.where.split(" ")[-1] + ".checks")
+    return Config(
+        path,
+        profile,
+        version,
+        latest_is,
+        tuple(exclude),
+        tuple(_kind(k, i) for i, k in enumerate(kinds)),
+        fail_on=fail_on,
+        exemptions=exempt,
+        annotation_exemptions=annotation_exemptions,
+        **_checks(data.get("checks")),
+    )
+
+
+def find(start: str = ".") -> str | None:
+    """``.podsec.yaml`` in ``start``, else at the root of the git work tree containing it."""
+    here = os.path.abspath(start)
+    if os.path.isfile(os.path.join(here, DEFAULT_FILE)):
+        return os.path.join(start, DEFAULT_FILE) if start != "." else DEFAULT_FILE
+    probe = here
+    while True:
+        if os.path.exists(os.path.join(probe, ".git")):
+            candidate = os.path.join(probe, DEFAULT_FILE)
+            return candidate if os.path.isfile(candidate) else None
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return None
+        probe = parent
 
 
 def load(path: str | None) -> Config:
-    """Load ``path``, or ``.podsec.yaml`` in the current directory when ``path`` is None."""
+    """Load ``path``, or the `find`-found ``.podsec.yaml`` when ``path`` is None."""
     from podsec.sources import kyaml
 
     if path is None:
-        if not os.path.isfile(DEFAULT_FILE):
+        path = find()
+        if path is None:
             return Config()
-        path = DEFAULT_FILE
     try:
         with open(path, "rb") as fh:
             text = fh.read()

@@ -2,60 +2,115 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check, CheckLevel, Revision, Violation
+from podsec.checks._base import Check, CheckLevel, Platform, Revision, Violation
 from podsec.model.pod import PodView
 from podsec.model.standards import Level, PolicyVersion, Version
 
-NEWEST: Version = max(since for check in ALL_CHECKS for since, _ in check.revisions)
+NEWEST: Version = max(
+    since for check in ALL_CHECKS if check.level is not CheckLevel.HARDENED for since, _ in check.revisions
+)
+
+
+class Profile(StrEnum):
+    """What to evaluate: a Pod Security Standards level, or ``hardened`` (restricted + podsec's checks)."""
+
+    BASELINE = "baseline"
+    RESTRICTED = "restricted"
+    HARDENED = "hardened"
+
+    @property
+    def pss_level(self) -> Level:
+        return Level.BASELINE if self is Profile.BASELINE else Level.RESTRICTED
 
 
 @dataclass(frozen=True, slots=True)
 class Selected:
     check: Check
-    revision: Revision
+    revision: Callable[[PodView], list[Violation]]
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """A level at a version as the user asked for it, and the checks that implement it."""
+    """A profile at a version as the user asked for it, and the checks that implement it."""
 
-    level: Level
+    level: Level  # the Pod Security Standards level inside the profile
     version: PolicyVersion
     evaluated_version: Version
     checks: tuple[Selected, ...]
+    profile: Profile | None = None  # None: a bare PSS level (as PSA evaluates it)
 
     def __str__(self) -> str:
+        return f"{self.profile or self.level}:{self.version}"
+
+    @property
+    def pss(self) -> str:
+        """PSA's name for the level and version: ``restricted:latest``."""
         return f"{self.level}:{self.version}"
 
 
+class ConfigurationError(ValueError):
+    """Unknown check ids or options in a selection."""
+
+
+def _bind(check: Check, fn: Revision, options: Mapping[str, int | str]) -> Callable[[PodView], list[Violation]]:
+    if not check.options:
+        return fn
+    unknown = set(options) - set(check.options)
+    if unknown:
+        raise ConfigurationError(f"check {check.id} has no option {sorted(unknown)[0]!r}")
+    return functools.partial(fn, **{**check.options, **options})
+
+
 def select(
-    level: Level,
+    level: Level | Profile,
     version: PolicyVersion,
     *,
     latest_is: Version | None = None,
     checks: Iterable[Check] = ALL_CHECKS,
+    enable: Iterable[str] = (),
+    disable: Iterable[str] = (),
+    options: Mapping[str, Mapping[str, int | str]] | None = None,
 ) -> Policy:
-    """The checks PSA runs for ``level`` at ``version``, in PSA's reporting order.
+    """The checks to run for ``level`` at ``version``; for a PSS level, in PSA's order.
 
     ``latest_is`` lowers the newest version (as an API server emulating an older
     release does); ``latest`` and higher versions are evaluated as the newest.
+    ``hardened`` adds podsec's own checks after the restricted ones: those on by
+    default, and those in ``enable``. ``disable`` removes any check.
     """
+    profile = level if isinstance(level, Profile) else None
+    pss = profile.pss_level if profile else level
+    assert isinstance(pss, Level)
     newest = min(NEWEST, latest_is) if latest_is else NEWEST
     at = version.clamp(newest)
     checks = tuple(checks)
-    wanted = {CheckLevel.BASELINE} if level is Level.BASELINE else set()
-    if level is Level.RESTRICTED:
-        wanted = {CheckLevel.BASELINE, CheckLevel.RESTRICTED}
-    running = [(c, fn) for c in checks if c.level in wanted and (fn := c.revision_at(at)) is not None]
+    enable, disable, options = set(enable), set(disable), dict(options or {})
+    known = {c.id for c in checks}
+    for name in sorted((enable | disable | set(options)) - known):
+        raise ConfigurationError(f'no such check: "{name}" (see `podsec checks`)')
+    wanted = {Level.BASELINE: {CheckLevel.BASELINE}, Level.RESTRICTED: {CheckLevel.BASELINE, CheckLevel.RESTRICTED}}
+    levels = set(wanted.get(pss, set()))
+    running = [(c, fn) for c in checks if c.level in levels and (fn := c.revision_at(at)) is not None]
     replaced = {old for c, _ in running for old in c.overrides}
-    selected = [Selected(c, fn) for c, fn in running if c.id not in replaced]
+    pss_checks = [(c, fn) for c, fn in running if c.id not in replaced]
     order = {CheckLevel.BASELINE: 0, CheckLevel.RESTRICTED: 1}
-    selected.sort(key=lambda s: (order[s.check.level], s.check.id.encode()))
-    return Policy(level, version, at, tuple(selected))
+    pss_checks.sort(key=lambda s: (order[s[0].level], s[0].id.encode()))
+    own: list[tuple[Check, Revision]] = []
+    if profile is Profile.HARDENED:
+        for c in checks:
+            on = c.default_on or c.id in enable or c.id in options
+            if c.level is CheckLevel.HARDENED and on and (fn := c.revision_at(at)) is not None:
+                own.append((c, fn))
+    selected = tuple(
+        Selected(c, _bind(c, fn, options.get(c.id, {}))) for c, fn in (*pss_checks, *own) if c.id not in disable
+    )
+    return Policy(pss, version, at, selected, profile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +137,10 @@ class CheckResult:
 def evaluate(pod: PodView, policy: Policy) -> list[CheckResult]:
     """Every failing check of ``policy`` on ``pod``, in PSA's order; empty means allowed."""
     results = []
+    skip = Platform.LINUX if pod.is_windows else Platform.WINDOWS if pod.os_name.value == "linux" else None
     for sel in policy.checks:
+        if sel.check.platform is skip:
+            continue
         violations = sel.revision(pod)
         if violations:
             results.append(CheckResult(sel.check, tuple(violations)))
@@ -95,7 +153,8 @@ def aggregate(results: Sequence[CheckResult]) -> str:
 
 
 def verdict(results: Sequence[CheckResult], policy: Policy) -> str | None:
-    """PSA's denial text for these results, or None when the pod is allowed."""
-    if not results:
+    """PSA's denial text for these results (PSS checks only), or None when PSA would allow the pod."""
+    pss = [r for r in results if r.check.level is not CheckLevel.HARDENED]
+    if not pss:
         return None
-    return f'violates PodSecurity "{policy}": {aggregate(results)}'
+    return f'violates PodSecurity "{policy.pss}": {aggregate(pss)}'

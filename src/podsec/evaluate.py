@@ -1,15 +1,20 @@
-"""Evaluate one parsed object: pods → checks → findings with locations (pure)."""
+"""Evaluate one parsed object: pods → checks → findings with locations → exemptions (pure)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from podsec import engine
-from podsec.findings import Finding, InputError, ObjectResult
+from podsec import engine, exemptions
+from podsec.checks import governance
+from podsec.checks._base import Check, Severity
+from podsec.exemptions import Exemption, ExemptionError
+from podsec.findings import Finding, InputError, ObjectResult, Suppressed
 from podsec.model import pod as podmodel
 from podsec.model.paths import Path, format_path, locate
+from podsec.model.schema import describe
 from podsec.model.workloads import KindTable, ObjectRef
 
 
@@ -19,6 +24,10 @@ class Context:
 
     policy: engine.Policy
     kinds: KindTable
+    severity: Mapping[str, Severity] = field(default_factory=dict)  # per-check overrides
+    exemptions: tuple[Exemption, ...] = ()  # from the config file
+    annotation_exemptions: bool = True  # honour podsec.io/exempt annotations
+    today: date | None = None  # for expiry; None: exemptions never expire
 
 
 def _position(root: Any, path: Path, line_offset: int) -> tuple[int | None, int | None, bool]:
@@ -26,6 +35,96 @@ def _position(root: Any, path: Path, line_offset: int) -> tuple[int | None, int 
     if pos is None:
         return None, None, False
     return pos.line + line_offset, pos.column, pos.exact
+
+
+@dataclass(slots=True)
+class _Builder:
+    """Turns violations into findings for one object, with its locations and severities."""
+
+    obj: Mapping[str, Any]
+    ref: ObjectRef
+    ctx: Context
+    file: str | None
+    line_offset: int
+
+    def finding(self, check: Check, path: Path, message: str, *, pod: str | None, container: str | None) -> Finding:
+        line, col, exact = _position(self.obj, path, self.line_offset)
+        severity = self.ctx.severity.get(check.id, check.severity)
+        return Finding(
+            check=check.id,
+            severity=severity.value,
+            level=check.level.value,
+            object=self.ref,
+            pod=pod,
+            container=container,
+            field=format_path(path),
+            file=self.file,
+            line=line,
+            column=col,
+            location="field" if exact else "parent",
+            message=message,
+        )
+
+
+def _annotation_exemptions(
+    obj: Mapping[str, Any], views: list[podmodel.PodView], b: _Builder
+) -> tuple[list[Exemption], list[Finding]]:
+    found: list[Exemption] = []
+    problems: list[Finding] = []
+    places: dict[Path, Mapping[str, Any]] = {}
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
+        places[("metadata", "annotations")] = meta["annotations"]
+    for view in views:
+        places.setdefault(view.annotations_path, view.annotations)
+    for path, notes in places.items():
+        try:
+            exemption = exemptions.from_annotations(notes, path)
+        except ExemptionError as exc:
+            key = next((k for k in exemptions.ANNOTATION_KEYS if k in notes), exemptions.EXEMPT)
+            msg = f"exemption ({exc}; it is ignored)"
+            problems.append(b.finding(governance.INVALID, (*path, key), msg, pod=None, container=None))
+            continue
+        if exemption is not None:
+            found.append(exemption)
+    return found, problems
+
+
+def _expired_message(e: Exemption) -> str:
+    assert e.until is not None
+    names = ", ".join(sorted(e.checks))
+    return (
+        f"exemption ({e.where} for {names} expired on {e.until.isoformat()}; "
+        f"its findings are reported again. Reason given: {e.reason})"
+    )
+
+
+def _apply_exemptions(
+    findings: list[Finding],
+    images: Mapping[tuple[str | None, str | None], str | None],
+    candidates: list[Exemption],
+    b: _Builder,
+) -> tuple[list[Finding], list[Suppressed]]:
+    today = b.ctx.today
+    active = [e for e in candidates if today is None or not e.expired(today)]
+    expired = [e for e in candidates if today is not None and e.expired(today)]
+    kept: list[Finding] = []
+    suppressed: list[Suppressed] = []
+    used_expired: list[Exemption] = [e for e in expired if e.source == "annotation"]
+    for f in findings:
+        image = images.get((f.pod, f.container))
+        match = next((e for e in active if e.covers(f.check, f.container, image)), None)
+        if match is not None:
+            suppressed.append(Suppressed(f, match))
+            continue
+        kept.append(f)
+        for e in expired:
+            if e not in used_expired and e.covers(f.check, f.container, image):
+                used_expired.append(e)
+    for e in used_expired:
+        path = e.path or ("metadata",)
+        kept.append(b.finding(governance.EXPIRED, path, _expired_message(e), pod=None, container=None))
+    return kept, suppressed
 
 
 def evaluate_object(
@@ -43,8 +142,6 @@ def evaluate_object(
     if bad_template is not None:
         path, value = bad_template
         line, col, _ = _position(obj, path, line_offset)
-        from podsec.model.schema import describe
-
         return [
             InputError(file, line, f"{ref}: {format_path(path)}: expected a mapping, got {describe(value)}", col, ref)
         ]
@@ -54,6 +151,9 @@ def evaluate_object(
     errors: list[InputError] = []
     findings: list[Finding] = []
     verdicts: list[tuple[str | None, str]] = []
+    views: list[podmodel.PodView] = []
+    images: dict[tuple[str | None, str | None], str | None] = {}
+    b = _Builder(obj, ref, ctx, file, line_offset)
     for src in sources:
         problems = podmodel.validate_pod(obj, src)
         if problems:
@@ -62,29 +162,22 @@ def evaluate_object(
                 errors.append(InputError(file, line, f"{ref}: {format_path(p.path)}: {p.message}", col, ref))
             continue
         view = podmodel.build_pod(obj, src)
+        views.append(view)
+        images.update(((src.label, c.name), c.image) for c in view.containers)
         results = engine.evaluate(view, ctx.policy)
-        if results:
-            verdicts.append((src.label, engine.verdict(results, ctx.policy) or ""))
+        verdict = engine.verdict(results, ctx.policy)
+        if verdict:
+            verdicts.append((src.label, verdict))
         for result in results:
-            check = result.check
             for v in result.violations:
-                line, col, exact = _position(obj, v.path, line_offset)
-                findings.append(
-                    Finding(
-                        check=check.id,
-                        severity=check.severity.value,
-                        level=check.level.value,
-                        object=ref,
-                        pod=src.label,
-                        container=v.container,
-                        field=format_path(v.path),
-                        file=file,
-                        line=line,
-                        column=col,
-                        location="field" if exact else "parent",
-                        message=result.message([v]),
-                    )
-                )
+                msg = result.message([v])
+                findings.append(b.finding(result.check, v.path, msg, pod=src.label, container=v.container))
     if errors:
         return errors
-    return ObjectResult(ref, file, object_line, tuple(findings), tuple(verdicts))
+    candidates = list(exemptions.applicable(ctx.exemptions, ref))
+    if ctx.annotation_exemptions:
+        from_annotations, invalid = _annotation_exemptions(obj, views, b)
+        candidates += from_annotations
+        findings += invalid
+    kept, suppressed = _apply_exemptions(findings, images, candidates, b)
+    return ObjectResult(ref, file, object_line, tuple(kept), tuple(verdicts), tuple(suppressed))

@@ -5,10 +5,11 @@ Pure values: reporters read them, only `exit_code` decides how a run ends.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from podsec.checks._base import Severity
+from podsec.exemptions import Exemption
 from podsec.model.workloads import ObjectRef
 
 LocationKind = Literal["field", "parent"]
@@ -70,6 +71,17 @@ class InputError:
 
 
 @dataclass(frozen=True, slots=True)
+class Suppressed:
+    """A finding an exemption hides: kept, and reported as suppressed."""
+
+    finding: Finding
+    exemption: Exemption
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.finding.as_dict(), "exemption": self.exemption.as_dict()}
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectResult:
     """One evaluated pod-bearing object: its findings and PSA's verdicts per pod."""
 
@@ -78,6 +90,7 @@ class ObjectResult:
     line: int | None
     findings: tuple[Finding, ...]
     verdicts: tuple[tuple[str | None, str], ...]  # (pod label, PSA denial text) for each failing pod
+    suppressed: tuple[Suppressed, ...] = ()
 
 
 @dataclass(slots=True)
@@ -93,6 +106,7 @@ class Summary:
     objects: int = 0
     findings: int = 0
     errors: int = 0
+    suppressed: int = 0
     by_severity: dict[str, int] = field(default_factory=dict)
 
     def add(self, result: FileResult) -> None:
@@ -101,24 +115,30 @@ class Summary:
         self.errors += len(result.errors)
         for obj in result.objects:
             self.findings += len(obj.findings)
+            self.suppressed += len(obj.suppressed)
             for f in obj.findings:
                 self.by_severity[f.severity] = self.by_severity.get(f.severity, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {"files": self.files, "objects": self.objects, "findings": self.findings, "errors": self.errors}
+        return {
+            "files": self.files,
+            "objects": self.objects,
+            "findings": self.findings,
+            "errors": self.errors,
+            "suppressed": self.suppressed,
+        }
 
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-def exit_code(summary: Summary, *, usage_error: bool = False, failing: Iterable[str] | None = None) -> int:
+def exit_code(summary: Summary, *, usage_error: bool = False, fail_on: Severity = Severity.INFO) -> int:
     """0 nothing found, 1 findings, 2 usage or input errors (2 wins).
 
-    ``failing`` limits which severities count as findings for the exit code.
+    Only findings of severity ``fail_on`` or more severe count for exit code 1;
+    suppressed findings never do.
     """
     if usage_error or summary.errors:
         return EXIT_ERROR
-    if failing is None:
-        return EXIT_FINDINGS if summary.findings else EXIT_CLEAN
-    wanted = set(failing)
-    return EXIT_FINDINGS if any(summary.by_severity.get(s, 0) for s in wanted) else EXIT_CLEAN
+    failing = any(n for sev, n in summary.by_severity.items() if Severity(sev).rank <= fail_on.rank)
+    return EXIT_FINDINGS if failing else EXIT_CLEAN

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from podsec.checks import (
+    api_validation,
     app_armor,
     capabilities,
+    context_presence,
+    dangerous_capabilities,
+    filesystem,
+    governance,
     host_namespaces,
     host_ports,
     host_probes,
+    identity,
+    isolation,
     privilege_escalation,
     privileged,
     proc_mount,
+    pss_examples,
     run_as_non_root,
     run_as_user,
     se_linux,
     seccomp,
+    service_account,
     sysctls,
     volumes,
     windows_host_process,
 )
 from podsec.checks._base import Check
 
-ALL_CHECKS: tuple[Check, ...] = (
+_DEFINED: tuple[Check, ...] = (
     app_armor.CHECK,
     capabilities.BASELINE,
     host_namespaces.CHECK,
@@ -41,6 +52,33 @@ ALL_CHECKS: tuple[Check, ...] = (
     run_as_non_root.CHECK,
     run_as_user.CHECK,
     seccomp.RESTRICTED,
+    # podsec's own checks (the hardened profile), in documentation order
+    api_validation.ESCALATION,
+    api_validation.NON_ROOT_UID0,
+    api_validation.MISPLACED,
+    api_validation.IDS,
+    api_validation.PROFILES,
+    api_validation.OS_FIELDS,
+    api_validation.SHARE_HOST_PID,
+    context_presence.POD,
+    context_presence.CONTAINER,
+    filesystem.CHECK,
+    identity.ROOT_GROUP,
+    identity.UID_MINIMUM,
+    identity.WINDOWS_ADMIN,
+    service_account.CHECK,
+    dangerous_capabilities.DANGEROUS_CHECK,
+    dangerous_capabilities.DROP_CASE,
+    isolation.SHARE_PROCESS_NAMESPACE,
+    isolation.USER_NAMESPACE,
+    isolation.CONFINEMENT,
+    governance.EXPIRED,
+    governance.INVALID,
+)
+
+ALL_CHECKS: tuple[Check, ...] = tuple(
+    replace(c, example=pss_examples.EXAMPLES[c.id]) if c.example is None and c.id in pss_examples.EXAMPLES else c
+    for c in _DEFINED
 )
 
 _BY_ID = {check.id: check for check in ALL_CHECKS}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -10,10 +10,21 @@ from podsec.model.paths import Path
 from podsec.model.pod import ContainerView, PodView
 from podsec.model.standards import Version
 
-__all__ = ["Check", "CheckLevel", "ContainerView", "PodView", "Revision", "Severity", "Violation"]
+__all__ = [
+    "Check",
+    "CheckLevel",
+    "ContainerView",
+    "Example",
+    "Platform",
+    "PodView",
+    "Revision",
+    "Severity",
+    "Violation",
+]
 
 
 class Severity(StrEnum):
+    ERROR = "error"  # the API server or the kubelet will reject the pod
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
@@ -28,6 +39,24 @@ class Severity(StrEnum):
 class CheckLevel(StrEnum):
     BASELINE = "baseline"
     RESTRICTED = "restricted"
+    HARDENED = "hardened"  # podsec's own checks, beyond the Pod Security Standards
+    GOVERNANCE = "governance"  # about exemptions themselves; reported under every profile
+
+
+class Platform(StrEnum):
+    """Which pods a check applies to. PSS checks are ``ANY``: PSA decides for itself."""
+
+    ANY = "any"
+    LINUX = "linux"  # skipped for pods with spec.os.name: windows
+    WINDOWS = "windows"  # skipped for pods with spec.os.name: linux
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A documented example: pod-spec YAML that fails the check, and its fixed version."""
+
+    failing: str
+    fixed: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +82,8 @@ class Violation:
         return self.name if self.tag.startswith("c:") else None
 
 
-Revision = Callable[[PodView], list[Violation]]
+Revision = Callable[..., list[Violation]]
+"""A check's behaviour: ``fn(pod)``, or ``fn(pod, **options)`` for a check with options."""
 Describe = Callable[[Sequence[Violation]], tuple[str, str]]
 
 
@@ -77,6 +107,11 @@ class Check:
     remediation: str
     overrides: tuple[str, ...] = ()
     fields: tuple[str, ...] = field(default=())
+    platform: Platform = Platform.ANY
+    default_on: bool = True
+    options: Mapping[str, int | str] = field(default_factory=dict)  # name -> default
+    example: Example | None = None
+    references: tuple[str, ...] = ()
 
     def revision_at(self, version: Version) -> Revision | None:
         found: Revision | None = None

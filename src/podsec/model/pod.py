@@ -69,6 +69,8 @@ class PodView:
     security_context: PodSecurityContext
     volumes: tuple[VolumeView, ...]
     containers: tuple[ContainerView, ...]
+    automount_token: Resolved[bool]
+    share_process_namespace: Resolved[bool]
 
     @property
     def is_windows(self) -> bool:
@@ -234,4 +236,6 @@ def build_pod(root: Any, src: PodSource) -> PodView:
         security_context=pod_sc,
         volumes=_volumes(root, src.layers),
         containers=tuple(_container(k, p, c, pod_sc) for k, p, c in _containers(root, src)),
+        automount_token=_resolved(root, src.layers, "automountServiceAccountToken"),
+        share_process_namespace=_resolved(root, src.layers, "shareProcessNamespace"),
     )

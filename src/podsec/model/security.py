@@ -86,6 +86,10 @@ POD_ONLY_FIELDS: tuple[tuple[str, str], ...] = (
     ("sysctls", "sysctls"),
     ("fs_group_change_policy", "fsGroupChangePolicy"),
 )
+# Written at the wrong level, these are dropped by the API server's decoder (unknown
+# field) and silently do nothing; `misplaced` records them so a check can say so.
+_POD_ONLY_NAMES = (*(n for _, n in POD_ONLY_FIELDS), "supplementalGroupsPolicy", "seLinuxChangePolicy")
+_CONTAINER_ONLY_NAMES = tuple(n for _, n in CONTAINER_ONLY_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,7 @@ class PodSecurityContext:
     supplemental_groups: Resolved[tuple[int, ...]]
     sysctls: Resolved[tuple[str, ...]]
     fs_group_change_policy: Resolved[str]
+    misplaced: tuple[Path, ...] = ()  # container-only fields written here
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,7 @@ class EffectiveSecurityContext:
     capabilities: Resolved[Capabilities]
     read_only_root_filesystem: Resolved[bool]
     proc_mount: Resolved[str]
+    misplaced: tuple[Path, ...] = ()  # pod-only fields written in the container's securityContext
 
     def own(self, attr: str) -> Resolved[Any]:
         """The container's own value of a field (unset when only the pod sets it)."""
@@ -168,7 +174,8 @@ def pod_security_context(raw: Mapping[str, Any] | None, path: Path) -> PodSecuri
     """Read a (validated) pod-level ``securityContext``."""
     data = raw or {}
     fields = {a: _field(data, n, path, "pod") for a, n in (*SHARED_FIELDS, *POD_ONLY_FIELDS)}
-    return PodSecurityContext(present=raw is not None, path=path, **fields)
+    misplaced = tuple((*path, n) for n in _CONTAINER_ONLY_NAMES if n in data)
+    return PodSecurityContext(present=raw is not None, path=path, misplaced=misplaced, **fields)
 
 
 def resolve(pod: PodSecurityContext, raw: Mapping[str, Any] | None, path: Path) -> EffectiveSecurityContext:
@@ -180,4 +187,5 @@ def resolve(pod: PodSecurityContext, raw: Mapping[str, Any] | None, path: Path) 
         fields[attr] = own if own.is_set else (getattr(pod, attr) if getattr(pod, attr).is_set else own)
     for attr, name in CONTAINER_ONLY_FIELDS:
         fields[attr] = _field(data, name, path, "container")
-    return EffectiveSecurityContext(present=raw is not None, path=path, **fields)
+    misplaced = tuple((*path, n) for n in _POD_ONLY_NAMES if n in data)
+    return EffectiveSecurityContext(present=raw is not None, path=path, misplaced=misplaced, **fields)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from podsec.checks._base import Severity
 from podsec.findings import FileResult, Summary
 from podsec.reporters.base import RunInfo
 
-_COLORS = {"critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "2"}
+_COLORS = {"error": "1;35", "critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "2"}
 
 
 class TextReporter:
@@ -39,12 +40,16 @@ class TextReporter:
         out.write("\n")
 
     def finish(self, summary: Summary) -> None:
-        by_sev = ", ".join(f"{n} {s}" for s, n in sorted(summary.by_severity.items()))
+        by_sev = ", ".join(
+            f"{n} {s}" for s, n in sorted(summary.by_severity.items(), key=lambda item: Severity(item[0]).rank)
+        )
         line = (
             f"{summary.findings} finding{'s' if summary.findings != 1 else ''}"
             f"{' (' + by_sev + ')' if by_sev else ''} in {summary.objects} workload"
             f"{'s' if summary.objects != 1 else ''} across {summary.files} file"
             f"{'s' if summary.files != 1 else ''}; {summary.errors} error"
-            f"{'s' if summary.errors != 1 else ''} [{self._run.profile}, evaluated as {self._run.evaluated}]"
+            f"{'s' if summary.errors != 1 else ''}"
+            f"{f'; {summary.suppressed} suppressed by exemptions' if summary.suppressed else ''}"
+            f" [{self._run.profile}, evaluated as {self._run.evaluated}]"
         )
         self._out.write(line + "\n")

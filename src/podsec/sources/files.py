@@ -158,26 +158,39 @@ def _objects(data: Any, prefix: str = "") -> Iterator[tuple[Mapping[str, Any] | 
     yield data, ""
 
 
-def scan_bytes(data: bytes, name: str, ctx: Context) -> FileResult:
-    """Evaluate every object in one file's bytes."""
-    result = FileResult(name)
+@dataclass(frozen=True, slots=True)
+class Located:
+    """An object read from a file: the object, its document's line offset, and its own line."""
+
+    obj: Mapping[str, Any]
+    line_offset: int
+    line: int
+
+
+def read_objects(data: bytes, name: str, kinds: KindTable) -> Iterator[Located | InputError]:
+    """Every object of one file's bytes that may carry a pod, and every input error.
+
+    Documents whose column-0 kind carries no pod are only syntax-checked.
+    """
     bad = _check_bytes(data, name)
     if bad is not None:
-        result.errors.append(bad)
-        return result
-    found = False  # any document with content at all
+        yield bad
+        return
+    found = failed = False  # any document with content at all; any error
     for chunk, offset in _chunks(data):
-        if not _needs_parse(chunk, ctx.kinds):
+        if not _needs_parse(chunk, kinds):
             found = True  # it names an apiVersion and a kind
             try:
                 kyaml.syntax_check(chunk)
             except kyaml.YamlError as exc:
-                result.errors.append(_yaml_error(exc, chunk, name, offset))
+                failed = True
+                yield _yaml_error(exc, chunk, name, offset)
             continue
         try:
             docs = kyaml.load_all(chunk)
         except kyaml.YamlError as exc:
-            result.errors.append(_yaml_error(exc, chunk, name, offset))
+            failed = True
+            yield _yaml_error(exc, chunk, name, offset)
             continue
         for doc in docs:
             if doc.data is None:
@@ -185,16 +198,26 @@ def scan_bytes(data: bytes, name: str, ctx: Context) -> FileResult:
             found = True
             for obj, problem in _objects(doc.data):
                 if obj is None:
-                    result.errors.append(InputError(name, offset + doc.line, problem))
+                    failed = True
+                    yield InputError(name, offset + doc.line, problem)
                     continue
-                line = _object_line(doc.data, obj, offset + doc.line, offset)
-                outcome = evaluate_object(obj, ctx, file=name, line_offset=offset, object_line=line)
-                if isinstance(outcome, list):
-                    result.errors.extend(outcome)
-                elif outcome is not None:
-                    result.objects.append(outcome)
-    if not found and not result.errors:
-        result.errors.append(InputError(name, None, "no Kubernetes objects: the file is empty or holds only comments"))
+                yield Located(obj, offset, _object_line(doc.data, obj, offset + doc.line, offset))
+    if not found and not failed:
+        yield InputError(name, None, "no Kubernetes objects: the file is empty or holds only comments")
+
+
+def scan_bytes(data: bytes, name: str, ctx: Context) -> FileResult:
+    """Evaluate every object in one file's bytes."""
+    result = FileResult(name)
+    for item in read_objects(data, name, ctx.kinds):
+        if isinstance(item, InputError):
+            result.errors.append(item)
+            continue
+        outcome = evaluate_object(item.obj, ctx, file=name, line_offset=item.line_offset, object_line=item.line)
+        if isinstance(outcome, list):
+            result.errors.extend(outcome)
+        elif outcome is not None:
+            result.objects.append(outcome)
     return result
 
 
@@ -249,4 +272,14 @@ def scan_target(target: Target, ctx: Context) -> FileResult:
     return scan_bytes(data, target.name, ctx)
 
 
-__all__ = ["ObjectRef", "Target", "discover", "missing", "read_target", "scan_bytes", "scan_target"]
+__all__ = [
+    "Located",
+    "ObjectRef",
+    "Target",
+    "discover",
+    "missing",
+    "read_objects",
+    "read_target",
+    "scan_bytes",
+    "scan_target",
+]

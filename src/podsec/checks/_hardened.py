@@ -1,0 +1,26 @@
+"""Shared pieces of podsec's own checks: one violation carries its own detail text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from podsec.checks._base import ContainerView, Violation
+from podsec.checks._helpers import on_container, on_pod
+from podsec.model.paths import Path
+
+
+def detail_describe(reason: str) -> Callable[[Sequence[Violation]], tuple[str, str]]:
+    """``(reason, details joined)``: each violation's ``value`` is its own detail."""
+
+    def describe(vs: Sequence[Violation]) -> tuple[str, str]:
+        return reason, "; ".join(v.value for v in vs)
+
+    return describe
+
+
+def container_says(c: ContainerView, path: Path, detail: str) -> Violation:
+    return on_container(c, path, "detail", f'container "{c.name}" {detail}')
+
+
+def pod_says(path: Path, detail: str) -> Violation:
+    return on_pod(path, "detail", f"pod {detail}")

@@ -1,0 +1,135 @@
+"""Check documentation, generated from check metadata (`podsec checks`, docs/checks/).
+
+Every page shows the check's example run through podsec itself: the failing pod, the
+finding podsec reports for it, and the fixed pod. Regenerate the committed pages with::
+
+    python -m podsec.docs docs/checks
+
+(the tests fail when they are stale, or when an example does not behave as documented).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from podsec import engine
+from podsec.checks import ALL_CHECKS
+from podsec.checks._base import Check, CheckLevel, Platform
+from podsec.evaluate import Context, evaluate_object
+from podsec.findings import Finding, ObjectResult
+from podsec.model.standards import Level, PolicyVersion, format_version
+from podsec.model.workloads import KindTable
+from podsec.sources import kyaml
+
+PSS_URL = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
+_LEVEL_TEXT = {
+    CheckLevel.BASELINE: "Pod Security Standards **baseline** (and so restricted and hardened)",
+    CheckLevel.RESTRICTED: "Pod Security Standards **restricted** (and so hardened)",
+    CheckLevel.HARDENED: "podsec **hardened**",
+    CheckLevel.GOVERNANCE: "every profile (exemption governance)",
+}
+_PLATFORM_TEXT = {
+    Platform.ANY: "every pod (as Pod Security Admission decides)",
+    Platform.LINUX: "Linux pods (skipped for `spec.os.name: windows`)",
+    Platform.WINDOWS: "Windows pods (skipped for `spec.os.name: linux`)",
+}
+
+
+def example_pod(spec: str) -> str:
+    """A whole Pod manifest around a pod-spec snippet (a snippet may start with a metadata: block)."""
+    meta = "metadata:\n  name: example\n"
+    if spec.startswith("metadata:\n"):
+        head, _, spec = spec.partition("\nspec:\n") if "\nspec:\n" in spec else (spec, "", "")
+        meta = "metadata:\n  name: example\n" + head.removeprefix("metadata:\n")
+    body = "".join(f"  {line}\n" if line else "\n" for line in spec.splitlines())
+    return f"apiVersion: v1\nkind: Pod\n{meta}spec:\n{body}"
+
+
+def run_example(check: Check, manifest: str) -> list[Finding]:
+    """The findings ``check`` alone reports on ``manifest`` (at the newest version)."""
+    if check.level is CheckLevel.HARDENED:
+        policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
+    else:
+        level = Level.BASELINE if check.level is CheckLevel.BASELINE else Level.RESTRICTED
+        policy = engine.select(level, PolicyVersion(None), checks=[check])
+    ctx = Context(policy, KindTable())
+    (doc,) = kyaml.load_all(manifest.encode())
+    outcome = evaluate_object(doc.data, ctx, file="example.yaml")
+    assert isinstance(outcome, ObjectResult), outcome
+    return [f for f in outcome.findings if f.check == check.id]
+
+
+def page(check: Check) -> str:
+    out = [f"# `{check.id}`: {check.title}\n"]
+    rows = [
+        ("Profile", _LEVEL_TEXT[check.level]),
+        ("Severity", f"`{check.severity.value}`"),
+        ("Applies to", _PLATFORM_TEXT[check.platform]),
+    ]
+    if check.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED):
+        since = format_version(check.since)
+        rows.append(
+            (
+                "Policy versions",
+                f"{since} and later" + (f" (replaces `{'`, `'.join(check.overrides)}`)" if check.overrides else ""),
+            )
+        )
+    if check.level is CheckLevel.HARDENED:
+        rows.append(("On by default", "yes" if check.default_on else "no (enable it in `checks.enable`)"))
+    if check.options:
+        rows.append(("Options", ", ".join(f"`{k}` (default `{v}`)" for k, v in check.options.items())))
+    if check.fields:
+        rows.append(("Fields", ", ".join(f"`{f}`" for f in check.fields)))
+    out.append("| | |\n| --- | --- |\n" + "".join(f"| {k} | {v} |\n" for k, v in rows))
+    out.append(f"## Why it matters\n\n{check.rationale}\n")
+    if check.example is not None:
+        failing = example_pod(check.example.failing)
+        found = run_example(check, failing)
+        out.append(f"## Failing example\n\n```yaml\n{failing}```\n")
+        out.append(
+            "podsec reports:\n\n```\n"
+            + "".join(f"example.yaml:{f.line}:{f.column} {f.check}: {f.message}\n" for f in found)
+            + "```\n"
+        )
+        out.append(f"## Fixed\n\n```yaml\n{example_pod(check.example.fixed)}```\n")
+    out.append(f"## Remediation\n\n{check.remediation}\n")
+    refs = list(check.references)
+    if check.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED):
+        refs.insert(0, PSS_URL)
+    if refs:
+        out.append("## References\n\n" + "".join(f"- {r}\n" for r in refs))
+    return "\n".join(out)
+
+
+def index() -> str:
+    lines = [
+        "# podsec checks\n",
+        "Generated from check metadata by `python -m podsec.docs docs/checks`; do not edit by hand.\n",
+        "| id | profile | severity | title |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| [`{c.id}`]({c.id}.md) | {c.level.value} | {c.severity.value} | {c.title} |" for c in ALL_CHECKS]
+    return "\n".join(lines) + "\n"
+
+
+def pages() -> dict[str, str]:
+    """File name -> content, for every page of docs/checks/."""
+    return {"README.md": index(), **{f"{c.id}.md": page(c) for c in ALL_CHECKS}}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m podsec.docs DIR", file=sys.stderr)
+        return 2
+    os.makedirs(args[0], exist_ok=True)
+    for name, text in pages().items():
+        with open(os.path.join(args[0], name), "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

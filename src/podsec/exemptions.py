@@ -1,0 +1,173 @@
+"""Governed exemptions: from annotations on the object or pod template, and from the config file.
+
+An exemption names checks (``*`` for all), optionally containers, and always a reason;
+it may expire. An expired exemption exempts nothing and is itself reported; an invalid
+one (no reason, a bad date) is reported and ignored. Pure: "today" is passed in.
+
+Annotations (on ``metadata`` of the object, or of its pod template)::
+
+    podsec.io/exempt: "readOnlyRootFilesystem, runAsNonRoot"   # check ids, or "*"
+    podsec.io/exempt-containers: "nginx"                       # optional: only these containers
+    podsec.io/exempt-reason: "nginx writes its cache; OPS-123" # required
+    podsec.io/exempt-until: "2027-03-31"                       # optional, last day it applies
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from podsec.model.paths import Path
+from podsec.model.workloads import ObjectRef
+
+PREFIX = "podsec.io/"
+EXEMPT, CONTAINERS, REASON, UNTIL = (
+    PREFIX + k for k in ("exempt", "exempt-containers", "exempt-reason", "exempt-until")
+)
+ANNOTATION_KEYS = (EXEMPT, CONTAINERS, REASON, UNTIL)
+
+Source = Literal["annotation", "config"]
+
+
+@dataclass(frozen=True, slots=True)
+class Exemption:
+    checks: frozenset[str]  # "*" means every check
+    reason: str
+    until: date | None
+    source: Source
+    where: str  # "config .podsec.yaml exemptions[0]" or the annotation's field path
+    path: Path = ()  # for annotations: where to point a finding about the exemption
+    containers: tuple[str, ...] | None = None  # globs; None: the whole object
+    namespace: str | None = None  # globs (config only); None: any
+    kind: str | None = None
+    name: str | None = None
+    image: str | None = None
+
+    def expired(self, today: date) -> bool:
+        return self.until is not None and today > self.until
+
+    def covers_object(self, ref: ObjectRef) -> bool:
+        return all(
+            pattern is None or fnmatch.fnmatchcase(value or "", pattern)
+            for pattern, value in ((self.namespace, ref.namespace), (self.kind, ref.kind), (self.name, ref.name))
+        )
+
+    def covers(self, check: str, container: str | None, image: str | None) -> bool:
+        if "*" not in self.checks and check not in self.checks:
+            return False
+        if self.containers is not None and (
+            container is None or not any(fnmatch.fnmatchcase(container, g) for g in self.containers)
+        ):
+            return False
+        if self.image is not None:
+            return image is not None and fnmatch.fnmatchcase(image, self.image)
+        return True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "checks": sorted(self.checks),
+            "reason": self.reason,
+            "until": self.until.isoformat() if self.until else None,
+            "where": self.where,
+        }
+
+
+class ExemptionError(ValueError):
+    """An exemption that cannot be used; the message says why."""
+
+
+def parse_date(value: object, where: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ExemptionError(f'{where}: "{value}" is not a date such as 2027-03-31') from None
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.replace("\n", ",").split(",") if part.strip())
+
+
+def from_annotations(annotations: Mapping[str, Any], path: Path) -> Exemption | None:
+    """The exemption written in these annotations, or None; raises ExemptionError when it is unusable."""
+    if EXEMPT not in annotations:
+        for key in (CONTAINERS, REASON, UNTIL):
+            if key in annotations:
+                raise ExemptionError(f"{key} is set but {EXEMPT} (the checks to exempt) is not")
+        return None
+    checks = _names(str(annotations.get(EXEMPT) or ""))
+    if not checks:
+        raise ExemptionError(f"{EXEMPT} names no check")
+    reason = str(annotations.get(REASON) or "").strip()
+    if not reason:
+        raise ExemptionError(f"{EXEMPT} needs a reason in {REASON}")
+    containers = annotations.get(CONTAINERS)
+    return Exemption(
+        checks=frozenset(checks),
+        reason=reason,
+        until=parse_date(annotations.get(UNTIL), UNTIL),
+        source="annotation",
+        where=f"annotation {EXEMPT}",
+        path=(*path, EXEMPT),
+        containers=_names(str(containers)) if containers else None,
+    )
+
+
+_CONFIG_KEYS = {"checks", "reason", "until", "namespace", "kind", "name", "container", "image"}
+
+
+def from_config(entries: object, origin: str) -> tuple[Exemption, ...]:
+    """The ``exemptions:`` list of a config file; raises ExemptionError naming the bad key."""
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise ExemptionError("exemptions: expected a list")
+    found = []
+    for i, entry in enumerate(entries):
+        where = f"exemptions[{i}]"
+        if not isinstance(entry, dict):
+            raise ExemptionError(f"{where}: expected a mapping with checks and reason")
+        unknown = set(entry) - _CONFIG_KEYS
+        if unknown:
+            raise ExemptionError(f'{where}: unknown key "{sorted(unknown)[0]}"')
+        checks = entry.get("checks")
+        if isinstance(checks, str):
+            checks = [checks]
+        if not isinstance(checks, list) or not checks or not all(isinstance(c, str) and c for c in checks):
+            raise ExemptionError(f'{where}.checks: expected a list of check ids (or ["*"])')
+        reason = entry.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ExemptionError(f"{where}.reason: every exemption needs a reason")
+        globs: dict[str, str | None] = {}
+        for key in ("namespace", "kind", "name", "container", "image"):
+            value = entry.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ExemptionError(f"{where}.{key}: expected a glob pattern (a string)")
+            globs[key] = value
+        container = globs.pop("container")
+        found.append(
+            Exemption(
+                checks=frozenset(checks),
+                reason=reason.strip(),
+                until=parse_date(entry.get("until"), f"{where}.until"),
+                source="config",
+                where=f"{origin} {where}",
+                containers=(container,) if container else None,
+                namespace=globs["namespace"],
+                kind=globs["kind"],
+                name=globs["name"],
+                image=globs["image"],
+            )
+        )
+    return tuple(found)
+
+
+def applicable(exemptions: Sequence[Exemption], ref: ObjectRef) -> list[Exemption]:
+    return [e for e in exemptions if e.covers_object(ref)]
