@@ -31,7 +31,7 @@ _LEVEL_TEXT = {
     CheckLevel.GOVERNANCE: "every profile (exemption governance)",
 }
 _PLATFORM_TEXT = {
-    Platform.ANY: "every pod (as Pod Security Admission decides)",
+    Platform.ANY: "every pod",
     Platform.LINUX: "Linux pods (skipped for `spec.os.name: windows`)",
     Platform.WINDOWS: "Windows pods (skipped for `spec.os.name: linux`)",
 }
@@ -68,6 +68,8 @@ def page(check: Check) -> str:
         ("Severity", f"`{check.severity.value}`"),
         ("Applies to", _PLATFORM_TEXT[check.platform]),
     ]
+    if check.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED):
+        rows[-1] = ("Applies to", "every pod, with Pod Security Admission's own exceptions (Windows, user namespaces)")
     if check.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED):
         since = format_version(check.since)
         rows.append(

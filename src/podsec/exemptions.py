@@ -158,7 +158,7 @@ def from_config(entries: object, origin: str) -> tuple[Exemption, ...]:
                 reason=reason.strip(),
                 until=parse_date(entry.get("until"), f"{where}.until"),
                 source="config",
-                where=f"{origin} {where}",
+                where=f"config {origin} {where}",
                 containers=(container,) if container else None,
                 namespace=globs["namespace"],
                 kind=globs["kind"],

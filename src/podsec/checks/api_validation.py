@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from podsec.checks._base import Check, CheckLevel, ContainerView, Example, PodView, Severity, Violation
+from podsec.checks._base import Check, CheckLevel, ContainerView, Example, Platform, PodView, Severity, Violation
 from podsec.checks._hardened import container_says, detail_describe, pod_says
 from podsec.model.paths import Path
 from podsec.model.security import ProfileOption, Resolved
@@ -113,6 +113,7 @@ NON_ROOT_UID0 = Check(
     "runAsNonRoot and a container-level runAsUser: 0, or the reverse.",
     remediation="Set runAsUser to a non-zero UID (or remove it and use a non-root image).",
     fields=("spec.containers[*].securityContext.runAsUser",),
+    platform=Platform.LINUX,  # Windows pods may not set runAsUser at all (apiOsForbiddenField)
     references=(_KUBELET + " (verifyRunAsNonRoot)",),
     example=Example(
         failing="securityContext:\n  runAsNonRoot: true\ncontainers:\n- name: app\n  image: registry.example/app:1.0\n"

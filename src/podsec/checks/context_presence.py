@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from podsec.checks._base import Check, CheckLevel, Example, PodView, Severity, Violation
+from podsec.checks._base import Check, CheckLevel, Example, Platform, PodView, Severity, Violation
 from podsec.checks._hardened import container_says, detail_describe, pod_says
 
 
@@ -52,6 +52,7 @@ CONTAINER = Check(
     remediation="Give every container, init and ephemeral containers included, a securityContext "
     "with allowPrivilegeEscalation: false, capabilities: {drop: [ALL]} and readOnlyRootFilesystem: true.",
     fields=("spec.containers[*].securityContext",),
+    platform=Platform.LINUX,  # what it is for (capabilities, allowPrivilegeEscalation ...) is Linux-only
     example=Example(
         failing="containers:\n- name: app\n  image: registry.example/app:1.0\n",
         fixed="containers:\n- name: app\n  image: registry.example/app:1.0\n  securityContext:\n"
