@@ -9,17 +9,22 @@ import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from podsec import __version__, docs, engine, explain, scan
-from podsec.checks import ALL_CHECKS, get
-from podsec.checks._base import Severity
-from podsec.config import Config, ConfigError, load
+from podsec.checks import ALL_CHECKS
+from podsec.checks._base import Check, Severity
+from podsec.config import Config, ConfigError, load, verify_ids
 from podsec.evaluate import Context
-from podsec.findings import EXIT_CLEAN, EXIT_ERROR, FileResult, InputError, Summary, exit_code
+from podsec.findings import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, FileResult, InputError, Summary, exit_code
 from podsec.model.standards import PolicyVersion, format_version
 from podsec.model.workloads import KindTable
+from podsec.rego.engine import RegoError
 from podsec.reporters import REPORTERS, RunInfo
 from podsec.sources.files import discover, missing, read_objects, read_target
+
+if TYPE_CHECKING:
+    from podsec.rego.policies import PolicySet
 
 SEVERITIES = [s.value for s in Severity]
 
@@ -77,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores, for large inputs)")
     s.add_argument("--no-color", action="store_true", help="never colour the text output")
     _common(s)
+    _policy_args(s)
 
     e = sub.add_parser("explain", help="show the effective security context of every container, and its sources")
     e.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
@@ -87,11 +93,42 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     c.add_argument("check", nargs="?", metavar="ID", help="the check to show")
     c.add_argument("--format", choices=["text", "json"], default="text", help="output format for the list")
+    c.add_argument("--config", metavar="FILE", help="configuration file (its policies are listed too)")
     c.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _policy_args(c)
+
+    t = sub.add_parser("test", help="run policy test suites (podsec-test.yaml files)")
+    t.add_argument("paths", nargs="+", metavar="DIR", help="directory searched for podsec-test.yaml, or a suite file")
+    t.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
     return parser
 
 
-def _policy(args: argparse.Namespace, config: Config) -> engine.Policy | None:
+def _policy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--policy", action="append", default=[], metavar="PATH", help="Rego policy file or directory (repeatable)"
+    )
+    p.add_argument(
+        "--rego-syntax", choices=["auto", "v0", "v1"], help="Rego syntax of the policies (default: auto, per module)"
+    )
+    p.add_argument(
+        "--policy-scope",
+        choices=["pods", "all"],
+        help="objects the policies see: pods (every object that carries a pod; default) or all (every object)",
+    )
+
+
+def _policies(args: argparse.Namespace, config: Config) -> PolicySet | None:
+    paths = [*config.policies, *args.policy]
+    if not paths:
+        return None
+    from podsec.rego import policies as rego
+
+    syntax = args.rego_syntax or config.rego_syntax or "auto"
+    scope = args.policy_scope or config.policy_scope or "pods"
+    return rego.load(paths, syntax=syntax, scope=scope)  # type: ignore[arg-type]
+
+
+def _policy(args: argparse.Namespace, config: Config, extra: Sequence[Check] = ()) -> engine.Policy | None:
     profile = engine.Profile(args.profile or (config.profile.value if config.profile else "hardened"))
     version = args.pss_version or config.pss_version or PolicyVersion(None)
     latest_is = config.latest_is
@@ -105,6 +142,7 @@ def _policy(args: argparse.Namespace, config: Config) -> engine.Policy | None:
             profile,
             version,
             latest_is=latest_is,
+            checks=(*ALL_CHECKS, *extra),
             enable=config.enable,
             disable=config.disable,
             options=config.options,
@@ -114,9 +152,14 @@ def _policy(args: argparse.Namespace, config: Config) -> engine.Policy | None:
 
 
 def _scan(args: argparse.Namespace, config: Config) -> int:
-    policy = _policy(args, config)
+    policies = _policies(args, config)
+    extra = policies.checks if policies else ()
+    verify_ids(config, frozenset(c.id for c in (*ALL_CHECKS, *extra)))
+    policy = _policy(args, config, extra)
     if policy is None:
         return EXIT_ERROR
+    if policies is not None:
+        policies.disabled = frozenset(config.disable)
     if args.jobs is not None and args.jobs < 1:
         print("podsec: error: --jobs must be at least 1", file=sys.stderr)
         return EXIT_ERROR
@@ -127,6 +170,7 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         exemptions=config.exemptions,
         annotation_exemptions=config.annotation_exemptions and not args.no_annotation_exemptions,
         today=date.today(),
+        policies=policies,
     )
     color = not args.no_color and args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     run = RunInfo(str(policy), format_version(policy.evaluated_version), color)
@@ -182,14 +226,16 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
 
 
 def _checks(args: argparse.Namespace) -> int:
+    config = load(args.config, known=None)
+    policies = _policies(args, config)
+    every = (*ALL_CHECKS, *(policies.checks if policies else ()))
     if args.action == "show":
         if not args.check:
             print("podsec: error: checks show needs a check id (see `podsec checks`)", file=sys.stderr)
             return EXIT_ERROR
-        try:
-            check = get(args.check)
-        except KeyError as exc:
-            print(f"podsec: error: {exc.args[0]} (see `podsec checks`)", file=sys.stderr)
+        check = next((c for c in every if c.id == args.check), None)
+        if check is None:
+            print(f'podsec: error: no such check: "{args.check}" (see `podsec checks`)', file=sys.stderr)
             return EXIT_ERROR
         sys.stdout.write(docs.page(check))
         return EXIT_CLEAN
@@ -204,16 +250,40 @@ def _checks(args: argparse.Namespace) -> int:
                 "platform": c.platform.value,
                 "options": dict(c.options),
             }
-            for c in ALL_CHECKS
+            for c in every
         ]
         json.dump(rows, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return EXIT_CLEAN
-    width = max(len(c.id) for c in ALL_CHECKS)
-    for c in ALL_CHECKS:
+    width = max(len(c.id) for c in every)
+    for c in every:
         off = "" if c.default_on else " (off by default)"
         sys.stdout.write(f"{c.id:<{width}}  {c.level.value:<10}  {c.severity.value:<8}  {c.title}{off}\n")
     return EXIT_CLEAN
+
+
+def _test(args: argparse.Namespace) -> int:
+    from podsec.rego import testing
+
+    suites = [s for path in args.paths for s in testing.find_suites(path)]
+    if not suites:
+        print(f"podsec: error: no {testing.SUITE} found under {', '.join(args.paths)}", file=sys.stderr)
+        return EXIT_ERROR
+    failed = passed = 0
+    for suite in suites:
+        try:
+            for outcome in testing.run_suite(suite):
+                status = "PASS" if outcome.passed else "FAIL"
+                print(f"{status}  {suite}: {outcome.case}")
+                for problem in outcome.problems:
+                    print(f"      {problem}")
+                passed += outcome.passed
+                failed += not outcome.passed
+        except testing.SuiteError as exc:
+            print(f"podsec: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    print(f"\n{passed} passed, {failed} failed")
+    return EXIT_FINDINGS if failed else EXIT_CLEAN
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -226,12 +296,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "checks":
             return _checks(args)
-        config = load(getattr(args, "config", None))
+        if args.command == "test":
+            return _test(args)
+        config = load(getattr(args, "config", None), known=None)
         if args.command == "explain":
             return _explain(args, config)
         return _scan(args, config)
     except ConfigError as exc:
         print(f"podsec: configuration error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except RegoError as exc:
+        print(f"podsec: policy error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

@@ -70,6 +70,10 @@ class Config:
     options: Mapping[str, Mapping[str, int | str]] = field(default_factory=dict)
     exemptions: tuple[Exemption, ...] = ()
     annotation_exemptions: bool = True
+    policies: tuple[str, ...] = ()  # Rego files or directories
+    rego_syntax: str | None = None  # auto | v0 | v1
+    policy_scope: str | None = None  # pods | all
+    mentioned_ids: tuple[tuple[str, str], ...] = ()  # (where, id) to verify once policies are loaded
 
 
 def _path(text: object, where: str) -> Path:
@@ -108,18 +112,36 @@ def _severity(value: object, where: str) -> Severity:
         raise ConfigError(f"{where}: expected one of {', '.join(s.value for s in Severity)}") from None
 
 
-def _ids(value: object, where: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: expected a list of check ids")
-    unknown = [v for v in value if v not in CHECK_IDS]
-    if unknown:
-        raise ConfigError(f'{where}: no such check "{unknown[0]}" (see `podsec checks`)')
-    return tuple(value)
+class _Ids:
+    """Check ids named in a config: checked now against ``known``, or later (`verify_ids`)
+    when policies loaded at run time may define more."""
+
+    def __init__(self, known: frozenset[str] | None) -> None:
+        self.known = known
+        self.mentioned: list[tuple[str, str]] = []
+
+    def __call__(self, value: object, where: str, *, builtin: bool = False) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of check ids")
+        known = CHECK_IDS if builtin else self.known
+        for v in value:
+            if known is None:
+                self.mentioned.append((where, v))
+            elif v not in known:
+                raise ConfigError(f'{where}: no such check "{v}" (see `podsec checks`)')
+        return tuple(value)
 
 
-def _checks(data: object) -> dict[str, Any]:
+def verify_ids(config: Config, known: frozenset[str]) -> None:
+    """Raise ConfigError for the first check id the config names that ``known`` lacks."""
+    for where, name in config.mentioned_ids:
+        if name not in known:
+            raise ConfigError(f'{config.path or "config"}: {where}: no such check "{name}" (see `podsec checks`)')
+
+
+def _checks(data: object, _ids: _Ids) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -136,7 +158,7 @@ def _checks(data: object) -> dict[str, Any]:
     if not isinstance(raw_options, dict):
         raise ConfigError("checks.options: expected a mapping of check id to options")
     for check, opts in raw_options.items():
-        _ids([check], "checks.options")
+        _ids([check], "checks.options", builtin=True)
         known = dict(CHECK_OPTIONS[check])
         if not isinstance(opts, dict):
             raise ConfigError(f"checks.options.{check}: expected a mapping")
@@ -155,6 +177,24 @@ def _checks(data: object) -> dict[str, Any]:
     }
 
 
+def _policies(value: object, path: str | None) -> tuple[str, ...]:
+    """Policy paths, relative to the config file's directory."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError("policies: expected a list of .rego files or directories")
+    base = os.path.dirname(path) if path else ""
+    return tuple(v if os.path.isabs(v) else os.path.join(base, v) for v in value)
+
+
+def _choice(data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str | None:
+    if key not in data:
+        return None
+    if data[key] not in allowed:
+        raise ConfigError(f"{key}: expected one of {', '.join(allowed)}")
+    return str(data[key])
+
+
 KNOWN_KEYS = (
     "profile",
     "pssVersion",
@@ -165,14 +205,19 @@ KNOWN_KEYS = (
     "checks",
     "exemptions",
     "annotationExemptions",
+    "policies",
+    "regoSyntax",
+    "policyScope",
 )
 
 
-def parse(data: object, path: str | None = None) -> Config:
+def parse(data: object, path: str | None = None, *, known: frozenset[str] | None = CHECK_IDS) -> Config:
+    """A config from parsed YAML. ``known=None`` defers the check-id test to `verify_ids`."""
     if data is None:
         return Config(path)
     if not isinstance(data, dict):
         raise ConfigError("the configuration must be a mapping")
+    _ids = _Ids(known)
     for key in data:
         if key not in KNOWN_KEYS:
             raise ConfigError(f'unknown key "{key}" (known keys: {", ".join(sorted(KNOWN_KEYS))})')
@@ -220,7 +265,11 @@ def parse(data: object, path: str | None = None) -> Config:
         fail_on=fail_on,
         exemptions=exempt,
         annotation_exemptions=annotation_exemptions,
-        **_checks(data.get("checks")),
+        policies=_policies(data.get("policies"), path),
+        rego_syntax=_choice(data, "regoSyntax", ("auto", "v0", "v1")),
+        policy_scope=_choice(data, "policyScope", ("pods", "all")),
+        **_checks(data.get("checks"), _ids),
+        mentioned_ids=tuple(_ids.mentioned),
     )
 
 
@@ -240,7 +289,7 @@ def find(start: str = ".") -> str | None:
         probe = parent
 
 
-def load(path: str | None) -> Config:
+def load(path: str | None, *, known: frozenset[str] | None = CHECK_IDS) -> Config:
     """Load ``path``, or the `find`-found ``.podsec.yaml`` when ``path`` is None."""
     from podsec.sources import kyaml
 
@@ -260,7 +309,7 @@ def load(path: str | None) -> Config:
     if len(docs) > 1:
         raise ConfigError(f"{path}: expected one YAML document")
     try:
-        return parse(docs[0].data if docs else None, path)
+        return parse(docs[0].data if docs else None, path, known=known)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 

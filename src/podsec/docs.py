@@ -29,6 +29,7 @@ _LEVEL_TEXT = {
     CheckLevel.RESTRICTED: "Pod Security Standards **restricted** (and so hardened)",
     CheckLevel.HARDENED: "podsec **hardened**",
     CheckLevel.GOVERNANCE: "every profile (exemption governance)",
+    CheckLevel.POLICY: "your Rego policies (`--policy`), in every profile",
 }
 _PLATFORM_TEXT = {
     Platform.ANY: "every pod",

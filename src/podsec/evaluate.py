@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podsec import engine, exemptions
 from podsec.checks import governance
@@ -13,9 +13,12 @@ from podsec.checks._base import Check, Severity
 from podsec.exemptions import Exemption, ExemptionError
 from podsec.findings import Finding, InputError, ObjectResult, Suppressed
 from podsec.model import pod as podmodel
-from podsec.model.paths import Path, format_path, locate
+from podsec.model.paths import Path, format_path, locate, parse_path
 from podsec.model.schema import describe
 from podsec.model.workloads import KindTable, ObjectRef
+
+if TYPE_CHECKING:
+    from podsec.rego.policies import PolicySet
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,7 @@ class Context:
     exemptions: tuple[Exemption, ...] = ()  # from the config file
     annotation_exemptions: bool = True  # honour podsec.io/exempt annotations
     today: date | None = None  # for expiry; None: exemptions never expire
+    policies: PolicySet | None = None  # Rego policies (--policy)
 
 
 def _position(root: Any, path: Path, line_offset: int) -> tuple[int | None, int | None, bool]:
@@ -146,7 +150,7 @@ def evaluate_object(
             InputError(file, line, f"{ref}: {format_path(path)}: expected a mapping, got {describe(value)}", col, ref)
         ]
     sources = ctx.kinds.pod_sources(obj)
-    if not sources:
+    if not sources and (ctx.policies is None or ctx.policies.scope != "all"):
         return None
     errors: list[InputError] = []
     findings: list[Finding] = []
@@ -174,10 +178,39 @@ def evaluate_object(
                 findings.append(b.finding(result.check, v.path, msg, pod=src.label, container=v.container))
     if errors:
         return errors
+    policy_errors: list[InputError] = []
+    if ctx.policies is not None:
+        policy_findings, policy_errors = _policy_findings(obj, ctx.policies, b, object_line)
+        findings += policy_findings
     candidates = list(exemptions.applicable(ctx.exemptions, ref))
     if ctx.annotation_exemptions:
         from_annotations, invalid = _annotation_exemptions(obj, views, b)
         candidates += from_annotations
         findings += invalid
     kept, suppressed = _apply_exemptions(findings, images, candidates, b)
-    return ObjectResult(ref, file, object_line, tuple(kept), tuple(verdicts), tuple(suppressed))
+    return ObjectResult(ref, file, object_line, tuple(kept), tuple(verdicts), tuple(suppressed), tuple(policy_errors))
+
+
+def _policy_findings(
+    obj: Mapping[str, Any], policies: PolicySet, b: _Builder, object_line: int | None
+) -> tuple[list[Finding], list[InputError]]:
+    view = None
+    if policies.uses_view:
+        from podsec import explain
+
+        explained = explain.explain_object(obj, b.ctx.kinds, file=b.file, line_offset=b.line_offset, line=object_line)
+        view = explain.as_data(explained) if isinstance(explained, explain.Explained) else {"pods": []}
+    results, failures = policies.evaluate(obj, view)
+    findings = []
+    for r in results:
+        path = parse_path(r.field) if r.field else None
+        if path:
+            findings.append(b.finding(r.check, path, r.message, pod=None, container=r.container))
+        else:  # no field given: the finding points at the object
+            f = b.finding(r.check, (), r.message, pod=None, container=r.container)
+            findings.append(replace(f, field="", line=object_line or f.line, column=None, location="parent"))
+    errors = [
+        InputError(b.file, object_line, f"{b.ref}: policy {rule.query} failed: {err}", None, b.ref)
+        for rule, err in failures
+    ]
+    return findings, errors

@@ -196,39 +196,39 @@ def write_text(out: TextIO, items: Iterable[Explained | InputError]) -> None:
         out.write("\n")
 
 
+def as_data(item: Explained) -> dict[str, Any]:
+    """The JSON form of one explained object (also ``data.podsec`` for Rego policies)."""
+    o = item.object
+    return {
+        "object": {"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name},
+        "file": item.file,
+        "line": item.line,
+        "pods": [
+            {
+                "pod": pod.label,
+                "fields": [r.as_dict() for r in pod.rows],
+                "containers": [
+                    {
+                        "name": c.name,
+                        "kind": c.kind,
+                        "path": c.path,
+                        "line": c.line,
+                        "fields": [r.as_dict() for r in c.rows],
+                    }
+                    for c in pod.containers
+                ],
+            }
+            for pod in item.pods
+        ],
+    }
+
+
 def write_json(out: TextIO, items: Iterable[Explained | InputError]) -> None:
     objects, errors = [], []
     for item in items:
         if isinstance(item, InputError):
             errors.append(item.as_dict())
-            continue
-        o = item.object
-        objects.append(
-            {
-                "object": {"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name},
-                "file": item.file,
-                "line": item.line,
-                "pods": [
-                    {
-                        "pod": pod.label,
-                        "fields": [r.as_dict() for r in pod.rows],
-                        "containers": [
-                            {
-                                "name": c.name,
-                                "kind": c.kind,
-                                "path": c.path,
-                                "line": c.line,
-                                "fields": [r.as_dict() for r in c.rows],
-                            }
-                            for c in pod.containers
-                        ],
-                    }
-                    for pod in item.pods
-                ],
-            }
-        )
+        else:
+            objects.append(as_data(item))
     json.dump({"objects": objects, "errors": errors}, out, ensure_ascii=False, indent=1)
     out.write("\n")
-
-
-__all__ = ["Explained", "Row", "explain_object", "write_json", "write_text"]

@@ -91,6 +91,7 @@ class ObjectResult:
     findings: tuple[Finding, ...]
     verdicts: tuple[tuple[str | None, str], ...]  # (pod label, PSA denial text) for each failing pod
     suppressed: tuple[Suppressed, ...] = ()
+    errors: tuple[InputError, ...] = ()  # e.g. a policy that failed on this object; the rest still counts
 
 
 @dataclass(slots=True)

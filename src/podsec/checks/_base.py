@@ -41,6 +41,7 @@ class CheckLevel(StrEnum):
     RESTRICTED = "restricted"
     HARDENED = "hardened"  # podsec's own checks, beyond the Pod Security Standards
     GOVERNANCE = "governance"  # about exemptions themselves; reported under every profile
+    POLICY = "policy"  # a rule of a user's Rego policy (--policy)
 
 
 class Platform(StrEnum):

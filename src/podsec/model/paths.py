@@ -47,6 +47,27 @@ def format_path(path: Path) -> str:
     return "".join(out)
 
 
+_SEGMENT = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|\.')
+
+
+def parse_path(text: str) -> Path | None:
+    """The inverse of `format_path`; None when ``text`` is not such a path."""
+    parts: list[str | int] = []
+    pos = 0
+    while pos < len(text):
+        m = _SEGMENT.match(text, pos)
+        if m is None or m.end() == pos:
+            return None
+        if m.group(1) is not None:
+            parts.append(m.group(1))
+        elif m.group(2) is not None:
+            parts.append(int(m.group(2)))
+        elif m.group(3) is not None:
+            parts.append(m.group(3).replace('\\"', '"').replace("\\\\", "\\"))
+        pos = m.end()
+    return tuple(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """Where a path points in its source: 1-based line and column.

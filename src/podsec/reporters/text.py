@@ -31,12 +31,13 @@ class TextReporter:
             loc = f" (line {obj.line})" if obj.line else ""
             out.write(f"  {self._c('1', str(obj.object))}{loc}\n")
             for f in obj.findings:
-                where = f"{f.line}:{f.column}" if f.line else "-"
+                where = (f"{f.line}:{f.column}" if f.column else str(f.line)) if f.line else "-"
                 who = f" [{f.pod}]" if f.pod else ""
                 who += f" container {f.container!r}" if f.container else ""
                 sev = self._c(_COLORS.get(f.severity, "0"), f"{f.severity:<8}")
                 out.write(f"    {where:>8}  {sev} {f.check}{who}: {f.message}\n")
-                out.write(f"    {'':>8}  {'':<8} {self._c('2', 'field: ' + f.field)}\n")
+                if f.field:
+                    out.write(f"    {'':>8}  {'':<8} {self._c('2', 'field: ' + f.field)}\n")
         out.write("\n")
 
     def finish(self, summary: Summary) -> None:

@@ -53,6 +53,10 @@ class Target:
     name: str
 
 
+OWN_FILES = frozenset({"podsec-test.yaml"})
+"""podsec's own files (policy test suites), not manifests: skipped when a directory is searched."""
+
+
 def missing(paths: Iterable[str]) -> list[InputError]:
     """An input error for each given path that does not exist."""
     return [InputError(p, None, "no such file or directory") for p in paths if p != "-" and not os.path.exists(p)]
@@ -81,7 +85,12 @@ def discover(paths: Iterable[str], *, excluded: Iterable[str] = ()) -> Iterator[
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not skip(os.path.join(root, d)))
                 for name in sorted(names):
                     full = os.path.join(root, name)
-                    if name.lower().endswith(EXTENSIONS) and not name.startswith(".") and not skip(full):
+                    if (
+                        name.lower().endswith(EXTENSIONS)
+                        and not name.startswith(".")
+                        and name not in OWN_FILES
+                        and not skip(full)
+                    ):
                         yield Target(full, full)
         elif os.path.exists(given) and not skip(given):
             yield Target(given, given)
@@ -167,10 +176,10 @@ class Located:
     line: int
 
 
-def read_objects(data: bytes, name: str, kinds: KindTable) -> Iterator[Located | InputError]:
-    """Every object of one file's bytes that may carry a pod, and every input error.
+def read_objects(data: bytes, name: str, kinds: KindTable, *, every: bool = False) -> Iterator[Located | InputError]:
+    """Every object of one file's bytes that may carry a pod (``every``: every object), and every input error.
 
-    Documents whose column-0 kind carries no pod are only syntax-checked.
+    Otherwise, documents whose column-0 kind carries no pod are only syntax-checked.
     """
     bad = _check_bytes(data, name)
     if bad is not None:
@@ -178,7 +187,7 @@ def read_objects(data: bytes, name: str, kinds: KindTable) -> Iterator[Located |
         return
     found = failed = False  # any document with content at all; any error
     for chunk, offset in _chunks(data):
-        if not _needs_parse(chunk, kinds):
+        if not every and not _needs_parse(chunk, kinds):
             found = True  # it names an apiVersion and a kind
             try:
                 kyaml.syntax_check(chunk)
@@ -209,7 +218,8 @@ def read_objects(data: bytes, name: str, kinds: KindTable) -> Iterator[Located |
 def scan_bytes(data: bytes, name: str, ctx: Context) -> FileResult:
     """Evaluate every object in one file's bytes."""
     result = FileResult(name)
-    for item in read_objects(data, name, ctx.kinds):
+    every = ctx.policies is not None and ctx.policies.scope == "all"
+    for item in read_objects(data, name, ctx.kinds, every=every):
         if isinstance(item, InputError):
             result.errors.append(item)
             continue
@@ -218,6 +228,7 @@ def scan_bytes(data: bytes, name: str, ctx: Context) -> FileResult:
             result.errors.extend(outcome)
         elif outcome is not None:
             result.objects.append(outcome)
+            result.errors.extend(outcome.errors)
     return result
 
 

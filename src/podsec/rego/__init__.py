@@ -1,0 +1,1 @@
+"""Policy as code: Rego modules evaluated in-process as first-class checks."""

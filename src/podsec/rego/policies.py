@@ -1,0 +1,153 @@
+"""A set of Rego policies as checks: which rules produce findings, with what id and severity.
+
+Conventions (conftest, Gatekeeper): rules named ``deny``, ``violation`` and ``warn``
+produce findings. Each result is a message string, or an object with ``msg`` (and
+optionally ``field``: the API path to change, and ``container``). ``input`` is the
+object exactly as written; ``data.podsec`` holds podsec's resolved view of it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
+from podsec.rego.engine import Engine, RegoError, Source
+from podsec.rego.modules import RULES, Metadata, Module, Syntax, load_modules
+
+Scope = Literal["pods", "all"]
+_DEFAULT_SEVERITY = {"deny": Severity.MEDIUM, "violation": Severity.MEDIUM, "warn": Severity.LOW}
+
+
+def _never(pod: PodView) -> list[Violation]:
+    return []
+
+
+def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
+    return "; ".join(v.value for v in vs), ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One finding rule of one package, as a check."""
+
+    query: str  # data.<package>.<rule>
+    v0: bool
+    check: Check
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    check: Check
+    message: str
+    field: str | None
+    container: str | None
+
+
+def _check(package: str, rule: str, modules: Sequence[Module]) -> Check:
+    meta = next((m.metadata[rule] for m in modules if rule in m.metadata), None)
+    meta = meta or next((m.metadata[""] for m in modules if "" in m.metadata), None) or Metadata()
+    try:
+        severity = Severity(meta.severity.lower()) if meta.severity else _DEFAULT_SEVERITY[rule]
+    except ValueError:
+        names = ", ".join(s.value for s in Severity)
+        raise RegoError(f'METADATA severity "{meta.severity}" is not one of {names}', modules[0].path) from None
+    files = ", ".join(dict.fromkeys(m.path for m in modules))
+    return Check(
+        id=meta.id or f"{package}.{rule}",
+        level=CheckLevel.POLICY,
+        title=meta.title or f"Rego rule {package}.{rule}",
+        severity=severity,
+        revisions=(((1, 0), _never),),
+        describe=_describe,
+        rationale=meta.description or f"Rule `{rule}` of package `{package}` ({files}).",
+        remediation=meta.remediation or "See the policy's source.",
+        references=meta.related,
+    )
+
+
+def _result(check: Check, value: Any) -> Result:
+    if isinstance(value, str):
+        return Result(check, value, None, None)
+    if isinstance(value, Mapping):
+        msg = value.get("msg", value.get("message"))
+        field = value.get("field")
+        container = value.get("container")
+        return Result(
+            check,
+            msg if isinstance(msg, str) else json.dumps(dict(value), sort_keys=True),
+            field if isinstance(field, str) else None,
+            container if isinstance(container, str) else None,
+        )
+    return Result(check, json.dumps(value, sort_keys=True), None, None)
+
+
+class PolicySet:
+    """Loaded, compiled policies. Engines are built lazily in each process that evaluates."""
+
+    def __init__(
+        self, modules: Sequence[Module], scope: Scope = "pods", disabled: frozenset[str] = frozenset()
+    ) -> None:
+        self.modules = tuple(modules)
+        self.scope = scope
+        self.disabled = disabled
+        self._engines = {
+            v0: Engine([Source(m.path, m.text, m.v0) for m in modules if m.v0 is v0], v0) for v0 in (False, True)
+        }
+        by_package: dict[tuple[str, bool], list[Module]] = {}
+        for m in modules:
+            by_package.setdefault((m.package, m.v0), []).append(m)
+        rules = []
+        for (package, v0), group in by_package.items():
+            for rule in RULES:
+                if any(rule in m.rules for m in group):
+                    rules.append(Rule(f"data.{package}.{rule}", v0, _check(package, rule, group)))
+        self.rules = tuple(rules)
+        ids = [r.check.id for r in rules]
+        dup = next((i for i in ids if ids.count(i) > 1), None)
+        if dup:
+            raise RegoError(f'two policy rules have the id "{dup}"; give them distinct METADATA custom.id values')
+        self.uses_view = any("data.podsec" in m.text for m in modules)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return tuple(r.check for r in self.rules)
+
+    def compile(self) -> None:
+        """Compile every module together in throwaway engines (so errors surface before scanning)."""
+        for v0 in (False, True):
+            sources = [Source(m.path, m.text, m.v0) for m in self.modules if m.v0 is v0]
+            if sources:
+                Engine(sources, v0).compile()
+
+    def evaluate(self, obj: Any, view: Mapping[str, Any] | None) -> tuple[list[Result], list[tuple[Rule, RegoError]]]:
+        """Findings of every rule on ``obj``; a failing rule gives an error and the others still run."""
+        input_json = json.dumps(obj, ensure_ascii=False)
+        data_json = json.dumps({"podsec": view}, ensure_ascii=False) if view is not None else None
+        results: list[Result] = []
+        errors: list[tuple[Rule, RegoError]] = []
+        for rule in self.rules:
+            if rule.check.id in self.disabled:
+                continue
+            try:
+                values = self._engines[rule.v0].evaluate(rule.query, input_json, data_json)
+            except RegoError as exc:
+                errors.append((rule, exc))
+                continue
+            results += [_result(rule.check, v) for v in values]
+        return results, errors
+
+    def __getstate__(self) -> dict[str, Any]:  # engines never cross a process boundary
+        return {"modules": self.modules, "scope": self.scope, "disabled": self.disabled}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["modules"], state["scope"], state["disabled"])  # type: ignore[misc]
+
+
+def load(paths: Sequence[str], *, syntax: Syntax = "auto", scope: Scope = "pods") -> PolicySet:
+    """Load and compile policies; raises RegoError for the first problem."""
+    policies = PolicySet(load_modules(paths, syntax), scope)
+    policies.compile()
+    return policies
