@@ -22,7 +22,7 @@ def fields(rows: list[dict]) -> dict[str, tuple]:  # type: ignore[type-arg]
 
 
 def test_sources_and_lines(capsys: pytest.CaptureFixture[str]) -> None:
-    code, doc = explain_json(capsys, str(EXAMPLES / "deployment.yaml"))
+    code, doc = explain_json(capsys, str(EXAMPLES / "workloads" / "deployment.yaml"))
     assert code == 0 and doc["errors"] == []
     (obj,) = doc["objects"]
     assert obj["object"] == {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "web"}
@@ -55,7 +55,7 @@ def test_container_value_overrides_pod_value(tmp_path: pathlib.Path, capsys: pyt
 
 
 def test_text_says_where_each_value_came_from(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["explain", str(EXAMPLES / "deployment.yaml")]) == 0
+    assert main(["explain", str(EXAMPLES / "workloads" / "deployment.yaml")]) == 0
     out = capsys.readouterr().out
     assert "  Deployment shop/web (line 2)\n" in out
     assert "    init container migrate (line 22)\n" in out
