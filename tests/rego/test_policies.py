@@ -113,6 +113,40 @@ def test_the_magalix_example_finds_exactly_its_two_violations(capsys: pytest.Cap
     ]
     code, doc, _ = scan(capsys, "--policy", str(EXAMPLE_POLICIES / "security-context.rego"), str(NGINX_GOOD))
     assert policy_findings(doc) == []
+    assert main(["scan", "--profile", "baseline", "--policy", str(EXAMPLE_POLICIES), str(NGINX_BAD)]) == 1
+    text = capsys.readouterr().out
+    assert f"       1  medium   {MAGALIX}: The securityContext for your spec has not been set.\n" in text
+
+
+def test_an_oversized_object_is_not_fed_to_the_engine(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 40 levels of 2x aliasing stay far below the YAML alias bound per level, but this
+    # document's expansion is refused by the YAML reader first: nothing reaches the engine.
+    lines = [
+        "apiVersion: v1",
+        "kind: Pod",
+        "metadata: {name: p}",
+        "spec:",
+        "  containers: [{name: a}]",
+        "x0: &a0 [" + "y" * 1000 + "]",
+    ]
+    lines += [f"x{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, 40)]
+    pod = write(tmp_path, "big.yaml", "\n".join(lines) + "\n")
+    code, doc, _ = scan(capsys, "--profile", "baseline", "--policy", str(EXAMPLE_POLICIES), pod)
+    assert code == 2 and doc["findings"] == []
+    assert "excessive aliasing" in doc["errors"][0]["message"]
+    wide = write(
+        tmp_path,
+        "wide.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a}]\n"
+        "x0: &a0 ["
+        + ", ".join(["z" * 1000] * 100)
+        + "]\n"
+        + "".join(f"x{i}: &a{i} [*a{i - 1}, *a{i - 1}]\n" for i in range(1, 8)),
+    )
+    code, doc, _ = scan(capsys, "--profile", "baseline", "--policy", str(EXAMPLE_POLICIES), wide)
+    assert code == 2 and "too large for policies" in doc["errors"][0]["message"]
 
 
 def test_v1_syntax_gives_the_same_results(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,6 +18,8 @@ from podsec.rego.engine import Engine, RegoError, Source
 from podsec.rego.modules import RULES, Metadata, Module, Syntax, load_modules
 
 Scope = Literal["pods", "all"]
+MAX_INPUT_BYTES = 8 * 1024 * 1024
+"""An object bigger than this as JSON is not handed to the engine (reported instead)."""
 _DEFAULT_SEVERITY = {"deny": Severity.MEDIUM, "violation": Severity.MEDIUM, "warn": Severity.LOW}
 
 
@@ -125,6 +127,11 @@ class PolicySet:
     def evaluate(self, obj: Any, view: Mapping[str, Any] | None) -> tuple[list[Result], list[tuple[Rule, RegoError]]]:
         """Findings of every rule on ``obj``; a failing rule gives an error and the others still run."""
         input_json = json.dumps(obj, ensure_ascii=False)
+        if len(input_json) > MAX_INPUT_BYTES:  # e.g. a document of many aliases, under the YAML bounds
+            size = f"{len(input_json) / 1e6:.1f} MB"
+            return [], [
+                (rule, RegoError(f"the object is too large for policies ({size} as JSON)")) for rule in self.rules
+            ]
         data_json = json.dumps({"podsec": view}, ensure_ascii=False) if view is not None else None
         results: list[Result] = []
         errors: list[tuple[Rule, RegoError]] = []
