@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -58,7 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("scan", help="scan manifest files, directories or standard input")
-    s.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
+    s.add_argument("paths", nargs="*", metavar="PATH", help="file, directory (recursive) or - for stdin")
+    s.add_argument(
+        "-k",
+        "--kustomize",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="render a Kustomize directory with `kubectl kustomize` and scan the result (repeatable)",
+    )
     s.add_argument(
         "--profile",
         choices=[p.value for p in engine.Profile],
@@ -67,7 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
     s.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
-    s.add_argument("--format", choices=sorted(REPORTERS), default="text", help="output format (default: text)")
+    s.add_argument("--format", choices=sorted(REPORTERS), help="output format on standard output (default: text)")
+    s.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="FORMAT[=FILE]",
+        help=f"write FORMAT ({', '.join(REPORTERS)}) to FILE, or to standard output without =FILE (repeatable)",
+    )
+    s.add_argument("--no-progress", action="store_true", help="no progress line on stderr (shown on a terminal only)")
     s.add_argument(
         "--fail-on",
         choices=SEVERITIES,
@@ -172,22 +193,100 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         today=date.today(),
         policies=policies,
     )
-    color = not args.no_color and args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    run = RunInfo(str(policy), format_version(policy.evaluated_version), color)
-    reporter = REPORTERS[args.format](sys.stdout, run)
-    summary = Summary()
-    for err in missing(args.paths):
-        result = FileResult(err.file, errors=[err])
-        summary.add(result)
-        summary.files -= 1  # not a file that was read
-        reporter.file(result)
-    targets = discover(args.paths, excluded=(*config.exclude, *args.exclude))
-    for result in scan.run(targets, ctx, jobs=args.jobs):
-        summary.add(result)
-        reporter.file(result)
-    reporter.finish(summary)
+    try:
+        outputs = _outputs(args)
+    except ValueError as exc:
+        print(f"podsec: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if not args.paths and not args.kustomize:
+        print("podsec: error: give at least one PATH or -k DIR", file=sys.stderr)
+        return EXIT_ERROR
+    if any(fmt == "html" for fmt, _ in outputs):
+        ctx = replace(ctx, explain=True)
+    run = RunInfo(
+        str(policy),
+        format_version(policy.evaluated_version),
+        checks=(*(s.check for s in policy.checks), *extra),
+        started=float(os.environ.get("SOURCE_DATE_EPOCH") or time.time()),  # reproducible reports
+        base_dir=os.getcwd(),
+        tool_version=__version__,
+    )
+    with contextlib.ExitStack() as stack:
+        reporters = []
+        for fmt, path in outputs:
+            stream = sys.stdout if path is None else stack.enter_context(open(path, "w", encoding="utf-8"))
+            tty = path is None and sys.stdout.isatty()
+            color = fmt == "text" and tty and not args.no_color and "NO_COLOR" not in os.environ
+            reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
+        progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
+        summary = Summary()
+        for result in _results(args, config, ctx):
+            summary.add(result)
+            progress.update(summary)
+            for reporter in reporters:
+                reporter.file(result)
+        progress.done()
+        for reporter in reporters:
+            reporter.finish(summary)
     fail_on = Severity(args.fail_on) if args.fail_on else (config.fail_on or Severity.INFO)
     return exit_code(summary, fail_on=fail_on)
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(format, file or None for standard output) for every report asked for."""
+    outputs: list[tuple[str, str | None]] = []
+    if args.format or not args.output:
+        outputs.append((args.format or "text", None))
+    for spec in args.output:
+        fmt, _, path = spec.partition("=")
+        if fmt not in REPORTERS:
+            raise ValueError(f"-o {spec}: unknown format {fmt!r} (formats: {', '.join(REPORTERS)})")
+        if "=" in spec and not path:
+            raise ValueError(f"-o {spec}: name a file after =")
+        outputs.append((fmt, path or None))
+    if sum(1 for _, path in outputs if path is None) > 1:
+        raise ValueError("only one report can go to standard output; give the others a file (-o FORMAT=FILE)")
+    return outputs
+
+
+def _results(args: argparse.Namespace, config: Config, ctx: Context) -> Iterator[FileResult]:
+    for err in missing(args.paths):
+        result = FileResult(err.file, errors=[err])
+        yield result
+    from podsec.sources import kustomize
+
+    rendered = [kustomize.render(d) for d in args.kustomize]
+    for item in rendered:
+        if isinstance(item, InputError):
+            yield FileResult(item.file, errors=[item])
+    targets = itertools.chain(
+        (t for t in rendered if not isinstance(t, InputError)),
+        discover(args.paths, excluded=(*config.exclude, *args.exclude)),
+    )
+    yield from scan.run(targets, ctx, jobs=args.jobs)
+
+
+class Progress:
+    """A one-line progress report on stderr for long scans on a terminal (at most 10 updates a second)."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled, self._last, self._start, self._drawn = enabled, 0.0, time.monotonic(), False
+
+    def update(self, summary: Summary) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < 0.1 or now - self._start < 0.5:
+            return
+        self._last, self._drawn = now, True
+        sys.stderr.write(
+            f"\r\x1b[Kpodsec: {summary.files:,} files, {summary.objects:,} workloads, "
+            f"{summary.findings:,} findings, {summary.errors:,} errors"
+        )
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self._drawn:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
 
 
 def _explained(args: argparse.Namespace, config: Config) -> Iterator[explain.Explained | InputError]:

@@ -32,6 +32,7 @@ class Context:
     annotation_exemptions: bool = True  # honour podsec.io/exempt annotations
     today: date | None = None  # for expiry; None: exemptions never expire
     policies: PolicySet | None = None  # Rego policies (--policy)
+    explain: bool = False  # attach the effective security context to each result (for HTML reports)
 
 
 def _position(root: Any, path: Path, line_offset: int) -> tuple[int | None, int | None, bool]:
@@ -50,6 +51,7 @@ class _Builder:
     ctx: Context
     file: str | None
     line_offset: int
+    template: str | None = None
 
     def finding(self, check: Check, path: Path, message: str, *, pod: str | None, container: str | None) -> Finding:
         line, col, exact = _position(self.obj, path, self.line_offset)
@@ -67,6 +69,7 @@ class _Builder:
             column=col,
             location="field" if exact else "parent",
             message=message,
+            template=self.template,
         )
 
 
@@ -138,6 +141,7 @@ def evaluate_object(
     file: str | None,
     line_offset: int = 0,
     object_line: int | None = None,
+    template: str | None = None,
 ) -> ObjectResult | list[InputError] | None:
     """Findings for one object; input errors when its fields cannot be decoded;
     None when it carries no pod."""
@@ -157,7 +161,7 @@ def evaluate_object(
     verdicts: list[tuple[str | None, str]] = []
     views: list[podmodel.PodView] = []
     images: dict[tuple[str | None, str | None], str | None] = {}
-    b = _Builder(obj, ref, ctx, file, line_offset)
+    b = _Builder(obj, ref, ctx, file, line_offset, template or _origin(obj))
     for src in sources:
         problems = podmodel.validate_pod(obj, src)
         if problems:
@@ -188,7 +192,30 @@ def evaluate_object(
         candidates += from_annotations
         findings += invalid
     kept, suppressed = _apply_exemptions(findings, images, candidates, b)
-    return ObjectResult(ref, file, object_line, tuple(kept), tuple(verdicts), tuple(suppressed), tuple(policy_errors))
+    details = _details(obj, b, object_line) if ctx.explain and sources else None
+    return ObjectResult(
+        ref, file, object_line, tuple(kept), tuple(verdicts), tuple(suppressed), tuple(policy_errors), details
+    )
+
+
+def _details(obj: Mapping[str, Any], b: _Builder, object_line: int | None) -> Mapping[str, Any] | None:
+    from podsec import explain
+
+    explained = explain.explain_object(obj, b.ctx.kinds, file=b.file, line_offset=b.line_offset, line=object_line)
+    return explain.as_data(explained) if isinstance(explained, explain.Explained) else None
+
+
+def _origin(obj: Mapping[str, Any]) -> str | None:
+    """Where kustomize says the object came from (``buildMetadata: [originAnnotations]``)."""
+    meta = obj.get("metadata")
+    notes = meta.get("annotations") if isinstance(meta, dict) else None
+    origin = notes.get("config.kubernetes.io/origin") if isinstance(notes, dict) else None
+    if not isinstance(origin, str):
+        return None
+    fields = dict(line.split(":", 1) for line in origin.splitlines() if ":" in line)
+    path = fields.get("path", "").strip()
+    repo = fields.get("repo", "").strip()
+    return f"{repo}//{path}" if repo and path else path or None
 
 
 def _policy_findings(
@@ -196,10 +223,7 @@ def _policy_findings(
 ) -> tuple[list[Finding], list[InputError]]:
     view = None
     if policies.uses_view:
-        from podsec import explain
-
-        explained = explain.explain_object(obj, b.ctx.kinds, file=b.file, line_offset=b.line_offset, line=object_line)
-        view = explain.as_data(explained) if isinstance(explained, explain.Explained) else {"pods": []}
+        view = _details(obj, b, object_line) or {"pods": []}
     results, failures = policies.evaluate(obj, view)
     findings = []
     for r in results:

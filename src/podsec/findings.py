@@ -5,6 +5,7 @@ Pure values: reporters read them, only `exit_code` decides how a run ends.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ class Finding:
     column: int | None
     location: LocationKind  # "field": the field itself; "parent": the mapping to add it to
     message: str
+    template: str | None = None  # the Helm template (# Source:) or kustomize origin of the object
 
     def as_dict(self) -> dict[str, Any]:
         o = self.object
@@ -45,6 +47,7 @@ class Finding:
             "column": self.column,
             "location": self.location,
             "message": self.message,
+            "template": self.template,
         }
 
 
@@ -92,6 +95,7 @@ class ObjectResult:
     verdicts: tuple[tuple[str | None, str], ...]  # (pod label, PSA denial text) for each failing pod
     suppressed: tuple[Suppressed, ...] = ()
     errors: tuple[InputError, ...] = ()  # e.g. a policy that failed on this object; the rest still counts
+    details: Mapping[str, Any] | None = None  # the explain view, when a report asks for it (HTML)
 
 
 @dataclass(slots=True)

@@ -1,11 +1,13 @@
-"""The reporter lifecycle: start → one call per file → finish."""
+"""The reporter lifecycle: construct → one call per file → finish. Reporters never decide exit codes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from podsec.findings import FileResult, Summary
+from podsec.checks._base import Check, CheckLevel, Severity
+from podsec.findings import FileResult, Finding, InputError, ObjectResult, Summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,9 +15,57 @@ class RunInfo:
     profile: str  # e.g. "restricted:latest"
     evaluated: str  # the version actually evaluated, e.g. "v1.37"
     color: bool = False
+    checks: tuple[Check, ...] = ()  # every check evaluated on each object (built-in and policy)
+    started: float = 0.0  # Unix time the run started (report timestamps)
+    base_dir: str = ""  # relative paths in reports are relative to this (the working directory)
+    tool_version: str = ""
+    progress: bool = False  # draw a progress bar on stderr
 
 
 class Reporter(Protocol):
     def file(self, result: FileResult) -> None: ...
 
     def finish(self, summary: Summary) -> None: ...
+
+
+@dataclass(slots=True)
+class Collected:
+    """Everything a whole-run report needs, gathered as files arrive."""
+
+    objects: list[ObjectResult] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def add(self, result: FileResult) -> None:
+        self.objects.extend(result.objects)
+        self.errors.extend(result.errors)
+        if result.file is not None:
+            self.files.append(result.file)
+
+
+CATEGORY = {
+    CheckLevel.BASELINE: "Pod Security Standards (Baseline)",
+    CheckLevel.RESTRICTED: "Pod Security Standards (Restricted)",
+    CheckLevel.HARDENED: "podsec hardening",
+    CheckLevel.GOVERNANCE: "podsec exemptions",
+    CheckLevel.POLICY: "Rego policy",
+}
+
+SEVERITY_ORDER = [s.value for s in Severity]
+
+
+def relative(path: str | None, base: str) -> str | None:
+    """``path`` relative to ``base`` when it lies inside it, else as given ("-" stays "-")."""
+    if path is None or path == "-" or not base:
+        return path
+    full = os.path.abspath(path)
+    try:
+        rel = os.path.relpath(full, base)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel.replace(os.sep, "/")
+
+
+def object_label(f: Finding | ObjectResult) -> str:
+    o = f.object
+    return "/".join(p for p in (o.kind or "?", o.namespace or "", o.name or "(unnamed)") if p)

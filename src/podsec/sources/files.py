@@ -47,10 +47,11 @@ _HELM = re.compile(rb"\{\{-?\s*(?:\.Values|\.Release|\.Chart|include|template|to
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A file to scan: its path on disk (None for stdin) and its name in reports."""
+    """A file to scan: its path on disk (None for stdin or rendered content) and its name in reports."""
 
     path: str | None
     name: str
+    data: bytes | None = None  # content produced by podsec itself (e.g. kustomize output)
 
 
 OWN_FILES = frozenset({"podsec-test.yaml"})
@@ -169,11 +170,24 @@ def _objects(data: Any, prefix: str = "") -> Iterator[tuple[Mapping[str, Any] | 
 
 @dataclass(frozen=True, slots=True)
 class Located:
-    """An object read from a file: the object, its document's line offset, and its own line."""
+    """An object read from a file: the object, its document's line offset, its own line, and
+    the Helm template it was rendered from (``# Source:`` comment), if any."""
 
     obj: Mapping[str, Any]
     line_offset: int
     line: int
+    template: str | None = None
+
+
+def _template(chunk: bytes) -> str | None:
+    """The ``# Source: chart/templates/x.yaml`` comment helm template writes before each document."""
+    for raw in chunk[:1024].splitlines():
+        line = raw.strip()
+        if line.startswith(b"# Source: "):
+            return line[len(b"# Source: ") :].decode("utf-8", "replace").strip() or None
+        if line and not line.startswith((b"#", b"---")):
+            return None  # the document's content has begun
+    return None
 
 
 def read_objects(data: bytes, name: str, kinds: KindTable, *, every: bool = False) -> Iterator[Located | InputError]:
@@ -210,7 +224,7 @@ def read_objects(data: bytes, name: str, kinds: KindTable, *, every: bool = Fals
                     failed = True
                     yield InputError(name, offset + doc.line, problem)
                     continue
-                yield Located(obj, offset, _object_line(doc.data, obj, offset + doc.line, offset))
+                yield Located(obj, offset, _object_line(doc.data, obj, offset + doc.line, offset), _template(chunk))
     if not found and not failed:
         yield InputError(name, None, "no Kubernetes objects: the file is empty or holds only comments")
 
@@ -223,7 +237,9 @@ def scan_bytes(data: bytes, name: str, ctx: Context) -> FileResult:
         if isinstance(item, InputError):
             result.errors.append(item)
             continue
-        outcome = evaluate_object(item.obj, ctx, file=name, line_offset=item.line_offset, object_line=item.line)
+        outcome = evaluate_object(
+            item.obj, ctx, file=name, line_offset=item.line_offset, object_line=item.line, template=item.template
+        )
         if isinstance(outcome, list):
             result.errors.extend(outcome)
         elif outcome is not None:
@@ -255,6 +271,8 @@ def _yaml_error(exc: kyaml.YamlError, chunk: bytes, name: str, offset: int) -> I
 
 def read_target(target: Target, stdin: Any = None) -> bytes | InputError:
     """The bytes of a target, or an input error."""
+    if target.data is not None:
+        return target.data
     try:
         if target.path is None:
             import sys
