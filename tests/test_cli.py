@@ -60,6 +60,7 @@ def test_json_contract(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str
             "column": 7,
             "location": "field",
             "message": 'privileged (container "app" must not set securityContext.privileged=true)',
+            "template": None,
         }
     ]
     assert doc["errors"] == [

@@ -194,7 +194,15 @@ def evaluate_object(
     kept, suppressed = _apply_exemptions(findings, images, candidates, b)
     details = _details(obj, b, object_line) if ctx.explain and sources else None
     return ObjectResult(
-        ref, file, object_line, tuple(kept), tuple(verdicts), tuple(suppressed), tuple(policy_errors), details
+        ref,
+        file,
+        object_line,
+        tuple(kept),
+        tuple(verdicts),
+        tuple(suppressed),
+        tuple(policy_errors),
+        details,
+        carries_pod=bool(sources),
     )
 
 

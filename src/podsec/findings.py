@@ -96,6 +96,7 @@ class ObjectResult:
     suppressed: tuple[Suppressed, ...] = ()
     errors: tuple[InputError, ...] = ()  # e.g. a policy that failed on this object; the rest still counts
     details: Mapping[str, Any] | None = None  # the explain view, when a report asks for it (HTML)
+    carries_pod: bool = True  # False: seen only by policies (--policy-scope all); built-in checks did not run
 
 
 @dataclass(slots=True)

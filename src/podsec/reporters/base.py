@@ -66,6 +66,11 @@ def relative(path: str | None, base: str) -> str | None:
     return path if rel.startswith("..") else rel.replace(os.sep, "/")
 
 
+def evaluated(run: RunInfo, obj: ObjectResult) -> list[str]:
+    """Ids of the checks evaluated on ``obj``: all of them, or only policies for an object without a pod."""
+    return [c.id for c in run.checks if obj.carries_pod or c.level is CheckLevel.POLICY]
+
+
 def object_label(f: Finding | ObjectResult) -> str:
     o = f.object
     return "/".join(p for p in (o.kind or "?", o.namespace or "", o.name or "(unnamed)") if p)

@@ -11,7 +11,7 @@ from typing import TextIO
 from xml.etree import ElementTree as ET
 
 from podsec.findings import FileResult, Finding, Summary
-from podsec.reporters.base import RunInfo, object_label, relative
+from podsec.reporters.base import RunInfo, evaluated, object_label, relative
 
 
 class JUnitReporter:
@@ -33,7 +33,6 @@ class JUnitReporter:
     def finish(self, summary: Summary) -> None:
         root = ET.Element("testsuites", name="podsec")
         totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        check_ids = [c.id for c in self._run.checks]
         for result in self._order:
             name = relative(result.file, self._run.base_dir) or "-"
             suite = ET.SubElement(root, "testsuite", name=name)
@@ -49,6 +48,7 @@ class JUnitReporter:
                 for f in obj.findings:
                     failing.setdefault(f.check, []).append(f)
                 skipped = {s.finding.check: s for s in obj.suppressed}
+                check_ids = evaluated(self._run, obj)
                 for check in [*check_ids, *(c for c in failing if c not in check_ids)]:
                     counts["tests"] += 1
                     found = failing.get(check)

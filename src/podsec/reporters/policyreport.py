@@ -16,7 +16,7 @@ import yaml
 
 from podsec.checks._base import Check
 from podsec.findings import Finding, ObjectResult, Summary
-from podsec.reporters.base import CATEGORY, Collected, RunInfo, relative
+from podsec.reporters.base import CATEGORY, Collected, RunInfo, evaluated, relative
 
 CLUSTER_SCOPED = frozenset(
     {
@@ -92,7 +92,8 @@ class PolicyReportReporter:
                 failing.setdefault(f.check, []).append(f)
             skipped = {s.finding.check: s for s in obj.suppressed}
             results = reports.setdefault(namespace, [])
-            for check_id in [*by_id, *(c for c in failing if c not in by_id)]:
+            ids = evaluated(self._run, obj)
+            for check_id in [*ids, *(c for c in failing if c not in ids)]:
                 check = by_id.get(check_id)
                 if check_id in failing:
                     results.append(self._result(check, check_id, "fail", obj, namespace, failing[check_id], extra))

@@ -28,7 +28,10 @@ class TextReporter:
             where = f"{err.line}:{err.column}" if err.line and err.column else (str(err.line) if err.line else "-")
             out.write(f"  {self._c('1;31', 'error')} {where}  {err.message}\n")
         for obj in failing:
-            loc = f" (line {obj.line})" if obj.line else ""
+            template = next((f.template for f in obj.findings if f.template), None)
+            origin = [f"line {obj.line}"] if obj.line else []
+            origin += [f"from {template}"] if template else []
+            loc = f" ({', '.join(origin)})" if origin else ""
             out.write(f"  {self._c('1', str(obj.object))}{loc}\n")
             for f in obj.findings:
                 where = (f"{f.line}:{f.column}" if f.column else str(f.line)) if f.line else "-"
