@@ -196,3 +196,18 @@ def test_helm_template_is_named(capsys: pytest.CaptureFixture[str]) -> None:
         ("web", "shop/templates/web.yaml"),  # NET_ADMIN is beyond baseline too
     }
     assert os.path.basename(doc["findings"][0]["file"]) == "rendered.yaml"
+
+
+def test_progress_line_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from podsec.cli import Progress
+    from podsec.findings import Summary
+
+    quiet = Progress(enabled=False)
+    quiet.update(Summary(files=3))
+    assert capsys.readouterr().err == ""
+    bar = Progress(enabled=True)
+    bar._start -= 1.0  # a scan that has run for a second
+    bar.update(Summary(files=1200, objects=300, findings=45, errors=1))
+    bar.done()
+    err = capsys.readouterr().err
+    assert "podsec: 1,200 files, 300 workloads, 45 findings, 1 errors" in err and err.endswith("\r\x1b[K")
