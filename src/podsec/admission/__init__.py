@@ -1,0 +1,1 @@
+"""Admission control: the same checks that run in CI, guarding the cluster."""

@@ -1,0 +1,101 @@
+"""Which policy a namespace asks for: Pod Security Admission's labels, and podsec's own.
+
+PSA (``pod-security.kubernetes.io/{enforce,audit,warn}`` and ``…-version``), with PSA's
+fallbacks for invalid values (``PolicyToEvaluate``): an invalid enforce level fails
+closed (restricted), an invalid audit or warn level fails open (privileged), an invalid
+version means latest; when enforce is set and warn is not, warn follows enforce if that
+is stricter than warn's default.
+
+podsec adds, per mode, ``podsec.io/{enforce,audit,warn}`` with a profile (``baseline``,
+``restricted``, ``hardened`` or ``privileged``) that replaces PSA's level for that mode,
+``podsec.io/policies`` naming configured Rego policy sets, and ``podsec.io/mutate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from podsec.model.standards import PolicyVersion
+
+PSA = "pod-security.kubernetes.io/"
+OWN = "podsec.io/"
+MODES = ("enforce", "audit", "warn")
+PROFILES = ("privileged", "baseline", "restricted", "hardened")
+_STRICTNESS = {p: i for i, p in enumerate(PROFILES)}
+
+
+@dataclass(frozen=True, slots=True)
+class ModePolicy:
+    profile: str  # privileged | baseline | restricted | hardened
+    version: PolicyVersion
+
+    def __str__(self) -> str:
+        return f"{self.profile}:{self.version}"
+
+    @property
+    def active(self) -> bool:
+        return self.profile != "privileged"
+
+
+@dataclass(frozen=True, slots=True)
+class NamespacePolicy:
+    enforce: ModePolicy
+    audit: ModePolicy
+    warn: ModePolicy
+    policies: tuple[str, ...] = ()  # names of configured Rego policy sets
+    mutate: bool = False
+    errors: tuple[str, ...] = field(default=())  # invalid label values, as PSA reports them
+
+    def mode(self, name: str) -> ModePolicy:
+        policy: ModePolicy = getattr(self, name)
+        return policy
+
+
+PRIVILEGED = ModePolicy("privileged", PolicyVersion(None))
+DEFAULTS = NamespacePolicy(PRIVILEGED, PRIVILEGED, PRIVILEGED)
+
+
+def _level(value: str, allowed: Sequence[str]) -> str | None:
+    return value if value in allowed else None
+
+
+def policy_for(
+    labels: Mapping[str, str] | None, defaults: NamespacePolicy = DEFAULTS, *, mutate_default: bool = False
+) -> NamespacePolicy:
+    """The policy of a namespace with these labels (None: no labels at all)."""
+    labels = labels or {}
+    errors: list[str] = []
+    result: dict[str, ModePolicy] = {}
+    explicit: dict[str, bool] = {}
+    version_set: dict[str, bool] = {}
+    for mode in MODES:
+        base = defaults.mode(mode)
+        profile, version = base.profile, base.version
+        explicit[mode] = False
+        for prefix, allowed in ((PSA, PROFILES[:3]), (OWN, PROFILES)):
+            key = prefix + mode
+            if key in labels:
+                explicit[mode] = True
+                parsed = _level(labels[key], allowed)
+                if parsed is None:
+                    errors.append(f'{key}: invalid value "{labels[key]}": must be one of {", ".join(allowed)}')
+                    profile = "restricted" if mode == "enforce" else "privileged"  # PSA: enforce fails closed
+                else:
+                    profile = parsed
+        key = PSA + mode + "-version"
+        version_set[mode] = key in labels
+        if key in labels:
+            try:
+                version = PolicyVersion.parse(labels[key])
+            except ValueError:
+                errors.append(f'{key}: invalid value "{labels[key]}": must be "latest" or "v1.<minor>"')
+                version = PolicyVersion(None)
+        result[mode] = ModePolicy(profile, version)
+    enforce, warn = result["enforce"], result["warn"]
+    if explicit["enforce"] and not explicit["warn"] and _STRICTNESS[enforce.profile] > _STRICTNESS[warn.profile]:
+        result["warn"] = ModePolicy(enforce.profile, warn.version if version_set["warn"] else enforce.version)
+    policies = tuple(p.strip() for p in labels.get(OWN + "policies", "").split(",") if p.strip())
+    mutate_label = labels.get(OWN + "mutate")
+    mutate = mutate_default if mutate_label is None else mutate_label.strip().lower() == "true"
+    return NamespacePolicy(result["enforce"], result["audit"], result["warn"], policies, mutate, tuple(errors))

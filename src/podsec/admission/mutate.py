@@ -1,0 +1,86 @@
+"""The mutating side: safe defaults for fields the user left unset, as an RFC 6902 JSON Patch.
+
+Only on Pod CREATE, only where the namespace asks for it (``podsec.io/mutate: "true"``),
+never over an explicit value, never ``runAsNonRoot``/``runAsUser`` (an image that needs
+root would stop starting), and nothing Linux-only on a Windows pod:
+
+* ``spec.securityContext.seccompProfile: {type: RuntimeDefault}`` when the pod sets none;
+* per container (init and regular): ``allowPrivilegeEscalation: false`` unless the container
+  is privileged or adds CAP_SYS_ADMIN (the API server rejects those combinations);
+* ``capabilities.drop: ["ALL"]`` when the container adds no capability and is not privileged.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+def _escape(part: str | int) -> str:
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
+def pointer(*parts: str | int) -> str:
+    return "".join("/" + _escape(p) for p in parts)
+
+
+def _container_ops(kind: str, i: int, c: Mapping[str, Any]) -> list[dict[str, Any]]:
+    sc = c.get("securityContext")
+    if sc is not None and not isinstance(sc, dict):
+        return []
+    sc = sc or {}
+    caps = sc.get("capabilities")
+    if caps is not None and not isinstance(caps, dict):
+        return []
+    caps = caps or {}
+    adds = caps.get("add") or []
+    privileged = sc.get("privileged") is True
+    wanted: dict[str, Any] = {}
+    if "allowPrivilegeEscalation" not in sc and not privileged and "CAP_SYS_ADMIN" not in adds:
+        wanted["allowPrivilegeEscalation"] = False
+    drop_all = not privileged and not adds and "ALL" not in (caps.get("drop") or [])
+    base = ("spec", kind, i, "securityContext")
+    if "securityContext" not in c:
+        if drop_all:
+            wanted["capabilities"] = {"drop": ["ALL"]}
+        return [{"op": "add", "path": pointer(*base), "value": wanted}] if wanted else []
+    ops = [{"op": "add", "path": pointer(*base, k), "value": v} for k, v in wanted.items()]
+    if drop_all:
+        if "capabilities" not in sc:
+            ops.append({"op": "add", "path": pointer(*base, "capabilities"), "value": {"drop": ["ALL"]}})
+        elif "drop" not in caps or caps["drop"] is None:
+            ops.append({"op": "add", "path": pointer(*base, "capabilities", "drop"), "value": ["ALL"]})
+        elif isinstance(caps["drop"], list):
+            ops.append({"op": "add", "path": pointer(*base, "capabilities", "drop", "-"), "value": "ALL"})
+    return ops
+
+
+def patch_for(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The JSON Patch of safe defaults for ``pod`` (empty when there is nothing to add)."""
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    os_spec = spec.get("os") if isinstance(spec.get("os"), dict) else {}
+    if isinstance(os_spec, dict) and os_spec.get("name") == "windows":
+        return []  # seccomp, allowPrivilegeEscalation and capabilities are forbidden on Windows pods
+    ops: list[dict[str, Any]] = []
+    psc = spec.get("securityContext")
+    if psc is None:
+        ops.append(
+            {"op": "add", "path": "/spec/securityContext", "value": {"seccompProfile": {"type": "RuntimeDefault"}}}
+        )
+    elif isinstance(psc, dict) and "seccompProfile" not in psc:
+        ops.append({"op": "add", "path": "/spec/securityContext/seccompProfile", "value": {"type": "RuntimeDefault"}})
+    for kind in ("initContainers", "containers"):
+        items = spec.get(kind)
+        if isinstance(items, list):
+            for i, c in enumerate(items):
+                if isinstance(c, dict):
+                    ops += _container_ops(kind, i, c)
+    return ops
+
+
+def encode(ops: list[dict[str, Any]]) -> str:
+    return base64.b64encode(json.dumps(ops, separators=(",", ":")).encode()).decode()

@@ -1,0 +1,295 @@
+"""The review logic with realistic AdmissionReviews: pods, workloads, subresources, updates,
+dry-run, generateName, each mode and version, exemptions, mutation."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from datetime import date
+from typing import Any
+
+import jsonpatch
+import pytest
+
+from podsec.admission.labels import ModePolicy, NamespacePolicy
+from podsec.admission.review import Reviewer, ReviewError, WebhookConfig, parse
+from podsec.config import parse as parse_config
+from podsec.model.standards import PolicyVersion
+from tests.admission.payloads import ALICE, deployment, pod, restricted_labels, review
+
+PSA = "pod-security.kubernetes.io/"
+TODAY = date(2026, 11, 23)
+
+
+def answer(
+    body: dict[str, Any], labels: dict[str, str] | None, reviewer: Reviewer | None = None, **kw: Any
+) -> dict[str, Any]:
+    request = parse(body)
+    out, _ = (reviewer or Reviewer()).review(request, labels, today=TODAY, **kw)
+    assert out["apiVersion"] == "admission.k8s.io/v1" and out["kind"] == "AdmissionReview"
+    assert out["response"]["uid"] == request["uid"]
+    result: dict[str, Any] = out["response"]
+    return result
+
+
+def test_restricted_namespace_denies_a_controller_pod_with_psa_message() -> None:
+    r = answer(review(pod()), restricted_labels())
+    assert r["allowed"] is False
+    assert r["status"]["code"] == 403 and r["status"]["reason"] == "Forbidden"
+    assert r["status"]["message"] == (
+        'pods is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false '
+        '(container "web" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities '
+        '(container "web" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or '
+        'container "web" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "web" '
+        'must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")'
+    )
+    assert "warnings" not in r  # PSA adds no warnings to a rejected request
+    assert r["auditAnnotations"]["enforce-policy"] == "restricted:latest"
+
+
+def test_named_pod_and_versions() -> None:
+    r = answer(review(pod("web-0", privileged=True)), {PSA + "enforce": "baseline", PSA + "enforce-version": "v1.22"})
+    assert r["status"]["message"] == (
+        'pods "web-0" is forbidden: violates PodSecurity "baseline:v1.22": privileged '
+        '(container "web" must not set securityContext.privileged=true)'
+    )
+
+
+def test_compliant_pod_is_allowed() -> None:
+    r = answer(review(pod(restricted=True)), restricted_labels())
+    assert r["allowed"] is True and "warnings" not in r
+
+
+def test_warn_and_audit_modes() -> None:
+    labels = {PSA + "warn": "restricted", PSA + "audit": "baseline"}
+    r = answer(review(pod(privileged=True)), labels)
+    assert r["allowed"] is True
+    assert r["auditAnnotations"]["audit-violations"] == (
+        'would violate PodSecurity "baseline:latest": privileged (container "web" must not set securityContext.privileged=true)'
+    )
+    assert r["warnings"][0] == (
+        'would violate PodSecurity "restricted:latest": privileged (container "web" must not set securityContext.privileged=true)'
+    )
+    assert len(r["warnings"]) == 5
+    for w in r["warnings"]:
+        assert len(w) <= 256 and "\n" not in w
+
+
+def test_hardened_profile_by_podsec_label() -> None:
+    r = answer(review(pod(restricted=True)), {"podsec.io/enforce": "hardened"})
+    assert r["allowed"] is False
+    message = r["status"]["message"]
+    assert message.startswith('pods is forbidden: violates podsec "hardened:latest": ')
+    assert 'writable root filesystem (container "web" does not set readOnlyRootFilesystem=true)' in message
+
+
+def test_workloads_are_warned_and_audited_but_not_enforced() -> None:
+    r = answer(review(deployment(privileged=True)), restricted_labels())
+    assert r["allowed"] is True
+    assert r["warnings"][0].startswith('would violate PodSecurity "restricted:latest": privileged')
+    enforcing = Reviewer(WebhookConfig(enforce_workloads=True))
+    r = answer(review(deployment(privileged=True)), restricted_labels(), enforcing)
+    assert r["allowed"] is False and r["status"]["message"].startswith(
+        'deployments "web" is forbidden: violates PodSecurity'
+    )
+
+
+def test_workload_update_without_template_change_is_skipped() -> None:
+    old = deployment(privileged=True)
+    new = copy.deepcopy(old)
+    new["spec"]["replicas"] = 5
+    r = answer(review(new, operation="UPDATE", old=old), restricted_labels())
+    assert r == {"uid": r["uid"], "allowed": True}
+
+
+@pytest.mark.parametrize(
+    ("change", "evaluated"),
+    [
+        (lambda p: p["metadata"]["labels"].update(extra="x"), False),
+        (lambda p: p["spec"].update(activeDeadlineSeconds=30), False),
+        (lambda p: p["spec"]["containers"][0].update(image="registry.example/web:2.0"), True),
+        (lambda p: p["spec"]["containers"].append({"name": "b", "image": "b"}), True),
+    ],
+)
+def test_pod_updates_are_evaluated_only_when_significant(change: Any, evaluated: bool) -> None:
+    old = pod("web-0")
+    new = copy.deepcopy(old)
+    change(new)
+    r = answer(review(new, operation="UPDATE", old=old), restricted_labels())
+    assert r["allowed"] is (not evaluated)
+
+
+def test_ephemeral_container_subresource_is_checked_others_are_skipped() -> None:
+    old = pod("web-0", restricted=True)
+    new = copy.deepcopy(old)
+    new["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "busybox", "targetContainerName": "web"}]
+    r = answer(review(new, operation="UPDATE", old=old, subresource="ephemeralcontainers"), restricted_labels())
+    assert r["allowed"] is False and 'container "debugger"' in r["status"]["message"]
+    for sub in ("exec", "attach", "log", "status", "eviction", "binding", "portforward", "proxy"):
+        r = answer(
+            review(pod("web-0", privileged=True), operation="UPDATE", old=old, subresource=sub), restricted_labels()
+        )
+        assert r["allowed"] is True and "warnings" not in r
+
+
+def test_connect_and_delete_are_allowed() -> None:
+    exec_options = {
+        "apiVersion": "v1",
+        "kind": "PodExecOptions",
+        "stdin": True,
+        "tty": True,
+        "container": "web",
+        "command": ["sh"],
+    }
+    body = review(exec_options, operation="CONNECT", subresource="exec")
+    body["request"]["resource"] = {"group": "", "version": "v1", "resource": "pods"}
+    assert answer(body, restricted_labels())["allowed"] is True
+    assert answer(review(None, operation="DELETE", old=pod("web-0")), restricted_labels())["allowed"] is True
+
+
+def test_dry_run_gets_the_same_answer() -> None:
+    assert answer(review(pod(), dry_run=True), restricted_labels())["allowed"] is False
+
+
+def test_psa_exemptions() -> None:
+    reviewer = Reviewer(WebhookConfig(exempt_namespaces=frozenset({"shop"})))
+    r = answer(review(pod(privileged=True)), restricted_labels(), reviewer)
+    assert r["allowed"] is True and r["auditAnnotations"] == {"exempt": "namespace"}
+    reviewer = Reviewer(WebhookConfig(exempt_usernames=frozenset({ALICE["username"]})))
+    assert answer(review(pod(privileged=True), user=ALICE), restricted_labels(), reviewer)["auditAnnotations"] == {
+        "exempt": "user"
+    }
+    reviewer = Reviewer(WebhookConfig(exempt_runtime_classes=frozenset({"kata"})))
+    kata = pod(privileged=True)
+    kata["spec"]["runtimeClassName"] = "kata"
+    assert answer(review(kata), restricted_labels(), reviewer)["auditAnnotations"] == {"exempt": "runtimeClass"}
+
+
+def test_podsec_exemptions_and_the_switch() -> None:
+    exempted = pod(privileged=True)
+    exempted["metadata"]["annotations"] = {"podsec.io/exempt": "privileged", "podsec.io/exempt-reason": "CNI"}
+    labels = {PSA + "enforce": "baseline"}
+    assert answer(review(exempted), labels)["allowed"] is True
+    strict = Reviewer(WebhookConfig(annotation_exemptions=False))
+    assert answer(review(exempted), labels, strict)["allowed"] is False
+    cfg = parse_config({"exemptions": [{"checks": ["privileged"], "namespace": "shop", "reason": "r"}]})
+    assert answer(review(pod(privileged=True)), labels, Reviewer(WebhookConfig(exemptions=cfg.exemptions)))["allowed"]
+
+
+def test_namespace_lookup_failure_fails_closed_for_pods_open_for_workloads() -> None:
+    r = answer(review(pod()), None, namespace_known=False)
+    assert r["allowed"] is False and r["status"]["code"] == 500
+    r = answer(review(deployment()), None, namespace_known=False)
+    assert r["allowed"] is True and "error" in r["auditAnnotations"]
+
+
+def test_defaults_apply_to_unlabelled_namespaces() -> None:
+    restricted = ModePolicy("restricted", PolicyVersion(None))
+    reviewer = Reviewer(WebhookConfig(defaults=NamespacePolicy(restricted, restricted, restricted)))
+    assert answer(review(pod()), {}, reviewer)["allowed"] is False
+
+
+def test_invalid_labels_warn() -> None:
+    r = answer(review(pod(restricted=True)), {PSA + "enforce": "restricted", PSA + "warn": "nope"})
+    assert r["allowed"] is True
+    assert r["warnings"] == [
+        'podsec: pod-security.kubernetes.io/warn: invalid value "nope": must be one of privileged, baseline, restricted'
+    ]
+
+
+def test_many_violations_stay_within_warning_limits() -> None:
+    p = pod(privileged=True)
+    p["spec"].update(hostNetwork=True, hostPID=True, hostIPC=True)
+    p["spec"]["containers"][0]["securityContext"].update(capabilities={"add": ["SYS_ADMIN"]}, procMount="Unmasked")
+    p["spec"]["containers"][0]["ports"] = [{"containerPort": 80, "hostPort": 80}]
+    r = answer(review(p), {"podsec.io/warn": "hardened"})
+    assert 1 < len(r["warnings"]) <= 10 and sum(len(w) for w in r["warnings"]) <= 4096
+    assert r["warnings"][-1].startswith("... and ")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {
+            "apiVersion": "admission.k8s.io/v1beta1",
+            "kind": "AdmissionReview",
+            "request": {"uid": "u", "operation": "CREATE"},
+        },
+        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"},
+        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u", "operation": "PATCH"}},
+    ],
+)
+def test_malformed_reviews(body: Any) -> None:
+    with pytest.raises(ReviewError):
+        parse(body)
+
+
+def mutated(obj: dict[str, Any], labels: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    request = parse(review(obj))
+    out, _ = Reviewer().mutate(request, {"podsec.io/mutate": "true"} if labels is None else labels)
+    r = out["response"]
+    if "patch" not in r:
+        return r, obj
+    assert r["patchType"] == "JSONPatch"
+    ops = json.loads(base64.b64decode(r["patch"]))
+    return r, jsonpatch.apply_patch(copy.deepcopy(obj), ops)  # applies cleanly, or raises
+
+
+def test_mutation_adds_safe_defaults_only() -> None:
+    _, after = mutated(pod())
+    assert after["spec"]["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+    assert after["spec"]["containers"][0]["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert "runAsNonRoot" not in json.dumps(after)
+    r = answer(review(after), restricted_labels())
+    assert (
+        r["allowed"] is False and "runAsNonRoot" in r["status"]["message"] and "seccomp" not in r["status"]["message"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("container_sc", "expected"),
+    [
+        ({"privileged": True}, {"privileged": True}),  # nothing added to a privileged container
+        ({"allowPrivilegeEscalation": True}, {"allowPrivilegeEscalation": True, "capabilities": {"drop": ["ALL"]}}),
+        (
+            {"capabilities": {"add": ["NET_BIND_SERVICE"]}},
+            {"capabilities": {"add": ["NET_BIND_SERVICE"]}, "allowPrivilegeEscalation": False},
+        ),
+        ({"capabilities": {"add": ["CAP_SYS_ADMIN"]}}, {"capabilities": {"add": ["CAP_SYS_ADMIN"]}}),
+        (
+            {"capabilities": {"drop": ["NET_RAW"]}},
+            {"capabilities": {"drop": ["NET_RAW", "ALL"]}, "allowPrivilegeEscalation": False},
+        ),
+        ({"capabilities": {}}, {"capabilities": {"drop": ["ALL"]}, "allowPrivilegeEscalation": False}),
+        ({"runAsUser": 0}, {"runAsUser": 0, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}),
+    ],
+)
+def test_mutation_never_overrides(container_sc: dict[str, Any], expected: dict[str, Any]) -> None:
+    p = pod()
+    p["spec"]["securityContext"] = {"seccompProfile": {"type": "Unconfined"}}
+    p["spec"]["initContainers"] = [{"name": "init", "image": "i", "securityContext": copy.deepcopy(container_sc)}]
+    _, after = mutated(p)
+    assert after["spec"]["securityContext"] == {"seccompProfile": {"type": "Unconfined"}}
+    assert after["spec"]["initContainers"][0]["securityContext"] == expected
+
+
+def test_mutation_is_opt_in_and_skips_windows_and_updates() -> None:
+    r, _ = mutated(pod(), labels={})
+    assert "patch" not in r
+    windows = pod()
+    windows["spec"]["os"] = {"name": "windows"}
+    r, _ = mutated(windows)
+    assert "patch" not in r
+    request = parse(review(pod("web-0"), operation="UPDATE", old=pod("web-0")))
+    out, _ = Reviewer().mutate(request, {"podsec.io/mutate": "true"})
+    assert "patch" not in out["response"]
+    r, after = mutated(pod(restricted=True))
+    assert after["spec"]["containers"][0]["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
