@@ -118,6 +118,48 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     _policy_args(c)
 
+    w = sub.add_parser("webhook", help="the admission webhook: serve, print its manifests, make its certificate")
+    wsub = w.add_subparsers(dest="webhook_command", required=True, parser_class=_Parser)
+    ws = wsub.add_parser("serve", help="run the HTTPS admission server")
+    ws.add_argument("--tls-cert", required=True, metavar="FILE", help="serving certificate (PEM); reloaded on change")
+    ws.add_argument("--tls-key", required=True, metavar="FILE", help="its private key (PEM)")
+    ws.add_argument("--config", metavar="FILE", help="configuration file (the webhook: section and exemptions)")
+    ws.add_argument("--host", default="0.0.0.0", help="address to listen on (default: 0.0.0.0)")
+    ws.add_argument("--port", type=int, default=8443, help="port (default: 8443)")
+    ws.add_argument(
+        "--cert-reload-seconds",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="how often to look for new certificate files",
+    )
+    ws.add_argument(
+        "--graceful-seconds", type=int, default=25, metavar="S", help="time in-flight requests get on SIGTERM"
+    )
+    ws.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
+    wm = wsub.add_parser("manifests", help="print the Kubernetes objects that run the webhook")
+    wm.add_argument("--namespace", default="podsec")
+    wm.add_argument("--image", default="ghcr.io/podsec/podsec:0.1.0")
+    wm.add_argument(
+        "--tls",
+        choices=["cert-manager", "secret"],
+        default="cert-manager",
+        help="how the serving certificate is provided",
+    )
+    wm.add_argument("--ca-bundle", metavar="FILE", help="with --tls secret: the CA certificate (PEM) for caBundle")
+    wm.add_argument(
+        "--failure-policy", choices=["Fail", "Ignore"], default="Fail", help="for pods (workloads always Ignore)"
+    )
+    wm.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    wc = wsub.add_parser("cert", help="generate a CA and a serving certificate for the webhook Service")
+    wc.add_argument("--dir", required=True, metavar="DIR", help="where to write ca.crt, ca.key, tls.crt, tls.key")
+    wc.add_argument("--namespace", default="podsec")
+    wc.add_argument("--service", default="podsec-webhook")
+    wc.add_argument("--days", type=int, default=365)
+    wc.add_argument("--host", action="append", default=[], help="an extra DNS name or IP in the certificate")
+    wc.add_argument("--reuse-ca", action="store_true", help="sign with the CA already in DIR (rotation)")
+    wc.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
     t = sub.add_parser("test", help="run policy test suites (podsec-test.yaml files)")
     t.add_argument("paths", nargs="+", metavar="DIR", help="directory searched for podsec-test.yaml, or a suite file")
     t.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
@@ -397,6 +439,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _checks(args)
         if args.command == "test":
             return _test(args)
+        if args.command == "webhook":
+            from podsec.admission import cli as webhook_cli
+
+            return webhook_cli.run(args)
         config = load(getattr(args, "config", None), known=None)
         if args.command == "explain":
             return _explain(args, config)

@@ -74,6 +74,7 @@ class Config:
     rego_syntax: str | None = None  # auto | v0 | v1
     policy_scope: str | None = None  # pods | all
     mentioned_ids: tuple[tuple[str, str], ...] = ()  # (where, id) to verify once policies are loaded
+    webhook: Any = None  # the raw webhook: section, read by podsec.admission.settings
 
 
 def _path(text: object, where: str) -> Path:
@@ -208,6 +209,7 @@ KNOWN_KEYS = (
     "policies",
     "regoSyntax",
     "policyScope",
+    "webhook",
 )
 
 
@@ -270,6 +272,7 @@ def parse(data: object, path: str | None = None, *, known: frozenset[str] | None
         policy_scope=_choice(data, "policyScope", ("pods", "all")),
         **_checks(data.get("checks"), _ids),
         mentioned_ids=tuple(_ids.mentioned),
+        webhook=data.get("webhook"),
     )
 
 

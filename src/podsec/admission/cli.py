@@ -1,0 +1,82 @@
+"""``podsec webhook serve|manifests|cert``: wiring only."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from podsec.config import load
+from podsec.findings import EXIT_CLEAN, EXIT_ERROR
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.webhook_command == "cert":
+        from podsec.admission import certs
+
+        ca = certs.load_ca(args.dir) if args.reuse_ca else None
+        written = certs.generate(
+            args.dir,
+            service=args.service,
+            namespace=args.namespace,
+            days=args.days,
+            extra_hosts=tuple(args.host),
+            ca=ca,
+        )
+        print(f"wrote {written.ca_cert}, {written.cert}, {written.key} (and ca.key: keep it secret)")
+        return EXIT_CLEAN
+    if args.webhook_command == "manifests":
+        from podsec.admission import manifests
+
+        ca_bundle = None
+        if args.tls == "secret":
+            if not args.ca_bundle:
+                print("podsec: error: --tls secret needs --ca-bundle FILE (see podsec webhook cert)", file=sys.stderr)
+                return EXIT_ERROR
+            with open(args.ca_bundle, "rb") as fh:
+                ca_bundle = fh.read()
+        sys.stdout.write(
+            manifests.render(
+                namespace=args.namespace,
+                image=args.image,
+                tls=args.tls,
+                ca_bundle=ca_bundle,
+                failure_policy=args.failure_policy,
+            )
+        )
+        return EXIT_CLEAN
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from podsec.admission.namespaces import NamespaceLabels, StaticNamespaces, WatchedNamespaces
+    from podsec.admission.review import Reviewer
+    from podsec.admission.server import CertReloader, State, serve, setup_logging
+    from podsec.admission.settings import settings
+
+    setup_logging()
+    config = load(args.config)
+    cfg = settings(config.webhook, config)
+    try:
+        certs = CertReloader(args.tls_cert, args.tls_key)
+    except (OSError, ValueError) as exc:
+        print(f"podsec: error: cannot load the TLS certificate: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    namespaces: NamespaceLabels
+    if cfg.namespaces is not None:
+        namespaces = StaticNamespaces(cfg.namespaces)
+    else:
+        from lightkube import AsyncClient
+        from lightkube.core.exceptions import ConfigError as KubeConfigError
+
+        try:
+            namespaces = WatchedNamespaces(AsyncClient())
+        except KubeConfigError as exc:
+            print(
+                f"podsec: error: no Kubernetes API credentials ({exc}); run in a cluster with a service account, "
+                "set KUBECONFIG, or give namespace labels in the config (webhook.namespaces)",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+    state = State(Reviewer(cfg.review), namespaces, certs=certs, reload_interval=args.cert_reload_seconds)
+    serve(state, host=args.host, port=args.port, graceful_seconds=args.graceful_seconds)
+    return EXIT_CLEAN

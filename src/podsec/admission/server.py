@@ -1,0 +1,292 @@
+"""The HTTPS admission server: starlette on uvicorn (uvloop, httptools).
+
+Endpoints: ``POST /validate``, ``POST /mutate`` (AdmissionReview v1), ``GET /healthz``
+(the event loop answers), ``GET /readyz`` (TLS loaded and namespace labels available),
+``GET /metrics`` (Prometheus). Bodies over 3 MiB get 413; anything that is not a v1
+AdmissionReview gets 400 with the reason. The certificate files are re-read when they
+change, so rotation needs no restart; SIGTERM stops accepting connections, fails
+readiness and lets in-flight requests finish. Every decision is logged as one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import ssl
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from podsec.admission.namespaces import NamespaceLabels
+from podsec.admission.review import Decision, Reviewer, ReviewError, parse
+
+MAX_BODY = 3 * 1024 * 1024  # the API server's own request limit
+log = logging.getLogger("podsec.webhook")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ["endpoint", "operation", "resource", "subresource"]
+        self.requests = Counter(
+            "podsec_admission_requests", "Admission reviews received", labels, registry=self.registry
+        )
+        self.decisions = Counter(
+            "podsec_admission_decisions",
+            "Admission decisions",
+            ["endpoint", "operation", "resource", "decision", "mode"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "podsec_admission_duration_seconds",
+            "Time to answer an admission review",
+            ["endpoint", "operation", "resource", "mode"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
+        self.bad_requests = Counter(
+            "podsec_admission_bad_requests", "Requests answered with 4xx", ["reason"], registry=self.registry
+        )
+
+
+class CertReloader:
+    """Serves from one SSLContext and loads new certificate files into it when they change."""
+
+    def __init__(self, cert: str, key: str) -> None:
+        self.cert, self.key = cert, key
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        self.context.set_alpn_protocols(["http/1.1"])
+        self._stamp = self._current()
+        self.context.load_cert_chain(cert, key)
+        self.reloads = 0
+
+    def _current(self) -> tuple[float, int, float, int]:
+        c, k = os.stat(self.cert), os.stat(self.key)
+        return c.st_mtime, c.st_size, k.st_mtime, k.st_size
+
+    def check(self) -> bool:
+        """Reload when the files changed; True when a new certificate is now served."""
+        try:
+            stamp = self._current()
+            if stamp == self._stamp:
+                return False
+            self.context.load_cert_chain(self.cert, self.key)  # new handshakes use it; old ones keep theirs
+        except (OSError, ssl.SSLError) as exc:  # half-written files: keep serving the old pair, try again
+            log.warning("certificate reload failed; keeping the current one", extra={"fields": {"error": str(exc)}})
+            return False
+        self._stamp = stamp
+        self.reloads += 1
+        log.info("certificate reloaded", extra={"fields": {"cert": self.cert}})
+        return True
+
+
+@dataclass
+class State:
+    reviewer: Reviewer
+    namespaces: NamespaceLabels
+    metrics: Metrics = field(default_factory=Metrics)
+    certs: CertReloader | None = None
+    reload_interval: float = 10.0
+    shutting_down: bool = False
+    today: Callable[[], date] = date.today
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+async def _body(request: Request) -> Any:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise BadRequest(400, f"expected Content-Type application/json, got {ctype or 'none'}")
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY:
+        raise BadRequest(413, f"request body larger than {MAX_BODY} bytes")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_BODY:
+            raise BadRequest(413, f"request body larger than {MAX_BODY} bytes")
+    if not data:
+        raise BadRequest(400, "empty request body")
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(400, f"malformed JSON: {exc}") from None
+
+
+def _handler(state: State, endpoint: str) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        start = time.perf_counter()
+        m = state.metrics
+        try:
+            review = parse(await _body(request))
+        except BadRequest as exc:
+            m.bad_requests.labels(reason=str(exc.status)).inc()
+            log.warning("bad request", extra={"fields": {"status": exc.status, "reason": exc.reason}})
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        except ReviewError as exc:
+            m.bad_requests.labels(reason="400").inc()
+            log.warning("bad request", extra={"fields": {"status": 400, "reason": str(exc)}})
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        operation = str(review.get("operation"))
+        resource = str((review.get("resource") or {}).get("resource", ""))
+        subresource = str(review.get("subResource") or "")
+        m.requests.labels(endpoint, operation, resource, subresource).inc()
+        known, labels = await state.namespaces.lookup(str(review.get("namespace") or ""))
+        if endpoint == "validate":
+            body, decision = state.reviewer.review(review, labels, namespace_known=known, today=state.today())
+        else:
+            body, decision = state.reviewer.mutate(review, labels, namespace_known=known)
+        elapsed = time.perf_counter() - start
+        verdict = _verdict(decision)
+        m.decisions.labels(endpoint, operation, resource, verdict, decision.mode).inc()
+        m.latency.labels(endpoint, operation, resource, decision.mode).observe(elapsed)
+        obj = review.get("object") if isinstance(review.get("object"), dict) else {}
+        meta = obj.get("metadata") if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else {}
+        log.info(
+            "admission review",
+            extra={
+                "fields": {
+                    "uid": review["uid"],
+                    "endpoint": endpoint,
+                    "operation": operation,
+                    "resource": resource,
+                    "subresource": subresource,
+                    "namespace": review.get("namespace"),
+                    "name": review.get("name") or (meta or {}).get("generateName"),
+                    "user": (review.get("userInfo") or {}).get("username"),
+                    "dryRun": bool(review.get("dryRun")),
+                    "decision": verdict,
+                    "mode": decision.mode,
+                    "reason": decision.reason,
+                    "ms": round(elapsed * 1000, 3),
+                }
+            },
+        )
+        headers = {"Connection": "close"} if state.shutting_down else None
+        return Response(json.dumps(body, ensure_ascii=False), media_type="application/json", headers=headers)
+
+    return handle
+
+
+def _verdict(decision: Decision) -> str:
+    if not decision.allowed:
+        return "deny"
+    return {"warn": "warn", "mutate": "mutate", "exempt": "exempt", "skip": "skip", "error": "error"}.get(
+        decision.mode, "allow"
+    )
+
+
+def build_app(state: State) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        checks = {
+            "tls": state.certs is not None,
+            "namespaces": state.namespaces.ready,
+            "accepting": not state.shutting_down,
+        }
+        ok = all(checks.values())
+        return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await state.namespaces.start()
+        reloader = asyncio.create_task(_reload_certs(state)) if state.certs else None
+        try:
+            yield
+        finally:
+            state.shutting_down = True
+            if reloader:
+                reloader.cancel()
+            await state.namespaces.stop()
+
+    return Starlette(
+        routes=[
+            Route("/validate", _handler(state, "validate"), methods=["POST"]),
+            Route("/mutate", _handler(state, "mutate"), methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def _reload_certs(state: State) -> None:
+    assert state.certs is not None
+    while True:
+        await asyncio.sleep(state.reload_interval)
+        state.certs.check()
+
+
+def serve(state: State, *, host: str, port: int, graceful_seconds: int = 25) -> None:
+    """Run until SIGTERM/SIGINT; in-flight requests are answered before the process exits."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        build_app(state),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=graceful_seconds,
+        timeout_keep_alive=30,
+    )
+    config.load()
+    if state.certs is not None:
+        config.ssl = state.certs.context  # our context, so certificates can be reloaded into it
+    server = uvicorn.Server(config)
+
+    original = server.handle_exit
+
+    def handle_exit(sig: int, frame: Any) -> None:
+        state.shutting_down = True  # readiness fails; remaining keep-alive answers say Connection: close
+        log.info("shutting down", extra={"fields": {"signal": sig}})
+        original(sig, frame)
+
+    server.handle_exit = handle_exit  # type: ignore[method-assign]
+    server.run()

@@ -1,0 +1,107 @@
+"""The ``webhook:`` section of ``.podsec.yaml``: what the admission server needs beyond the scan settings.
+
+webhook:
+  exemptions:                  # Pod Security Admission's exemptions
+    usernames: [system:serviceaccount:kube-system:replicaset-controller]
+    runtimeClasses: [kata]
+    namespaces: [kube-system]
+  defaults:                    # for namespaces without labels (PSA's defaults)
+    enforce: privileged
+    enforce-version: latest
+    audit: restricted
+    warn: restricted
+  enforceWorkloads: false      # true: deny bad workload objects too, not only pods
+  mutateByDefault: false       # true: mutate in every namespace unless podsec.io/mutate: "false"
+  policySets:                  # Rego policies a namespace can ask for (podsec.io/policies: org)
+    org: [policies/org]
+  namespaces:                  # fixed namespace labels instead of reading them from the API
+    shop: {pod-security.kubernetes.io/enforce: restricted}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from podsec.admission.labels import NamespacePolicy, policy_for
+from podsec.admission.review import WebhookConfig
+from podsec.config import Config, ConfigError
+from podsec.model.workloads import KindTable
+
+_KEYS = {"exemptions", "defaults", "enforceWorkloads", "mutateByDefault", "policySets", "namespaces"}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    review: WebhookConfig
+    namespaces: Mapping[str, Mapping[str, str]] | None  # None: read namespace labels from the API
+
+
+def _strings(value: object, where: str) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of strings")
+    return frozenset(value)
+
+
+def _labels(value: object, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(f"{where}: expected a mapping of label to string value")
+    return dict(value)
+
+
+def settings(data: Any, config: Config) -> Settings:
+    """Settings from the parsed ``webhook:`` section (None: all defaults) and the scan config."""
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError("webhook: expected a mapping")
+    unknown = set(data) - _KEYS
+    if unknown:
+        raise ConfigError(f'webhook: unknown key "{sorted(unknown)[0]}" (known keys: {", ".join(sorted(_KEYS))})')
+    ex = data.get("exemptions") or {}
+    if not isinstance(ex, dict) or set(ex) - {"usernames", "runtimeClasses", "namespaces"}:
+        raise ConfigError("webhook.exemptions: expected usernames, runtimeClasses and namespaces lists")
+    defaults_labels = {  # levels through podsec's labels (hardened allowed), versions through PSA's
+        (f"pod-security.kubernetes.io/{k}" if k.endswith("-version") else f"podsec.io/{k}"): v
+        for k, v in _labels(data.get("defaults") or {}, "webhook.defaults").items()
+    }
+    defaults: NamespacePolicy = policy_for(defaults_labels)
+    if defaults.errors:
+        raise ConfigError(f"webhook.defaults: {defaults.errors[0]}")
+    sets: dict[str, Any] = {}
+    raw_sets = data.get("policySets") or {}
+    if not isinstance(raw_sets, dict):
+        raise ConfigError("webhook.policySets: expected a mapping of name to a list of policy paths")
+    if raw_sets:
+        from podsec.rego import policies as rego
+
+        base = os.path.dirname(config.path) if config.path else ""
+        for name, paths in raw_sets.items():
+            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+                raise ConfigError(f"webhook.policySets.{name}: expected a list of .rego files or directories")
+            sets[name] = rego.load([p if os.path.isabs(p) else os.path.join(base, p) for p in paths])
+    namespaces = None
+    if "namespaces" in data:
+        raw = data["namespaces"] or {}
+        if not isinstance(raw, dict):
+            raise ConfigError("webhook.namespaces: expected a mapping of namespace to labels")
+        namespaces = {ns: _labels(labels or {}, f"webhook.namespaces.{ns}") for ns, labels in raw.items()}
+    for key in ("enforceWorkloads", "mutateByDefault"):
+        if not isinstance(data.get(key, False), bool):
+            raise ConfigError(f"webhook.{key}: expected true or false")
+    review = WebhookConfig(
+        exempt_usernames=_strings(ex.get("usernames"), "webhook.exemptions.usernames"),
+        exempt_runtime_classes=_strings(ex.get("runtimeClasses"), "webhook.exemptions.runtimeClasses"),
+        exempt_namespaces=_strings(ex.get("namespaces"), "webhook.exemptions.namespaces"),
+        enforce_workloads=data.get("enforceWorkloads", False),
+        annotation_exemptions=config.annotation_exemptions,
+        exemptions=config.exemptions,
+        policy_sets=sets,
+        kinds=KindTable(config.kinds),
+        defaults=defaults,
+        mutate_default=data.get("mutateByDefault", False),
+    )
+    return Settings(review, namespaces)

@@ -1,0 +1,77 @@
+"""podsec webhook manifests and cert: the objects pass podsec's own hardened profile and the
+Kubernetes schema (kubernetes-validate); the certificate is what the API server needs."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import ssl
+
+import pytest
+import yaml
+from cryptography import x509
+
+from podsec.cli import main
+
+CERT_MANAGER = {"Issuer", "Certificate"}
+
+
+def manifests(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict]:  # type: ignore[type-arg]
+    assert main(["webhook", "manifests", *args]) == 0
+    return list(yaml.safe_load_all(capsys.readouterr().out))
+
+
+def test_manifests_pass_hardened_and_the_schema(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import kubernetes_validate
+
+    docs = manifests(capsys)
+    kinds = [d["kind"] for d in docs]
+    assert kinds == [
+        "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Service",
+        "PodDisruptionBudget", "Issuer", "Certificate", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+    ]  # fmt: skip
+    for doc in docs:
+        if doc["kind"] in CERT_MANAGER:
+            continue  # CRDs: not in the Kubernetes schema
+        kubernetes_validate.validate(doc, "1.33", strict=True)
+    path = tmp_path / "webhook.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    assert main(["scan", "--profile", "hardened", "--format", "json", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["findings"] == 0
+
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    spec = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] >= 2 and "podAntiAffinity" in spec["affinity"]
+    container = spec["containers"][0]
+    assert container["resources"]["requests"] and container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    validating = next(d for d in docs if d["kind"] == "ValidatingWebhookConfiguration")
+    pods, workloads = validating["webhooks"]
+    assert pods["failurePolicy"] == "Fail" and workloads["failurePolicy"] == "Ignore"
+    for hook in (pods, workloads):
+        assert (
+            hook["sideEffects"] == "None" and hook["timeoutSeconds"] == 5 and hook["admissionReviewVersions"] == ["v1"]
+        )
+        assert hook["namespaceSelector"]["matchExpressions"][0] == {
+            "key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "podsec"],
+        }  # fmt: skip
+    assert "pods/ephemeralcontainers" in pods["rules"][0]["resources"]
+    assert validating["metadata"]["annotations"] == {"cert-manager.io/inject-ca-from": "podsec/podsec-webhook"}
+
+
+def test_cert_and_secret_mode(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["webhook", "cert", "--dir", str(tmp_path), "--namespace", "sec"]) == 0
+    capsys.readouterr()
+    cert = x509.load_pem_x509_certificate((tmp_path / "tls.crt").read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert "podsec-webhook.sec.svc" in names
+    ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    ctx.load_verify_locations(cafile=str(tmp_path / "ca.crt"))
+    assert (tmp_path / "tls.key").stat().st_mode & 0o077 == 0  # private
+    docs = manifests(capsys, "--tls", "secret", "--ca-bundle", str(tmp_path / "ca.crt"), "--namespace", "sec")
+    assert "Certificate" not in [d["kind"] for d in docs]
+    hook = next(d for d in docs if d["kind"] == "ValidatingWebhookConfiguration")["webhooks"][0]
+    import base64
+
+    assert base64.b64decode(hook["clientConfig"]["caBundle"]) == (tmp_path / "ca.crt").read_bytes()
+    assert main(["webhook", "manifests", "--tls", "secret"]) == 2
