@@ -293,3 +293,20 @@ def test_mutation_is_opt_in_and_skips_windows_and_updates() -> None:
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
     }
+
+
+def test_identical_pods_are_evaluated_once_and_answered_alike() -> None:
+    reviewer = Reviewer()
+    first = answer(review(pod()), restricted_labels(), reviewer)
+    second = answer(review(pod()), restricted_labels(), reviewer)
+    assert first["uid"] != second["uid"]
+    assert {k: v for k, v in first.items() if k != "uid"} == {k: v for k, v in second.items() if k != "uid"}
+    assert len(reviewer._evaluations) == 1
+    other = answer(review(pod(image="registry.example/web:2.0")), restricted_labels(), reviewer)
+    assert other["allowed"] is False and len(reviewer._evaluations) == 2
+    request = parse(review(pod()))
+    reviewer.review(request, restricted_labels(), today=date(2027, 1, 1))  # expiry dates depend on the day
+    assert len(reviewer._evaluations) == 3
+    reviewer.EVALUATION_CACHE = 2  # type: ignore[misc]
+    answer(review(pod(image="registry.example/web:3.0")), restricted_labels(), reviewer)
+    assert len(reviewer._evaluations) == 2

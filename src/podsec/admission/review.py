@@ -10,7 +10,9 @@ everything. podsec adds its profiles, Rego policies and exemptions.
 
 from __future__ import annotations
 
+import json
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -114,11 +116,21 @@ def _template(obj: Mapping[str, Any], kinds: KindTable) -> Any:
 
 
 class Reviewer:
-    """Answers AdmissionReviews; selected checks are cached per (profile, version, policy sets)."""
+    """Answers AdmissionReviews.
+
+    Selected checks are cached per (profile, version, policy sets). Evaluations are cached
+    too, keyed by the exact object and everything else they depend on: a ReplicaSet's
+    pods arrive as identical objects (generateName, same template), so scaling a workload
+    up costs one evaluation, not one per pod. The cache is bounded (LRU).
+    """
+
+    EVALUATION_CACHE = 2048
 
     def __init__(self, config: WebhookConfig | None = None) -> None:
         self.config = config or WebhookConfig()
         self._contexts: dict[tuple[str, str, tuple[str, ...], date | None], Context] = {}
+        self._evaluations: OrderedDict[tuple[str, ...], tuple[ObjectResult | None, str | None]] = OrderedDict()
+        self._namespaces: dict[tuple[tuple[str, str], ...], NamespacePolicy] = {}
 
     def context(self, mode: ModePolicy, policy_sets: Sequence[str], today: date | None) -> Context:
         key = (mode.profile, str(mode.version), tuple(policy_sets), today)
@@ -149,16 +161,43 @@ class Reviewer:
         ns: NamespacePolicy,
         today: date | None,
         memo: dict[tuple[str, str], tuple[ObjectResult | None, str | None]],
+        canon: list[str],
     ) -> tuple[ObjectResult | None, str | None]:
         """(result, error text) of one mode's evaluation; modes with the same policy share it."""
         key = (mode.profile, str(mode.version))
         if key not in memo:
-            outcome = evaluate_object(obj, self.context(mode, ns.policies, today), file=None)
-            if isinstance(outcome, list):
-                memo[key] = (None, "; ".join(e.message for e in outcome))
+            if not canon:
+                canon.append(
+                    json.dumps(obj, separators=(",", ":"))
+                )  # the object as sent (key order included): a cache key
+            cache_key = (*key, ",".join(ns.policies), str(today), canon[0])
+            cached = self._evaluations.get(cache_key)
+            if cached is not None:
+                self._evaluations.move_to_end(cache_key)
+                memo[key] = cached
             else:
-                memo[key] = (outcome, None)
+                outcome = evaluate_object(obj, self.context(mode, ns.policies, today), file=None)
+                if isinstance(outcome, list):
+                    memo[key] = (None, "; ".join(e.message for e in outcome))
+                else:
+                    memo[key] = (outcome, None)
+                self._evaluations[cache_key] = memo[key]
+                if len(self._evaluations) > self.EVALUATION_CACHE:
+                    self._evaluations.popitem(last=False)
         return memo[key]
+
+    def namespace_policy(self, labels: Mapping[str, str] | None) -> NamespacePolicy:
+        from podsec.admission.labels import policy_for
+
+        key = tuple(sorted((labels or {}).items()))
+        cached = self._namespaces.get(key)
+        if cached is None:
+            if len(self._namespaces) > 4096:
+                self._namespaces.clear()
+            cached = self._namespaces[key] = policy_for(
+                labels, self.config.defaults, mutate_default=self.config.mutate_default
+            )
+        return cached
 
     @staticmethod
     def _failing(result: ObjectResult | None) -> list[Finding]:
@@ -232,17 +271,16 @@ class Reviewer:
             notes = {"error": f'failed to look up namespace "{namespace}"'}
             return response(uid, True, auditAnnotations=notes), Decision(True, "error", "namespace lookup failed")
 
-        from podsec.admission.labels import policy_for
-
-        ns = policy_for(labels, self.config.defaults, mutate_default=self.config.mutate_default)
+        ns = self.namespace_policy(labels)
         memo: dict[tuple[str, str], tuple[ObjectResult | None, str | None]] = {}
+        canon: list[str] = []
         audit: dict[str, str] = {}
         warnings: list[str] = [clean(f"podsec: {e}", MAX_WARNING_RUNES) for e in ns.errors]
         if is_pod:
             audit["enforce-policy"] = str(ns.enforce)
         enforcing = is_pod or self.config.enforce_workloads
         if enforcing and ns.enforce.active:
-            result, error = self._evaluate(obj, ns.enforce, ns, today, memo)
+            result, error = self._evaluate(obj, ns.enforce, ns, today, memo, canon)
             failing = self._failing(result)
             if error or failing:
                 if error:
@@ -264,14 +302,14 @@ class Reviewer:
                     Decision(False, "enforce", str(ns.enforce)),
                 )
         if ns.audit.active:
-            result, error = self._evaluate(obj, ns.audit, ns, today, memo)
+            result, error = self._evaluate(obj, ns.audit, ns, today, memo, canon)
             failing = self._failing(result)
             if error:
                 audit["audit-error"] = clean(error, MAX_AUDIT_VALUE)
             elif failing and result is not None:
                 audit["audit-violations"] = clean(self._text(ns.audit, result, failing, True), MAX_AUDIT_VALUE)
         if ns.warn.active:
-            result, error = self._evaluate(obj, ns.warn, ns, today, memo)
+            result, error = self._evaluate(obj, ns.warn, ns, today, memo, canon)
             if error:
                 warnings.append(clean(f"podsec could not evaluate the object: {error}", MAX_WARNING_RUNES))
             else:

@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Bounded load test of the admission webhook over TLS on loopback, against an echo ceiling.
+
+    python benchmarks/webhook_bench.py [--seconds 5] [--rate 1000] [--connections 16]
+
+Two servers, each alone on CPU 0 in turn (the load generator runs on CPU 1):
+* podsec: ``podsec webhook serve`` answering a realistic pod review (a controller-created
+  Pod in a namespace enforcing restricted and warning hardened; the pod is denied);
+* echo: the same stack (uvicorn + uvloop + httptools + starlette, same TLS) whose handler
+  returns a fixed AdmissionReview without reading it: the ceiling of the stack itself.
+
+For each: the highest throughput with --connections keep-alive connections
+(reviews/s, p50/p99), then a fixed rate of --rate reviews/s (open loop: latency counts
+from when each request was due, so queueing is not hidden). Everything stops by itself.
+podsec is measured twice: with the same pod review repeated (what a ReplicaSet scale-up
+sends: identical generateName pods, answered from the evaluation cache), and with
+--distinct different pods in rotation (more than the cache holds: every review evaluated).
+Targets (issue #6): podsec >= 50% of the echo throughput; p99 <= 5 ms at 1,000 reviews/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pathlib
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ECHO = r"""
+import json, sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+BODY = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                   "response": {"uid": "x", "allowed": True}}).encode()
+async def handle(request):
+    await request.body()
+    return Response(BODY, media_type="application/json")
+async def ready(request):
+    return Response(b"ok")
+app = Starlette(routes=[Route("/validate", handle, methods=["POST"]), Route("/readyz", ready)])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), loop="uvloop", http="httptools", log_level="error",
+            access_log=False, ssl_certfile=sys.argv[2], ssl_keyfile=sys.argv[3])
+"""
+
+CONFIG = """\
+webhook:
+  namespaces:
+    shop: {pod-security.kubernetes.io/enforce: restricted, podsec.io/warn: hardened}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pin(cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > cpu:
+        os.sched_setaffinity(0, {cpu})
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def post(self, request: bytes) -> bytes:
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        body = await self.reader.readexactly(length)
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(head.split(b"\r\n")[0].decode())
+        return body
+
+
+async def connect(port: int, ctx: ssl.SSLContext, n: int) -> list[Conn]:
+    conns = []
+    for _ in range(n):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname="127.0.0.1")
+        conns.append(Conn(reader, writer))
+    return conns
+
+
+async def closed_loop(
+    port: int, ctx: ssl.SSLContext, requests: list[bytes], n: int, seconds: float
+) -> tuple[float, list[float]]:
+    conns = await connect(port, ctx, n)
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def worker(conn: Conn) -> None:
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            await conn.post(requests[len(latencies) % len(requests)])
+            latencies.append(time.perf_counter() - t)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in conns))
+    elapsed = time.perf_counter() - start
+    for c in conns:
+        c.writer.close()
+    return len(latencies) / elapsed, latencies
+
+
+async def open_loop(
+    port: int, ctx: ssl.SSLContext, requests: list[bytes], rate: float, seconds: float
+) -> tuple[float, list[float]]:
+    conns = await connect(port, ctx, 32)
+    pool: asyncio.Queue[Conn] = asyncio.Queue()
+    for c in conns:
+        pool.put_nowait(c)
+    latencies: list[float] = []
+    total = int(rate * seconds)
+    start = time.perf_counter()
+
+    async def one(due: float, request: bytes) -> None:
+        conn = await pool.get()
+        try:
+            await conn.post(request)
+        finally:
+            pool.put_nowait(conn)
+        latencies.append(time.perf_counter() - due)
+
+    tasks = []
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due, requests[i % len(requests)])))
+    await asyncio.gather(*tasks)
+    achieved = total / (time.perf_counter() - start)
+    for c in conns:
+        c.writer.close()
+    return achieved, latencies
+
+
+def wait_ready(port: int, ctx: ssl.SSLContext, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("server exited early")
+        try:
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=1) as raw,
+                ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s,
+            ):
+                s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if s.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("server did not become ready")
+
+
+def measure(
+    name: str, cmd: list[str], port: int, ctx: ssl.SSLContext, requests: list[bytes], args: argparse.Namespace
+) -> dict[str, float]:
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=lambda: pin(0))
+    try:
+        wait_ready(port, ctx, proc)
+        asyncio.run(closed_loop(port, ctx, requests[:1], 4, 1.0))  # warm-up
+        rps, lat = asyncio.run(closed_loop(port, ctx, requests, args.connections, args.seconds))
+        achieved, fixed = asyncio.run(open_loop(port, ctx, requests, args.rate, args.seconds))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    result = {
+        "rps": rps,
+        "p50": percentile(lat, 0.5) * 1e3,
+        "p99": percentile(lat, 0.99) * 1e3,
+        "rate": achieved,
+        "rate_p50": percentile(fixed, 0.5) * 1e3,
+        "rate_p99": percentile(fixed, 0.99) * 1e3,
+    }
+    print(
+        f"{name:15}: max {rps:7,.0f} reviews/s (p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms, "
+        f"{args.connections} connections); at {achieved:,.0f}/s: p50 {result['rate_p50']:.2f} ms, "
+        f"p99 {result['rate_p99']:.2f} ms"
+    )
+    return result
+
+
+def http(body_obj: object) -> bytes:
+    body = json.dumps(body_obj).encode()
+    return (
+        b"POST /validate HTTP/1.1\r\nHost: podsec-webhook.podsec.svc\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--rate", type=float, default=1000.0)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--distinct", type=int, default=5000, help="distinct pods in the uncached run")
+    args = ap.parse_args()
+    pin(1)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    from tests.admission.payloads import pod, review
+
+    from podsec.admission import certs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tls = pathlib.Path(tmp) / "tls"
+        certs.generate(str(tls), extra_hosts=("127.0.0.1",))
+        (pathlib.Path(tmp) / "podsec.yaml").write_text(CONFIG)
+        ctx = ssl.create_default_context(cafile=str(tls / "ca.crt"))
+        same = [http(review(pod()))]
+        distinct = [http(review(pod(image=f"registry.example/web:1.{i}"))) for i in range(args.distinct)]
+        print(f"request: a controller-created Pod review, {len(same[0]):,} bytes; server on CPU 0, load on CPU 1; TLS")
+        results = {}
+        for name, requests in (("podsec (same)", same), ("podsec (distinct)", distinct)):
+            port = free_port()
+            results[name] = measure(
+                name,
+                [sys.executable, "-m", "podsec", "webhook", "serve", "--tls-cert", str(tls / "tls.crt"),
+                 "--tls-key", str(tls / "tls.key"), "--config", str(pathlib.Path(tmp) / "podsec.yaml"),
+                 "--host", "127.0.0.1", "--port", str(port)],
+                port, ctx, requests, args,
+            )  # fmt: skip
+        port = free_port()
+        echo = measure(
+            "echo",
+            [sys.executable, "-c", ECHO, str(port), str(tls / "tls.crt"), str(tls / "tls.key")],
+            port,
+            ctx,
+            same,
+            args,
+        )
+    for name, r in results.items():
+        print(
+            f"{name:17}: {r['rps'] / echo['rps']:.2f} of the echo throughput (target >= 0.50); "
+            f"p99 at {args.rate:,.0f}/s {r['rate_p99']:.2f} ms (target <= 5 ms)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
