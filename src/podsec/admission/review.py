@@ -182,7 +182,7 @@ class Reviewer:
                 else:
                     memo[key] = (outcome, None)
                 self._evaluations[cache_key] = memo[key]
-                if len(self._evaluations) > self.EVALUATION_CACHE:
+                while len(self._evaluations) > self.EVALUATION_CACHE:
                     self._evaluations.popitem(last=False)
         return memo[key]
 
