@@ -241,3 +241,17 @@ def test_server_refuses_to_start_without_certificates(tmp_path: pathlib.Path) ->
         capture_output=True, text=True, timeout=30, env={**os.environ},
     )  # fmt: skip
     assert out.returncode == 2 and "cannot load the TLS certificate" in out.stderr
+
+
+def test_a_half_written_pair_is_not_loaded(tmp_path: pathlib.Path) -> None:
+    from podsec.admission.server import CertReloader
+
+    first = tmp_path / "a"
+    certs.generate(str(first), extra_hosts=("127.0.0.1",))
+    reloader = CertReloader(str(first / "tls.crt"), str(first / "tls.key"))
+    second = tmp_path / "b"
+    certs.generate(str(second), extra_hosts=("127.0.0.1",))
+    (first / "tls.crt").write_bytes((second / "tls.crt").read_bytes())  # new certificate, old key: mid-rotation
+    assert reloader.check() is False and reloader.reloads == 0
+    (first / "tls.key").write_bytes((second / "tls.key").read_bytes())
+    assert reloader.check() is True and reloader.reloads == 1

@@ -103,6 +103,10 @@ class CertReloader:
             stamp = self._current()
             if stamp == self._stamp:
                 return False
+            # Try the pair in a scratch context first: loading into the live one replaces the
+            # certificate before it checks the key, so a mismatched pair (files caught mid-update)
+            # would break handshakes until the next reload.
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(self.cert, self.key)
             self.context.load_cert_chain(self.cert, self.key)  # new handshakes use it; old ones keep theirs
         except (OSError, ssl.SSLError) as exc:  # half-written files: keep serving the old pair, try again
             log.warning("certificate reload failed; keeping the current one", extra={"fields": {"error": str(exc)}})
