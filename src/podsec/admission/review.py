@@ -65,7 +65,9 @@ class ReviewError(ValueError):
 
 def clean(text: str, limit: int) -> str:
     """No control characters, at most ``limit`` characters (an ellipsis marks the cut)."""
-    text = _CONTROL.sub(" ", text).strip()
+    if not text.isprintable():
+        text = _CONTROL.sub(" ", text)
+    text = text.strip()
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
@@ -234,8 +236,13 @@ class Reviewer:
         *,
         namespace_known: bool = True,
         today: date | None = None,
+        object_key: str | None = None,
     ) -> tuple[dict[str, Any], Decision]:
-        """The AdmissionReview response for ``request`` (already `parse`d) and what was decided."""
+        """The AdmissionReview response for ``request`` (already `parse`d) and what was decided.
+
+        ``object_key`` identifies the object for the evaluation cache when the caller has a
+        cheaper one than serialising it (the server hashes the request body without its uid).
+        """
         uid = request["uid"]
         resource = (request.get("resource") or {}).get("resource", "")
         subresource = request.get("subResource") or ""
@@ -273,7 +280,7 @@ class Reviewer:
 
         ns = self.namespace_policy(labels)
         memo: dict[tuple[str, str], tuple[ObjectResult | None, str | None]] = {}
-        canon: list[str] = []
+        canon: list[str] = [object_key] if object_key else []
         audit: dict[str, str] = {}
         warnings: list[str] = [clean(f"podsec: {e}", MAX_WARNING_RUNES) for e in ns.errors]
         if is_pod:
