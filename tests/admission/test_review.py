@@ -310,3 +310,14 @@ def test_identical_pods_are_evaluated_once_and_answered_alike() -> None:
     reviewer.EVALUATION_CACHE = 2  # type: ignore[misc]
     answer(review(pod(image="registry.example/web:3.0")), restricted_labels(), reviewer)
     assert len(reviewer._evaluations) == 2
+
+
+def test_a_request_seen_before_gets_the_same_answer_with_its_own_uid() -> None:
+    reviewer = Reviewer()
+    first, second = parse(review(pod())), parse(review(pod()))
+    a, _ = reviewer.review(first, restricted_labels(), today=TODAY, object_key="same-request")
+    b, decision = reviewer.review(second, restricted_labels(), today=TODAY, object_key="same-request")
+    assert a["response"]["uid"] == first["uid"] and b["response"]["uid"] == second["uid"]
+    assert {**a["response"], "uid": ""} == {**b["response"], "uid": ""} and not decision.allowed
+    c, _ = reviewer.review(second, {}, today=TODAY, object_key="same-request")  # other labels: answered anew
+    assert c["response"]["allowed"] is True and len(reviewer._answers) == 2

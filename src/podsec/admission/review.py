@@ -133,6 +133,7 @@ class Reviewer:
         self._contexts: dict[tuple[str, str, tuple[str, ...], date | None], Context] = {}
         self._evaluations: OrderedDict[tuple[str, ...], tuple[ObjectResult | None, str | None]] = OrderedDict()
         self._namespaces: dict[tuple[tuple[str, str], ...], NamespacePolicy] = {}
+        self._answers: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], Decision]] = OrderedDict()
 
     def context(self, mode: ModePolicy, policy_sets: Sequence[str], today: date | None) -> Context:
         key = (mode.profile, str(mode.version), tuple(policy_sets), today)
@@ -240,9 +241,40 @@ class Reviewer:
     ) -> tuple[dict[str, Any], Decision]:
         """The AdmissionReview response for ``request`` (already `parse`d) and what was decided.
 
-        ``object_key`` identifies the object for the evaluation cache when the caller has a
-        cheaper one than serialising it (the server hashes the request body without its uid).
+        ``object_key`` identifies the whole request but its uid (the server hashes the request
+        body without the uid): the answer to a request seen before is then reused, with the new
+        uid, and the object serves as the evaluation cache's key without re-serialising it.
         """
+        if object_key is None:
+            return self._review(request, labels, namespace_known=namespace_known, today=today)
+        key = (object_key, tuple(sorted((labels or {}).items())), namespace_known, today)
+        cached = self._answers.get(key)
+        if cached is None:
+            body, decision = self._review(
+                request, labels, namespace_known=namespace_known, today=today, object_key=object_key
+            )
+            cached = self._answers[key] = (body["response"], decision)
+            while len(self._answers) > self.EVALUATION_CACHE:
+                self._answers.popitem(last=False)
+        else:
+            self._answers.move_to_end(key)
+        answer, decision = cached
+        out = {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "response": {**answer, "uid": request["uid"]},
+        }
+        return out, decision
+
+    def _review(
+        self,
+        request: Mapping[str, Any],
+        labels: Mapping[str, str] | None,
+        *,
+        namespace_known: bool = True,
+        today: date | None = None,
+        object_key: str | None = None,
+    ) -> tuple[dict[str, Any], Decision]:
         uid = request["uid"]
         resource = (request.get("resource") or {}).get("resource", "")
         subresource = request.get("subResource") or ""

@@ -73,7 +73,10 @@ def setup_logging(level: int = logging.INFO) -> None:
 
 
 class Metrics:
+    """Prometheus metrics; labelled children are looked up once and kept."""
+
     def __init__(self) -> None:
+        self._children: dict[tuple[Any, ...], Any] = {}
         self.registry = CollectorRegistry()
         labels = ["endpoint", "operation", "resource", "subresource"]
         self.requests = Counter(
@@ -95,6 +98,13 @@ class Metrics:
         self.bad_requests = Counter(
             "podsec_admission_bad_requests", "Requests answered with 4xx", ["reason"], registry=self.registry
         )
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
 
 class CertReloader:
@@ -188,7 +198,7 @@ def _handler(state: State, endpoint: str) -> Callable[[Request], Awaitable[Respo
         operation = str(review.get("operation"))
         resource = str((review.get("resource") or {}).get("resource", ""))
         subresource = str(review.get("subResource") or "")
-        m.requests.labels(endpoint, operation, resource, subresource).inc()
+        m.child(m.requests, endpoint, operation, resource, subresource).inc()
         known, labels = await state.namespaces.lookup(str(review.get("namespace") or ""))
         if endpoint == "validate":
             # the request without its uid identifies the object for the evaluation cache
@@ -200,8 +210,8 @@ def _handler(state: State, endpoint: str) -> Callable[[Request], Awaitable[Respo
             body, decision = state.reviewer.mutate(review, labels, namespace_known=known)
         elapsed = time.perf_counter() - start
         verdict = _verdict(decision)
-        m.decisions.labels(endpoint, operation, resource, verdict, decision.mode).inc()
-        m.latency.labels(endpoint, operation, resource, decision.mode).observe(elapsed)
+        m.child(m.decisions, endpoint, operation, resource, verdict, decision.mode).inc()
+        m.child(m.latency, endpoint, operation, resource, decision.mode).observe(elapsed)
         obj = review.get("object") if isinstance(review.get("object"), dict) else {}
         meta = obj.get("metadata") if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else {}
         write_log(
