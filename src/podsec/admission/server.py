@@ -19,7 +19,7 @@ import os
 import ssl
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -30,6 +30,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from podsec.admission.namespaces import NamespaceLabels
 from podsec.admission.review import Decision, Reviewer, ReviewError, parse
@@ -49,12 +50,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+_STAMP: list[Any] = [None, ""]
+
+
 def write_log(msg: str, fields: dict[str, Any]) -> None:
     """One JSON line for an admission decision, without the logging module's per-record cost."""
     if not log.isEnabledFor(logging.INFO):
         return
     now = time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+    second = int(now)
+    if _STAMP[0] != second:
+        _STAMP[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    stamp = f"{_STAMP[1]}.{int(now * 1000) % 1000:03d}Z"
     line = json.dumps({"time": stamp, "level": "info", "msg": msg, **fields}, ensure_ascii=False)
     stream = getattr(log.handlers[0], "stream", None) if log.handlers else None
     if stream is None:
@@ -160,41 +167,69 @@ class BadRequest(Exception):
         self.status, self.reason = status, reason
 
 
-async def _body(request: Request) -> tuple[Any, bytes]:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+async def _read(scope: Scope, receive: Receive) -> bytes:
+    """The request body, checked: JSON content type, at most MAX_BODY bytes (also when streamed)."""
+    ctype, length = "", None
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            ctype = value.decode("latin-1").split(";")[0].strip().lower()
+        elif name == b"content-length":
+            length = value
     if ctype != "application/json":
         raise BadRequest(400, f"expected Content-Type application/json, got {ctype or 'none'}")
-    length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_BODY:
         raise BadRequest(413, f"request body larger than {MAX_BODY} bytes")
-    data = bytearray()
-    async for chunk in request.stream():
+    data = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest(400, "client disconnected")
+        chunk: bytes = message.get("body", b"")
         data += chunk
         if len(data) > MAX_BODY:
             raise BadRequest(413, f"request body larger than {MAX_BODY} bytes")
+        if not message.get("more_body"):
+            break
     if not data:
         raise BadRequest(400, "empty request body")
-    try:
-        return json.loads(data), bytes(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(400, f"malformed JSON: {exc}") from None
+    return data
 
 
-def _handler(state: State, endpoint: str) -> Callable[[Request], Awaitable[Response]]:
-    async def handle(request: Request) -> Response:
+async def _send(send: Send, status: int, body: bytes, *, close: bool = False) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ReviewEndpoint:
+    """``/validate`` and ``/mutate`` as plain ASGI: this is the hot path, so no per-request objects."""
+
+    def __init__(self, state: State, endpoint: str) -> None:
+        self.state, self.endpoint = state, endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            await _send(send, 405, b'{"error": "use POST"}')
+            return
+        state, endpoint = self.state, self.endpoint
         start = time.perf_counter()
         m = state.metrics
         try:
-            body_json, raw = await _body(request)
-            review = parse(body_json)
-        except BadRequest as exc:
-            m.bad_requests.labels(reason=str(exc.status)).inc()
-            log.warning("bad request", extra={"fields": {"status": exc.status, "reason": exc.reason}})
-            return JSONResponse({"error": exc.reason}, status_code=exc.status)
-        except ReviewError as exc:
-            m.bad_requests.labels(reason="400").inc()
-            log.warning("bad request", extra={"fields": {"status": 400, "reason": str(exc)}})
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            raw = await _read(scope, receive)
+            try:
+                review = parse(json.loads(raw))
+            except (ValueError, UnicodeDecodeError) as exc:
+                if isinstance(exc, ReviewError):
+                    raise
+                raise BadRequest(400, f"malformed JSON: {exc}") from None
+        except (BadRequest, ReviewError) as exc:
+            status, reason = (exc.status, exc.reason) if isinstance(exc, BadRequest) else (400, str(exc))
+            m.bad_requests.labels(reason=str(status)).inc()
+            log.warning("bad request", extra={"fields": {"status": status, "reason": reason}})
+            await _send(send, status, json.dumps({"error": reason}).encode())
+            return
         operation = str(review.get("operation"))
         resource = str((review.get("resource") or {}).get("resource", ""))
         subresource = str(review.get("subResource") or "")
@@ -214,6 +249,7 @@ def _handler(state: State, endpoint: str) -> Callable[[Request], Awaitable[Respo
         m.child(m.latency, endpoint, operation, resource, decision.mode).observe(elapsed)
         obj = review.get("object") if isinstance(review.get("object"), dict) else {}
         meta = obj.get("metadata") if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else {}
+        await _send(send, 200, json.dumps(body, ensure_ascii=False).encode(), close=state.shutting_down)
         write_log(
             "admission review",
             {
@@ -232,10 +268,6 @@ def _handler(state: State, endpoint: str) -> Callable[[Request], Awaitable[Respo
                 "ms": round(elapsed * 1000, 3),
             },
         )
-        headers = {"Connection": "close"} if state.shutting_down else None
-        return Response(json.dumps(body, ensure_ascii=False), media_type="application/json", headers=headers)
-
-    return handle
 
 
 def _verdict(decision: Decision) -> str:
@@ -276,8 +308,8 @@ def build_app(state: State) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/validate", _handler(state, "validate"), methods=["POST"]),
-            Route("/mutate", _handler(state, "mutate"), methods=["POST"]),
+            Route("/validate", ReviewEndpoint(state, "validate")),
+            Route("/mutate", ReviewEndpoint(state, "mutate")),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
