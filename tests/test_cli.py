@@ -178,3 +178,10 @@ def test_internal_errors_never_show_a_traceback(
     monkeypatch.setattr(scan, "run", boom)
     code, _, err = run(capsys, "scan", write(tmp_path, "p.yaml", PRIVILEGED))
     assert code == 2 and "internal error: RuntimeError: kaboom" in err and "Traceback" not in err
+
+
+def test_missing_paths_are_errors_not_files(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clean = write(tmp_path, "clean.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
+    code, out, _ = run(capsys, "scan", "--format", "json", clean, str(tmp_path / "missing.yaml"))
+    summary = json.loads(out)["summary"]
+    assert code == 2 and summary["files"] == 1 and summary["errors"] == 1

@@ -293,14 +293,13 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 def _results(args: argparse.Namespace, config: Config, ctx: Context) -> Iterator[FileResult]:
     for err in missing(args.paths):
-        result = FileResult(err.file, errors=[err])
-        yield result
+        yield FileResult(err.file, errors=[err], read=False)
     from podsec.sources import kustomize
 
     rendered = [kustomize.render(d) for d in args.kustomize]
     for item in rendered:
         if isinstance(item, InputError):
-            yield FileResult(item.file, errors=[item])
+            yield FileResult(item.file, errors=[item], read=False)
     targets = itertools.chain(
         (t for t in rendered if not isinstance(t, InputError)),
         discover(args.paths, excluded=(*config.exclude, *args.exclude)),

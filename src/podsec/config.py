@@ -315,7 +315,3 @@ def load(path: str | None, *, known: frozenset[str] | None = CHECK_IDS) -> Confi
         return parse(docs[0].data if docs else None, path, known=known)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-
-
-def plain(data: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(data)

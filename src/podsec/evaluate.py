@@ -184,7 +184,7 @@ def evaluate_object(
         return errors
     policy_errors: list[InputError] = []
     if ctx.policies is not None:
-        policy_findings, policy_errors = _policy_findings(obj, ctx.policies, b, object_line)
+        policy_findings, policy_errors = _policy_findings(obj, views, ctx.policies, b, object_line)
         findings += policy_findings
     candidates = list(exemptions.applicable(ctx.exemptions, ref))
     if ctx.annotation_exemptions:
@@ -192,7 +192,7 @@ def evaluate_object(
         candidates += from_annotations
         findings += invalid
     kept, suppressed = _apply_exemptions(findings, images, candidates, b)
-    details = _details(obj, b, object_line) if ctx.explain and sources else None
+    details = _details(obj, views, b, object_line) if ctx.explain and sources else None
     return ObjectResult(
         ref,
         file,
@@ -206,11 +206,13 @@ def evaluate_object(
     )
 
 
-def _details(obj: Mapping[str, Any], b: _Builder, object_line: int | None) -> Mapping[str, Any] | None:
+def _details(
+    obj: Mapping[str, Any], views: list[podmodel.PodView], b: _Builder, object_line: int | None
+) -> Mapping[str, Any]:
+    """The explain view of the pods just evaluated (no second validation or build)."""
     from podsec import explain
 
-    explained = explain.explain_object(obj, b.ctx.kinds, file=b.file, line_offset=b.line_offset, line=object_line)
-    return explain.as_data(explained) if isinstance(explained, explain.Explained) else None
+    return explain.as_data(explain.from_views(obj, views, file=b.file, line_offset=b.line_offset, line=object_line))
 
 
 def _origin(obj: Mapping[str, Any]) -> str | None:
@@ -227,11 +229,9 @@ def _origin(obj: Mapping[str, Any]) -> str | None:
 
 
 def _policy_findings(
-    obj: Mapping[str, Any], policies: PolicySet, b: _Builder, object_line: int | None
+    obj: Mapping[str, Any], views: list[podmodel.PodView], policies: PolicySet, b: _Builder, object_line: int | None
 ) -> tuple[list[Finding], list[InputError]]:
-    view = None
-    if policies.uses_view:
-        view = _details(obj, b, object_line) or {"pods": []}
+    view = _details(obj, views, b, object_line) if policies.uses_view else None
     results, failures = policies.evaluate(obj, view)
     findings = []
     for r in results:

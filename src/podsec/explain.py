@@ -7,7 +7,7 @@ exactly what the checks saw. Rendering to text or JSON is done by the caller's w
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -111,6 +111,44 @@ def _row(obj: Any, name: str, r: Resolved[Any], offset: int) -> Row:
     return Row(name, value, r.source, format_path(r.path), pos.line + offset if pos else None, UNSET.get(name, ""))
 
 
+def pod_rows(obj: Any, view: podmodel.PodView, line_offset: int = 0) -> PodRows:
+    """The rows of one pod view (the same view the checks read)."""
+    sc = view.security_context
+    pod_fields: list[tuple[str, Resolved[Any]]] = [
+        ("os.name", view.os_name),
+        ("hostNetwork", view.host_network),
+        ("hostPID", view.host_pid),
+        ("hostIPC", view.host_ipc),
+        ("hostUsers", view.host_users),
+        ("shareProcessNamespace", view.share_process_namespace),
+        ("automountServiceAccountToken", view.automount_token),
+        *((name, getattr(sc, attr)) for attr, name in (*SHARED_FIELDS, *POD_ONLY_FIELDS)),
+    ]
+    containers = []
+    for c in view.containers:
+        eff = c.effective
+        rows = tuple(
+            _row(obj, name, getattr(eff, attr), line_offset) for attr, name in (*SHARED_FIELDS, *CONTAINER_ONLY_FIELDS)
+        )
+        pos = locate(obj, c.path)
+        containers.append(
+            ContainerRows(c.name, c.kind, format_path(c.path), pos.line + line_offset if pos else None, rows)
+        )
+    return PodRows(view.label, tuple(_row(obj, n, r, line_offset) for n, r in pod_fields), tuple(containers))
+
+
+def from_views(
+    obj: Mapping[str, Any],
+    views: Sequence[podmodel.PodView],
+    *,
+    file: str | None,
+    line_offset: int = 0,
+    line: int | None = None,
+) -> Explained:
+    """The explanation of an object whose pod views are already built (as the evaluation has them)."""
+    return Explained(ObjectRef.of(obj), file, line, tuple(pod_rows(obj, v, line_offset) for v in views))
+
+
 def explain_object(
     obj: Mapping[str, Any], kinds: KindTable, *, file: str | None, line_offset: int = 0, line: int | None = None
 ) -> Explained | list[InputError] | None:
@@ -119,46 +157,19 @@ def explain_object(
     sources = kinds.pod_sources(obj)
     if not sources:
         return None
-    pods = []
+    views = []
     errors = []
     for src in sources:
         problems = podmodel.validate_pod(obj, src)
-        if problems:
-            for p in problems:
-                pos = locate(obj, p.path)
-                errors.append(
-                    InputError(
-                        file, pos.line + line_offset if pos else None, f"{ref}: {format_path(p.path)}: {p.message}"
-                    )
-                )
-            continue
-        view = podmodel.build_pod(obj, src)
-        sc = view.security_context
-        pod_fields: list[tuple[str, Resolved[Any]]] = [
-            ("os.name", view.os_name),
-            ("hostNetwork", view.host_network),
-            ("hostPID", view.host_pid),
-            ("hostIPC", view.host_ipc),
-            ("hostUsers", view.host_users),
-            ("shareProcessNamespace", view.share_process_namespace),
-            ("automountServiceAccountToken", view.automount_token),
-            *((name, getattr(sc, attr)) for attr, name in (*SHARED_FIELDS, *POD_ONLY_FIELDS)),
-        ]
-        containers = []
-        for c in view.containers:
-            eff = c.effective
-            rows = tuple(
-                _row(obj, name, getattr(eff, attr), line_offset)
-                for attr, name in (*SHARED_FIELDS, *CONTAINER_ONLY_FIELDS)
-            )
-            pos = locate(obj, c.path)
-            containers.append(
-                ContainerRows(c.name, c.kind, format_path(c.path), pos.line + line_offset if pos else None, rows)
-            )
-        pods.append(PodRows(src.label, tuple(_row(obj, n, r, line_offset) for n, r in pod_fields), tuple(containers)))
+        for p in problems:
+            pos = locate(obj, p.path)
+            message = f"{ref}: {format_path(p.path)}: {p.message}"
+            errors.append(InputError(file, pos.line + line_offset if pos else None, message))
+        if not problems:
+            views.append(podmodel.build_pod(obj, src))
     if errors:
         return errors
-    return Explained(ref, file, line, tuple(pods))
+    return from_views(obj, views, file=file, line_offset=line_offset, line=line)
 
 
 _KIND_LABEL = {

@@ -104,6 +104,7 @@ class FileResult:
     file: str | None
     objects: list[ObjectResult] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
+    read: bool = True  # False for an input that could not be opened at all (a missing path, a failed -k)
 
 
 @dataclass(slots=True)
@@ -116,7 +117,7 @@ class Summary:
     by_severity: dict[str, int] = field(default_factory=dict)
 
     def add(self, result: FileResult) -> None:
-        self.files += 1
+        self.files += result.read
         self.objects += len(result.objects)
         self.errors += len(result.errors)
         for obj in result.objects:

@@ -8,6 +8,7 @@ identity while the file around it changes. Exempted findings carry a suppression
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ import pathlib
 from typing import Any, TextIO
 from urllib.parse import quote
 
+from podsec.checks import get
 from podsec.checks._base import Check, CheckLevel
 from podsec.findings import Finding, InputError, Summary, Suppressed
 from podsec.reporters.base import Collected, RunInfo, object_label, relative
@@ -124,13 +126,9 @@ class SarifReporter:
         for obj in seen.objects:  # governance findings are not "evaluated checks" but need rules too
             for f in obj.findings:
                 if f.check not in known:
-                    from podsec.checks import get
-
-                    try:
+                    with contextlib.suppress(KeyError):
                         checks.append(get(f.check))
                         known.add(f.check)
-                    except KeyError:
-                        pass
         index = {c.id: i for i, c in enumerate(checks)}
         results = [self._result(f, index) for obj in seen.objects for f in obj.findings]
         results += [self._result(s.finding, index, s) for obj in seen.objects for s in obj.suppressed]

@@ -215,6 +215,7 @@ def read_objects(data: bytes, name: str, kinds: KindTable, *, every: bool = Fals
             failed = True
             yield _yaml_error(exc, chunk, name, offset)
             continue
+        template = _template(chunk)
         for doc in docs:
             if doc.data is None:
                 continue  # an empty document, as between two "---" lines
@@ -224,7 +225,7 @@ def read_objects(data: bytes, name: str, kinds: KindTable, *, every: bool = Fals
                     failed = True
                     yield InputError(name, offset + doc.line, problem)
                     continue
-                yield Located(obj, offset, _object_line(doc.data, obj, offset + doc.line, offset), _template(chunk))
+                yield Located(obj, offset, _object_line(doc.data, obj, offset + doc.line, offset), template)
     if not found and not failed:
         yield InputError(name, None, "no Kubernetes objects: the file is empty or holds only comments")
 
