@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from podsec.checks import ALL_CHECKS
@@ -119,6 +119,7 @@ class CheckResult:
 
     check: Check
     violations: tuple[Violation, ...]
+    _text: list[str] = field(default_factory=list, compare=False, repr=False)  # message(), once computed
 
     @property
     def reason(self) -> str:
@@ -130,8 +131,14 @@ class CheckResult:
 
     def message(self, violations: Sequence[Violation] | None = None) -> str:
         """``reason (detail)`` for all violations, or for the given subset."""
+        whole = violations is None or tuple(violations) == self.violations
+        if whole and self._text:
+            return self._text[0]
         reason, detail = self.check.describe(self.violations if violations is None else violations)
-        return f"{reason} ({detail})" if detail else reason
+        text = f"{reason} ({detail})" if detail else reason
+        if whole:
+            self._text.append(text)
+        return text
 
 
 def evaluate(pod: PodView, policy: Policy) -> list[CheckResult]:

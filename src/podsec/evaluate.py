@@ -13,7 +13,7 @@ from podsec.checks._base import Check, Severity
 from podsec.exemptions import Exemption, ExemptionError
 from podsec.findings import Finding, InputError, ObjectResult, Suppressed
 from podsec.model import pod as podmodel
-from podsec.model.paths import Path, format_path, locate, parse_path
+from podsec.model.paths import Path, PosDict, format_path, locate, parse_path
 from podsec.model.schema import describe
 from podsec.model.workloads import KindTable, ObjectRef
 
@@ -54,7 +54,10 @@ class _Builder:
     template: str | None = None
 
     def finding(self, check: Check, path: Path, message: str, *, pod: str | None, container: str | None) -> Finding:
-        line, col, exact = _position(self.obj, path, self.line_offset)
+        if isinstance(self.obj, PosDict):
+            line, col, exact = _position(self.obj, path, self.line_offset)
+        else:  # decoded from JSON (an admission request): no positions to look up
+            line, col, exact = None, None, False
         severity = self.ctx.severity.get(check.id, check.severity)
         return Finding(
             check=check.id,
@@ -178,7 +181,7 @@ def evaluate_object(
             verdicts.append((src.label, verdict))
         for result in results:
             for v in result.violations:
-                msg = result.message([v])
+                msg = result.message() if len(result.violations) == 1 else result.message([v])
                 findings.append(b.finding(result.check, v.path, msg, pod=src.label, container=v.container))
     if errors:
         return errors

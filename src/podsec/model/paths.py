@@ -33,8 +33,20 @@ class PosList(list[Any]):
     lc: list[tuple[int, int]]
 
 
+_FORMATTED: dict[Path, str] = {}
+
+
 def format_path(path: Path) -> str:
     """``("spec", "containers", 0, "name")`` -> ``spec.containers[0].name``."""
+    text = _FORMATTED.get(path)
+    if text is None:
+        if len(_FORMATTED) > 8192:  # the same few hundred paths recur in every object; bound the rest
+            _FORMATTED.clear()
+        text = _FORMATTED[path] = _format(path)
+    return text
+
+
+def _format(path: Path) -> str:
     out: list[str] = []
     for part in path:
         if isinstance(part, int):

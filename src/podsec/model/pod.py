@@ -119,17 +119,25 @@ def get_path(root: Any, path: Path) -> Any:
     return node
 
 
-def _first(root: Any, layers: Sequence[Path], name: str) -> tuple[Any, Path]:
-    for layer in layers:
-        value = get_path(root, (*layer, name))
-        if value is not None:
-            return value, (*layer, name)
-    return None, (*layers[0], name)
+class _Layers:
+    """The mappings holding a pod's pod-level fields, looked up once; the first that sets a field wins."""
 
+    __slots__ = ("maps", "paths")
 
-def _resolved(root: Any, layers: Sequence[Path], name: str) -> Resolved[Any]:
-    value, path = _first(root, layers, name)
-    return Resolved(value, "pod" if value is not None else "unset", path)
+    def __init__(self, root: Any, layers: Sequence[Path]) -> None:
+        self.paths = layers
+        self.maps = [(m, p) for p in layers if isinstance(m := get_path(root, p), dict)]
+
+    def first(self, name: str) -> tuple[Any, Path]:
+        for mapping, path in self.maps:
+            value = mapping.get(name)
+            if value is not None:
+                return value, (*path, name)
+        return None, (*self.paths[0], name)
+
+    def resolved(self, name: str) -> Resolved[Any]:
+        value, path = self.first(name)
+        return Resolved(value, "pod" if value is not None else "unset", path)
 
 
 def _containers(root: Any, src: PodSource) -> list[tuple[ContainerKind, Path, Any]]:
@@ -148,23 +156,30 @@ def _containers(root: Any, src: PodSource) -> list[tuple[ContainerKind, Path, An
     return found
 
 
+_POD_LEVEL = {k: v for k, v in schema.POD_SPEC.items() if not k.endswith("ontainers")}  # containers: per source
+_CONTAINER_LIST = schema.ListOf(schema.CONTAINER)
+
+
 def validate_pod(root: Any, src: PodSource) -> list[schema.TypeProblem]:
     """Every wrong-typed field podsec would read for this pod."""
     problems: list[schema.TypeProblem] = []
     for layer in src.layers:
         value = get_path(root, layer)
-        schema.validate(
-            value, {k: v for k, v in schema.POD_SPEC.items() if not k.endswith("ontainers")}, layer, problems
-        )
+        schema.validate(value, _POD_LEVEL, layer, problems)
     for meta in src.metadata:
         schema.validate(get_path(root, meta), schema.METADATA, meta, problems)
     for cs in src.containers:
         value = get_path(root, cs.path)
-        schema.validate(value, schema.ListOf(schema.CONTAINER) if cs.many else schema.CONTAINER, cs.path, problems)
+        schema.validate(value, _CONTAINER_LIST if cs.many else schema.CONTAINER, cs.path, problems)
     return problems
 
 
+_HANDLER_FIELDS = frozenset({"livenessProbe", "readinessProbe", "startupProbe", "lifecycle"})
+
+
 def _handler_hosts(raw: Mapping[str, Any], path: Path) -> tuple[HandlerHost, ...]:
+    if _HANDLER_FIELDS.isdisjoint(raw):
+        return ()
     hosts: list[HandlerHost] = []
     probes = [(raw.get(p), (*path, p)) for p in ("livenessProbe", "readinessProbe", "startupProbe")]
     lifecycle = raw.get("lifecycle") or {}
@@ -197,45 +212,49 @@ def _container(kind: ContainerKind, path: Path, raw: Any, pod_sc: PodSecurityCon
     )
 
 
-def _volumes(root: Any, layers: Sequence[Path]) -> tuple[VolumeView, ...]:
-    raw, path = _first(root, layers, "volumes")
+_SOURCE_ORDER = {name: i for i, name in enumerate(schema.VOLUME_SOURCES)}
+
+
+def _volumes(layers: _Layers) -> tuple[VolumeView, ...]:
+    raw, path = layers.first("volumes")
     views = []
     for i, vol in enumerate(raw or ()):
         vol = vol or {}
-        sources = tuple(s for s in schema.VOLUME_SOURCES if vol.get(s) is not None)
+        found = [k for k, v in vol.items() if v is not None and k in _SOURCE_ORDER]
+        sources = tuple(found if len(found) < 2 else sorted(found, key=_SOURCE_ORDER.__getitem__))
         views.append(VolumeView(vol.get("name") or "", (*path, i), sources))
     return tuple(views)
 
 
 def build_pod(root: Any, src: PodSource) -> PodView:
     """Build the view of a pod whose fields passed `validate_pod`."""
-    meta, meta_path = None, src.metadata[0] if src.metadata else ("metadata",)
+    meta_path = src.metadata[0] if src.metadata else ("metadata",)
     annotations: Mapping[str, str] = {}
     annotations_path: Path = (*meta_path, "annotations")
     for mp in src.metadata:
         candidate = get_path(root, (*mp, "annotations"))
         if candidate:
-            meta, annotations, annotations_path = mp, candidate, (*mp, "annotations")
+            annotations, annotations_path = candidate, (*mp, "annotations")
             break
-    del meta
-    sc_raw, sc_path = _first(root, src.layers, "securityContext")
+    layers = _Layers(root, src.layers)
+    sc_raw, sc_path = layers.first("securityContext")
     pod_sc = security.pod_security_context(sc_raw, sc_path)
-    os_raw, os_path = _first(root, src.layers, "os")
+    os_raw, os_path = layers.first("os")
     return PodView(
         label=src.label,
         metadata_path=meta_path,
         spec_path=src.layers[0],
         annotations=annotations,
         annotations_path=annotations_path,
-        host_network=_resolved(root, src.layers, "hostNetwork"),
-        host_pid=_resolved(root, src.layers, "hostPID"),
-        host_ipc=_resolved(root, src.layers, "hostIPC"),
-        host_users=_resolved(root, src.layers, "hostUsers"),
+        host_network=layers.resolved("hostNetwork"),
+        host_pid=layers.resolved("hostPID"),
+        host_ipc=layers.resolved("hostIPC"),
+        host_users=layers.resolved("hostUsers"),
         os_name=Resolved((os_raw or {}).get("name"), "pod" if os_raw else "unset", (*os_path, "name")),
-        runtime_class_name=_first(root, src.layers, "runtimeClassName")[0],
+        runtime_class_name=layers.first("runtimeClassName")[0],
         security_context=pod_sc,
-        volumes=_volumes(root, src.layers),
+        volumes=_volumes(layers),
         containers=tuple(_container(k, p, c, pod_sc) for k, p, c in _containers(root, src)),
-        automount_token=_resolved(root, src.layers, "automountServiceAccountToken"),
-        share_process_namespace=_resolved(root, src.layers, "shareProcessNamespace"),
+        automount_token=layers.resolved("automountServiceAccountToken"),
+        share_process_namespace=layers.resolved("shareProcessNamespace"),
     )

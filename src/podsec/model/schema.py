@@ -166,12 +166,43 @@ def _hint(shape: Shape, value: object) -> str:
     return ""
 
 
+def conforms(value: object, shape: Shape) -> bool:
+    """Whether ``value`` fits ``shape`` (what `validate` checks, without building paths: the common case)."""
+    if value is None:
+        return True
+    if shape is STR:
+        return isinstance(value, str)
+    if shape is INT:
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    if shape is BOOL:
+        return isinstance(value, bool)
+    if isinstance(shape, ListOf):
+        return isinstance(value, list) and all(conforms(item, shape.item) for item in value)
+    if isinstance(shape, MapOf):
+        return isinstance(value, dict) and all(conforms(item, shape.value) for item in value.values())
+    if not isinstance(value, dict):
+        return False
+    for key, sub in shape.items():
+        item = value.get(key)
+        if item is not None and not conforms(item, sub):
+            return False
+    return True
+
+
 def validate(value: object, shape: Shape, path: Path, problems: list[TypeProblem]) -> None:
     """Append a `TypeProblem` for every value under ``value`` that does not fit ``shape``.
 
     ``None`` (YAML null) is accepted everywhere: Kubernetes treats it as unset.
     Only the fields named in the shape are looked at; others are ignored.
     """
+    if value is None or conforms(value, shape):
+        return
+    _collect(value, shape, path, problems)
+
+
+def _collect(value: object, shape: Shape, path: Path, problems: list[TypeProblem]) -> None:
     if value is None:
         return
     ok: bool
@@ -188,19 +219,19 @@ def validate(value: object, shape: Shape, path: Path, problems: list[TypeProblem
         if ok:
             assert isinstance(value, list)
             for i, item in enumerate(value):
-                validate(item, shape.item, (*path, i), problems)
+                _collect(item, shape.item, (*path, i), problems)
     elif isinstance(shape, MapOf):
         ok = isinstance(value, dict)
         if ok:
             assert isinstance(value, dict)
             for key, item in value.items():
-                validate(item, shape.value, (*path, key), problems)
+                _collect(item, shape.value, (*path, key), problems)
     else:
         ok = isinstance(value, dict)
         if ok:
             assert isinstance(value, dict)
             for key, sub in shape.items():
                 if key in value:
-                    validate(value[key], sub, (*path, key), problems)
+                    _collect(value[key], sub, (*path, key), problems)
     if not ok:
         problems.append(TypeProblem(path, f"expected {_expected(shape)}, got {describe(value)}{_hint(shape, value)}"))

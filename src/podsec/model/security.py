@@ -163,29 +163,51 @@ def _convert(name: str, raw: Any) -> Any:
     return raw
 
 
-def _field(raw: Mapping[str, Any], name: str, path: Path, source: Source) -> Resolved[Any]:
-    value = raw.get(name)
-    if value is None:
-        return Resolved(None, "unset", (*path, name))
-    return Resolved(_convert(name, value), source, (*path, name))
+_UNSET: dict[tuple[Path, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+
+
+def _all_unset(names: tuple[tuple[str, str], ...], path: Path) -> dict[str, Any]:
+    """``attr -> Resolved`` with every field unset at ``path``, shared (values are immutable, paths repeat)."""
+    key = (path, names)
+    found = _UNSET.get(key)
+    if found is None:
+        if len(_UNSET) > 4096:
+            _UNSET.clear()
+        found = _UNSET[key] = {attr: Resolved(None, "unset", (*path, name)) for attr, name in names}
+    return found
+
+
+def _fields(data: Mapping[str, Any], names: tuple[tuple[str, str], ...], path: Path, source: Source) -> dict[str, Any]:
+    """``attr -> Resolved`` for each field, as written in ``data``."""
+    unset = _all_unset(names, path)
+    if not data:
+        return dict(unset)
+    out: dict[str, Any] = {}
+    for attr, name in names:
+        value = data.get(name)
+        out[attr] = unset[attr] if value is None else Resolved(_convert(name, value), source, (*path, name))
+    return out
+
+
+_POD_FIELDS = (*SHARED_FIELDS, *POD_ONLY_FIELDS)
 
 
 def pod_security_context(raw: Mapping[str, Any] | None, path: Path) -> PodSecurityContext:
     """Read a (validated) pod-level ``securityContext``."""
     data = raw or {}
-    fields = {a: _field(data, n, path, "pod") for a, n in (*SHARED_FIELDS, *POD_ONLY_FIELDS)}
-    misplaced = tuple((*path, n) for n in _CONTAINER_ONLY_NAMES if n in data)
-    return PodSecurityContext(present=raw is not None, path=path, misplaced=misplaced, **fields)
+    misplaced = tuple((*path, n) for n in _CONTAINER_ONLY_NAMES if n in data) if data else ()
+    return PodSecurityContext(raw is not None, path, **_fields(data, _POD_FIELDS, path, "pod"), misplaced=misplaced)
 
 
 def resolve(pod: PodSecurityContext, raw: Mapping[str, Any] | None, path: Path) -> EffectiveSecurityContext:
     """Merge a container's (validated) ``securityContext`` over the pod's."""
     data = raw or {}
-    fields: dict[str, Resolved[Any]] = {}
-    for attr, name in SHARED_FIELDS:
-        own = _field(data, name, path, "container")
-        fields[attr] = own if own.is_set else (getattr(pod, attr) if getattr(pod, attr).is_set else own)
-    for attr, name in CONTAINER_ONLY_FIELDS:
-        fields[attr] = _field(data, name, path, "container")
-    misplaced = tuple((*path, n) for n in _POD_ONLY_NAMES if n in data)
-    return EffectiveSecurityContext(present=raw is not None, path=path, misplaced=misplaced, **fields)
+    fields = _fields(data, SHARED_FIELDS, path, "container")
+    for attr, own in fields.items():
+        if own.source == "unset":
+            inherited = getattr(pod, attr)
+            if inherited.source != "unset":
+                fields[attr] = inherited
+    fields.update(_fields(data, CONTAINER_ONLY_FIELDS, path, "container"))
+    misplaced = tuple((*path, n) for n in _POD_ONLY_NAMES if n in data) if data else ()
+    return EffectiveSecurityContext(raw is not None, path, **fields, misplaced=misplaced)
