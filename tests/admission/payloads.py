@@ -70,6 +70,19 @@ def pod(
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
 
+def as_validated(obj: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """``obj`` as a *validating* webhook sees it: by then the API server has generated the name
+    and filled in uid and creationTimestamp (``Store.Create`` runs ``BeforeCreate`` before the
+    validating admission, and ``AdmissionToValidateObjectFunc`` puts the generated name in the
+    request). Mutating webhooks see the object before that, with generateName only."""
+    obj = copy.deepcopy(obj)
+    meta = obj["metadata"]
+    meta["name"] = meta.get("generateName", "pod-") + suffix
+    meta["uid"] = str(uuid.uuid5(uuid.NAMESPACE_DNS, meta["name"]))
+    meta["creationTimestamp"] = "2026-11-23T10:00:00Z"
+    return obj
+
+
 def deployment(*, privileged: bool = False) -> dict[str, Any]:
     template = pod("x", privileged=privileged)
     template["metadata"] = {"labels": {"app": "web"}}

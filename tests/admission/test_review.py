@@ -13,10 +13,10 @@ import jsonpatch
 import pytest
 
 from podsec.admission.labels import ModePolicy, NamespacePolicy
-from podsec.admission.review import Reviewer, ReviewError, WebhookConfig, parse
+from podsec.admission.review import Reviewer, ReviewError, WebhookConfig, evaluation_key, parse
 from podsec.config import parse as parse_config
 from podsec.model.standards import PolicyVersion
-from tests.admission.payloads import ALICE, deployment, pod, restricted_labels, review
+from tests.admission.payloads import ALICE, as_validated, deployment, pod, restricted_labels, review
 
 PSA = "pod-security.kubernetes.io/"
 TODAY = date(2026, 11, 23)
@@ -312,12 +312,42 @@ def test_identical_pods_are_evaluated_once_and_answered_alike() -> None:
     assert len(reviewer._evaluations) == 2
 
 
-def test_a_request_seen_before_gets_the_same_answer_with_its_own_uid() -> None:
+def test_pods_of_one_template_share_an_evaluation_and_each_denial_names_its_pod() -> None:
     reviewer = Reviewer()
-    first, second = parse(review(pod())), parse(review(pod()))
-    a, _ = reviewer.review(first, restricted_labels(), today=TODAY, object_key="same-request")
-    b, decision = reviewer.review(second, restricted_labels(), today=TODAY, object_key="same-request")
+    first, second = (parse(review(as_validated(pod(), suffix))) for suffix in ("abcde", "fghij"))
+    assert first["name"] == "web-7d4b9c8f6d-abcde" and first["object"] != second["object"]
+    a, _ = reviewer.review(first, restricted_labels(), today=TODAY)
+    b, decision = reviewer.review(second, restricted_labels(), today=TODAY)
+    assert len(reviewer._evaluations) == 1 and not decision.allowed
     assert a["response"]["uid"] == first["uid"] and b["response"]["uid"] == second["uid"]
-    assert {**a["response"], "uid": ""} == {**b["response"], "uid": ""} and not decision.allowed
-    c, _ = reviewer.review(second, {}, today=TODAY, object_key="same-request")  # other labels: answered anew
-    assert c["response"]["allowed"] is True and len(reviewer._answers) == 2
+    message_a, message_b = a["response"]["status"]["message"], b["response"]["status"]["message"]
+    assert message_a.startswith('pods "web-7d4b9c8f6d-abcde" is forbidden: violates')
+    assert message_b.startswith('pods "web-7d4b9c8f6d-fghij" is forbidden: violates')
+    assert message_a.split(":", 1)[1] == message_b.split(":", 1)[1]
+
+
+def test_names_are_part_of_the_evaluation_when_an_exemption_matches_names() -> None:
+    cfg = parse_config({"exemptions": [{"checks": ["*"], "name": "web-7d4b9c8f6d-abc*", "reason": "canary"}]})
+    reviewer = Reviewer(WebhookConfig(exemptions=cfg.exemptions))
+    exempted = answer(review(as_validated(pod(), "abcde")), restricted_labels(), reviewer)
+    denied = answer(review(as_validated(pod(), "fghij")), restricted_labels(), reviewer)
+    assert exempted["allowed"] is True and denied["allowed"] is False
+    assert len(reviewer._evaluations) == 2
+
+
+def test_evaluation_key_ignores_only_what_no_check_reads() -> None:
+    def key(obj: dict[str, Any], names: bool = False, everything: bool = False) -> bytes:
+        return evaluation_key(obj, names_matter=names, everything_matters=everything)
+
+    base = as_validated(pod(), "abcde")
+    other_pod = as_validated(pod(), "fghij")
+    other_pod["status"] = {"phase": "Pending"}
+    assert key(other_pod) == key(base)
+    assert key(other_pod, names=True) != key(base, names=True)
+    assert key(other_pod, everything=True) != key(base, everything=True)  # Rego may read anything
+    annotated = copy.deepcopy(base)
+    annotated["metadata"]["annotations"] = {"podsec.io/exempt": "*"}
+    image = copy.deepcopy(base)
+    image["spec"]["containers"][0]["image"] = "registry.example/web:2.0"
+    assert len({key(base), key(annotated), key(image)}) == 3
+    assert key({"big": 2**70}) != key({"big": 2**71})  # beyond orjson: still keyed by content

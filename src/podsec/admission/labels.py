@@ -29,9 +29,13 @@ _STRICTNESS = {p: i for i, p in enumerate(PROFILES)}
 class ModePolicy:
     profile: str  # privileged | baseline | restricted | hardened
     version: PolicyVersion
+    name: str = field(init=False, repr=False, compare=False)  # "restricted:latest", made once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", f"{self.profile}:{self.version}")
 
     def __str__(self) -> str:
-        return f"{self.profile}:{self.version}"
+        return self.name
 
     @property
     def active(self) -> bool:

@@ -10,7 +10,7 @@ everything. podsec adds its profiles, Rego policies and exemptions.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import orjson
+
 from podsec import engine
 from podsec.admission.labels import DEFAULTS, ModePolicy, NamespacePolicy
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import CheckLevel
 from podsec.evaluate import Context, evaluate_object
 from podsec.exemptions import Exemption
-from podsec.findings import Finding, ObjectResult
+from podsec.findings import ObjectResult
 from podsec.model.standards import Level
 from podsec.model.workloads import KindTable
 from podsec.rego.policies import PolicySet
@@ -117,13 +119,95 @@ def _template(obj: Mapping[str, Any], kinds: KindTable) -> Any:
     return [get_path(obj, src.layers[0]) for src in kinds.pod_sources(obj)]
 
 
+# Metadata the API server gives each object and that no check reads: pods of one template differ
+# only in these (a validating webhook sees the generated name, uid and creationTimestamp).
+_PER_OBJECT_METADATA = frozenset({"uid", "creationTimestamp", "resourceVersion", "generation", "managedFields"})
+_NAMES = frozenset({"name", "generateName"})
+
+
+def evaluation_key(obj: Mapping[str, Any], *, names_matter: bool, everything_matters: bool) -> bytes:
+    """A digest of what an evaluation of ``obj`` reads.
+
+    Without Rego policies (which may read anything), that is the object minus ``status`` and
+    the per-object metadata above, and minus the name unless an exemption matches names: the
+    pods of a ReplicaSet, Job or DaemonSet then share one evaluation.
+    """
+    if not everything_matters:
+        meta = obj.get("metadata")
+        drop = _PER_OBJECT_METADATA if names_matter else _PER_OBJECT_METADATA | _NAMES
+        if isinstance(meta, dict) and not drop.isdisjoint(meta):
+            meta = {k: v for k, v in meta.items() if k not in drop}
+        obj = {k: (meta if k == "metadata" else v) for k, v in obj.items() if k != "status"}
+    try:
+        data = orjson.dumps(obj)
+    except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits (decoded by the json fallback)
+        data = repr(obj).encode()
+    return hashlib.blake2b(data, digest_size=20).digest()
+
+
+_GOVERNANCE = CheckLevel.GOVERNANCE.value
+
+
+class Outcome:
+    """One evaluation for one mode's policy, and the texts made from it.
+
+    Cached with the evaluation, so the pods of a template share the texts too.
+    """
+
+    __slots__ = ("_texts", "error", "failing", "mode", "result")
+
+    def __init__(self, mode: ModePolicy, result: ObjectResult | None, error: str | None) -> None:
+        self.mode, self.result, self.error = mode, result, error
+        self.failing = tuple(f for f in result.findings if f.level != _GOVERNANCE) if result else ()
+        self._texts: dict[str, Any] = {}
+
+    def text(self, would: bool) -> str:
+        """The violations in one line, PSA's aggregate where PSA would say it exactly."""
+        key = "would" if would else "violates"
+        found = self._texts.get(key)
+        if found is None:
+            found = self._texts[key] = self._text(would)
+        return str(found)
+
+    def _text(self, would: bool) -> str:
+        mode, result = self.mode, self.result
+        assert result is not None
+        prefix = "would violate" if would else "violates"
+        if mode.profile in ("baseline", "restricted") and not result.suppressed and result.verdicts:
+            text = result.verdicts[0][1]  # PSA's own aggregate, exactly
+            return text.replace("violates", prefix, 1) if would else text
+        name = "PodSecurity" if mode.profile in ("baseline", "restricted") else "podsec"
+        messages = ", ".join(dict.fromkeys(f.message for f in self.failing))
+        return f'{prefix} {name} "{mode}": {messages}'
+
+    def warnings(self) -> list[str]:
+        """One warning per failing check, within the API server's limits."""
+        found = self._texts.get("warnings")
+        if found is None:
+            found = self._texts["warnings"] = self._warnings()
+        return list(found)
+
+    def _warnings(self) -> list[str]:
+        mode = self.mode
+        name = "PodSecurity" if mode.profile in ("baseline", "restricted") else "podsec"
+        by_check: dict[str, list[str]] = {}
+        for f in self.failing:
+            by_check.setdefault(f.check, []).append(f.message)
+        texts = [f'would violate {name} "{mode}": ' + "; ".join(dict.fromkeys(m)) for m in by_check.values()]
+        texts = [clean(t, MAX_WARNING_RUNES) for t in texts]
+        if len(texts) > MAX_WARNINGS:
+            texts = [*texts[: MAX_WARNINGS - 1], f"... and {len(texts) - MAX_WARNINGS + 1} more violations"]
+        return texts
+
+
 class Reviewer:
     """Answers AdmissionReviews.
 
     Selected checks are cached per (profile, version, policy sets). Evaluations are cached
-    too, keyed by the exact object and everything else they depend on: a ReplicaSet's
-    pods arrive as identical objects (generateName, same template), so scaling a workload
-    up costs one evaluation, not one per pod. The cache is bounded (LRU).
+    too, keyed by what they read (`evaluation_key`) and everything else they depend on: the
+    pods of one template differ only in name, uid and timestamps, so scaling a workload up
+    or rolling out a DaemonSet costs one evaluation, not one per pod. The cache is bounded
+    (LRU). Only an evaluation's messages are used from the cache, never its object's name.
     """
 
     EVALUATION_CACHE = 2048
@@ -131,9 +215,9 @@ class Reviewer:
     def __init__(self, config: WebhookConfig | None = None) -> None:
         self.config = config or WebhookConfig()
         self._contexts: dict[tuple[str, str, tuple[str, ...], date | None], Context] = {}
-        self._evaluations: OrderedDict[tuple[str, ...], tuple[ObjectResult | None, str | None]] = OrderedDict()
-        self._namespaces: dict[tuple[tuple[str, str], ...], NamespacePolicy] = {}
-        self._answers: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], Decision]] = OrderedDict()
+        self._evaluations: OrderedDict[tuple[Any, ...], Outcome] = OrderedDict()
+        self._namespaces: dict[frozenset[tuple[str, str]], NamespacePolicy] = {}
+        self._names_matter = any(e.name is not None for e in self.config.exemptions)
 
     def context(self, mode: ModePolicy, policy_sets: Sequence[str], today: date | None) -> Context:
         key = (mode.profile, str(mode.version), tuple(policy_sets), today)
@@ -163,36 +247,36 @@ class Reviewer:
         mode: ModePolicy,
         ns: NamespacePolicy,
         today: date | None,
-        memo: dict[tuple[str, str], tuple[ObjectResult | None, str | None]],
-        canon: list[str],
-    ) -> tuple[ObjectResult | None, str | None]:
-        """(result, error text) of one mode's evaluation; modes with the same policy share it."""
-        key = (mode.profile, str(mode.version))
-        if key not in memo:
-            if not canon:
-                canon.append(
-                    json.dumps(obj, separators=(",", ":"))
-                )  # the object as sent (key order included): a cache key
-            cache_key = (*key, ",".join(ns.policies), str(today), canon[0])
-            cached = self._evaluations.get(cache_key)
-            if cached is not None:
+        memo: dict[str, Outcome],
+        digest: list[bytes],
+    ) -> Outcome:
+        """One mode's evaluation; modes with the same policy share it."""
+        name = str(mode)
+        found = memo.get(name)
+        if found is None:
+            if not digest:
+                policies = any(p in self.config.policy_sets for p in ns.policies)
+                digest.append(evaluation_key(obj, names_matter=self._names_matter, everything_matters=policies))
+            cache_key = (name, ns.policies, today, digest[0])
+            found = self._evaluations.get(cache_key)
+            if found is not None:
                 self._evaluations.move_to_end(cache_key)
-                memo[key] = cached
             else:
                 outcome = evaluate_object(obj, self.context(mode, ns.policies, today), file=None)
                 if isinstance(outcome, list):
-                    memo[key] = (None, "; ".join(e.message for e in outcome))
+                    found = Outcome(mode, None, "; ".join(e.message for e in outcome))
                 else:
-                    memo[key] = (outcome, None)
-                self._evaluations[cache_key] = memo[key]
+                    found = Outcome(mode, outcome, None)
+                self._evaluations[cache_key] = found
                 while len(self._evaluations) > self.EVALUATION_CACHE:
                     self._evaluations.popitem(last=False)
-        return memo[key]
+            memo[name] = found
+        return found
 
     def namespace_policy(self, labels: Mapping[str, str] | None) -> NamespacePolicy:
         from podsec.admission.labels import policy_for
 
-        key = tuple(sorted((labels or {}).items()))
+        key = frozenset(labels.items()) if labels else frozenset()
         cached = self._namespaces.get(key)
         if cached is None:
             if len(self._namespaces) > 4096:
@@ -202,34 +286,6 @@ class Reviewer:
             )
         return cached
 
-    @staticmethod
-    def _failing(result: ObjectResult | None) -> list[Finding]:
-        if result is None:
-            return []
-        return [f for f in result.findings if f.level != CheckLevel.GOVERNANCE.value]
-
-    @staticmethod
-    def _text(mode: ModePolicy, result: ObjectResult, failing: Sequence[Finding], would: bool) -> str:
-        prefix = "would violate" if would else "violates"
-        if mode.profile in ("baseline", "restricted") and not result.suppressed and result.verdicts:
-            text = result.verdicts[0][1]  # PSA's own aggregate, exactly
-            return text.replace("violates", prefix, 1) if would else text
-        name = "PodSecurity" if mode.profile in ("baseline", "restricted") else "podsec"
-        messages = ", ".join(dict.fromkeys(f.message for f in failing))
-        return f'{prefix} {name} "{mode}": {messages}'
-
-    @staticmethod
-    def _warnings(mode: ModePolicy, failing: Sequence[Finding]) -> list[str]:
-        name = "PodSecurity" if mode.profile in ("baseline", "restricted") else "podsec"
-        by_check: dict[str, list[str]] = {}
-        for f in failing:
-            by_check.setdefault(f.check, []).append(f.message)
-        texts = [f'would violate {name} "{mode}": ' + "; ".join(dict.fromkeys(m)) for m in by_check.values()]
-        texts = [clean(t, MAX_WARNING_RUNES) for t in texts]
-        if len(texts) > MAX_WARNINGS:
-            texts = [*texts[: MAX_WARNINGS - 1], f"... and {len(texts) - MAX_WARNINGS + 1} more violations"]
-        return texts
-
     def review(
         self,
         request: Mapping[str, Any],
@@ -237,44 +293,8 @@ class Reviewer:
         *,
         namespace_known: bool = True,
         today: date | None = None,
-        object_key: str | None = None,
     ) -> tuple[dict[str, Any], Decision]:
-        """The AdmissionReview response for ``request`` (already `parse`d) and what was decided.
-
-        ``object_key`` identifies the whole request but its uid (the server hashes the request
-        body without the uid): the answer to a request seen before is then reused, with the new
-        uid, and the object serves as the evaluation cache's key without re-serialising it.
-        """
-        if object_key is None:
-            return self._review(request, labels, namespace_known=namespace_known, today=today)
-        key = (object_key, tuple(sorted((labels or {}).items())), namespace_known, today)
-        cached = self._answers.get(key)
-        if cached is None:
-            body, decision = self._review(
-                request, labels, namespace_known=namespace_known, today=today, object_key=object_key
-            )
-            cached = self._answers[key] = (body["response"], decision)
-            while len(self._answers) > self.EVALUATION_CACHE:
-                self._answers.popitem(last=False)
-        else:
-            self._answers.move_to_end(key)
-        answer, decision = cached
-        out = {
-            "apiVersion": "admission.k8s.io/v1",
-            "kind": "AdmissionReview",
-            "response": {**answer, "uid": request["uid"]},
-        }
-        return out, decision
-
-    def _review(
-        self,
-        request: Mapping[str, Any],
-        labels: Mapping[str, str] | None,
-        *,
-        namespace_known: bool = True,
-        today: date | None = None,
-        object_key: str | None = None,
-    ) -> tuple[dict[str, Any], Decision]:
+        """The AdmissionReview response for ``request`` (already `parse`d) and what was decided."""
         uid = request["uid"]
         resource = (request.get("resource") or {}).get("resource", "")
         subresource = request.get("subResource") or ""
@@ -311,22 +331,17 @@ class Reviewer:
             return response(uid, True, auditAnnotations=notes), Decision(True, "error", "namespace lookup failed")
 
         ns = self.namespace_policy(labels)
-        memo: dict[tuple[str, str], tuple[ObjectResult | None, str | None]] = {}
-        canon: list[str] = [object_key] if object_key else []
+        memo: dict[str, Outcome] = {}
+        digest: list[bytes] = []
         audit: dict[str, str] = {}
         warnings: list[str] = [clean(f"podsec: {e}", MAX_WARNING_RUNES) for e in ns.errors]
         if is_pod:
             audit["enforce-policy"] = str(ns.enforce)
         enforcing = is_pod or self.config.enforce_workloads
         if enforcing and ns.enforce.active:
-            result, error = self._evaluate(obj, ns.enforce, ns, today, memo, canon)
-            failing = self._failing(result)
-            if error or failing:
-                if error:
-                    text = f"cannot evaluate the object: {error}"
-                else:
-                    assert result is not None
-                    text = self._text(ns.enforce, result, failing, False)
+            outcome = self._evaluate(obj, ns.enforce, ns, today, memo, digest)
+            if outcome.error or outcome.failing:
+                text = f"cannot evaluate the object: {outcome.error}" if outcome.error else outcome.text(False)
                 name = request.get("name") or ""
                 what = f'{resource} "{name}"' if name else resource
                 status = {
@@ -341,18 +356,17 @@ class Reviewer:
                     Decision(False, "enforce", str(ns.enforce)),
                 )
         if ns.audit.active:
-            result, error = self._evaluate(obj, ns.audit, ns, today, memo, canon)
-            failing = self._failing(result)
-            if error:
-                audit["audit-error"] = clean(error, MAX_AUDIT_VALUE)
-            elif failing and result is not None:
-                audit["audit-violations"] = clean(self._text(ns.audit, result, failing, True), MAX_AUDIT_VALUE)
+            outcome = self._evaluate(obj, ns.audit, ns, today, memo, digest)
+            if outcome.error:
+                audit["audit-error"] = clean(outcome.error, MAX_AUDIT_VALUE)
+            elif outcome.failing:
+                audit["audit-violations"] = clean(outcome.text(True), MAX_AUDIT_VALUE)
         if ns.warn.active:
-            result, error = self._evaluate(obj, ns.warn, ns, today, memo, canon)
-            if error:
-                warnings.append(clean(f"podsec could not evaluate the object: {error}", MAX_WARNING_RUNES))
+            outcome = self._evaluate(obj, ns.warn, ns, today, memo, digest)
+            if outcome.error:
+                warnings.append(clean(f"podsec could not evaluate the object: {outcome.error}", MAX_WARNING_RUNES))
             else:
-                warnings += self._warnings(ns.warn, self._failing(result))
+                warnings += outcome.warnings()
         warnings = list(dict.fromkeys(warnings))[:MAX_WARNINGS]
         mode = "warn" if warnings else "allow"
         return response(uid, True, warnings=warnings, auditAnnotations=audit), Decision(True, mode, str(ns.warn))

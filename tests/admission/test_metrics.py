@@ -1,0 +1,42 @@
+"""The webhook's Prometheus metrics: names, labels, counter and histogram semantics."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+
+from podsec.admission.server import Metrics, Today
+
+
+def test_counters_and_histogram_in_prometheus_text() -> None:
+    m = Metrics()
+    m.request("validate", "CREATE", "pods", "")
+    m.request("validate", "CREATE", "pods", "")
+    m.decision("validate", "CREATE", "pods", "deny", "enforce")
+    m.bad_request(413)
+    for seconds in (0.0004, 0.0005, 0.003, 2.0):  # a value on a bucket's bound counts in that bucket (le)
+        m.observe(seconds, "validate", "CREATE", "pods", "enforce")
+    text = generate_latest(m.registry).decode()
+    labels = 'endpoint="validate",operation="CREATE",resource="pods"'
+    assert f'podsec_admission_requests_total{{{labels},subresource=""}} 2.0' in text
+    assert (
+        'podsec_admission_decisions_total{decision="deny",endpoint="validate",mode="enforce",operation="CREATE",'
+        'resource="pods"} 1.0' in text
+    )
+    assert 'podsec_admission_bad_requests_total{reason="413"} 1.0' in text
+    bucket = 'podsec_admission_duration_seconds_bucket{endpoint="validate",le="%s",mode="enforce",operation="CREATE",resource="pods"}'
+    assert f"{bucket % '0.0005'} 2.0" in text
+    assert f"{bucket % '0.005'} 3.0" in text
+    assert f"{bucket % '1.0'} 3.0" in text
+    assert f"{bucket % '+Inf'} 4.0" in text
+    assert (
+        'podsec_admission_duration_seconds_count{endpoint="validate",mode="enforce",operation="CREATE",resource="pods"} 4.0'
+        in text
+    )
+    assert "# TYPE podsec_admission_duration_seconds histogram" in text
+
+
+def test_today_is_the_date() -> None:
+    from datetime import date
+
+    today = Today()
+    assert today() == date.today() and today() is today()
