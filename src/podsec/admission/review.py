@@ -21,12 +21,14 @@ from typing import Any
 import orjson
 
 from podsec import engine
-from podsec.admission.labels import DEFAULTS, ModePolicy, NamespacePolicy
+from podsec.admission import mutate
+from podsec.admission.labels import DEFAULTS, ModePolicy, NamespacePolicy, policy_for
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import CheckLevel
 from podsec.evaluate import Context, evaluate_object
 from podsec.exemptions import Exemption
 from podsec.findings import ObjectResult
+from podsec.model.pod import get_path
 from podsec.model.standards import Level
 from podsec.model.workloads import KindTable
 from podsec.rego.policies import PolicySet
@@ -114,8 +116,6 @@ def significant_pod_update(new: Mapping[str, Any], old: Mapping[str, Any] | None
 
 
 def _template(obj: Mapping[str, Any], kinds: KindTable) -> Any:
-    from podsec.model.pod import get_path
-
     return [get_path(obj, src.layers[0]) for src in kinds.pod_sources(obj)]
 
 
@@ -123,10 +123,11 @@ def _template(obj: Mapping[str, Any], kinds: KindTable) -> Any:
 # only in these (a validating webhook sees the generated name, uid and creationTimestamp).
 _PER_OBJECT_METADATA = frozenset({"uid", "creationTimestamp", "resourceVersion", "generation", "managedFields"})
 _NAMES = frozenset({"name", "generateName"})
+MAX_EXACT_KEY = 16 * 1024  # the cache then holds at most EVALUATION_CACHE x 16 KiB of keys
 
 
 def evaluation_key(obj: Mapping[str, Any], *, names_matter: bool, everything_matters: bool) -> bytes:
-    """A digest of what an evaluation of ``obj`` reads.
+    """What an evaluation of ``obj`` reads, serialised (or its digest, for a large object).
 
     Without Rego policies (which may read anything), that is the object minus ``status`` and
     the per-object metadata above, and minus the name unless an exemption matches names: the
@@ -142,7 +143,8 @@ def evaluation_key(obj: Mapping[str, Any], *, names_matter: bool, everything_mat
         data = orjson.dumps(obj)
     except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits (decoded by the json fallback)
         data = repr(obj).encode()
-    return hashlib.blake2b(data, digest_size=20).digest()
+    # Small objects (nearly every pod) are their own key: exact, and cheaper than hashing them.
+    return data if len(data) <= MAX_EXACT_KEY else hashlib.blake2b(data, digest_size=20).digest()
 
 
 _GOVERNANCE = CheckLevel.GOVERNANCE.value
@@ -167,6 +169,13 @@ class Outcome:
         found = self._texts.get(key)
         if found is None:
             found = self._texts[key] = self._text(would)
+        return str(found)
+
+    def audit(self) -> str:
+        """What would be violated, fit for an audit annotation."""
+        found = self._texts.get("audit")
+        if found is None:
+            found = self._texts["audit"] = clean(self.text(True), MAX_AUDIT_VALUE)
         return str(found)
 
     def _text(self, would: bool) -> str:
@@ -218,6 +227,7 @@ class Reviewer:
         self._evaluations: OrderedDict[tuple[Any, ...], Outcome] = OrderedDict()
         self._namespaces: dict[frozenset[tuple[str, str]], NamespacePolicy] = {}
         self._names_matter = any(e.name is not None for e in self.config.exemptions)
+        self._last_namespace: tuple[dict[str, str], NamespacePolicy] | None = None
 
     def context(self, mode: ModePolicy, policy_sets: Sequence[str], today: date | None) -> Context:
         key = (mode.profile, str(mode.version), tuple(policy_sets), today)
@@ -274,8 +284,9 @@ class Reviewer:
         return found
 
     def namespace_policy(self, labels: Mapping[str, str] | None) -> NamespacePolicy:
-        from podsec.admission.labels import policy_for
-
+        last = self._last_namespace  # reviews come in runs from one namespace: compare, don't hash
+        if last is not None and last[0] == (labels or {}):
+            return last[1]
         key = frozenset(labels.items()) if labels else frozenset()
         cached = self._namespaces.get(key)
         if cached is None:
@@ -284,6 +295,7 @@ class Reviewer:
             cached = self._namespaces[key] = policy_for(
                 labels, self.config.defaults, mutate_default=self.config.mutate_default
             )
+        self._last_namespace = (dict(labels or {}), cached)
         return cached
 
     def review(
@@ -350,7 +362,7 @@ class Reviewer:
                     "status": "Failure",
                     "message": f"{what} is forbidden: {text}",
                 }
-                audit["enforce-violations"] = clean(text, MAX_AUDIT_VALUE)
+                # Like PSA: no violations annotation; the audit event records the denial's message.
                 return (
                     response(uid, False, status=status, auditAnnotations=audit),
                     Decision(False, "enforce", str(ns.enforce)),
@@ -360,7 +372,7 @@ class Reviewer:
             if outcome.error:
                 audit["audit-error"] = clean(outcome.error, MAX_AUDIT_VALUE)
             elif outcome.failing:
-                audit["audit-violations"] = clean(outcome.text(True), MAX_AUDIT_VALUE)
+                audit["audit-violations"] = outcome.audit()
         if ns.warn.active:
             outcome = self._evaluate(obj, ns.warn, ns, today, memo, digest)
             if outcome.error:
@@ -378,8 +390,6 @@ class Reviewer:
         if (request.get("userInfo") or {}).get("username") in cfg.exempt_usernames:
             return "user"
         if cfg.exempt_runtime_classes:
-            from podsec.model.pod import get_path
-
             for src in cfg.kinds.pod_sources(obj):
                 runtime_class = get_path(obj, (*src.layers[0], "runtimeClassName"))
                 if isinstance(runtime_class, str) and runtime_class in cfg.exempt_runtime_classes:
@@ -390,9 +400,6 @@ class Reviewer:
         self, request: Mapping[str, Any], labels: Mapping[str, str] | None, *, namespace_known: bool = True
     ) -> tuple[dict[str, Any], Decision]:
         """The mutating answer: safe defaults as a JSON Patch, only for Pod CREATE in namespaces that ask."""
-        from podsec.admission import mutate
-        from podsec.admission.labels import policy_for
-
         uid = request["uid"]
         obj = request.get("object")
         resource = (request.get("resource") or {}).get("resource", "")

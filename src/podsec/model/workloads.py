@@ -14,6 +14,12 @@ from podsec.model.paths import Path
 from podsec.model.pod import ContainerSource, PodSource, get_path
 
 
+def _text(value: object) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    return None if isinstance(value, dict | list) else str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectRef:
     api_version: str | None
@@ -25,14 +31,10 @@ class ObjectRef:
     def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
         meta = obj.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
-
-        def text(value: object) -> str | None:
-            return None if value is None or isinstance(value, dict | list) else str(value)
-
-        name = text(meta.get("name"))
+        name = _text(meta.get("name"))
         if name is None and meta.get("generateName"):
-            name = f"{text(meta.get('generateName'))}*"
-        return cls(text(obj.get("apiVersion")), text(obj.get("kind")), text(meta.get("namespace")), name)
+            name = f"{_text(meta.get('generateName'))}*"
+        return cls(_text(obj.get("apiVersion")), _text(obj.get("kind")), _text(meta.get("namespace")), name)
 
     def __str__(self) -> str:
         ns = f"{self.namespace}/" if self.namespace else ""
