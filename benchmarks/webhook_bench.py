@@ -253,7 +253,7 @@ def main() -> int:
         podsec_cmd = [
             sys.executable, "-m", "podsec", "webhook", "serve", "--tls-cert", str(tls / "tls.crt"),
             "--tls-key", str(tls / "tls.key"), "--config", str(pathlib.Path(tmp) / "podsec.yaml"),
-            "--host", "127.0.0.1", "--port",
+            "--shutdown-delay", "0", "--host", "127.0.0.1", "--port",
         ]  # fmt: skip
         echo_cmd = [sys.executable, "-c", ECHO]
         runs: dict[str, list[dict[str, float]]] = {}

@@ -134,7 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="how often to look for new certificate files",
     )
     ws.add_argument(
-        "--graceful-seconds", type=int, default=25, metavar="S", help="time in-flight requests get on SIGTERM"
+        "--shutdown-delay",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="on SIGTERM, keep serving this long while Kubernetes removes the endpoint",
+    )
+    ws.add_argument(
+        "--graceful-seconds", type=int, default=20, metavar="S", help="then, the time in-flight requests get"
     )
     ws.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
     wm = wsub.add_parser("manifests", help="print the Kubernetes objects that run the webhook")

@@ -61,7 +61,7 @@ def start(tmp_path: pathlib.Path) -> Server:
     proc = subprocess.Popen(
         [sys.executable, "-m", "podsec", "webhook", "serve", "--tls-cert", str(tls / "tls.crt"), "--tls-key", str(tls / "tls.key"),
          "--config", str(tmp_path / "podsec.yaml"), "--host", "127.0.0.1", "--port", str(port), "--cert-reload-seconds", "0.2",
-         "--graceful-seconds", "10"],
+         "--graceful-seconds", "10", "--shutdown-delay", "1"],
         stderr=handle,
     )  # fmt: skip
     server = Server(f"https://127.0.0.1:{port}", str(tls / "ca.crt"), tls, proc, log, handle)
@@ -233,6 +233,22 @@ def test_sigterm_answers_in_flight_requests(server: Server) -> None:
     assert not lost, lost
     assert answered, outcomes
     assert "shutting down" in server.log.read_text()
+
+
+def test_sigterm_fails_readiness_and_keeps_serving_while_the_endpoint_is_removed(server: Server) -> None:
+    with server.client() as c:
+        assert c.get("/readyz").status_code == 200
+        server.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while c.get("/readyz").status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert c.get("/readyz").json()["accepting"] is False
+        r = c.post("/validate", json=review(pod()))  # still answered during the drain, and told to reconnect
+        assert r.status_code == 200 and r.headers["connection"] == "close"
+    with server.client() as c:  # a new connection during the drain is served too
+        assert c.post("/validate", json=review(pod())).json()["response"]["allowed"] is False
+    assert server.proc.wait(30) in (0, -signal.SIGTERM)
+    assert '"drain_seconds":1.0' in server.log.read_text().replace(" ", "")
 
 
 def test_server_refuses_to_start_without_certificates(tmp_path: pathlib.Path) -> None:

@@ -92,11 +92,8 @@ def generate(
     _write(paths.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
     _write(os.path.join(directory, "ca.key"), _pem_key(ca_key), private=True)
     # key first, then certificate: a reloader that sees the new certificate finds its key
-    tmp_key, tmp_cert = paths.key + ".tmp", paths.cert + ".tmp"
-    _write(tmp_key, _pem_key(key), private=True)
-    _write(tmp_cert, cert.public_bytes(serialization.Encoding.PEM))
-    os.replace(tmp_key, paths.key)
-    os.replace(tmp_cert, paths.cert)
+    _write(paths.key, _pem_key(key), private=True)
+    _write(paths.cert, cert.public_bytes(serialization.Encoding.PEM))
     return paths
 
 
@@ -110,6 +107,9 @@ def load_ca(directory: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKe
 
 
 def _write(path: str, data: bytes, *, private: bool = False) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    """Write a file atomically (a reader sees the old file or the new one, never half of one)."""
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
+    os.replace(tmp, path)

@@ -78,5 +78,11 @@ def _serve(args: argparse.Namespace) -> int:
             )
             return EXIT_ERROR
     state = State(Reviewer(cfg.review), namespaces, certs=certs, reload_interval=args.cert_reload_seconds)
-    serve(state, host=args.host, port=args.port, graceful_seconds=args.graceful_seconds)
+    serve(
+        state,
+        host=args.host,
+        port=args.port,
+        graceful_seconds=args.graceful_seconds,
+        shutdown_delay=args.shutdown_delay,
+    )
     return EXIT_CLEAN

@@ -118,6 +118,8 @@ def _deployment(namespace: str, image: str) -> dict[str, Any]:
                                 "/config/podsec.yaml",
                                 "--port",
                                 "8443",
+                                "--shutdown-delay",
+                                "5",
                                 "--graceful-seconds",
                                 "20",
                             ],

@@ -72,8 +72,7 @@ def write_log(msg: str, fields: dict[str, Any]) -> None:
         return
     line = orjson.dumps({"time": stamp, "level": "info", "msg": msg, **fields}, option=orjson.OPT_APPEND_NEWLINE)
     buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        stream.flush()  # keep the order of anything written as text before
+    if buffer is not None:  # the text layer holds nothing: logging's handlers flush every record
         buffer.write(line)
         buffer.flush()
     else:
@@ -205,6 +204,7 @@ class State:
     certs: CertReloader | None = None
     reload_interval: float = 10.0
     shutting_down: bool = False
+    loop: asyncio.AbstractEventLoop | None = None  # set at startup, for the signal handler
     today: Callable[[], date] = field(default_factory=Today)
 
 
@@ -216,30 +216,34 @@ class BadRequest(Exception):
 
 async def _read(scope: Scope, receive: Receive) -> bytes:
     """The request body, checked: JSON content type, at most MAX_BODY bytes (also when streamed)."""
-    ctype, length = "", None
+    ctype, length = b"", None
     for name, value in scope["headers"]:
         if name == b"content-type":
-            ctype = value.decode("latin-1").split(";")[0].strip().lower()
+            ctype = value
         elif name == b"content-length":
             length = value
-    if ctype != "application/json":
-        raise BadRequest(400, f"expected Content-Type application/json, got {ctype or 'none'}")
+    if ctype != b"application/json":  # the API server's exact header; anything else is parsed
+        media = ctype.decode("latin-1").split(";")[0].strip().lower()
+        if media != "application/json":
+            raise BadRequest(400, f"expected Content-Type application/json, got {media or 'none'}")
     if length is not None and length.isdigit() and int(length) > MAX_BODY:
         raise BadRequest(413, f"request body larger than {MAX_BODY} bytes")
-    data = b""
+    parts: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise BadRequest(400, "client disconnected")
         chunk: bytes = message.get("body", b"")
-        data += chunk
-        if len(data) > MAX_BODY:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
             raise BadRequest(413, f"request body larger than {MAX_BODY} bytes")
         if not message.get("more_body"):
             break
-    if not data:
+    if not size:
         raise BadRequest(400, "empty request body")
-    return data
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _decode(raw: bytes) -> Any:
@@ -315,17 +319,16 @@ class ReviewEndpoint:
                 "decision": verdict,
                 "mode": decision.mode,
                 "reason": decision.reason,
-                "ms": round(elapsed * 1000, 3),
+                "ms": int(elapsed * 1e6) / 1000,
             },
         )
 
 
+_VERDICTS = {"warn": "warn", "mutate": "mutate", "exempt": "exempt", "skip": "skip", "error": "error"}
+
+
 def _verdict(decision: Decision) -> str:
-    if not decision.allowed:
-        return "deny"
-    return {"warn": "warn", "mutate": "mutate", "exempt": "exempt", "skip": "skip", "error": "error"}.get(
-        decision.mode, "allow"
-    )
+    return _VERDICTS.get(decision.mode, "allow") if decision.allowed else "deny"
 
 
 def build_app(state: State) -> Starlette:
@@ -346,6 +349,7 @@ def build_app(state: State) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.loop = asyncio.get_running_loop()
         await state.namespaces.start()
         reloader = asyncio.create_task(_reload_certs(state)) if state.certs else None
         try:
@@ -375,8 +379,11 @@ async def _reload_certs(state: State) -> None:
         state.certs.check()
 
 
-def serve(state: State, *, host: str, port: int, graceful_seconds: int = 25) -> None:
-    """Run until SIGTERM/SIGINT; in-flight requests are answered before the process exits."""
+def serve(state: State, *, host: str, port: int, graceful_seconds: int = 25, shutdown_delay: float = 5.0) -> None:
+    """Run until SIGTERM/SIGINT, then drain: readiness fails at once, requests are still served for
+    ``shutdown_delay`` seconds (Kubernetes removes the endpoint asynchronously, so requests keep
+    arriving for a moment), then the listener closes and in-flight requests get ``graceful_seconds``.
+    A second signal skips the delay."""
     import uvicorn
 
     config = uvicorn.Config(
@@ -399,9 +406,14 @@ def serve(state: State, *, host: str, port: int, graceful_seconds: int = 25) -> 
     original = server.handle_exit
 
     def handle_exit(sig: int, frame: Any) -> None:
-        state.shutting_down = True  # readiness fails; remaining keep-alive answers say Connection: close
-        log.info("shutting down", extra={"fields": {"signal": sig}})
-        original(sig, frame)
+        loop = state.loop
+        if state.shutting_down or loop is None or shutdown_delay <= 0:
+            state.shutting_down = True
+            original(sig, frame)
+            return
+        state.shutting_down = True  # readiness fails; answers say Connection: close from now on
+        log.info("shutting down", extra={"fields": {"signal": sig, "drain_seconds": shutdown_delay}})
+        loop.call_soon_threadsafe(loop.call_later, shutdown_delay, original, sig, frame)
 
     server.handle_exit = handle_exit  # type: ignore[method-assign]
     server.run()
