@@ -28,6 +28,9 @@ import asyncio
 import json
 import os
 import pathlib
+import re
+import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -218,6 +221,53 @@ def http(body_obj: object) -> bytes:
     )
 
 
+def instructions(cmd: list[str], port: int, ctx: ssl.SSLContext, requests: list[bytes], count: int) -> int:
+    """CPU instructions the server executes for ``count`` requests (callgrind; noise-free on shared VMs).
+
+    The server runs under valgrind twice, answering nothing and then ``count`` requests
+    (over 4 connections, one at a time each); the difference is what the requests cost.
+    """
+    totals = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (0, count):
+            out = pathlib.Path(tmp) / f"callgrind.{n}"
+            proc = subprocess.Popen(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *cmd],
+                stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )
+            try:
+                deadline = time.monotonic() + 300
+                while True:
+                    try:
+                        wait_ready(port, ctx, proc)
+                        break
+                    except SystemExit:
+                        if time.monotonic() > deadline or proc.poll() is not None:
+                            raise
+
+                async def send(n: int = n) -> None:
+                    conns = await connect(port, ctx, 4)
+
+                    async def one(k: int) -> None:
+                        for i in range(k, n, 4):
+                            await conns[k].post(requests[i % len(requests)])
+
+                    await asyncio.gather(*(one(k) for k in range(4)))
+                    for c in conns:
+                        c.writer.close()
+
+                asyncio.run(send())
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(300)
+            found = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.M)
+            if found is None:
+                raise SystemExit("callgrind wrote no totals")
+            totals.append(int(found.group(1)))
+    return (totals[1] - totals[0]) // count
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0)
@@ -225,6 +275,13 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--distinct", type=int, default=5000, help="pods per run (and templates in the uncached run)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of each is kept (noisy VMs)")
+    ap.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count the server's CPU instructions per review over N requests (needs valgrind; minutes)",
+    )
     args = ap.parse_args()
     pin(1)
     try:
@@ -270,6 +327,25 @@ def main() -> int:
                     else [*cmd, str(port), str(tls / "tls.crt"), str(tls / "tls.key")]
                 )
                 runs.setdefault(name, []).append(measure(name, full, port, ctx, requests, args))
+        if args.instructions:
+            if shutil.which("valgrind") is None:
+                raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+            counted = {}
+            for name, requests, cmd in (
+                ("echo", template, echo_cmd),
+                ("podsec (template)", template, podsec_cmd),
+                ("podsec (distinct)", distinct, podsec_cmd),
+            ):
+                port = free_port()
+                full = (
+                    [*cmd, str(port)]
+                    if cmd is podsec_cmd
+                    else [*cmd, str(port), str(tls / "tls.crt"), str(tls / "tls.key")]
+                )
+                counted[name] = instructions(full, port, ctx, requests, args.instructions)
+            for name, n in counted.items():
+                ratio = counted["echo"] / n
+                print(f"{name:17}: {n:,} instructions per review (server, TLS included) = {ratio:.2f} of echo's rate")
         best = {
             name: {"rps": max(r["rps"] for r in rs), "rate_p99": min(r["rate_p99"] for r in rs)}
             for name, rs in runs.items()

@@ -9,15 +9,12 @@ from podsec.admission.server import Metrics, Today
 
 def test_counters_and_histogram_in_prometheus_text() -> None:
     m = Metrics()
-    m.request("validate", "CREATE", "pods", "")
-    m.request("validate", "CREATE", "pods", "")
-    m.decision("validate", "CREATE", "pods", "deny", "enforce")
     m.bad_request(413)
-    for seconds in (0.0004, 0.0005, 0.003, 2.0):  # a value on a bucket's bound counts in that bucket (le)
-        m.observe(seconds, "validate", "CREATE", "pods", "enforce")
+    for seconds, verdict in ((0.0004, "deny"), (0.0005, "allow"), (0.003, "allow"), (2.0, "allow")):
+        m.reviewed("validate", "CREATE", "pods", "", verdict, "enforce", seconds)  # le: a bound counts in its bucket
     text = generate_latest(m.registry).decode()
     labels = 'endpoint="validate",operation="CREATE",resource="pods"'
-    assert f'podsec_admission_requests_total{{{labels},subresource=""}} 2.0' in text
+    assert f'podsec_admission_requests_total{{{labels},subresource=""}} 4.0' in text
     assert (
         'podsec_admission_decisions_total{decision="deny",endpoint="validate",mode="enforce",operation="CREATE",'
         'resource="pods"} 1.0' in text

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -54,9 +54,8 @@ class WebhookConfig:
     mutate_default: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What happened, for logs and metrics."""
+class Decision(NamedTuple):
+    """What happened, for logs and metrics (a tuple: made for every review, and cheap to make)."""
 
     allowed: bool
     mode: str  # enforce | warn | audit | exempt | skip | error
@@ -90,9 +89,27 @@ def parse(body: Any) -> Mapping[str, Any]:
     return request
 
 
-def response(uid: str, allowed: bool, **extra: Any) -> dict[str, Any]:
+def response(
+    uid: str,
+    allowed: bool,
+    *,
+    status: dict[str, Any] | None = None,
+    warnings: list[str] | None = None,
+    auditAnnotations: dict[str, str] | None = None,
+    patch: str | None = None,
+    patchType: str | None = None,
+) -> dict[str, Any]:
+    """An AdmissionReview response; empty fields are left out."""
     body: dict[str, Any] = {"uid": uid, "allowed": allowed}
-    body.update({k: v for k, v in extra.items() if v})
+    if status:
+        body["status"] = status
+    if warnings:
+        body["warnings"] = warnings
+    if auditAnnotations:
+        body["auditAnnotations"] = auditAnnotations
+    if patch:
+        body["patch"] = patch
+        body["patchType"] = patchType
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": body}
 
 
@@ -126,25 +143,38 @@ _NAMES = frozenset({"name", "generateName"})
 MAX_EXACT_KEY = 16 * 1024  # the cache then holds at most EVALUATION_CACHE x 16 KiB of keys
 
 
+_DROP_ALWAYS = _PER_OBJECT_METADATA
+_DROP_NAMES_TOO = _PER_OBJECT_METADATA | _NAMES
+
+
 def evaluation_key(obj: Mapping[str, Any], *, names_matter: bool, everything_matters: bool) -> bytes:
     """What an evaluation of ``obj`` reads, serialised (or its digest, for a large object).
 
     Without Rego policies (which may read anything), that is the object minus ``status`` and
     the per-object metadata above, and minus the name unless an exemption matches names: the
-    pods of a ReplicaSet, Job or DaemonSet then share one evaluation.
+    pods of a ReplicaSet, Job or DaemonSet then share one evaluation. For a Pod, the commonest
+    review, only what the checks and exemptions read: apiVersion, kind, namespace, annotations
+    (and the names when they matter) and the spec.
     """
+    data: Any = obj
     if not everything_matters:
         meta = obj.get("metadata")
-        drop = _PER_OBJECT_METADATA if names_matter else _PER_OBJECT_METADATA | _NAMES
-        if isinstance(meta, dict) and not drop.isdisjoint(meta):
-            meta = {k: v for k, v in meta.items() if k not in drop}
-        obj = {k: (meta if k == "metadata" else v) for k, v in obj.items() if k != "status"}
+        if not isinstance(meta, dict):
+            meta = {}
+        if obj.get("kind") == "Pod" and obj.get("apiVersion") == "v1":
+            names = (meta.get("name"), meta.get("generateName")) if names_matter else None
+            data = ("Pod", meta.get("namespace"), meta.get("annotations"), names, obj.get("spec"))
+        else:
+            drop = _DROP_ALWAYS if names_matter else _DROP_NAMES_TOO
+            if not drop.isdisjoint(meta):
+                meta = {k: v for k, v in meta.items() if k not in drop}
+            data = {k: (meta if k == "metadata" else v) for k, v in obj.items() if k != "status"}
     try:
-        data = orjson.dumps(obj)
+        raw = orjson.dumps(data)
     except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits (decoded by the json fallback)
-        data = repr(obj).encode()
+        raw = repr(data).encode()
     # Small objects (nearly every pod) are their own key: exact, and cheaper than hashing them.
-    return data if len(data) <= MAX_EXACT_KEY else hashlib.blake2b(data, digest_size=20).digest()
+    return raw if len(raw) <= MAX_EXACT_KEY else hashlib.blake2b(raw, digest_size=20).digest()
 
 
 _GOVERNANCE = CheckLevel.GOVERNANCE.value
@@ -265,7 +295,7 @@ class Reviewer:
         found = memo.get(name)
         if found is None:
             if not digest:
-                policies = any(p in self.config.policy_sets for p in ns.policies)
+                policies = bool(ns.policies) and any(p in self.config.policy_sets for p in ns.policies)
                 digest.append(evaluation_key(obj, names_matter=self._names_matter, everything_matters=policies))
             cache_key = (name, ns.policies, today, digest[0])
             found = self._evaluations.get(cache_key)

@@ -57,20 +57,24 @@ class JsonFormatter(logging.Formatter):
 _STAMP: list[Any] = [None, ""]
 
 
-def write_log(msg: str, fields: dict[str, Any]) -> None:
-    """One JSON line for an admission decision, without the logging module's per-record cost."""
-    if not log.isEnabledFor(logging.INFO):
-        return
+def _now() -> str:
+    """The log timestamp, in milliseconds; the date part is formatted once a second."""
     now = time.time()
     second = int(now)
     if _STAMP[0] != second:
         _STAMP[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
-    stamp = f"{_STAMP[1]}.{int(now * 1000) % 1000:03d}Z"
+    return f"{_STAMP[1]}.{int(now * 1000) % 1000:03d}Z"
+
+
+def write_log(msg: str, fields: dict[str, Any]) -> None:
+    """One JSON line for an admission decision, without the logging module's per-record cost."""
+    if not log.isEnabledFor(logging.INFO):
+        return
     stream = getattr(log.handlers[0], "stream", None) if log.handlers else None
     if stream is None:
         log.info(msg, extra={"fields": fields})
         return
-    line = orjson.dumps({"time": stamp, "level": "info", "msg": msg, **fields}, option=orjson.OPT_APPEND_NEWLINE)
+    line = orjson.dumps({"time": _now(), "level": "info", "msg": msg, **fields}, option=orjson.OPT_APPEND_NEWLINE)
     buffer = getattr(stream, "buffer", None)
     if buffer is not None:  # the text layer holds nothing: logging's handlers flush every record
         buffer.write(line)
@@ -109,15 +113,19 @@ class Metrics(Collector):
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
-    def request(self, *labels: str) -> None:
-        self.requests[labels] = self.requests.get(labels, 0) + 1
-
-    def decision(self, *labels: str) -> None:
-        self.decisions[labels] = self.decisions.get(labels, 0) + 1
-
     def bad_request(self, status: int) -> None:
         key = (str(status),)
         self.bad_requests[key] = self.bad_requests.get(key, 0) + 1
+
+    def reviewed(
+        self, endpoint: str, operation: str, resource: str, subresource: str, verdict: str, mode: str, seconds: float
+    ) -> None:
+        """Count one answered review: request, decision and latency."""
+        request = (endpoint, operation, resource, subresource)
+        self.requests[request] = self.requests.get(request, 0) + 1
+        decision = (endpoint, operation, resource, verdict, mode)
+        self.decisions[decision] = self.decisions.get(decision, 0) + 1
+        self.observe(seconds, endpoint, operation, resource, mode)
 
     def observe(self, seconds: float, *labels: str) -> None:
         counts = self.latency.get(labels)
@@ -291,7 +299,6 @@ class ReviewEndpoint:
         operation = str(review.get("operation"))
         resource = str((review.get("resource") or {}).get("resource", ""))
         subresource = str(review.get("subResource") or "")
-        m.request(endpoint, operation, resource, subresource)
         known, labels = await state.namespaces.lookup(str(review.get("namespace") or ""))
         if endpoint == "validate":
             body, decision = state.reviewer.review(review, labels, namespace_known=known, today=state.today())
@@ -299,8 +306,7 @@ class ReviewEndpoint:
             body, decision = state.reviewer.mutate(review, labels, namespace_known=known)
         elapsed = time.perf_counter() - start
         verdict = _verdict(decision)
-        m.decision(endpoint, operation, resource, verdict, decision.mode)
-        m.observe(elapsed, endpoint, operation, resource, decision.mode)
+        m.reviewed(endpoint, operation, resource, subresource, verdict, decision.mode, elapsed)
         obj = review.get("object") if isinstance(review.get("object"), dict) else {}
         meta = obj.get("metadata") if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else {}
         await _send(send, 200, orjson.dumps(body), close=state.shutting_down)
