@@ -131,12 +131,11 @@ class CheckResult:
 
     def message(self, violations: Sequence[Violation] | None = None) -> str:
         """``reason (detail)`` for all violations, or for the given subset."""
-        whole = violations is None or tuple(violations) == self.violations
-        if whole and self._text:
+        if violations is None and self._text:
             return self._text[0]
         reason, detail = self.check.describe(self.violations if violations is None else violations)
         text = f"{reason} ({detail})" if detail else reason
-        if whole:
+        if violations is None:
             self._text.append(text)
         return text
 

@@ -16,6 +16,7 @@ from podsec.admission.labels import ModePolicy, NamespacePolicy
 from podsec.admission.review import Reviewer, ReviewError, WebhookConfig, evaluation_key, parse
 from podsec.config import parse as parse_config
 from podsec.model.standards import PolicyVersion
+from podsec.model.workloads import KindTable
 from tests.admission.payloads import ALICE, as_validated, deployment, pod, restricted_labels, review
 
 PSA = "pod-security.kubernetes.io/"
@@ -337,7 +338,7 @@ def test_names_are_part_of_the_evaluation_when_an_exemption_matches_names() -> N
 
 def test_evaluation_key_ignores_only_what_no_check_reads() -> None:
     def key(obj: dict[str, Any], names: bool = False, everything: bool = False) -> bytes:
-        return evaluation_key(obj, names_matter=names, everything_matters=everything)
+        return evaluation_key(obj, KindTable(), names_matter=names, everything_matters=everything)
 
     base = as_validated(pod(), "abcde")
     other_pod = as_validated(pod(), "fghij")
@@ -351,3 +352,25 @@ def test_evaluation_key_ignores_only_what_no_check_reads() -> None:
     image["spec"]["containers"][0]["image"] = "registry.example/web:2.0"
     assert len({key(base), key(annotated), key(image)}) == 3
     assert key({"big": 2**70}) != key({"big": 2**71})  # beyond orjson: still keyed by content
+    labelled = copy.deepcopy(base)
+    labelled["metadata"]["labels"] = {"pod-template-hash": "other"}
+    assert key(labelled) == key(base)  # no check reads labels
+
+
+def test_evaluation_key_of_a_workload_follows_pod_extraction() -> None:
+    def key(obj: dict[str, Any]) -> bytes:
+        return evaluation_key(obj, KindTable(), names_matter=False, everything_matters=False)
+
+    base = deployment()
+    scaled = deployment()
+    scaled["spec"]["replicas"] = 5
+    scaled["metadata"]["labels"] = {"team": "shop"}
+    assert key(scaled) == key(base)
+    privileged = deployment(privileged=True)
+    annotated = deployment()
+    annotated["spec"]["template"]["metadata"]["annotations"] = {"podsec.io/exempt": "*"}
+    other_kind = {**deployment(), "kind": "StatefulSet"}
+    assert len({key(base), key(privileged), key(annotated), key(other_kind)}) == 4
+    broken = deployment()
+    broken["spec"]["template"] = "x"  # no pod to extract: the whole object is the key
+    assert key(broken) != key(base)

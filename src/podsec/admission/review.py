@@ -136,39 +136,28 @@ def _template(obj: Mapping[str, Any], kinds: KindTable) -> Any:
     return [get_path(obj, src.layers[0]) for src in kinds.pod_sources(obj)]
 
 
-# Metadata the API server gives each object and that no check reads: pods of one template differ
-# only in these (a validating webhook sees the generated name, uid and creationTimestamp).
-_PER_OBJECT_METADATA = frozenset({"uid", "creationTimestamp", "resourceVersion", "generation", "managedFields"})
-_NAMES = frozenset({"name", "generateName"})
 MAX_EXACT_KEY = 16 * 1024  # the cache then holds at most EVALUATION_CACHE x 16 KiB of keys
 
 
-_DROP_ALWAYS = _PER_OBJECT_METADATA
-_DROP_NAMES_TOO = _PER_OBJECT_METADATA | _NAMES
-
-
-def evaluation_key(obj: Mapping[str, Any], *, names_matter: bool, everything_matters: bool) -> bytes:
+def evaluation_key(obj: Mapping[str, Any], kinds: KindTable, *, names_matter: bool, everything_matters: bool) -> bytes:
     """What an evaluation of ``obj`` reads, serialised (or its digest, for a large object).
 
-    Without Rego policies (which may read anything), that is the object minus ``status`` and
-    the per-object metadata above, and minus the name unless an exemption matches names: the
-    pods of a ReplicaSet, Job or DaemonSet then share one evaluation. For a Pod, the commonest
-    review, only what the checks and exemptions read: apiVersion, kind, namespace, annotations
-    (and the names when they matter) and the spec.
+    Derived from pod extraction (`KindTable.pod_sources`), the only way checks see an object:
+    its kind, namespace and annotations (exemptions, origins), names when an exemption matches
+    names, and for each pod what extraction reads (`PodSource.reads`). Per-object fields (name,
+    uid, timestamps, labels, status) stay out, so the pods of a ReplicaSet, Job or DaemonSet
+    share one evaluation. Rego policies may read anything: then, and for objects whose pod
+    cannot be extracted, the key is the whole object.
     """
     data: Any = obj
-    if not everything_matters:
+    sources = () if everything_matters else kinds.pod_sources(obj)  # none when a step is of the wrong type
+    if sources:
         meta = obj.get("metadata")
-        if not isinstance(meta, dict):
-            meta = {}
-        if obj.get("kind") == "Pod" and obj.get("apiVersion") == "v1":
-            names = (meta.get("name"), meta.get("generateName")) if names_matter else None
-            data = ("Pod", meta.get("namespace"), meta.get("annotations"), names, obj.get("spec"))
-        else:
-            drop = _DROP_ALWAYS if names_matter else _DROP_NAMES_TOO
-            if not drop.isdisjoint(meta):
-                meta = {k: v for k, v in meta.items() if k not in drop}
-            data = {k: (meta if k == "metadata" else v) for k, v in obj.items() if k != "status"}
+        meta = meta if isinstance(meta, dict) else {}
+        names = (meta.get("name"), meta.get("generateName")) if names_matter else None
+        data = [obj.get("apiVersion"), obj.get("kind"), meta.get("namespace"), meta.get("annotations"), names]
+        for src in sources:
+            data.append([get_path(obj, path) for path in src.reads])
     try:
         raw = orjson.dumps(data)
     except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits (decoded by the json fallback)
@@ -186,27 +175,19 @@ class Outcome:
     Cached with the evaluation, so the pods of a template share the texts too.
     """
 
-    __slots__ = ("_texts", "error", "failing", "mode", "result")
+    __slots__ = ("_texts", "_warnings", "error", "failing", "mode", "result")
 
     def __init__(self, mode: ModePolicy, result: ObjectResult | None, error: str | None) -> None:
         self.mode, self.result, self.error = mode, result, error
         self.failing = tuple(f for f in result.findings if f.level != _GOVERNANCE) if result else ()
-        self._texts: dict[str, Any] = {}
+        self._texts: dict[bool, str] = {}
+        self._warnings: list[str] | None = None
 
     def text(self, would: bool) -> str:
         """The violations in one line, PSA's aggregate where PSA would say it exactly."""
-        key = "would" if would else "violates"
-        found = self._texts.get(key)
-        if found is None:
-            found = self._texts[key] = self._text(would)
-        return str(found)
-
-    def audit(self) -> str:
-        """What would be violated, fit for an audit annotation."""
-        found = self._texts.get("audit")
-        if found is None:
-            found = self._texts["audit"] = clean(self.text(True), MAX_AUDIT_VALUE)
-        return str(found)
+        if would not in self._texts:
+            self._texts[would] = self._text(would)
+        return self._texts[would]
 
     def _text(self, would: bool) -> str:
         mode, result = self.mode, self.result
@@ -220,13 +201,12 @@ class Outcome:
         return f'{prefix} {name} "{mode}": {messages}'
 
     def warnings(self) -> list[str]:
-        """One warning per failing check, within the API server's limits."""
-        found = self._texts.get("warnings")
-        if found is None:
-            found = self._texts["warnings"] = self._warnings()
-        return list(found)
+        """One warning per failing check, within the API server's limits (a fresh list)."""
+        if self._warnings is None:
+            self._warnings = self._make_warnings()
+        return list(self._warnings)
 
-    def _warnings(self) -> list[str]:
+    def _make_warnings(self) -> list[str]:
         mode = self.mode
         name = "PodSecurity" if mode.profile in ("baseline", "restricted") else "podsec"
         by_check: dict[str, list[str]] = {}
@@ -296,7 +276,9 @@ class Reviewer:
         if found is None:
             if not digest:
                 policies = bool(ns.policies) and any(p in self.config.policy_sets for p in ns.policies)
-                digest.append(evaluation_key(obj, names_matter=self._names_matter, everything_matters=policies))
+                digest.append(
+                    evaluation_key(obj, self.config.kinds, names_matter=self._names_matter, everything_matters=policies)
+                )
             cache_key = (name, ns.policies, today, digest[0])
             found = self._evaluations.get(cache_key)
             if found is not None:
@@ -402,7 +384,7 @@ class Reviewer:
             if outcome.error:
                 audit["audit-error"] = clean(outcome.error, MAX_AUDIT_VALUE)
             elif outcome.failing:
-                audit["audit-violations"] = outcome.audit()
+                audit["audit-violations"] = clean(outcome.text(True), MAX_AUDIT_VALUE)
         if ns.warn.active:
             outcome = self._evaluate(obj, ns.warn, ns, today, memo, digest)
             if outcome.error:

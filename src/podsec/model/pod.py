@@ -8,7 +8,7 @@ containers, then regular containers, then ephemeral containers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from podsec.model import schema, security
@@ -102,6 +102,14 @@ class PodSource:
     metadata: tuple[Path, ...]
     layers: tuple[Path, ...]
     containers: tuple[ContainerSource, ...]
+    # Everything `validate_pod`/`build_pod` read: the template's annotations, the pod-level
+    # mappings, and containers outside them (what an evaluation of this pod depends on).
+    reads: tuple[Path, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        outside = tuple(c.path for c in self.containers if not any(c.path[: len(p)] == p for p in self.layers))
+        annotations = tuple((*m, "annotations") for m in self.metadata)
+        object.__setattr__(self, "reads", (*annotations, *self.layers, *outside))
 
 
 def get_path(root: Any, path: Path) -> Any:
