@@ -109,8 +109,9 @@ def test_text_output(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str])
         "  Pod ns/p (line 1)",
         "        10:7  critical privileged container 'app': privileged (container \"app\" must not set securityContext.privileged=true)",
         "                       field: spec.containers[0].securityContext.privileged",
+        "                       help: podsec checks show privileged",
         "",
-        "1 finding (1 critical) in 1 workload across 1 file; 0 errors [baseline:latest, evaluated as v1.37]",
+        "1 finding (1 critical) in 1 workload across 1 file [baseline:latest, evaluated as v1.37]",
     ]
     assert "\x1b[" not in out  # no colours when not on a terminal
 

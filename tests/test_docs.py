@@ -47,9 +47,15 @@ def test_checks_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["checks", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["id"] for r in rows} == {c.id for c in ALL_CHECKS}
-    assert main(["checks", "show", "readOnlyRootFilesystem"]) == 0
+    assert main(["checks", "show", "readOnlyRootFilesystem", "--format", "markdown"]) == 0
     page = capsys.readouterr().out
     assert page.startswith("# `readOnlyRootFilesystem`: Root filesystem is writable")
     assert "## Failing example" in page and "## Fixed" in page and "## Remediation" in page
+    assert main(["checks", "show", "readonlyrootfilesystem"]) == 0  # any case; rendered for a terminal
+    text = capsys.readouterr().out
+    assert text.startswith("readOnlyRootFilesystem: Root filesystem is writable\n=====")
+    assert "Failing example" in text and "    apiVersion: v1" in text
+    for markup in ("`", "**", "```", "| --- |", "## "):
+        assert markup not in text
     assert main(["checks", "show", "nope"]) == 2
     assert 'no such check: "nope"' in capsys.readouterr().err

@@ -10,22 +10,33 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from podsec import __version__, docs, engine, explain, scan
+from podsec import __version__, baseline, docs, engine, explain, scan
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import Check, Severity
 from podsec.config import Config, ConfigError, load, verify_ids
 from podsec.evaluate import Context
-from podsec.findings import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, FileResult, InputError, Summary, exit_code
+from podsec.findings import (
+    DEFAULT_FAIL_ON,
+    EXIT_CLEAN,
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    FileResult,
+    Finding,
+    InputError,
+    Summary,
+    exit_code,
+)
 from podsec.model.standards import PolicyVersion, format_version
 from podsec.model.workloads import KindTable
 from podsec.rego.engine import RegoError
 from podsec.reporters import REPORTERS, RunInfo
-from podsec.sources.files import discover, missing, read_objects, read_target
+from podsec.reporters.sarif import SARIF_HARD_LIMIT, SARIF_MAX_RESULTS
+from podsec.sources.files import KUSTOMIZATION_FILES, Exclude, Target, Walk, missing, read_objects, read_target
 
 if TYPE_CHECKING:
     from podsec.rego.policies import PolicySet
@@ -34,6 +45,13 @@ SEVERITIES = [s.value for s in Severity]
 
 
 class _Parser(argparse.ArgumentParser):
+    """No abbreviated options (a later option must not change what a user's script means);
+    usage errors exit 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(EXIT_ERROR, f"podsec: error: {message}\n")
@@ -48,16 +66,24 @@ def _version(text: str) -> PolicyVersion:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--config", metavar="FILE", help="configuration file (default: .podsec.yaml here or at the git root)"
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: the nearest .podsec.yaml from the scanned paths upward, "
+        "up to the git work tree's root)",
     )
     p.add_argument(
-        "--exclude", action="append", default=[], metavar="GLOB", help="skip paths matching GLOB (repeatable)"
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="skip paths matching this .gitignore-style PATTERN, relative to each scanned PATH "
+        "(charts/, *.tmpl.yaml, /legacy/**; repeatable)",
     )
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="podsec", description="Kubernetes security contexts, governed as code.")
+def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description="Kubernetes security contexts, governed as code.")
     parser.add_argument("--version", action="version", version=f"podsec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -65,11 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="*", metavar="PATH", help="file, directory (recursive) or - for stdin")
     s.add_argument(
         "-k",
-        "--kustomize",
+        "--kustomize-dir",
+        dest="kustomize_dirs",
         action="append",
         default=[],
         metavar="DIR",
-        help="render a Kustomize directory with `kubectl kustomize` and scan the result (repeatable)",
+        help="render this Kustomize directory with `kubectl kustomize` and scan the result (repeatable)",
+    )
+    s.add_argument(
+        "--kustomize",
+        choices=["auto", "off"],
+        help="auto (default): render each top-level kustomization found under the PATHs with kubectl, when "
+        "kubectl is on the PATH; off: scan the files as they are (patch files are still left out)",
     )
     s.add_argument(
         "--profile",
@@ -79,6 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
     s.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
+    s.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="run only these checks: check ids or level names (baseline, restricted, hardened), comma-separated "
+        "(repeatable); an off-by-default check named here is turned on",
+    )
+    s.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="never run these checks: check ids or level names, comma-separated (repeatable)",
+    )
     s.add_argument("--format", choices=sorted(REPORTERS), help="output format on standard output (default: text)")
     s.add_argument(
         "-o",
@@ -91,9 +139,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true", help="no progress line on stderr (shown on a terminal only)")
     s.add_argument(
         "--fail-on",
-        choices=SEVERITIES,
+        choices=[*SEVERITIES, "none"],
         metavar="SEVERITY",
-        help=f"lowest severity that makes the exit code 1 ({', '.join(SEVERITIES)}; default: info, i.e. any finding)",
+        help=f"lowest severity that makes the exit code 1 ({', '.join(SEVERITIES)}), or none to only report "
+        f"(default: {DEFAULT_FAIL_ON.value}: informational findings never fail)",
+    )
+    s.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="report and fail only on findings that are not in this baseline file (see --update-baseline)",
+    )
+    s.add_argument(
+        "--update-baseline",
+        metavar="FILE",
+        help="write every current finding to this baseline file and exit 0 (2 if an input could not be read)",
+    )
+    s.add_argument(
+        "--no-passes",
+        action="store_true",
+        help="leave passing results out of policyreport reports (failures and exemptions stay)",
+    )
+    s.add_argument(
+        "--sarif-max-results",
+        type=int,
+        metavar="N",
+        help=f"at most N results in a SARIF report, the most severe kept (default: {SARIF_MAX_RESULTS:,}, "
+        f"what GitHub code scanning keeps of a run; at most {SARIF_HARD_LIMIT:,})",
     )
     s.add_argument(
         "--no-annotation-exemptions",
@@ -111,11 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     _common(e)
 
     c = sub.add_parser("checks", help="list the checks, or show one check's documentation")
-    c.add_argument("action", nargs="?", choices=["list", "show"], default="list")
-    c.add_argument("check", nargs="?", metavar="ID", help="the check to show")
-    c.add_argument("--format", choices=["text", "json"], default="text", help="output format for the list")
+    c.add_argument(
+        "action", nargs="?", choices=["list", "show"], default="list", help="list (default) or show one check"
+    )
+    c.add_argument("check", nargs="?", metavar="ID", help="the check to show (any case)")
+    c.add_argument(
+        "--format",
+        choices=["text", "json", "markdown"],
+        default="text",
+        help="text (default), json (the list, for tools) or markdown (a check's page as in docs/checks/)",
+    )
     c.add_argument("--config", metavar="FILE", help="configuration file (its policies are listed too)")
-    c.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    c.add_argument("--no-color", action="store_true", help="never use bold or colour in the text output")
+    c.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
     _policy_args(c)
 
     w = sub.add_parser("webhook", help="the admission webhook: serve, print its manifests, make its certificate")
@@ -145,8 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ws.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
     wm = wsub.add_parser("manifests", help="print the Kubernetes objects that run the webhook")
-    wm.add_argument("--namespace", default="podsec")
-    wm.add_argument("--image", default="ghcr.io/podsec/podsec:0.1.0")
+    wm.add_argument("--namespace", default="podsec", help="the namespace to run the webhook in (default: podsec)")
+    wm.add_argument(
+        "--image", default="ghcr.io/podsec/podsec:0.1.0", help="the podsec container image the Deployment runs"
+    )
     wm.add_argument(
         "--tls",
         choices=["cert-manager", "secret"],
@@ -157,15 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
     wm.add_argument(
         "--failure-policy", choices=["Fail", "Ignore"], default="Fail", help="for pods (workloads always Ignore)"
     )
-    wm.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    wm.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
     wc = wsub.add_parser("cert", help="generate a CA and a serving certificate for the webhook Service")
     wc.add_argument("--dir", required=True, metavar="DIR", help="where to write ca.crt, ca.key, tls.crt, tls.key")
-    wc.add_argument("--namespace", default="podsec")
-    wc.add_argument("--service", default="podsec-webhook")
-    wc.add_argument("--days", type=int, default=365)
+    wc.add_argument("--namespace", default="podsec", help="the webhook Service's namespace (default: podsec)")
+    wc.add_argument("--service", default="podsec-webhook", help="the webhook Service's name (default: podsec-webhook)")
+    wc.add_argument("--days", type=int, default=365, help="how long the serving certificate is valid (default: 365)")
     wc.add_argument("--host", action="append", default=[], help="an extra DNS name or IP in the certificate")
     wc.add_argument("--reuse-ca", action="store_true", help="sign with the CA already in DIR (rotation)")
-    wc.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    wc.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
 
     t = sub.add_parser("test", help="run policy test suites (podsec-test.yaml files)")
     t.add_argument("paths", nargs="+", metavar="DIR", help="directory searched for podsec-test.yaml, or a suite file")
@@ -198,7 +279,32 @@ def _policies(args: argparse.Namespace, config: Config) -> PolicySet | None:
     return rego.load(paths, syntax=syntax, scope=scope)  # type: ignore[arg-type]
 
 
-def _policy(args: argparse.Namespace, config: Config, extra: Sequence[Check] = ()) -> engine.Policy | None:
+def _names(values: Sequence[str]) -> list[str]:
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
+
+
+def _selection(args: argparse.Namespace, config: Config, every: Sequence[Check]) -> tuple[set[str] | None, set[str]]:
+    """(--select, or None for all; --ignore) as check ids, from the command line or the config."""
+    try:
+        select_names = (
+            _names(args.select) if args.select else (list(config.select) if config.select is not None else None)
+        )
+        where = "--select" if args.select else "select"
+        chosen = None if select_names is None else engine.resolve_names(select_names, every, where)
+        ignored = engine.resolve_names(_names(args.ignore), every, "--ignore")
+        ignored |= engine.resolve_names(config.ignore, every, "ignore")
+    except engine.ConfigurationError as exc:
+        raise ConfigError(str(exc)) from None
+    return chosen, ignored | set(config.disable)
+
+
+def _policy(
+    args: argparse.Namespace,
+    config: Config,
+    extra: Sequence[Check] = (),
+    chosen: set[str] | None = None,
+    ignored: Iterable[str] = (),
+) -> engine.Policy | None:
     profile = engine.Profile(args.profile or (config.profile.value if config.profile else "hardened"))
     version = args.pss_version or config.pss_version or PolicyVersion(None)
     latest_is = config.latest_is
@@ -207,6 +313,7 @@ def _policy(args: argparse.Namespace, config: Config, extra: Sequence[Check] = (
             print("podsec: error: --latest-is needs an explicit version such as v1.33", file=sys.stderr)
             return None
         latest_is = (1, args.latest_is.minor)
+    builtin = {c.id for c in ALL_CHECKS}
     try:
         return engine.select(
             profile,
@@ -214,24 +321,42 @@ def _policy(args: argparse.Namespace, config: Config, extra: Sequence[Check] = (
             latest_is=latest_is,
             checks=(*ALL_CHECKS, *extra),
             enable=config.enable,
-            disable=config.disable,
+            disable=set(ignored) & builtin,
+            only=None if chosen is None else chosen & builtin,
             options=config.options,
         )
     except engine.ConfigurationError as exc:
         raise ConfigError(str(exc)) from None
 
 
+def _fail_on(args: argparse.Namespace, config: Config) -> Severity | None:
+    chosen = args.fail_on or config.fail_on
+    if chosen == "none":
+        return None
+    return Severity(chosen) if chosen else DEFAULT_FAIL_ON
+
+
 def _scan(args: argparse.Namespace, config: Config) -> int:
     policies = _policies(args, config)
     extra = policies.checks if policies else ()
-    verify_ids(config, frozenset(c.id for c in (*ALL_CHECKS, *extra)))
-    policy = _policy(args, config, extra)
+    every = (*ALL_CHECKS, *extra)
+    verify_ids(config, frozenset(c.id for c in every))
+    chosen, ignored = _selection(args, config, every)
+    policy = _policy(args, config, extra, chosen, ignored)
     if policy is None:
         return EXIT_ERROR
     if policies is not None:
-        policies.disabled = frozenset(config.disable)
+        policies.disabled = frozenset(
+            c.id for c in extra if c.id in ignored or (chosen is not None and c.id not in chosen)
+        )
+    if chosen is not None and not policy.checks and not (policies and set(c.id for c in extra) - policies.disabled):
+        print("podsec: error: --select leaves no check to run in this profile", file=sys.stderr)
+        return EXIT_ERROR
     if args.jobs is not None and args.jobs < 1:
         print("podsec: error: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_ERROR
+    if args.sarif_max_results is not None and not 1 <= args.sarif_max_results <= SARIF_HARD_LIMIT:
+        print(f"podsec: error: --sarif-max-results must be between 1 and {SARIF_HARD_LIMIT:,}", file=sys.stderr)
         return EXIT_ERROR
     ctx = Context(
         policy,
@@ -241,43 +366,75 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         annotation_exemptions=config.annotation_exemptions and not args.no_annotation_exemptions,
         today=date.today(),
         policies=policies,
+        ignore=frozenset(ignored),
     )
     try:
         outputs = _outputs(args)
     except ValueError as exc:
         print(f"podsec: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    if not args.paths and not args.kustomize:
+    if not args.paths and not args.kustomize_dirs:
         print("podsec: error: give at least one PATH or -k DIR", file=sys.stderr)
         return EXIT_ERROR
+    accepted = None
+    baseline_file = None if args.update_baseline else (args.baseline or config.baseline)
+    if baseline_file:
+        try:
+            accepted = baseline.load(baseline_file)
+        except baseline.BaselineError as exc:
+            raise ConfigError(str(exc)) from None
     if any(fmt == "html" for fmt, _ in outputs):
         ctx = replace(ctx, explain=True)
+    fail_on = _fail_on(args, config)
     run = RunInfo(
         str(policy),
         format_version(policy.evaluated_version),
-        checks=(*(s.check for s in policy.checks), *extra),
+        checks=(
+            *(s.check for s in policy.checks),
+            *(c for c in extra if not policies or c.id not in policies.disabled),
+        ),
         started=float(os.environ.get("SOURCE_DATE_EPOCH") or time.time()),  # reproducible reports
         base_dir=os.getcwd(),
         tool_version=__version__,
+        config=config.path,
+        fail_on=fail_on.value if fail_on else "none",
+        baseline=baseline_file,
+        passes=not args.no_passes,
+        sarif_max_results=args.sarif_max_results or SARIF_MAX_RESULTS,
     )
+    everything: list[Finding] = []
     with contextlib.ExitStack() as stack:
         reporters = []
         for fmt, path in outputs:
             stream = sys.stdout if path is None else stack.enter_context(open(path, "w", encoding="utf-8"))
             tty = path is None and sys.stdout.isatty()
-            color = fmt == "text" and tty and not args.no_color and "NO_COLOR" not in os.environ
+            color = fmt in ("text", "concise") and tty and not args.no_color and "NO_COLOR" not in os.environ
             reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
         progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
         summary = Summary()
-        for result in _results(args, config, ctx):
+        for result in _results(args, config, ctx, summary.notes):
+            if accepted is not None:
+                result = accepted.filter(result)
+            if args.update_baseline:
+                everything.extend(f for obj in result.objects for f in obj.findings)
             summary.add(result)
             progress.update(summary)
             for reporter in reporters:
                 reporter.file(result)
         progress.done()
+        if accepted is not None:
+            summary.stale = accepted.stale()
         for reporter in reporters:
             reporter.finish(summary)
-    fail_on = Severity(args.fail_on) if args.fail_on else (config.fail_on or Severity.INFO)
+    for note in summary.notes:
+        print(f"podsec: note: {note}", file=sys.stderr)
+    if args.update_baseline:
+        count = baseline.write(everything, args.update_baseline)
+        print(
+            f"podsec: wrote {count} baseline entr{'y' if count == 1 else 'ies'} to {args.update_baseline}",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR if summary.errors else EXIT_CLEAN
     return exit_code(summary, fail_on=fail_on)
 
 
@@ -298,20 +455,52 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     return outputs
 
 
-def _results(args: argparse.Namespace, config: Config, ctx: Context) -> Iterator[FileResult]:
+def _excludes(args: argparse.Namespace, config: Config) -> list[Exclude]:
+    out = []
+    if args.exclude:
+        out.append(Exclude(tuple(args.exclude)))
+    if config.exclude:
+        base = os.path.dirname(config.path) or "." if config.path else None
+        out.append(Exclude(config.exclude, base, f"exclude in {config.path or 'the configuration'}"))
+    return out
+
+
+def _results(args: argparse.Namespace, config: Config, ctx: Context, notes: list[str]) -> Iterator[FileResult]:
     for err in missing(args.paths):
         yield FileResult(err.file, errors=[err], read=False)
     from podsec.sources import kustomize
 
-    rendered = [kustomize.render(d) for d in args.kustomize]
-    for item in rendered:
+    excludes = _excludes(args, config)
+    walk = Walk(args.paths, excludes)
+    found = kustomize.plan(walk.directories(with_file=KUSTOMIZATION_FILES))
+    for err in found.errors:
+        yield FileResult(err.file, errors=[err], read=False)
+    mode = args.kustomize or config.kustomize or "auto"
+    overlays = list(dict.fromkeys(args.kustomize_dirs))
+    if found.overlays and mode == "auto":
+        if kustomize.find_kubectl() is None:
+            notes.append(
+                f"kubectl was not found, so {len(found.overlays)} kustomization"
+                f"{'s are' if len(found.overlays) != 1 else ' is'} not rendered ({', '.join(found.overlays[:3])}"
+                f"{', …' if len(found.overlays) > 3 else ''}): their files are scanned as they are. Install kubectl "
+                "to scan what kustomize builds, or pass --kustomize off to scan files only"
+            )
+        else:
+            known = {os.path.abspath(d) for d in overlays}
+            overlays += [d for d in found.overlays if os.path.abspath(d) not in known]
+    rendered: list[str] = []
+    targets: list[Target] = []
+    for directory in overlays:
+        item = kustomize.render(directory, found if os.path.abspath(directory) in found.kustomizations else None)
         if isinstance(item, InputError):
             yield FileResult(item.file, errors=[item], read=False)
-    targets = itertools.chain(
-        (t for t in rendered if not isinstance(t, InputError)),
-        discover(args.paths, excluded=(*config.exclude, *args.exclude)),
-    )
-    yield from scan.run(targets, ctx, jobs=args.jobs)
+        else:
+            rendered.append(directory)
+            targets.append(item)
+    skip = found.patch_files | found.rendered_files(rendered)
+    walk = Walk(args.paths, excludes, skip)
+    yield from scan.run(itertools.chain(targets, walk), ctx, jobs=args.jobs)
+    notes.extend(walk.notes)
 
 
 class Progress:
@@ -340,7 +529,7 @@ class Progress:
 def _explained(args: argparse.Namespace, config: Config) -> Iterator[explain.Explained | InputError]:
     kinds = KindTable(config.kinds)
     yield from missing(args.paths)
-    for target in discover(args.paths, excluded=(*config.exclude, *args.exclude)):
+    for target in Walk(args.paths, _excludes(args, config)):
         data = read_target(target)
         if isinstance(data, InputError):
             yield data
@@ -380,11 +569,17 @@ def _checks(args: argparse.Namespace) -> int:
         if not args.check:
             print("podsec: error: checks show needs a check id (see `podsec checks`)", file=sys.stderr)
             return EXIT_ERROR
-        check = next((c for c in every if c.id == args.check), None)
+        check = next((c for c in every if c.id == args.check), None) or next(
+            (c for c in every if c.id.lower() == args.check.lower()), None
+        )
         if check is None:
             print(f'podsec: error: no such check: "{args.check}" (see `podsec checks`)', file=sys.stderr)
             return EXIT_ERROR
-        sys.stdout.write(docs.page(check))
+        page = docs.page(check)
+        if args.format != "markdown":
+            color = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
+            page = docs.terminal(page, color=color)
+        sys.stdout.write(page)
         return EXIT_CLEAN
     if args.format == "json":
         rows = [
@@ -433,8 +628,13 @@ def _test(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if failed else EXIT_CLEAN
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def kubectl_plugin() -> int:
+    """The ``kubectl-podsec`` entry point: ``kubectl podsec scan ...`` (kubectl finds it on the PATH)."""
+    return main(prog="kubectl podsec")
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
+    parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
@@ -449,7 +649,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from podsec.admission import cli as webhook_cli
 
             return webhook_cli.run(args)
-        config = load(getattr(args, "config", None), known=None)
+        paths = [*getattr(args, "paths", []), *getattr(args, "kustomize_dirs", [])]
+        config = load(getattr(args, "config", None), known=None, paths=paths)
         if args.command == "explain":
             return _explain(args, config)
         return _scan(args, config)

@@ -5,8 +5,12 @@ Keys (all optional)::
     profile: hardened              # baseline | restricted | hardened
     pssVersion: latest             # latest | v1.N
     latestIs: v1.37                # evaluate "latest" as this version
-    failOn: info                   # lowest severity that makes the exit code 1
-    exclude: ["charts/*"]          # glob patterns of paths to skip
+    failOn: low                    # lowest severity that makes the exit code 1, or none
+    exclude: ["charts/"]           # .gitignore-style patterns, relative to this file's directory
+    select: [baseline, readOnlyRootFilesystem]   # only these checks (ids or level names)
+    ignore: [hostPorts]            # never these (ids or level names)
+    baseline: podsec-baseline.yaml # accepted findings (podsec scan --update-baseline)
+    kustomize: auto                # auto | off: render top-level kustomizations with kubectl
     checks:
       disable: [userNamespace]     # never run these
       enable: [runAsUserMinimum]   # run these off-by-default checks (hardened)
@@ -33,9 +37,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import Severity
@@ -63,7 +67,11 @@ class Config:
     latest_is: Version | None = None
     exclude: tuple[str, ...] = ()
     kinds: tuple[KindRule, ...] = field(default=())
-    fail_on: Severity | None = None
+    fail_on: Severity | Literal["none"] | None = None  # None: not set
+    select: tuple[str, ...] | None = None  # check ids or level names; None: not set
+    ignore: tuple[str, ...] = ()
+    baseline: str | None = None  # the baseline file, relative to the working directory
+    kustomize: str | None = None  # auto | off
     enable: tuple[str, ...] = ()
     disable: tuple[str, ...] = ()
     severity: Mapping[str, Severity] = field(default_factory=dict)
@@ -196,12 +204,48 @@ def _choice(data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str | N
     return str(data[key])
 
 
+def _names(data: dict[str, Any], key: str) -> tuple[str, ...] | None:
+    """A list of check ids or level names (resolved once policies are loaded)."""
+    if key not in data:
+        return None
+    value = data[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{key}: expected a list of check ids or level names (baseline, restricted, hardened)")
+    return tuple(value)
+
+
+def _relative_file(data: dict[str, Any], key: str, path: str | None) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: expected a file name")
+    base = os.path.dirname(path) if path else ""
+    return value if os.path.isabs(value) else os.path.join(base, value)
+
+
+def _fail_on(data: dict[str, Any]) -> Severity | Literal["none"] | None:
+    if "failOn" not in data:
+        return None
+    if data["failOn"] == "none":
+        return "none"
+    try:
+        return Severity(str(data["failOn"]))
+    except ValueError:
+        names = ", ".join(s.value for s in Severity)
+        raise ConfigError(f"failOn: expected one of {names}, or none") from None
+
+
 KNOWN_KEYS = (
     "profile",
     "pssVersion",
     "latestIs",
     "failOn",
     "exclude",
+    "select",
+    "ignore",
+    "baseline",
+    "kustomize",
     "kinds",
     "checks",
     "exemptions",
@@ -247,7 +291,6 @@ def parse(data: object, path: str | None = None, *, known: frozenset[str] | None
     kinds = data.get("kinds") or []
     if not isinstance(kinds, list):
         raise ConfigError("kinds: expected a list")
-    fail_on = _severity(data["failOn"], "failOn") if "failOn" in data else None
     annotation_exemptions = data.get("annotationExemptions", True)
     if not isinstance(annotation_exemptions, bool):
         raise ConfigError("annotationExemptions: expected true or false")
@@ -264,7 +307,11 @@ def parse(data: object, path: str | None = None, *, known: frozenset[str] | None
         latest_is,
         tuple(exclude),
         tuple(_kind(k, i) for i, k in enumerate(kinds)),
-        fail_on=fail_on,
+        fail_on=_fail_on(data),
+        select=_names(data, "select"),
+        ignore=_names(data, "ignore") or (),
+        baseline=_relative_file(data, "baseline", path),
+        kustomize=_choice(data, "kustomize", ("auto", "off")),
         exemptions=exempt,
         annotation_exemptions=annotation_exemptions,
         policies=_policies(data.get("policies"), path),
@@ -277,27 +324,49 @@ def parse(data: object, path: str | None = None, *, known: frozenset[str] | None
 
 
 def find(start: str = ".") -> str | None:
-    """``.podsec.yaml`` in ``start``, else at the root of the git work tree containing it."""
-    here = os.path.abspath(start)
-    if os.path.isfile(os.path.join(here, DEFAULT_FILE)):
-        return os.path.join(start, DEFAULT_FILE) if start != "." else DEFAULT_FILE
-    probe = here
+    """The nearest ``.podsec.yaml`` from ``start`` (a directory, or a file's directory) upward.
+
+    The search stops at the root of the git work tree that holds ``start`` (or at the file
+    system's root outside one), as ruff and yamllint search. The path returned is relative
+    when ``start`` is.
+    """
+    here = start if os.path.isdir(start) else os.path.dirname(start) or "."
+    probe = os.path.abspath(here)
     while True:
+        candidate = os.path.join(probe, DEFAULT_FILE)
+        if os.path.isfile(candidate):
+            return _shown(candidate)
         if os.path.exists(os.path.join(probe, ".git")):
-            candidate = os.path.join(probe, DEFAULT_FILE)
-            return candidate if os.path.isfile(candidate) else None
+            return None
         parent = os.path.dirname(probe)
         if parent == probe:
             return None
         probe = parent
 
 
-def load(path: str | None, *, known: frozenset[str] | None = CHECK_IDS) -> Config:
-    """Load ``path``, or the `find`-found ``.podsec.yaml`` when ``path`` is None."""
+def _shown(path: str) -> str:
+    """``path`` relative to the working directory when it lies inside it."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def find_for(paths: Sequence[str]) -> str | None:
+    """The configuration for a scan of ``paths``: the nearest ``.podsec.yaml`` above the
+    directory that holds them all (the working directory for standard input)."""
+    real = [os.path.abspath(p) for p in paths if p != "-"]
+    if not real:
+        return find(".")
+    dirs = [p if os.path.isdir(p) else os.path.dirname(p) for p in real]
+    common = os.path.commonpath(dirs)
+    return find(common if os.path.exists(common) else ".")
+
+
+def load(path: str | None, *, known: frozenset[str] | None = CHECK_IDS, paths: Sequence[str] = ()) -> Config:
+    """Load ``path``, or, when it is None, the ``.podsec.yaml`` that `find_for` finds for ``paths``."""
     from podsec.sources import kyaml
 
     if path is None:
-        path = find()
+        path = find_for(paths)
         if path is None:
             return Config()
     try:

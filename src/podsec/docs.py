@@ -11,7 +11,9 @@ finding podsec reports for it, and the fixed pod. Regenerate the committed pages
 from __future__ import annotations
 
 import os
+import re
 import sys
+import textwrap
 from collections.abc import Sequence
 
 from podsec import engine
@@ -62,11 +64,32 @@ def run_example(check: Check, manifest: str) -> list[Finding]:
     return [f for f in outcome.findings if f.check == check.id]
 
 
+def severity_text(check: Check, checks: Sequence[Check] = ALL_CHECKS) -> str:
+    """Which severity a finding of ``check`` gets, and when another applies."""
+    by_id = {c.id: c for c in checks}
+    text = f"`{check.severity.value}`"
+    replaced = [by_id[o] for o in check.overrides if o in by_id]
+    higher = [o for o in replaced if o.severity.rank < check.severity.rank]
+    if higher:
+        text += "; " + "; ".join(
+            f"`{o.severity.value}` for a violation `{o.id}` also reports (it replaces that check in this profile, "
+            "and severity never drops as the profile gets stricter)"
+            for o in higher
+        )
+    replacing = [c for c in checks if check.id in c.overrides]
+    for c in replacing:
+        text += (
+            f"; under restricted and hardened `{c.id}` reports these violations in its place, "
+            f"at `{check.severity.value}` when that is higher than its own `{c.severity.value}`"
+        )
+    return text + " (`checks.severity` in the configuration changes it)"
+
+
 def page(check: Check) -> str:
     out = [f"# `{check.id}`: {check.title}\n"]
     rows = [
         ("Profile", _LEVEL_TEXT[check.level]),
-        ("Severity", f"`{check.severity.value}`"),
+        ("Severity", severity_text(check)),
         ("Applies to", _PLATFORM_TEXT[check.platform]),
     ]
     if check.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED):
@@ -104,6 +127,53 @@ def page(check: Check) -> str:
     if refs:
         out.append("## References\n\n" + "".join(f"- {r}\n" for r in refs))
     return "\n".join(out)
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_CODE = re.compile(r"`([^`]+)`")
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)]+)\)")
+
+
+def terminal(markdown: str, *, color: bool = False, width: int = 100) -> str:
+    """A generated page rendered for a terminal: no markdown syntax, wrapped prose, code indented."""
+
+    def inline(text: str) -> str:
+        text = _LINK.sub(lambda m: m.group(1) if m.group(1) == m.group(2) else f"{m.group(1)} ({m.group(2)})", text)
+        text = _BOLD.sub(lambda m: f"\x1b[1m{m.group(1)}\x1b[0m" if color else m.group(1), text)
+        return _CODE.sub(lambda m: f"\x1b[36m{m.group(1)}\x1b[0m" if color else m.group(1), text)
+
+    out: list[str] = []
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+            continue
+        if in_code:
+            out.append("    " + line)
+        elif line.startswith("#"):
+            title = inline(line.lstrip("#").strip())
+            out.append(f"\x1b[1m{title}\x1b[0m" if color else title)
+            if line.startswith("# "):
+                out.append("=" * min(width, len(_strip(title))))
+        elif line.startswith("| ---") or line == "| | |":
+            continue
+        elif line.startswith("| "):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            label, value = cells[0], " | ".join(cells[1:])
+            out.extend(
+                textwrap.wrap(inline(value), width, initial_indent=f"{label + ':':<17}", subsequent_indent=" " * 17)
+            )
+        elif line.startswith("- "):
+            out.extend(textwrap.wrap(inline(line[2:]), width, initial_indent="  - ", subsequent_indent="    "))
+        elif line.strip():
+            out.extend(textwrap.wrap(inline(line), width))
+        else:
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _strip(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
 def index() -> str:

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import Check, CheckLevel, Platform, Revision, Violation
+from podsec.model.paths import Path
 from podsec.model.pod import PodView
 from podsec.model.standards import Level, PolicyVersion, Version
 
@@ -31,8 +32,12 @@ class Profile(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Selected:
+    """A check to run, and the checks it replaces at this version (its lineage), which a
+    violation may also trip: the violation then takes the highest of their severities."""
+
     check: Check
     revision: Callable[[PodView], list[Violation]]
+    lineage: tuple[tuple[Check, Revision], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,29 @@ class ConfigurationError(ValueError):
     """Unknown check ids or options in a selection."""
 
 
+LEVEL_NAMES = frozenset(level.value for level in CheckLevel)
+
+
+def resolve_names(names: Iterable[str], checks: Iterable[Check], where: str) -> set[str]:
+    """Check ids for ``names``: check ids (any case) or level names (``baseline``, ``hardened``, …).
+
+    A level name stands for its checks that are on by default; an unknown name is a
+    `ConfigurationError` naming ``where``.
+    """
+    checks = tuple(checks)
+    by_lower = {c.id.lower(): c.id for c in checks}
+    out: set[str] = set()
+    for name in names:
+        lowered = name.lower()
+        if lowered in LEVEL_NAMES:
+            out.update(c.id for c in checks if c.level.value == lowered and c.default_on)
+        elif lowered in by_lower:
+            out.add(by_lower[lowered])
+        else:
+            raise ConfigurationError(f'{where}: no such check or level "{name}" (see `podsec checks`)')
+    return out
+
+
 def _bind(check: Check, fn: Revision, options: Mapping[str, int | str]) -> Callable[[PodView], list[Violation]]:
     if not check.options:
         return fn
@@ -75,6 +103,7 @@ def select(
     checks: Iterable[Check] = ALL_CHECKS,
     enable: Iterable[str] = (),
     disable: Iterable[str] = (),
+    only: Iterable[str] | None = None,
     options: Mapping[str, Mapping[str, int | str]] | None = None,
 ) -> Policy:
     """The checks to run for ``level`` at ``version``; for a PSS level, in PSA's order.
@@ -82,7 +111,11 @@ def select(
     ``latest_is`` lowers the newest version (as an API server emulating an older
     release does); ``latest`` and higher versions are evaluated as the newest.
     ``hardened`` adds podsec's own checks after the restricted ones: those on by
-    default, and those in ``enable``. ``disable`` removes any check.
+    default, and those in ``enable``. ``only`` (when given) keeps just these checks
+    (`--select`; a check named there that is off by default is turned on) and
+    ``disable`` removes any check (`--ignore`). Both apply before PSA's overrides are
+    resolved, so ignoring ``capabilities_restricted`` leaves ``capabilities_baseline``
+    running. Each check keeps the checks it replaces as its lineage (`Selected`).
     """
     profile = level if isinstance(level, Profile) else None
     pss = profile.pss_level if profile else level
@@ -91,12 +124,17 @@ def select(
     at = version.clamp(newest)
     checks = tuple(checks)
     enable, disable, options = set(enable), set(disable), dict(options or {})
+    chosen = None if only is None else set(only)
     known = {c.id for c in checks}
-    for name in sorted((enable | disable | set(options)) - known):
+    for name in sorted((enable | disable | set(options) | (chosen or set())) - known):
         raise ConfigurationError(f'no such check: "{name}" (see `podsec checks`)')
-    wanted = {Level.BASELINE: {CheckLevel.BASELINE}, Level.RESTRICTED: {CheckLevel.BASELINE, CheckLevel.RESTRICTED}}
-    levels = set(wanted.get(pss, set()))
-    running = [(c, fn) for c in checks if c.level in levels and (fn := c.revision_at(at)) is not None]
+
+    def wanted(c: Check) -> bool:
+        return c.id not in disable and (chosen is None or c.id in chosen)
+
+    levels = {Level.BASELINE: {CheckLevel.BASELINE}, Level.RESTRICTED: {CheckLevel.BASELINE, CheckLevel.RESTRICTED}}
+    in_profile = [(c, fn) for c in checks if c.level in levels.get(pss, set()) and (fn := c.revision_at(at))]
+    running = [(c, fn) for c, fn in in_profile if wanted(c)]
     replaced = {old for c, _ in running for old in c.overrides}
     pss_checks = [(c, fn) for c, fn in running if c.id not in replaced]
     order = {CheckLevel.BASELINE: 0, CheckLevel.RESTRICTED: 1}
@@ -104,11 +142,17 @@ def select(
     own: list[tuple[Check, Revision]] = []
     if profile is Profile.HARDENED:
         for c in checks:
-            on = c.default_on or c.id in enable or c.id in options
-            if c.level is CheckLevel.HARDENED and on and (fn := c.revision_at(at)) is not None:
+            on = c.default_on or c.id in enable or c.id in options or (chosen is not None and c.id in chosen)
+            if c.level is CheckLevel.HARDENED and on and wanted(c) and (fn := c.revision_at(at)) is not None:
                 own.append((c, fn))
+    by_id = {c.id: (c, fn) for c, fn in in_profile}
     selected = tuple(
-        Selected(c, _bind(c, fn, options.get(c.id, {}))) for c, fn in (*pss_checks, *own) if c.id not in disable
+        Selected(
+            c,
+            _bind(c, fn, options.get(c.id, {})),
+            tuple(by_id[old] for old in c.overrides if old in by_id),
+        )
+        for c, fn in (*pss_checks, *own)
     )
     return Policy(pss, version, at, selected, profile)
 
@@ -119,6 +163,7 @@ class CheckResult:
 
     check: Check
     violations: tuple[Violation, ...]
+    also: Mapping[Path, tuple[Check, ...]] = field(default_factory=dict)  # lineage checks each violation trips
     _text: list[str] = field(default_factory=list, compare=False, repr=False)  # message(), once computed
 
     @property
@@ -143,14 +188,29 @@ class CheckResult:
 def evaluate(pod: PodView, policy: Policy) -> list[CheckResult]:
     """Every failing check of ``policy`` on ``pod``, in PSA's order; empty means allowed."""
     results = []
-    skip = Platform.LINUX if pod.is_windows else Platform.WINDOWS if pod.os_name.value == "linux" else None
+    windows = pod.is_windows or pod.scheduled_on_windows  # podsec's Linux-only checks do not apply either way
+    skip = Platform.LINUX if windows else Platform.WINDOWS if pod.os_name.value == "linux" else None
     for sel in policy.checks:
         if sel.check.platform is skip:
             continue
         violations = sel.revision(pod)
         if violations:
-            results.append(CheckResult(sel.check, tuple(violations)))
+            results.append(CheckResult(sel.check, tuple(violations), _lineage_hits(sel, pod, violations)))
     return results
+
+
+def _lineage_hits(sel: Selected, pod: PodView, violations: list[Violation]) -> Mapping[Path, tuple[Check, ...]]:
+    """For each violation's path, the replaced checks that report the same field (e.g. a hostPath
+    volume under ``restrictedVolumes`` also trips ``hostPathVolumes``)."""
+    if not sel.lineage:
+        return {}
+    paths = {v.path for v in violations}
+    hits: dict[Path, tuple[Check, ...]] = {}
+    for check, fn in sel.lineage:
+        for v in fn(pod):
+            if v.path in paths and check not in hits.get(v.path, ()):
+                hits[v.path] = (*hits.get(v.path, ()), check)
+    return hits
 
 
 def aggregate(results: Sequence[CheckResult]) -> str:

@@ -33,6 +33,21 @@ class Context:
     today: date | None = None  # for expiry; None: exemptions never expire
     policies: PolicySet | None = None  # Rego policies (--policy)
     explain: bool = False  # attach the effective security context to each result (for HTML reports)
+    ignore: frozenset[str] = frozenset()  # check ids never reported (--ignore; governance findings too)
+
+
+def _missing(root: Any, path: Path) -> str | None:
+    """The path up to its first part that ``root`` lacks (what the user must add)."""
+    node = root
+    for i, part in enumerate(path):
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            node = node[part]
+            continue
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            continue
+        return format_path(path[: i + 1])
+    return None
 
 
 def _position(root: Any, path: Path, line_offset: int) -> tuple[int | None, int | None, bool]:
@@ -53,12 +68,23 @@ class _Builder:
     line_offset: int
     template: str | None = None
 
-    def finding(self, check: Check, path: Path, message: str, *, pod: str | None, container: str | None) -> Finding:
+    def finding(
+        self,
+        check: Check,
+        path: Path,
+        message: str,
+        *,
+        pod: str | None,
+        container: str | None,
+        also: tuple[Check, ...] = (),
+    ) -> Finding:
         if isinstance(self.obj, PosDict):
             line, col, exact = _position(self.obj, path, self.line_offset)
         else:  # decoded from JSON (an admission request): no positions to look up
             line, col, exact = None, None, False
-        severity = self.ctx.severity.get(check.id, check.severity)
+        severity = self.severity(check)
+        for other in also:  # severity never drops as the profile gets stricter
+            severity = min(severity, self.severity(other), key=lambda s: s.rank)
         return Finding(
             check=check.id,
             severity=severity.value,
@@ -73,7 +99,11 @@ class _Builder:
             location="field" if exact else "parent",
             message=message,
             template=self.template,
+            missing=None if exact or line is None else _missing(self.obj, path),
         )
+
+    def severity(self, check: Check) -> Severity:
+        return self.ctx.severity.get(check.id, check.severity)
 
 
 def _annotation_exemptions(
@@ -182,7 +212,8 @@ def evaluate_object(
         for result in results:
             for v in result.violations:
                 msg = result.message() if len(result.violations) == 1 else result.message([v])
-                findings.append(b.finding(result.check, v.path, msg, pod=src.label, container=v.container))
+                also = result.also.get(v.path, ())
+                findings.append(b.finding(result.check, v.path, msg, pod=src.label, container=v.container, also=also))
     if errors:
         return errors
     policy_errors: list[InputError] = []
@@ -195,6 +226,8 @@ def evaluate_object(
         candidates += from_annotations
         findings += invalid
     kept, suppressed = _apply_exemptions(findings, images, candidates, b)
+    if ctx.ignore:
+        kept = [f for f in kept if f.check not in ctx.ignore]
     details = _details(obj, views, b, object_line) if ctx.explain and sources else None
     return ObjectResult(
         ref,

@@ -5,6 +5,9 @@ Pure values: reporters read them, only `exit_code` decides how a run ends.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -31,6 +34,9 @@ class Finding:
     location: LocationKind  # "field": the field itself; "parent": the mapping to add it to
     message: str
     template: str | None = None  # the Helm template (# Source:) or kustomize origin of the object
+    missing: str | None = dataclasses.field(
+        default=None, compare=False
+    )  # location "parent": the first absent part of field
 
     def as_dict(self) -> dict[str, Any]:
         o = self.object
@@ -49,6 +55,30 @@ class Finding:
             "message": self.message,
             "template": self.template,
         }
+
+
+_CONTAINER_INDEX = re.compile(r"\b(initContainers|containers|ephemeralContainers)\[\d+\]")
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def stable_field(f: Finding) -> str:
+    """The field path without list positions: containers by name, other items as ``[*]``
+    (the message names them), so reordering a list does not change a finding's identity."""
+    text = f.field
+    if f.container is not None:
+        text = _CONTAINER_INDEX.sub(lambda m: f"{m.group(1)}[{f.container}]", text)
+    return _INDEX.sub("[*]", text)
+
+
+def fingerprint(f: Finding) -> str:
+    """A finding's identity across commits: what and where in the object, never the file, the
+    line or the order of files, objects or list items. Renaming the object or container
+    changes it."""
+    o = f.object
+    group = o.api_version.rpartition("/")[0] if o.api_version else ""
+    parts = (f.check, group, o.kind, o.namespace, o.name, f.pod, f.container, stable_field(f), f.message)
+    key = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +127,7 @@ class ObjectResult:
     errors: tuple[InputError, ...] = ()  # e.g. a policy that failed on this object; the rest still counts
     details: Mapping[str, Any] | None = None  # the explain view, when a report asks for it (HTML)
     carries_pod: bool = True  # False: seen only by policies (--policy-scope all); built-in checks did not run
+    baselined: tuple[Finding, ...] = ()  # findings the baseline file accepts: not reported, never failing
 
 
 @dataclass(slots=True)
@@ -114,7 +145,10 @@ class Summary:
     findings: int = 0
     errors: int = 0
     suppressed: int = 0
+    baselined: int = 0
     by_severity: dict[str, int] = field(default_factory=dict)
+    stale: list[Mapping[str, Any]] = field(default_factory=list)  # baseline entries no finding matched
+    notes: list[str] = field(default_factory=list)  # what was left out and why (excluded, not rendered)
 
     def add(self, result: FileResult) -> None:
         self.files += result.read
@@ -123,6 +157,7 @@ class Summary:
         for obj in result.objects:
             self.findings += len(obj.findings)
             self.suppressed += len(obj.suppressed)
+            self.baselined += len(obj.baselined)
             for f in obj.findings:
                 self.by_severity[f.severity] = self.by_severity.get(f.severity, 0) + 1
 
@@ -138,14 +173,23 @@ class Summary:
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
+DEFAULT_FAIL_ON = Severity.LOW
+"""Informational findings never fail a run unless asked (``--fail-on info``)."""
 
-def exit_code(summary: Summary, *, usage_error: bool = False, fail_on: Severity = Severity.INFO) -> int:
-    """0 nothing found, 1 findings, 2 usage or input errors (2 wins).
 
-    Only findings of severity ``fail_on`` or more severe count for exit code 1;
-    suppressed findings never do.
+def failing(summary: Summary, fail_on: Severity | None) -> int:
+    """How many findings are of severity ``fail_on`` or more severe (None: report only, none fail)."""
+    if fail_on is None:
+        return 0
+    return sum(n for sev, n in summary.by_severity.items() if Severity(sev).rank <= fail_on.rank)
+
+
+def exit_code(summary: Summary, *, usage_error: bool = False, fail_on: Severity | None = DEFAULT_FAIL_ON) -> int:
+    """0 nothing that fails, 1 findings, 2 usage or input errors (2 wins).
+
+    Only findings of severity ``fail_on`` or more severe count for exit code 1
+    (``None``: none do); suppressed and baselined findings never do.
     """
     if usage_error or summary.errors:
         return EXIT_ERROR
-    failing = any(n for sev, n in summary.by_severity.items() if Severity(sev).rank <= fail_on.rank)
-    return EXIT_FINDINGS if failing else EXIT_CLEAN
+    return EXIT_FINDINGS if failing(summary, fail_on) else EXIT_CLEAN

@@ -66,6 +66,7 @@ _DEFINED: tuple[Check, ...] = (
     identity.ROOT_GROUP,
     identity.UID_MINIMUM,
     identity.WINDOWS_ADMIN,
+    identity.WINDOWS_OS_NAME,
     service_account.CHECK,
     dangerous_capabilities.DANGEROUS_CHECK,
     dangerous_capabilities.DROP_CASE,

@@ -1,4 +1,5 @@
-"""Who the processes run as: the root group, a minimum UID, Windows' administrator (podsec hardened)."""
+"""Who the processes run as: the root group, a minimum UID, Windows' administrator, and whether
+a Windows pod says it is one (podsec hardened)."""
 
 from __future__ import annotations
 
@@ -120,6 +121,45 @@ WINDOWS_ADMIN = Check(
         failing="os:\n  name: windows\nsecurityContext:\n  windowsOptions:\n    runAsUserName: ContainerAdministrator\n"
         "containers:\n- name: app\n  image: registry.example/app:1.0\n",
         fixed="os:\n  name: windows\nsecurityContext:\n  windowsOptions:\n    runAsUserName: ContainerUser\n"
+        "containers:\n- name: app\n  image: registry.example/app:1.0\n",
+    ),
+)
+
+
+def _os_name(pod: PodView) -> list[Violation]:
+    if not pod.scheduled_on_windows:
+        return []
+    return [
+        pod_says(
+            pod.os_name.path,
+            f"runs on Windows nodes (nodeSelector {pod.node_os.path[-1]}: windows) but does not set "
+            "spec.os.name: windows",
+        )
+    ]
+
+
+WINDOWS_OS_NAME = Check(
+    id="windowsOsName",
+    level=CheckLevel.HARDENED,
+    title="Pod selects Windows nodes but does not declare spec.os.name: windows",
+    severity=Severity.MEDIUM,
+    revisions=(((1, 0), _os_name),),
+    describe=detail_describe("Windows pod without os.name"),
+    rationale="A pod that reaches Windows nodes only through its nodeSelector is a Linux pod to the API "
+    "server: Pod Security Admission asks it for Linux-only settings (seccomp, capabilities, "
+    "allowPrivilegeEscalation) that Windows ignores, and Linux-only fields are not rejected. With "
+    "spec.os.name: windows the API server validates it as a Windows pod, the restricted level exempts it from "
+    "those Linux-only checks (from v1.25), and the scheduler and kubelet know its OS. podsec's own Linux-only "
+    "checks are not run on such a pod; this check says what to declare instead.",
+    remediation="Set spec.os.name: windows (and keep the nodeSelector, or rely on the os label the "
+    "scheduler adds); then remove Linux-only securityContext fields.",
+    fields=("spec.os.name", "spec.nodeSelector"),
+    platform=Platform.ANY,
+    example=Example(
+        failing="nodeSelector:\n  kubernetes.io/os: windows\ncontainers:\n- name: app\n"
+        "  image: registry.example/app:1.0\n",
+        fixed="os:\n  name: windows\nnodeSelector:\n  kubernetes.io/os: windows\n"
+        "securityContext:\n  windowsOptions:\n    runAsUserName: ContainerUser\n"
         "containers:\n- name: app\n  image: registry.example/app:1.0\n",
     ),
 )

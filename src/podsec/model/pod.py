@@ -71,10 +71,16 @@ class PodView:
     containers: tuple[ContainerView, ...]
     automount_token: Resolved[bool]
     share_process_namespace: Resolved[bool]
+    node_os: Resolved[str] = field(default_factory=lambda: Resolved(None, "unset", ()))  # nodeSelector's OS label
 
     @property
     def is_windows(self) -> bool:
         return self.os_name.value == "windows"
+
+    @property
+    def scheduled_on_windows(self) -> bool:
+        """Windows by ``nodeSelector`` only (no ``spec.os.name``): PSA still judges it a Linux pod."""
+        return self.os_name.value is None and self.node_os.value == "windows"
 
     @property
     def is_user_namespaced(self) -> bool:
@@ -265,4 +271,19 @@ def build_pod(root: Any, src: PodSource) -> PodView:
         containers=tuple(_container(k, p, c, pod_sc) for k, p, c in _containers(root, src)),
         automount_token=layers.resolved("automountServiceAccountToken"),
         share_process_namespace=layers.resolved("shareProcessNamespace"),
+        node_os=_node_os(layers),
     )
+
+
+NODE_OS_LABELS = ("kubernetes.io/os", "beta.kubernetes.io/os")
+
+
+def _node_os(layers: _Layers) -> Resolved[str]:
+    """The OS a pod's ``nodeSelector`` asks for (``kubernetes.io/os``, or its deprecated beta label)."""
+    selector, path = layers.first("nodeSelector")
+    if isinstance(selector, dict):
+        for label in NODE_OS_LABELS:
+            value = selector.get(label)
+            if isinstance(value, str):
+                return Resolved(value, "pod", (*path, label))
+    return Resolved(None, "unset", (*path, NODE_OS_LABELS[0]))

@@ -11,10 +11,11 @@ from podsec.reporters.json import JsonReporter
 from podsec.reporters.junit import JUnitReporter
 from podsec.reporters.policyreport import PolicyReportReporter
 from podsec.reporters.sarif import SarifReporter
-from podsec.reporters.text import TextReporter
+from podsec.reporters.text import ConciseReporter, TextReporter
 
 REPORTERS: dict[str, Callable[[TextIO, RunInfo], Reporter]] = {
     "text": TextReporter,
+    "concise": ConciseReporter,
     "json": JsonReporter,
     "sarif": SarifReporter,
     "junit": JUnitReporter,

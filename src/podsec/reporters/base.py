@@ -20,6 +20,11 @@ class RunInfo:
     base_dir: str = ""  # relative paths in reports are relative to this (the working directory)
     tool_version: str = ""
     progress: bool = False  # draw a progress bar on stderr
+    config: str | None = None  # the configuration file used
+    fail_on: str = "low"  # the lowest severity that fails the run, or "none"
+    baseline: str | None = None  # the baseline file findings were matched against
+    passes: bool = True  # policyreport: include passing results
+    sarif_max_results: int = 5_000
 
 
 class Reporter(Protocol):
@@ -52,6 +57,11 @@ CATEGORY = {
 }
 
 SEVERITY_ORDER = [s.value for s in Severity]
+
+
+def severity_rank(severity: str) -> int:
+    """0 for the most severe; unknown severities last."""
+    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
 
 
 def relative(path: str | None, base: str) -> str | None:

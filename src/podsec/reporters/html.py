@@ -4,13 +4,14 @@ filterable findings table, and per-object detail with the effective security con
 from __future__ import annotations
 
 import datetime
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any, TextIO
 
 from podsec.findings import Finding, Summary
-from podsec.reporters.base import SEVERITY_ORDER, Collected, RunInfo, object_label, relative
+from podsec.reporters.base import SEVERITY_ORDER, Collected, RunInfo, object_label, relative, severity_rank
 
 _COLORS = {
     "error": "#7b1fa2",
@@ -21,10 +22,12 @@ _COLORS = {
     "info": "#78909c",
 }
 
+_SEV_CSS = "".join(f".sev-{name}{{background:{color}}}" for name, color in _COLORS.items())
+
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1c2733;background:#f5f7fa}
 header{background:#1c2733;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
-header p{margin:4px 0 0;color:#b8c4d0}main{padding:20px 28px;max-width:1400px}
+header p{margin:4px 0 0;color:#b8c4d0}main{padding:20px 28px;max-width:1600px}
 .cards{display:flex;gap:14px;flex-wrap:wrap;margin-bottom:18px}
 .card{background:#fff;border-radius:8px;padding:12px 18px;box-shadow:0 1px 3px #0002;min-width:120px}
 .card b{display:block;font-size:26px}.card span{color:#5b6b7b}
@@ -32,6 +35,10 @@ header p{margin:4px 0 0;color:#b8c4d0}main{padding:20px 28px;max-width:1400px}
 .chart{background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 3px #0002}
 .chart h2,section h2{font-size:15px;margin:0 0 8px}
 table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 3px #0002}
+#findings{table-layout:fixed}#findings td{overflow-wrap:anywhere}
+#findings col.c-sev{width:88px}#findings col.c-check{width:15%}#findings col.c-obj{width:16%}
+#findings col.c-cont{width:9%}#findings col.c-loc{width:19%}
+button#show-more{margin:10px 0;padding:6px 14px;border:1px solid #c5d0db;border-radius:4px;background:#fff}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e8ee;vertical-align:top}
 th{background:#eef2f6;cursor:pointer;user-select:none;white-space:nowrap}th.sorted-asc::after{content:" \\25B2"}
 th.sorted-desc::after{content:" \\25BC"}code{font-size:12px;background:#eef2f6;padding:1px 4px;border-radius:3px}
@@ -39,45 +46,104 @@ th.sorted-desc::after{content:" \\25BC"}code{font-size:12px;background:#eef2f6;p
 .filters{display:flex;gap:10px;margin:8px 0 10px;flex-wrap:wrap}
 .filters input,.filters select{padding:5px 8px;border:1px solid #c5d0db;border-radius:4px}
 details{background:#fff;margin:6px 0;border-radius:6px;box-shadow:0 1px 3px #0002;padding:6px 12px}
-td.loc{word-break:break-all;min-width:160px}summary{cursor:pointer;font-weight:600}.muted{color:#6b7b8b}.src-unset{color:#8a97a5}
+td.loc{word-break:break-all}summary{cursor:pointer;font-weight:600}.muted{color:#6b7b8b}.src-unset{color:#8a97a5}
 .errors li{margin:3px 0}section{margin-bottom:22px}
 """
 
-_JS = """
+_JS = r"""
 (function () {
-  var table = document.getElementById('findings');
-  var body = table.tBodies[0];
-  var rows = Array.prototype.slice.call(body.rows);
-  var text = document.getElementById('filter-text');
-  var sev = document.getElementById('filter-severity');
-  var shown = document.getElementById('shown-count');
-  function apply() {
-    var q = text.value.toLowerCase(), s = sev.value, n = 0;
-    rows.forEach(function (r) {
-      var ok = (!q || r.textContent.toLowerCase().indexOf(q) >= 0) && (!s || r.getAttribute('data-severity') === s);
-      r.style.display = ok ? '' : 'none';
-      if (ok) { n += 1; }
+  var data = JSON.parse(document.getElementById('podsec-data').textContent), S = data.strings;
+  var cols = ['rank', 'check', 'object', 'container', 'message', 'where'];
+  var rows = data.findings.map(function (a, i) {
+    var f = {order: i, rank: a[0], severity: S[a[1]], check: S[a[2]], object: S[a[3]], container: S[a[4]],
+             message: S[a[5]], field: S[a[6]], where: S[a[7]], template: S[a[8]]};
+    return {f: f, text: (f.check + ' ' + f.object + ' ' + f.container + ' ' + f.message + ' ' + f.field + ' ' +
+                         f.where + ' ' + f.template).toLowerCase()};
+  });
+  var table = document.getElementById('findings'), body = table.tBodies[0];
+  var text = document.getElementById('filter-text'), sev = document.getElementById('filter-severity');
+  var shown = document.getElementById('shown-count'), more = document.getElementById('show-more');
+  var PAGE = 250, limit = PAGE, matching = rows;
+  function esc(s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
     });
-    shown.textContent = String(n);
+  }
+  function row(f) {
+    return '<tr data-severity="' + esc(f.severity) + '"><td><span class="sev sev-' + esc(f.severity) + '">' +
+      esc(f.severity) + '</span></td><td><code>' + esc(f.check) + '</code></td><td>' + esc(f.object) +
+      '</td><td>' + esc(f.container) + '</td><td>' + esc(f.message) + '<br><code>' + esc(f.field) +
+      '</code></td><td class="loc">' + esc(f.where) +
+      (f.template ? '<br><span class="muted">' + esc(f.template) + '</span>' : '') + '</td></tr>';
+  }
+  function render() {
+    var html = [];
+    for (var i = 0; i < matching.length && i < limit; i++) { html.push(row(matching[i].f)); }
+    body.innerHTML = html.join('');
+    shown.textContent = String(matching.length);
+    var left = matching.length - Math.min(limit, matching.length);
+    more.style.display = left > 0 ? '' : 'none';
+    more.textContent = 'show ' + Math.min(PAGE, left) + ' more (' + left + ' not shown)';
+  }
+  function apply() {
+    var q = text.value.toLowerCase(), s = sev.value;
+    matching = rows.filter(function (r) {
+      return (!q || r.text.indexOf(q) >= 0) && (!s || r.f.severity === s);
+    });
+    limit = PAGE;
+    render();
   }
   text.addEventListener('input', apply);
   sev.addEventListener('change', apply);
+  more.addEventListener('click', function () { limit += PAGE; render(); });
   Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
     th.addEventListener('click', function () {
       var asc = !th.classList.contains('sorted-asc');
       Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.className = ''; });
       th.className = asc ? 'sorted-asc' : 'sorted-desc';
-      rows.sort(function (a, b) {
-        var x = a.cells[col].getAttribute('data-key') || a.cells[col].textContent;
-        var y = b.cells[col].getAttribute('data-key') || b.cells[col].textContent;
-        var nx = parseFloat(x), ny = parseFloat(y);
-        var cmp = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-        return asc ? cmp : -cmp;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
+      var key = cols[col];
+      function cmp(a, b) {
+        var x = a.f[key], y = b.f[key];
+        var c = (typeof x === 'number') ? x - y : String(x).localeCompare(String(y));
+        return c || a.f.order - b.f.order;
+      }
+      rows.sort(function (a, b) { return asc ? cmp(a, b) : -cmp(a, b); });
+      apply();
     });
   });
-  apply();
+  Array.prototype.forEach.call(document.querySelectorAll('details[data-object]'), function (d) {
+    d.querySelector('summary').addEventListener('click', function () {
+      var slot = d.querySelector('.detail');
+      if (slot.childNodes.length) { return; }
+      var pods = data.objects[Number(d.getAttribute('data-object'))] || [];
+      var html = [];
+      pods.forEach(function (pod) {
+        html.push('<h3>pod' + (pod.pod ? ' ' + esc(pod.pod) : '') + '</h3>' + fields(pod.fields, 'pod'));
+        pod.containers.forEach(function (c) {
+          html.push('<h3>' + esc(S[c.kind]) + ': ' + esc(c.name) + '</h3>' + fields(c.fields, 'container'));
+        });
+      });
+      slot.innerHTML = html.join('') || '<p class="muted">no pod</p>';
+    });
+  });
+  function fields(list, owner) {
+    var out = ['<table class="ctx"><thead><tr><th>field</th><th>value</th><th>source</th></tr></thead><tbody>'];
+    list.forEach(function (a) {
+      var r = {field: S[a[0]], value: a[1], source: ['unset', 'pod', 'container'][a[2]], line: a[3], note: S[a[4]]};
+      var src;
+      if (r.source === 'unset') {
+        src = '<span class="src-unset">unset — ' + esc(r.note || '') + '</span>';
+      } else {
+        src = esc((r.source === 'pod' && owner === 'container' ? 'inherited from pod' : r.source) +
+                  (r.line ? ', line ' + r.line : ''));
+      }
+      var value = r.value === null || r.value === undefined ? '' : esc(JSON.stringify(r.value));
+      out.push('<tr><td><code>' + esc(r.field) + '</code></td><td>' + value + '</td><td>' + src + '</td></tr>');
+    });
+    out.push('</tbody></table>');
+    return out.join('');
+  }
+  render();
 })();
 """
 
@@ -105,27 +171,38 @@ def _bars(title: str, counts: Iterable[tuple[str, int]], colors: Mapping[str, st
     return f'<div class="chart"><h2>{escape(title)}</h2>{"".join(parts)}</div>'
 
 
-def _sev(severity: str) -> str:
-    return f'<span class="sev" style="background:{_COLORS.get(severity, "#555")}">{escape(severity)}</span>'
+class _Strings:
+    """A table of the strings a report repeats (checks, messages, notes), referred to by index."""
+
+    def __init__(self) -> None:
+        self.table: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def __call__(self, text: str | None) -> int:
+        text = text or ""
+        found = self._index.get(text)
+        if found is None:
+            found = self._index[text] = len(self.table)
+            self.table.append(text)
+        return found
 
 
-def _value(value: Any) -> str:
-    import json
-
-    return "" if value is None else escape(json.dumps(value, ensure_ascii=False))
+_SOURCES = {"unset": 0, "pod": 1, "container": 2}
 
 
-def _fields_table(rows: list[Mapping[str, Any]], owner: str) -> str:
-    out = ["<table><thead><tr><th>field</th><th>value</th><th>source</th></tr></thead><tbody>"]
-    for r in rows:
-        if r["source"] == "unset":
-            src = f'<span class="src-unset">unset \u2014 {escape(r.get("note") or "")}</span>'
-        else:
-            at = f", line {r['line']}" if r.get("line") else ""
-            src = escape(("inherited from pod" if r["source"] == "pod" and owner == "container" else r["source"]) + at)
-        out.append(f"<tr><td><code>{escape(r['field'])}</code></td><td>{_value(r['value'])}</td><td>{src}</td></tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+def _fields(rows: Iterable[Mapping[str, Any]], strings: _Strings) -> list[list[Any]]:
+    return [
+        [strings(r["field"]), r["value"], _SOURCES.get(r["source"], 0), r.get("line"), strings(r.get("note"))]
+        for r in rows
+    ]
+
+
+def _pod(pod: Mapping[str, Any], strings: _Strings) -> dict[str, Any]:
+    containers = [
+        {"kind": strings(c["kind"]), "name": c["name"], "fields": _fields(c["fields"], strings)}
+        for c in pod["containers"]
+    ]
+    return {"pod": pod.get("pod"), "fields": _fields(pod["fields"], strings), "containers": containers}
 
 
 class HtmlReporter:
@@ -136,25 +213,18 @@ class HtmlReporter:
     def file(self, result: Any) -> None:
         self._seen.add(result)
 
-    def _row(self, f: Finding) -> str:
+    def _entry(self, f: Finding, strings: _Strings) -> list[int]:
         file = relative(f.file, self._run.base_dir) or "-"
         where = f"{file}:{f.line}" + (f":{f.column}" if f.column else "") if f.line else file
-        rank = SEVERITY_ORDER.index(f.severity) if f.severity in SEVERITY_ORDER else 9
-        return (
-            f'<tr data-severity="{escape(f.severity)}">'
-            f'<td data-key="{rank}">{_sev(f.severity)}</td>'
-            f"<td><code>{escape(f.check)}</code></td>"
-            f"<td>{escape(object_label(f))}</td>"
-            f"<td>{escape(f.container or '')}</td>"
-            f"<td>{escape(f.message)}<br><code>{escape(f.field)}</code></td>"
-            f"<td>{escape(where)}"
-            + (f"<br><span class='muted'>{escape(f.template)}</span>" if f.template else "")
-            + "</td></tr>"
-        )
+        texts = (f.severity, f.check, object_label(f), f.container or "", f.message, f.field, where, f.template or "")
+        return [severity_rank(f.severity), *(strings(t) for t in texts)]
 
     def finish(self, summary: Summary) -> None:
         seen = self._seen
-        findings = [f for obj in seen.objects for f in obj.findings]
+        findings = sorted(
+            (f for obj in seen.objects for f in obj.findings),
+            key=lambda f: (severity_rank(f.severity), relative(f.file, self._run.base_dir) or "", f.line or 0),
+        )  # the most severe first
         by_sev = Counter(f.severity for f in findings)
         by_check = Counter(f.check for f in findings).most_common()
         by_ns = Counter(f.object.namespace or "(none)" for f in findings).most_common()
@@ -170,7 +240,8 @@ class HtmlReporter:
         html = [
             "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-            f"<title>podsec report \u2014 {summary.findings} findings</title><style>{_CSS}</style></head><body>",
+            f"<title>podsec report \u2014 {summary.findings} findings</title>",
+            f"<style>{_CSS}{_SEV_CSS}</style></head><body>",
             f"<header><h1>podsec report</h1><p>profile {escape(self._run.profile)}, evaluated as "
             f"{escape(self._run.evaluated)} \u00b7 {escape(when)} \u00b7 "
             f"podsec {escape(self._run.tool_version)}</p></header>",
@@ -187,30 +258,32 @@ class HtmlReporter:
             html.append("<section><h2>Input errors</h2><ul class='errors'>")
             html += [f"<li>{escape(str(e))}</li>" for e in seen.errors]
             html.append("</ul></section>")
+        strings = _Strings()
+        entries = [self._entry(f, strings) for f in findings]
+        pods = [[_pod(p, strings) for p in (obj.details or {}).get("pods", [])] for obj in seen.objects]
+        data = {"strings": strings.table, "findings": entries, "objects": pods}
         html += [
             "<section><h2>Findings (<span id='shown-count'>0</span> shown)</h2><div class='filters'>",
             "<input id='filter-text' type='search' placeholder='filter: check, object, message, file\u2026' size='40'>",
             "<select id='filter-severity'><option value=''>all severities</option>",
             *(f"<option value='{s}'>{s}</option>" for s in SEVERITY_ORDER),
-            "</select></div><table id='findings'><thead><tr><th>severity</th><th>check</th><th>object</th>"
-            "<th>container</th><th>message / field</th><th>location</th></tr></thead><tbody>",
-            *(self._row(f) for f in findings),
-            "</tbody></table></section><section><h2>Workloads</h2>",
+            "</select></div><table id='findings'><colgroup><col class='c-sev'><col class='c-check'>"
+            "<col class='c-obj'><col class='c-cont'><col class='c-msg'><col class='c-loc'></colgroup>"
+            "<thead><tr><th class='sorted-asc'>severity</th><th>check</th><th>object</th>"
+            "<th>container</th><th>message / field</th><th>location</th></tr></thead><tbody></tbody></table>",
+            "<button id='show-more' type='button'>show more</button></section><section><h2>Workloads</h2>",
         ]
-        for obj in seen.objects:
+        for i, obj in enumerate(seen.objects):
             file = relative(obj.file, self._run.base_dir) or "-"
             count = len(obj.findings)
             html.append(
-                f"<details><summary>{escape(object_label(obj))} \u2014 {count} finding{'s' if count != 1 else ''}"
-                f" <span class='muted'>{escape(file)}{':' + str(obj.line) if obj.line else ''}</span></summary>"
+                f"<details data-object='{i}'><summary>{escape(object_label(obj))} \u2014 {count} "
+                f"finding{'s' if count != 1 else ''} <span class='muted'>{escape(file)}"
+                f"{':' + str(obj.line) if obj.line else ''}</span></summary><div class='detail'></div></details>"
             )
-            for pod in (obj.details or {}).get("pods", []):
-                label = f" {escape(pod['pod'])}" if pod.get("pod") else ""
-                html.append(f"<h3>pod{label}</h3>{_fields_table(pod['fields'], 'pod')}")
-                for c in pod["containers"]:
-                    html.append(
-                        f"<h3>{escape(c['kind'])}: {escape(c['name'])}</h3>{_fields_table(c['fields'], 'container')}"
-                    )
-            html.append("</details>")
-        html.append(f"</section></main><script>{_JS}</script></body></html>\n")
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        html.append(
+            f"</section></main><script type='application/json' id='podsec-data'>{payload}</script>"
+            f"<script>{_JS}</script></body></html>\n"
+        )
         self._out.write("".join(html))

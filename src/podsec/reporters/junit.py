@@ -1,17 +1,22 @@
-"""JUnit XML for CI systems: one test case per object and check evaluated.
+"""JUnit XML for CI systems: one test case per object, so that it stays readable at any size.
 
-A test suite per file; a failing check becomes a ``<failure>`` with every message
-and location; an exempted one is ``<skipped>``; an input error is an ``<error>`` test
-case of its own. Follows the schema that Jenkins, GitLab and GitHub reporters read.
+A test suite per file that holds workloads or input errors (files without any are left out);
+a test case per object, named after it, that fails with one ``<failure>`` listing every
+finding (severity, check, file:line:column, field, message) and whose message names the
+checks that failed; an object whose findings were all exempted passes, with the exemptions in
+``<system-out>``; an input error is an ``<error>`` test case of its own. Follows the schema
+that Jenkins, GitLab and GitHub reporters read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TextIO
 from xml.etree import ElementTree as ET
 
 from podsec.findings import FileResult, Finding, Summary
-from podsec.reporters.base import RunInfo, evaluated, object_label, relative
+from podsec.reporters.base import RunInfo, object_label, relative
+from podsec.reporters.base import severity_rank as _rank
 
 
 class JUnitReporter:
@@ -34,37 +39,34 @@ class JUnitReporter:
         root = ET.Element("testsuites", name="podsec")
         totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for result in self._order:
+            if not result.objects and not result.errors:
+                continue
             name = relative(result.file, self._run.base_dir) or "-"
             suite = ET.SubElement(root, "testsuite", name=name)
             counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
             for err in result.errors:
-                case = self._case(suite, name, f"read {name}" + (f":{err.line}" if err.line else ""), name, err.line)
+                file = relative(err.file, self._run.base_dir) or name
+                case = self._case(suite, name, f"read {file}" + (f":{err.line}" if err.line else ""), file, err.line)
                 ET.SubElement(case, "error", message=err.message, type="input").text = str(err)
                 counts["tests"] += 1
                 counts["errors"] += 1
             for obj in result.objects:
-                classname = object_label(obj)
-                failing: dict[str, list[Finding]] = {}
-                for f in obj.findings:
-                    failing.setdefault(f.check, []).append(f)
-                skipped = {s.finding.check: s for s in obj.suppressed}
-                check_ids = evaluated(self._run, obj)
-                for check in [*check_ids, *(c for c in failing if c not in check_ids)]:
-                    counts["tests"] += 1
-                    found = failing.get(check)
-                    case = self._case(suite, classname, check, name, found[0].line if found else obj.line)
-                    if found:
-                        counts["failures"] += 1
-                        lines = [
-                            f"{f.file or '-'}:{f.line or '?'}:{f.column or '?'} {f.severity} {f.field}: {f.message}"
-                            for f in found
-                        ]
-                        failure = ET.SubElement(case, "failure", message=found[0].message, type=found[0].severity)
-                        failure.text = "\n".join(lines)
-                    elif check in skipped:
-                        counts["skipped"] += 1
-                        e = skipped[check].exemption
-                        ET.SubElement(case, "skipped", message=f"exempted: {e.reason}")
+                counts["tests"] += 1
+                file = relative(obj.file, self._run.base_dir) or name
+                case = self._case(suite, name, object_label(obj), file, obj.line)
+                if obj.findings:
+                    counts["failures"] += 1
+                    checks = list(dict.fromkeys(f.check for f in _ordered(obj.findings)))
+                    worst = min(obj.findings, key=lambda f: _rank(f.severity)).severity
+                    message = (
+                        f"{len(obj.findings)} finding{'s' if len(obj.findings) != 1 else ''} (most severe: {worst}): "
+                        + ", ".join(checks)
+                    )
+                    failure = ET.SubElement(case, "failure", message=message, type=worst)
+                    failure.text = "\n".join(_line(f, self._run.base_dir) for f in _ordered(obj.findings))
+                if obj.suppressed:
+                    out = ET.SubElement(case, "system-out")
+                    out.text = "\n".join(f"exempted: {s.finding.check} ({s.exemption.reason})" for s in obj.suppressed)
             for key, value in counts.items():
                 suite.set(key, str(value))
                 totals[key] += value
@@ -74,3 +76,13 @@ class JUnitReporter:
         self._out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
         self._out.write(ET.tostring(root, encoding="unicode"))
         self._out.write("\n")
+
+
+def _ordered(findings: Sequence[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (_rank(f.severity), f.line or 0, f.column or 0))
+
+
+def _line(f: Finding, base: str) -> str:
+    where = f"{relative(f.file, base) or '-'}:{f.line or '?'}:{f.column or '?'}"
+    who = f" container {f.container!r}" if f.container else ""
+    return f"{f.severity} {f.check} {where}{who} {f.field}: {f.message}"

@@ -10,6 +10,7 @@ ready for ``kubectl apply -f``.
 
 from __future__ import annotations
 
+import json
 from typing import Any, TextIO
 
 import yaml
@@ -100,21 +101,43 @@ class PolicyReportReporter:
                 elif check_id in skipped:
                     reason = {"exemption": skipped[check_id].exemption.reason}
                     results.append(self._result(check, check_id, "skip", obj, namespace, [], {**extra, **reason}))
-                else:
+                elif self._run.passes:
                     results.append(self._result(check, check_id, "pass", obj, namespace, [], extra))
         docs = []
         for namespace in sorted(reports, key=lambda n: (n is not None, n or "")):
-            results = reports[namespace]
-            meta: dict[str, Any] = {"name": "podsec", "labels": {"app.kubernetes.io/managed-by": "podsec"}}
-            if namespace is not None:
-                meta["namespace"] = namespace
-            docs.append(
-                {
-                    "apiVersion": "wgpolicyk8s.io/v1alpha2",
-                    "kind": "PolicyReport" if namespace is not None else "ClusterPolicyReport",
-                    "metadata": meta,
-                    "summary": {s: sum(1 for r in results if r["result"] == s) for s in _STATUSES},
-                    "results": results,
-                }
-            )
+            chunks = _split(reports[namespace], MAX_OBJECT_BYTES)
+            for i, results in enumerate(chunks):
+                name = "podsec" if len(chunks) == 1 else f"podsec-{i + 1}"
+                meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": "podsec"}}
+                if namespace is not None:
+                    meta["namespace"] = namespace
+                docs.append(
+                    {
+                        "apiVersion": "wgpolicyk8s.io/v1alpha2",
+                        "kind": "PolicyReport" if namespace is not None else "ClusterPolicyReport",
+                        "metadata": meta,
+                        "summary": {s: sum(1 for r in results if r["result"] == s) for s in _STATUSES},
+                        "results": results,
+                    }
+                )
         self._out.write(yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False, explicit_start=True))
+
+
+MAX_OBJECT_BYTES = 900 * 1024
+"""No report object is larger than this as JSON (what the API server stores): below the 1 MiB
+podsec promises, leaving room for the metadata the API server adds, far below etcd's 1.5 MiB."""
+_OVERHEAD = 2048  # apiVersion, kind, metadata and summary of one report
+
+
+def _split(results: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
+    """``results`` in consecutive chunks whose report objects stay under ``limit`` bytes."""
+    chunks: list[list[dict[str, Any]]] = [[]]
+    size = _OVERHEAD
+    for r in results:
+        n = len(json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode()) + 1
+        if chunks[-1] and size + n > limit:
+            chunks.append([])
+            size = _OVERHEAD
+        chunks[-1].append(r)
+        size += n
+    return chunks

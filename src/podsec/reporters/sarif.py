@@ -9,33 +9,58 @@ identity while the file around it changes. Exempted findings carry a suppression
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import pathlib
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any, TextIO
 from urllib.parse import quote
 
 from podsec.checks import get
 from podsec.checks._base import Check, CheckLevel
-from podsec.findings import Finding, InputError, Summary, Suppressed
+from podsec.findings import Finding, InputError, Summary, Suppressed, fingerprint
 from podsec.reporters.base import Collected, RunInfo, object_label, relative
+from podsec.reporters.base import severity_rank as _rank
+
+SARIF_MAX_RESULTS = 5_000
+"""GitHub code scanning keeps the top 5,000 results of a run (prioritized by severity)."""
+SARIF_HARD_LIMIT = 25_000
+"""... and rejects a run with more than 25,000."""
+SARIF_MAX_BYTES = 10 * 1000 * 1000
+"""GitHub rejects SARIF files over 10 MB (gzip-compressed; podsec keeps the uncompressed file under it)."""
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-DOCS = "https://github.com/podsec/podsec/blob/main/docs/checks/"
 _LEVEL = {"error": "error", "critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 # GitHub code scanning sorts security results by this CVSS-like score.
 _SECURITY_SEVERITY = {"error": "9.0", "critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
 
 
-def fingerprint(f: Finding) -> str:
-    """Stable across commits: what and where in the object, never the line."""
-    o = f.object
-    key = "\x1f".join(str(p) for p in (f.check, o.kind, o.namespace, o.name, f.pod, f.container, f.field, f.message))
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
+def project_urls() -> dict[str, str]:
+    """The project's URLs (``[project.urls]`` in pyproject.toml), by lower-case label."""
+    from importlib import metadata
+
+    try:
+        entries = metadata.metadata("podsec").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return {}
+    urls = {}
+    for entry in entries:
+        label, _, url = entry.partition(",")
+        if url.strip().startswith("https://"):
+            urls[label.strip().lower()] = url.strip()
+    return urls
 
 
-def _rule(check: Check) -> dict[str, Any]:
+def docs_base(urls: Mapping[str, str]) -> str | None:
+    """Where the check pages live online: docs/checks/ of the project's repository, if it names one."""
+    repo = urls.get("repository") or urls.get("source")
+    if repo and repo.startswith("https://github.com/"):
+        return f"{repo.rstrip('/')}/blob/main/docs/checks/"
+    return None
+
+
+def _rule(check: Check, docs: str | None) -> dict[str, Any]:
     builtin = check.level is not CheckLevel.POLICY
     help_text = f"{check.rationale}\n\nRemediation: {check.remediation}"
     rule: dict[str, Any] = {
@@ -55,8 +80,8 @@ def _rule(check: Check) -> dict[str, Any]:
             "problem.severity": _LEVEL[check.severity.value],
         },
     }
-    if builtin:
-        rule["helpUri"] = f"{DOCS}{check.id}.md"
+    if builtin and docs:
+        rule["helpUri"] = f"{docs}{check.id}.md"
     return rule
 
 
@@ -94,7 +119,7 @@ class SarifReporter:
             "level": _LEVEL.get(f.severity, "warning"),
             "message": {"text": message},
             "locations": [loc],
-            "partialFingerprints": {"podsecFinding/v1": fingerprint(f)},
+            "partialFingerprints": {"podsecFinding/v2": fingerprint(f)},
             "properties": {"severity": f.severity, "field": f.field, "location": f.location},
         }
         if f.check in index:
@@ -130,33 +155,60 @@ class SarifReporter:
                         checks.append(get(f.check))
                         known.add(f.check)
         index = {c.id: i for i, c in enumerate(checks)}
-        results = [self._result(f, index) for obj in seen.objects for f in obj.findings]
-        results += [self._result(s.finding, index, s) for obj in seen.objects for s in obj.suppressed]
+        findings: list[tuple[Finding, Suppressed | None]] = [(f, None) for obj in seen.objects for f in obj.findings]
+        findings += [(sup.finding, sup) for obj in seen.objects for sup in obj.suppressed]
+        findings.sort(key=lambda pair: (pair[1] is not None, _rank(pair[0].severity)))  # the most severe first
+        results = [self._result(f, index, sup) for f, sup in findings]
+        kept = _fit(results, self._run.sarif_max_results, SARIF_MAX_BYTES - 200_000)
+        left_out = Counter(str(r["properties"]["severity"]) for r in results[kept:])
+        notifications = [self._notification(e) for e in seen.errors]
+        if left_out:
+            detail = ", ".join(f"{n:,} {sev}" for sev, n in sorted(left_out.items(), key=lambda kv: _rank(kv[0])))
+            notifications.append(
+                {
+                    "level": "warning",
+                    "message": {
+                        "text": f"{len(results) - kept:,} of {len(results):,} results left out to stay within GitHub "
+                        f"code scanning's limits ({self._run.sarif_max_results:,} results a run, 10 MB a file); "
+                        f"the most severe are kept. Left out: {detail}. The json and text reports list them all."
+                    },
+                }
+            )
+        urls = project_urls()
         base = self._run.base_dir or os.getcwd()
+        driver: dict[str, Any] = {"name": "podsec", "version": self._run.tool_version or "0"}
+        if urls.get("homepage") or urls.get("repository"):
+            driver["informationUri"] = urls.get("homepage") or urls["repository"]
+        driver["rules"] = [_rule(c, docs_base(urls)) for c in checks]
+        properties: dict[str, Any] = {"profile": self._run.profile, "evaluatedVersion": self._run.evaluated}
+        if left_out:
+            properties["omittedResults"] = {"total": len(results) - kept, "bySeverity": dict(left_out)}
         doc = {
             "$schema": SCHEMA,
             "version": "2.1.0",
             "runs": [
                 {
-                    "tool": {
-                        "driver": {
-                            "name": "podsec",
-                            "version": self._run.tool_version or "0",
-                            "informationUri": "https://github.com/podsec/podsec",
-                            "rules": [_rule(c) for c in checks],
-                        }
-                    },
+                    "tool": {"driver": driver},
                     "originalUriBaseIds": {"%SRCROOT%": {"uri": pathlib.Path(base).as_uri().rstrip("/") + "/"}},
                     "invocations": [
-                        {
-                            "executionSuccessful": not seen.errors,
-                            "toolExecutionNotifications": [self._notification(e) for e in seen.errors],
-                        }
+                        {"executionSuccessful": not seen.errors, "toolExecutionNotifications": notifications}
                     ],
-                    "results": results,
-                    "properties": {"profile": self._run.profile, "evaluatedVersion": self._run.evaluated},
+                    "results": results[:kept],
+                    "properties": properties,
                 }
             ],
         }
         json.dump(doc, self._out, indent=1, ensure_ascii=False)
         self._out.write("\n")
+
+
+def _fit(results: list[dict[str, Any]], max_results: int, max_bytes: int) -> int:
+    """How many of ``results`` (most severe first) fit in ``max_results`` and ``max_bytes``
+    as they are written (one-space indentation, four levels deep)."""
+    total = 0
+    for i, r in enumerate(results[:max_results]):
+        text = json.dumps(r, indent=1, ensure_ascii=False)
+        total += len(text.encode()) + 4 * (text.count("\n") + 1) + 2
+        if total > max_bytes:
+            return i
+    return min(len(results), max_results)

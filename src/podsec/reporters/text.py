@@ -1,59 +1,190 @@
-"""Human-readable output, grouped by file and object."""
+"""Human-readable output: ``text`` grouped by file and object, ``concise`` one line per finding.
+
+In ``text``, findings are ordered by line within each object; findings that point at the same
+missing mapping (a container without a securityContext trips several checks) are shown once,
+with the checks listed; each check's documentation pointer (``podsec checks show ID``) is
+shown the first time the check appears in the run.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TextIO
 
 from podsec.checks._base import Severity
-from podsec.findings import FileResult, Summary
+from podsec.findings import FileResult, Finding, InputError, ObjectResult, Summary, failing
 from podsec.reporters.base import RunInfo
+from podsec.reporters.base import severity_rank as _rank
 
 _COLORS = {"error": "1;35", "critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "2"}
+
+
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def summary_line(summary: Summary, run: RunInfo) -> str:
+    """One line: what was found, where, under which profile and configuration."""
+    by_sev = ", ".join(
+        f"{n:,} {s}" for s, n in sorted(summary.by_severity.items(), key=lambda item: _rank(item[0])) if n
+    )
+    parts = [
+        f"{_plural(summary.findings, 'finding')}{' (' + by_sev + ')' if by_sev else ''} in "
+        f"{_plural(summary.objects, 'workload')} across {_plural(summary.files, 'file')}"
+    ]
+    if summary.errors:
+        parts.append(_plural(summary.errors, "input error"))
+    if summary.suppressed:
+        parts.append(f"{summary.suppressed:,} suppressed by exemptions")
+    if run.baseline:
+        stale = sum(int(e.get("count", 1)) for e in summary.stale)
+        parts.append(f"{summary.baselined:,} in the baseline" + (f", {stale:,} stale" if stale else ""))
+    settings = [run.profile, f"evaluated as {run.evaluated}"]
+    if run.config:
+        settings.append(f"config {run.config}")
+    line = "; ".join(parts) + f" [{', '.join(settings)}]"
+    if summary.findings and run.fail_on != "none":
+        fail = failing(summary, Severity(run.fail_on))
+        if fail < summary.findings:
+            line += f"; {fail:,} at {run.fail_on} or above fail the run"
+    elif summary.findings:
+        line += "; --fail-on none: findings do not fail the run"
+    return line
+
+
+def _where(line: int | None, column: int | None, file: str | None = None) -> str:
+    at = (f"{line}:{column}" if column else str(line)) if line else "-"
+    return f"{file}:{at}" if file else at
+
+
+def _who(f: Finding) -> str:
+    who = f" [{f.pod}]" if f.pod else ""
+    return who + (f" container {f.container!r}" if f.container else "")
+
+
+def _groups(findings: Iterable[Finding]) -> list[list[Finding]]:
+    """Findings by line and column; findings about fields missing from the same mapping together."""
+    ordered = sorted(findings, key=lambda f: (f.line or 0, f.column or 0, f.file or "", _rank(f.severity)))
+    groups: list[list[Finding]] = []
+    spots: dict[tuple[object, ...], list[Finding]] = {}
+    for f in ordered:
+        if f.location == "parent" and f.missing is not None:
+            key = (f.file, f.line, f.column, f.pod, f.container, f.missing)
+            if key in spots:
+                spots[key].append(f)
+                continue
+            spots[key] = [f]
+            groups.append(spots[key])
+        else:
+            groups.append([f])
+    return groups
 
 
 class TextReporter:
     def __init__(self, out: TextIO, run: RunInfo) -> None:
         self._out, self._run = out, run
+        self._documented: set[str] = set()
 
     def _c(self, code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self._run.color else text
 
+    def _sev(self, severity: str) -> str:
+        return self._c(_COLORS.get(severity, "0"), f"{severity:<8}")
+
+    def _help(self, checks: Iterable[str]) -> None:
+        for check in dict.fromkeys(checks):
+            if check not in self._documented:
+                self._documented.add(check)
+                self._out.write(f"    {'':>8}  {'':<8} {self._c('2', 'help: podsec checks show ' + check)}\n")
+
+    def _object(self, result: FileResult, obj: ObjectResult) -> None:
+        out = self._out
+        template = next((f.template for f in obj.findings if f.template), None)
+        origin = []
+        if obj.line:
+            origin.append(f"{obj.file}:{obj.line}" if obj.file != result.file else f"line {obj.line}")
+        origin += [f"from {template}"] if template else []
+        loc = f" ({', '.join(origin)})" if origin else ""
+        out.write(f"  {self._c('1', str(obj.object))}{loc}\n")
+        for group in _groups(obj.findings):
+            f = group[0]
+            where = _where(f.line, f.column, f.file if f.file != result.file else None)
+            if len(group) == 1:
+                out.write(f"    {where:>8}  {self._sev(f.severity)} {f.check}{_who(f)}: {f.message}\n")
+                if f.field:
+                    out.write(f"    {'':>8}  {'':<8} {self._c('2', 'field: ' + f.field)}\n")
+                self._help([f.check])
+                continue
+            top = min(group, key=lambda g: _rank(g.severity))
+            what = f"{f.missing} is not set"
+            out.write(
+                f"    {where:>8}  {self._sev(top.severity)} {_who(f).strip() + ': ' if _who(f) else ''}"
+                f"{what} ({len(group)} checks)\n"
+            )
+            for g in sorted(group, key=lambda g: (_rank(g.severity), g.check)):
+                out.write(f"    {'':>8}    {self._sev(g.severity)} {g.check}: {g.message}\n")
+            self._help(g.check for g in sorted(group, key=lambda g: (_rank(g.severity), g.check)))
+
     def file(self, result: FileResult) -> None:
         out = self._out
-        failing = [o for o in result.objects if o.findings]
-        if not failing and not result.errors:
+        failing_objects = [o for o in result.objects if o.findings]
+        if not failing_objects and not result.errors:
             return
         out.write(self._c("1", result.file or "-") + "\n")
         for err in result.errors:
             where = f"{err.line}:{err.column}" if err.line and err.column else (str(err.line) if err.line else "-")
-            out.write(f"  {self._c('1;31', 'error')} {where}  {err.message}\n")
-        for obj in failing:
-            template = next((f.template for f in obj.findings if f.template), None)
-            origin = [f"line {obj.line}"] if obj.line else []
-            origin += [f"from {template}"] if template else []
-            loc = f" ({', '.join(origin)})" if origin else ""
-            out.write(f"  {self._c('1', str(obj.object))}{loc}\n")
-            for f in obj.findings:
-                where = (f"{f.line}:{f.column}" if f.column else str(f.line)) if f.line else "-"
-                who = f" [{f.pod}]" if f.pod else ""
-                who += f" container {f.container!r}" if f.container else ""
-                sev = self._c(_COLORS.get(f.severity, "0"), f"{f.severity:<8}")
-                out.write(f"    {where:>8}  {sev} {f.check}{who}: {f.message}\n")
-                if f.field:
-                    out.write(f"    {'':>8}  {'':<8} {self._c('2', 'field: ' + f.field)}\n")
+            shown = f"{err.file}:{where}" if err.file != result.file else where
+            out.write(f"  {self._c('1;31', 'error')} {shown}  {err.message}\n")
+        for obj in failing_objects:
+            self._object(result, obj)
         out.write("\n")
 
     def finish(self, summary: Summary) -> None:
-        by_sev = ", ".join(
-            f"{n} {s}" for s, n in sorted(summary.by_severity.items(), key=lambda item: Severity(item[0]).rank)
-        )
-        line = (
-            f"{summary.findings} finding{'s' if summary.findings != 1 else ''}"
-            f"{' (' + by_sev + ')' if by_sev else ''} in {summary.objects} workload"
-            f"{'s' if summary.objects != 1 else ''} across {summary.files} file"
-            f"{'s' if summary.files != 1 else ''}; {summary.errors} error"
-            f"{'s' if summary.errors != 1 else ''}"
-            f"{f'; {summary.suppressed} suppressed by exemptions' if summary.suppressed else ''}"
-            f" [{self._run.profile}, evaluated as {self._run.evaluated}]"
-        )
-        self._out.write(line + "\n")
+        self._out.write(summary_line(summary, self._run) + "\n")
+        _stale(self._out, summary, self._run)
+
+
+def _stale(out: TextIO, summary: Summary, run: RunInfo) -> None:
+    if not summary.stale:
+        return
+    out.write(
+        f"\n{_plural(len(summary.stale), 'baseline entry', 'baseline entries')} in {run.baseline} no longer "
+        f"found (fixed or renamed; podsec scan --update-baseline {run.baseline} drops them):\n"
+    )
+    for e in summary.stale:
+        who = f" container {e['container']!r}" if e.get("container") else ""
+        count = f" (x{e['count']})" if e.get("count", 1) != 1 else ""
+        where = f" ({e['file']})" if e.get("file") else ""
+        out.write(f"  {e.get('check', '?')} {e.get('object', '?')}{who}: {e.get('field', '')}{count}{where}\n")
+
+
+class ConciseReporter:
+    """``file:line:col: severity check message``, one line per finding: clickable in editors and CI logs."""
+
+    def __init__(self, out: TextIO, run: RunInfo) -> None:
+        self._out, self._run = out, run
+
+    def _line(self, file: str | None, line: int | None, column: int | None, rest: str) -> None:
+        where = file or "-"
+        if line:
+            where += f":{line}" + (f":{column}" if column else "")
+        self._out.write(f"{where}: {rest}\n")
+
+    def _error(self, e: InputError) -> None:
+        self._line(e.file, e.line, e.column, f"error input {e.message}")
+
+    def file(self, result: FileResult) -> None:
+        for e in result.errors:
+            self._error(e)
+        findings = [f for obj in result.objects for f in obj.findings]
+        for f in sorted(findings, key=lambda f: (f.file or "", f.line or 0, f.column or 0)):
+            who = f" [{f.pod}]" if f.pod else ""
+            obj = f"{f.object}{who}" + (f" container {f.container!r}" if f.container else "")
+            self._line(f.file, f.line, f.column, f"{f.severity} {f.check} {f.message} [{obj}]")
+
+    def finish(self, summary: Summary) -> None:
+        self._out.write(summary_line(summary, self._run) + "\n")
+        _stale(self._out, summary, self._run)
+
+
+__all__ = ["ConciseReporter", "TextReporter", "summary_line"]

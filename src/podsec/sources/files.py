@@ -8,15 +8,17 @@ Python objects; the rest are parsed with positions and evaluated.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import pathspec
 
 from podsec.evaluate import Context, evaluate_object
-from podsec.findings import FileResult, InputError
+from podsec.findings import FileResult, InputError, ObjectResult
 from podsec.model.workloads import KindTable, ObjectRef
 from podsec.sources import kyaml
 
@@ -52,10 +54,20 @@ class Target:
     path: str | None
     name: str
     data: bytes | None = None  # content produced by podsec itself (e.g. kustomize output)
+    relocate: Relocate | None = None  # maps findings on rendered content back to their sources
+
+
+class Relocate(Protocol):
+    """Moves an evaluated object's findings from rendered output to the files it was rendered from."""
+
+    def __call__(self, obj: Mapping[str, Any], result: ObjectResult) -> ObjectResult: ...
 
 
 OWN_FILES = frozenset({"podsec-test.yaml"})
 """podsec's own files (policy test suites), not manifests: skipped when a directory is searched."""
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+"""Kustomize's own files: never scanned as manifests (kustomize.py renders them)."""
 
 
 def missing(paths: Iterable[str]) -> list[InputError]:
@@ -63,38 +75,161 @@ def missing(paths: Iterable[str]) -> list[InputError]:
     return [InputError(p, None, "no such file or directory") for p in paths if p != "-" and not os.path.exists(p)]
 
 
-def discover(paths: Iterable[str], *, excluded: Iterable[str] = ()) -> Iterator[Target]:
+@dataclass(frozen=True, slots=True)
+class Exclude:
+    """``.gitignore``-style patterns, matched against paths relative to ``base`` (the directory
+    of the configuration file), or, when ``base`` is None, relative to each scanned PATH."""
+
+    patterns: tuple[str, ...]
+    base: str | None = None
+    origin: str = "--exclude"
+
+    def spec(self) -> pathspec.GitIgnoreSpec:
+        return pathspec.GitIgnoreSpec.from_lines(self.patterns)
+
+
+class _Matcher:
+    """Whether a path is excluded, by any of the ``Exclude`` sets."""
+
+    def __init__(self, excludes: Sequence[Exclude]) -> None:
+        self._rules = [(e, e.spec()) for e in excludes if e.patterns]
+
+    def __bool__(self) -> bool:
+        return bool(self._rules)
+
+    def which(self, path: str, root: str, *, is_dir: bool) -> Exclude | None:
+        """The first ``Exclude`` that matches ``path`` (found under the scanned ``root``)."""
+        for exclude, spec in self._rules:
+            base = exclude.base if exclude.base is not None else root
+            rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base))
+            if rel == "." or rel.startswith(".." + os.sep) or rel == "..":
+                continue  # outside the directory the patterns are relative to
+            rel = rel.replace(os.sep, "/") + ("/" if is_dir else "")
+            if spec.match_file(rel):
+                return exclude
+        return None
+
+
+class Walk:
     """The files under ``paths`` (``-`` is standard input), lazily and in a stable order.
 
     Directories are walked recursively for .yaml/.yml/.json files; hidden directories
-    and files are skipped, and so are paths matching an ``excluded`` glob. Paths that
-    do not exist are left to `missing`.
+    and files are skipped, and so are kustomization files, the files in ``skip`` (absolute
+    paths: those kustomize renders or uses as patches), Helm chart directories (their
+    templates are not manifests until rendered) and paths an ``Exclude`` matches. What
+    was left out and why is in ``notes`` once the walk is done. Paths that do not exist
+    are left to `missing`.
     """
-    patterns = tuple(excluded)
 
-    def skip(path: str) -> bool:
-        if not patterns:
+    def __init__(self, paths: Iterable[str], excludes: Sequence[Exclude] = (), skip: AbstractSet[str] = frozenset()):
+        self.paths = list(paths)
+        self.skip = skip
+        self.notes: list[str] = []
+        self.excluded = 0
+        self._match = _Matcher(excludes)
+
+    def _excluded(self, path: str, root: str, *, is_dir: bool) -> bool:
+        if not self._match:
             return False
-        norm = path.replace(os.sep, "/")
-        return any(fnmatch.fnmatch(norm, p) or fnmatch.fnmatch(os.path.basename(norm), p) for p in patterns)
+        found = self._match.which(path, root, is_dir=is_dir)
+        if found is not None:
+            self.excluded += 1
+            return True
+        return False
 
-    for given in paths:
-        if given == "-":
-            yield Target(None, "-")
-        elif os.path.isdir(given):
-            for root, dirs, names in os.walk(given):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not skip(os.path.join(root, d)))
-                for name in sorted(names):
-                    full = os.path.join(root, name)
-                    if (
-                        name.lower().endswith(EXTENSIONS)
-                        and not name.startswith(".")
-                        and name not in OWN_FILES
-                        and not skip(full)
-                    ):
-                        yield Target(full, full)
-        elif os.path.exists(given) and not skip(given):
-            yield Target(given, given)
+    def __iter__(self) -> Iterator[Target]:
+        for given in self.paths:
+            if given == "-":
+                yield Target(None, "-")
+            elif os.path.isdir(given):
+                yield from self._walk(given)
+            elif os.path.exists(given):
+                if os.path.basename(given) in KUSTOMIZATION_FILES or os.path.abspath(given) in self.skip:
+                    continue  # kustomize's own file, or one a rendered kustomization covers
+                if self._excluded(given, os.path.dirname(given) or ".", is_dir=False):
+                    self.notes.append(f"{given} is excluded ({self._why(given)}); not scanned")
+                    continue
+                yield Target(given, given)
+
+    def directories(self, *, with_file: Sequence[str]) -> Iterator[tuple[str, str]]:
+        """(directory, directory) for each directory the walk would enter (and each given
+        directory) that holds one of ``with_file``; for a given file, its own directory and
+        those above it up to the working directory (where a kustomization using it may live)."""
+        match, seen = _Matcher([]), set()
+        match, self._match = self._match, match  # look without counting exclusions
+        try:
+            for given in self.paths:
+                if given == "-" or not os.path.exists(given):
+                    continue
+                if not os.path.isdir(given):
+                    for d in _parents(given):
+                        if d not in seen and any(os.path.isfile(os.path.join(d, f)) for f in with_file):
+                            seen.add(d)
+                            yield d, d
+                    continue
+                for root, dirs, names in os.walk(given):
+                    dirs[:] = sorted(
+                        d for d in dirs
+                        if not d.startswith(".") and not match.which(os.path.join(root, d), given, is_dir=True)
+                        and not os.path.isfile(os.path.join(root, d, "Chart.yaml"))
+                    )  # fmt: skip
+                    if any(f in names for f in with_file) and root not in seen:
+                        seen.add(root)
+                        yield root, root
+        finally:
+            self._match = match
+
+    def _why(self, path: str) -> str:
+        found = self._match.which(path, os.path.dirname(path) or ".", is_dir=os.path.isdir(path))
+        return found.origin if found else "excluded"
+
+    def _walk(self, given: str) -> Iterator[Target]:
+        yielded = 0
+        excluded_before = self.excluded
+        for root, dirs, names in os.walk(given):
+            kept = []
+            for d in sorted(dirs):
+                full = os.path.join(root, d)
+                if d.startswith(".") or self._excluded(full, given, is_dir=True):
+                    continue
+                if os.path.isfile(os.path.join(full, "Chart.yaml")):
+                    self.notes.append(
+                        f"{full} is a Helm chart: its templates are not scanned as files "
+                        f"(scan its output: helm template NAME {full} | podsec scan -)"
+                    )
+                    continue
+                kept.append(d)
+            dirs[:] = kept
+            for name in sorted(names):
+                full = os.path.join(root, name)
+                if not name.lower().endswith(EXTENSIONS) or name.startswith(".") or name in OWN_FILES:
+                    continue
+                if name in KUSTOMIZATION_FILES or os.path.abspath(full) in self.skip:
+                    continue
+                if self._excluded(full, given, is_dir=False):
+                    continue
+                yielded += 1
+                yield Target(full, full)
+        if yielded == 0 and self.excluded > excluded_before:
+            self.notes.append(f"{given}: everything in it is excluded by the exclude patterns; nothing scanned there")
+
+
+def _parents(path: str) -> list[str]:
+    """The directories from ``path``'s own up to the working directory (or its root when outside)."""
+    here = os.path.dirname(os.path.abspath(path))
+    stop = os.getcwd()
+    out = []
+    while True:
+        out.append(os.path.relpath(here) if here.startswith(stop) else here)
+        if here == stop or os.path.dirname(here) == here or not here.startswith(stop):
+            return out
+        here = os.path.dirname(here)
+
+
+def discover(paths: Iterable[str], *, excluded: Iterable[str] = ()) -> Iterator[Target]:
+    """`Walk` with ``excluded`` patterns relative to each PATH (for callers without notes)."""
+    patterns = tuple(excluded)
+    return iter(Walk(paths, [Exclude(patterns)] if patterns else []))
 
 
 def _line_at(data: bytes, offset: int) -> int:
@@ -230,7 +365,7 @@ def read_objects(data: bytes, name: str, kinds: KindTable, *, every: bool = Fals
         yield InputError(name, None, "no Kubernetes objects: the file is empty or holds only comments")
 
 
-def scan_bytes(data: bytes, name: str, ctx: Context) -> FileResult:
+def scan_bytes(data: bytes, name: str, ctx: Context, relocate: Relocate | None = None) -> FileResult:
     """Evaluate every object in one file's bytes."""
     result = FileResult(name)
     every = ctx.policies is not None and ctx.policies.scope == "all"
@@ -244,6 +379,8 @@ def scan_bytes(data: bytes, name: str, ctx: Context) -> FileResult:
         if isinstance(outcome, list):
             result.errors.extend(outcome)
         elif outcome is not None:
+            if relocate is not None:
+                outcome = relocate(item.obj, outcome)
             result.objects.append(outcome)
             result.errors.extend(outcome.errors)
     return result
@@ -299,13 +436,15 @@ def scan_target(target: Target, ctx: Context) -> FileResult:
     data = read_target(target)
     if isinstance(data, InputError):
         return FileResult(target.name, errors=[data])
-    return scan_bytes(data, target.name, ctx)
+    return scan_bytes(data, target.name, ctx, target.relocate)
 
 
 __all__ = [
+    "Exclude",
     "Located",
     "ObjectRef",
     "Target",
+    "Walk",
     "discover",
     "missing",
     "read_objects",
