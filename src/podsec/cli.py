@@ -498,6 +498,8 @@ def _results(args: argparse.Namespace, config: Config, ctx: Context, notes: list
             rendered.append(directory)
             targets.append(item)
     skip = found.patch_files | found.rendered_files(rendered)
+    own = (args.baseline, args.update_baseline, config.baseline)  # baselines are podsec's files, not manifests
+    skip |= {os.path.abspath(p) for p in own if p}
     walk = Walk(args.paths, excludes, skip)
     yield from scan.run(itertools.chain(targets, walk), ctx, jobs=args.jobs)
     notes.extend(walk.notes)

@@ -520,3 +520,44 @@ def test_disable_and_unknown_ids() -> None:
         engine.select(engine.Profile.HARDENED, PolicyVersion(None), enable=["nope"])
     with pytest.raises(engine.ConfigurationError, match="has no option 'max'"):
         engine.select(engine.Profile.HARDENED, PolicyVersion(None), options={"runAsUserMinimum": {"max": 1}})
+
+
+def windows_by_selector(label: str = "kubernetes.io/os") -> Pod:
+    """A Windows workload as many charts write it: only a nodeSelector says Windows."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "iis", "namespace": "web"},
+        "spec": {
+            "nodeSelector": {label: "windows"},
+            "securityContext": {"windowsOptions": {"runAsUserName": "ContainerUser"}},
+            "containers": [{"name": "iis", "image": "mcr.microsoft.com/windows/servercore/iis"}],
+        },
+    }
+
+
+@pytest.mark.parametrize("label", ["kubernetes.io/os", "beta.kubernetes.io/os"])
+def test_windows_by_node_selector_gets_an_os_name_recommendation_not_linux_findings(label: str) -> None:
+    pod = windows_by_selector(label)
+    own = findings(pod)
+    assert [(c, f) for c, f, _ in own] == [
+        ("windowsOsName", "spec.os.name"),
+        ("automountServiceAccountToken", "spec.automountServiceAccountToken"),
+    ]  # none of the Linux-only checks (readOnlyRootFilesystem, userNamespace, confinement, ...)
+    assert f"nodeSelector {label}: windows" in own[0][2]
+    # Pod Security Admission still judges it a Linux pod: the restricted verdict is unchanged
+    pss = {c for c, _, _ in findings(pod, own_only=False)} - {c for c, _, _ in own}
+    assert {"allowPrivilegeEscalation", "capabilities_restricted", "seccompProfile_restricted"} <= pss
+
+
+def test_windows_with_os_name_needs_no_recommendation() -> None:
+    pod = windows_by_selector()
+    pod["spec"]["os"] = {"name": "windows"}
+    # PSA relaxes the Linux-only restricted checks; runAsNonRoot still applies to Windows pods
+    assert [c for c, _, _ in findings(pod, own_only=False)] == ["runAsNonRoot", "automountServiceAccountToken"]
+
+
+def test_a_linux_node_selector_changes_nothing() -> None:
+    pod = hardened_pod()
+    pod["spec"]["nodeSelector"] = {"kubernetes.io/os": "linux"}
+    assert findings(pod) == []

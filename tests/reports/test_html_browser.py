@@ -139,7 +139,9 @@ def test_html_report_of_15000_findings_opens_fast(browser: Any, tmp_path: pathli
     timing = browser.execute_script(
         "var t = performance.getEntriesByType('navigation')[0]; return [t.domContentLoadedEventEnd, t.loadEventEnd];"
     )
-    print(f"15,000 findings: DOMContentLoaded {timing[0]:.0f} ms, load {timing[1]:.0f} ms, {page.stat().st_size:,} bytes")
+    print(
+        f"15,000 findings: DOMContentLoaded {timing[0]:.0f} ms, load {timing[1]:.0f} ms, {page.stat().st_size:,} bytes"
+    )
     assert timing[1] < 8000
     assert browser.find_element(By.ID, "count-findings").text == "15000"
     assert browser.find_element(By.ID, "shown-count").text == "15000"

@@ -39,4 +39,8 @@ class JsonReporter:
         hidden = ",\n  ".join(json.dumps(s.as_dict(), ensure_ascii=False) for s in self._suppressed)
         out.write(f' "suppressed": [{chr(10) + "  " + hidden + chr(10) if hidden else ""}],\n')
         meta = {**summary.as_dict(), "profile": self._run.profile, "evaluatedVersion": self._run.evaluated}
+        if self._run.baseline:
+            meta["baselined"] = summary.baselined
+            accepted = {"file": self._run.baseline, "matched": summary.baselined, "stale": summary.stale}
+            out.write(f' "baseline": {json.dumps(accepted, ensure_ascii=False)},\n')
         out.write(f' "summary": {json.dumps(meta)},\n "schemaVersion": {SCHEMA_VERSION}\n}}\n')

@@ -120,7 +120,9 @@ class PolicyReportReporter:
                         "results": results,
                     }
                 )
-        self._out.write(yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False, explicit_start=True))
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: 20x faster than pure Python
+        text = yaml.dump_all(docs, Dumper=dumper, sort_keys=False, default_flow_style=False, explicit_start=True)
+        self._out.write(text)
 
 
 MAX_OBJECT_BYTES = 900 * 1024
@@ -134,7 +136,7 @@ def _split(results: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any
     chunks: list[list[dict[str, Any]]] = [[]]
     size = _OVERHEAD
     for r in results:
-        n = len(json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode()) + 1
+        n = len(json.dumps(r).encode()) + 2  # as spaced JSON: more than the API server stores
         if chunks[-1] and size + n > limit:
             chunks.append([])
             size = _OVERHEAD

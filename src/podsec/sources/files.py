@@ -63,8 +63,8 @@ class Relocate(Protocol):
     def __call__(self, obj: Mapping[str, Any], result: ObjectResult) -> ObjectResult: ...
 
 
-OWN_FILES = frozenset({"podsec-test.yaml"})
-"""podsec's own files (policy test suites), not manifests: skipped when a directory is searched."""
+OWN_FILES = frozenset({"podsec-test.yaml", "podsec-baseline.yaml"})
+"""podsec's own files (policy test suites, baselines), not manifests: skipped when a directory is searched."""
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 """Kustomize's own files: never scanned as manifests (kustomize.py renders them)."""

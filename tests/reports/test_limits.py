@@ -1,0 +1,102 @@
+"""Reports that fit where they go: SARIF within GitHub code scanning's limits, PolicyReports under
+1 MiB per object, JUnit with a test case per workload — at corpus scale too."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from podsec.cli import main
+from podsec.reporters.base import severity_rank
+from podsec.reporters.sarif import SARIF_MAX_BYTES, SARIF_MAX_RESULTS, _fit
+
+POD = (
+    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n  namespace: ns\nspec:\n  hostPID: {host}\n"
+    "  containers:\n  - name: app\n    image: x\n    securityContext:\n      privileged: {priv}\n---\n"
+)
+
+
+def many(tmp_path: pathlib.Path, count: int) -> pathlib.Path:
+    path = tmp_path / "many.yaml"
+    path.write_text(
+        "".join(POD.format(i=i, host=str(i % 3 == 0).lower(), priv=str(i % 5 == 0).lower()) for i in range(count))
+    )
+    return path
+
+
+def test_sarif_keeps_the_most_severe_and_says_what_was_left_out(tmp_path: pathlib.Path) -> None:
+    out = tmp_path / "out.sarif"
+    assert (
+        main(["scan", "--no-progress", "--sarif-max-results", "50", "-o", f"sarif={out}", str(many(tmp_path, 60))]) == 1
+    )
+    run = json.loads(out.read_text())["runs"][0]
+    results = run["results"]
+    assert len(results) == 50
+    kept = [severity_rank(r["properties"]["severity"]) for r in results]
+    assert kept == sorted(kept) and results[0]["properties"]["severity"] == "critical"
+    omitted = run["properties"]["omittedResults"]
+    total = json.loads(_json_summary(tmp_path))["summary"]["findings"]
+    assert omitted["total"] == total - 50 and sum(omitted["bySeverity"].values()) == total - 50
+    left = min(severity_rank(s) for s in omitted["bySeverity"])
+    assert left >= max(kept)  # nothing left out is more severe than what was kept
+    (note,) = run["invocations"][0]["toolExecutionNotifications"]
+    assert note["level"] == "warning" and f"{total - 50:,} of {total:,} results left out" in note["message"]["text"]
+
+
+def _json_summary(tmp_path: pathlib.Path) -> str:
+    out = tmp_path / "out.json"
+    main(["scan", "--no-progress", "-o", f"json={out}", str(tmp_path / "many.yaml")])
+    return out.read_text()
+
+
+def test_sarif_limit_options(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", "--sarif-max-results", "25001", str(tmp_path)]) == 2
+    assert "--sarif-max-results must be between 1 and 25,000" in capsys.readouterr().err
+    assert SARIF_MAX_RESULTS == 5_000 and SARIF_MAX_BYTES == 10_000_000
+
+
+def test_sarif_size_bound() -> None:
+    results = [{"ruleId": "x", "message": {"text": "m" * 1000}} for _ in range(100)]
+    assert _fit(results, 5_000, 10**9) == 100
+    n = _fit(results, 5_000, 20_000)
+    assert 10 <= n < 20  # about 1 kB each
+    assert len(json.dumps(results[:n], indent=1)) < 20_000
+
+
+def test_policy_reports_are_split_under_the_size_limit(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from podsec.reporters import policyreport
+
+    assert policyreport.MAX_OBJECT_BYTES < 1024 * 1024
+    monkeypatch.setattr(policyreport, "MAX_OBJECT_BYTES", 40_000)  # the same split, on a small input
+    out = tmp_path / "out.yaml"
+    main(["scan", "--no-progress", "-o", f"policyreport={out}", str(many(tmp_path, 40))])
+    docs = list(yaml.safe_load_all(out.read_text()))
+    with_passes = len(docs)
+    assert len(docs) >= 3 and {d["metadata"]["namespace"] for d in docs} == {"ns"}
+    assert [d["metadata"]["name"] for d in docs] == [f"podsec-{i + 1}" for i in range(len(docs))]
+    for d in docs:
+        assert len(json.dumps(d).encode()) < 40_000
+        assert d["summary"]["pass"] == sum(1 for r in d["results"] if r["result"] == "pass")
+    objects = {r["resources"][0]["name"] for d in docs for r in d["results"]}
+    assert len(objects) == 40  # nothing lost in the split
+    main(["scan", "--no-progress", "--no-passes", "-o", f"policyreport={out}", str(tmp_path / "many.yaml")])
+    docs = list(yaml.safe_load_all(out.read_text()))
+    assert sum(d["summary"]["pass"] for d in docs) == 0 and sum(d["summary"]["fail"] for d in docs) > 0
+    assert len(docs) < with_passes
+
+
+def test_reports_at_corpus_scale(corpus: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    sarif, junit, data = (tmp_path / n for n in ("o.sarif", "o.xml", "o.json"))
+    main(["scan", "--no-progress", "-o", f"sarif={sarif}", "-o", f"junit={junit}", "-o", f"json={data}", str(corpus)])
+    summary = json.loads(data.read_text())["summary"]
+    assert summary["findings"] > 10_000
+    assert sarif.stat().st_size < SARIF_MAX_BYTES
+    run = json.loads(sarif.read_text())["runs"][0]
+    assert len(run["results"]) == SARIF_MAX_RESULTS
+    assert run["properties"]["omittedResults"]["total"] == summary["findings"] - SARIF_MAX_RESULTS
+    root = ET.parse(junit).getroot()
+    assert int(root.get("tests") or 0) == summary["objects"] + summary["errors"]  # a case per workload

@@ -1,0 +1,265 @@
+"""Kustomize as repositories hold it: kustomization files and patches are not manifests, top-level
+overlays are rendered with kubectl, and findings point at the source file and line."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+
+import pytest
+
+from podsec.cli import main
+
+needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile:
+          type: RuntimeDefault
+      containers:
+      - name: web
+        image: nginx
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities:
+            drop: [ALL]
+      - name: metrics
+        image: exporter
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities:
+            drop: [ALL]
+"""
+
+PATCH = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      hostNetwork: true
+      containers:
+      - name: metrics
+        securityContext:
+          privileged: true
+"""
+
+OVERLAY = """\
+namePrefix: prod-
+namespace: prod
+resources:
+- ../../base
+patches:
+- path: patch.yaml
+- target:
+    kind: Deployment
+    name: web
+  patch: |-
+    - op: add
+      path: /spec/template/spec/hostPID
+      value: true
+"""
+
+STAGING = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: staging
+resources:
+- ../../base
+components:
+- ../../components/debug
+"""
+
+COMPONENT = """\
+apiVersion: kustomize.config.k8s.io/v1alpha1
+kind: Component
+patches:
+- path: add-capability.yaml
+"""
+
+COMPONENT_PATCH = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        securityContext:
+          capabilities:
+            add: [SYS_PTRACE]
+"""
+
+
+def write(path: pathlib.Path, text: str) -> pathlib.Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
+    write(tmp_path / "base" / "deployment.yaml", DEPLOYMENT)
+    write(tmp_path / "base" / "kustomization.yaml", "resources:\n- deployment.yaml\n")
+    write(tmp_path / "overlays" / "prod" / "kustomization.yaml", OVERLAY)
+    write(tmp_path / "overlays" / "prod" / "patch.yaml", PATCH)
+    write(tmp_path / "overlays" / "staging" / "kustomization.yaml", STAGING)
+    write(tmp_path / "components" / "debug" / "kustomization.yaml", COMPONENT)
+    write(tmp_path / "components" / "debug" / "add-capability.yaml", COMPONENT_PATCH)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def scan(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
+    code = main(["scan", "--format", "json", *args])
+    out, err = capsys.readouterr()
+    return code, json.loads(out), err
+
+
+def line_of(path: pathlib.Path, text: str, after: int = 0) -> int:
+    lines = path.read_text().splitlines()
+    return next(i + 1 for i, line in enumerate(lines) if i >= after and line.strip() == text)
+
+
+def test_without_rendering_kustomize_files_and_patches_are_not_manifests(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc, _ = scan(capsys, "--kustomize", "off", "--profile", "baseline", ".")
+    assert doc["errors"] == []  # kustomization.yaml files are never errors
+    assert {f["file"] for f in doc["findings"]} <= {"base/deployment.yaml"}  # no partial patch evaluated
+    assert doc["summary"]["files"] == 1 and code == 0
+
+
+def test_patch_files_given_by_name_are_left_to_their_kustomization(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc, _ = scan(capsys, "--kustomize", "off", "overlays/prod/patch.yaml", "overlays/prod/kustomization.yaml")
+    assert doc["findings"] == [] and doc["errors"] == [] and code == 0
+
+
+@needs_kubectl
+def test_top_level_overlays_are_rendered_and_findings_point_at_sources(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc, _ = scan(capsys, "--profile", "restricted", ".")
+    assert code == 1 and doc["errors"] == []
+    names = {(f["object"]["namespace"], f["object"]["name"]) for f in doc["findings"]}
+    assert names == {("prod", "prod-web"), ("staging", "web")}  # two overlays; the base is not scanned alone
+    prod = [f for f in doc["findings"] if f["object"]["namespace"] == "prod"]
+    patch = repo / "overlays/prod/patch.yaml"
+    kustomization = repo / "overlays/prod/kustomization.yaml"
+    # a field set by a strategic-merge patch points at the patch; one set by an inline JSON 6902 patch at its value
+    assert {(f["field"], f["file"], f["line"], f["column"]) for f in prod if f["check"] == "hostNamespaces"} == {
+        ("spec.template.spec.hostNetwork", "overlays/prod/patch.yaml", line_of(patch, "hostNetwork: true"), 7),
+        ("spec.template.spec.hostPID", "overlays/prod/kustomization.yaml", line_of(kustomization, "value: true"), 7),
+    }
+    (privileged,) = [f for f in prod if f["check"] == "privileged"]
+    assert (privileged["container"], privileged["file"], privileged["line"], privileged["column"]) == (
+        "metrics",  # the patch put it first in the rendered list: matched by name, not position
+        "overlays/prod/patch.yaml",
+        line_of(patch, "privileged: true"),
+        11,
+    )
+    assert privileged["template"] == "overlays/prod/kustomization.yaml"
+    staging = {(f["check"], f["container"]): f for f in doc["findings"] if f["object"]["namespace"] == "staging"}
+    added = staging[("capabilities_restricted", "web")]
+    component = repo / "components/debug/add-capability.yaml"
+    assert (added["file"], added["line"]) == (
+        "components/debug/add-capability.yaml",
+        line_of(component, "add: [SYS_PTRACE]"),
+    )
+    assert added["template"] == "overlays/staging/kustomization.yaml"
+    assert all(not f["file"].endswith("(kustomize)") for f in doc["findings"])
+
+
+@needs_kubectl
+def test_missing_fields_point_at_the_mapping_in_the_source(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, doc, _ = scan(capsys, "--profile", "hardened", "overlays/staging")
+    base = repo / "base/deployment.yaml"
+    ro = {f["container"]: f for f in doc["findings"] if f["check"] == "readOnlyRootFilesystem"}
+    web_sc = line_of(base, "securityContext:", after=line_of(base, "- name: web"))
+    metrics_sc = line_of(base, "securityContext:", after=line_of(base, "- name: metrics"))
+    assert (ro["web"]["file"], ro["web"]["line"], ro["web"]["location"]) == ("base/deployment.yaml", web_sc, "parent")
+    assert (ro["metrics"]["file"], ro["metrics"]["line"]) == ("base/deployment.yaml", metrics_sc)
+
+
+@needs_kubectl
+def test_sarif_of_rendered_overlays_names_real_files(
+    repo: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.sarif"
+    main(["scan", "--no-progress", "-o", f"sarif={out}", "."])
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in json.loads(out.read_text())["runs"][0]["results"]
+    }
+    assert uris and all((repo / uri).is_file() for uri in uris)
+    assert "overlays/prod/patch.yaml" in uris and "base/deployment.yaml" in uris
+
+
+@needs_kubectl
+def test_text_names_the_source_file_of_each_finding(repo: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["scan", "--profile", "baseline", "overlays/prod"])
+    out = capsys.readouterr().out
+    assert "overlays/prod (kustomize)" in out
+    assert "Deployment prod/prod-web (base/deployment.yaml:1, from overlays/prod/kustomization.yaml)" in out
+    assert f"overlays/prod/patch.yaml:{line_of(repo / 'overlays/prod/patch.yaml', 'privileged: true')}:11" in out
+
+
+@needs_kubectl
+def test_kustomize_off_and_explicit_directories(repo: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, doc, _ = scan(capsys, "--kustomize", "off", "--profile", "baseline", "-k", "overlays/prod")
+    assert {f["object"]["name"] for f in doc["findings"]} == {"prod-web"}  # -k renders even with off
+
+
+def test_no_kubectl_is_a_clear_notice(
+    repo: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(repo / "nothing-here"))
+    code, doc, err = scan(capsys, "--profile", "baseline", ".")
+    assert "kubectl was not found, so 2 kustomizations are not rendered" in err
+    assert "--kustomize off" in err
+    assert doc["errors"] == [] and {f["file"] for f in doc["findings"]} <= {"base/deployment.yaml"}
+    assert code == 0
+
+
+@needs_kubectl
+def test_an_overlay_that_does_not_build_is_an_error_and_its_files_are_scanned(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(repo / "broken" / "kustomization.yaml", "resources:\n- pod.yaml\n- missing.yaml\n")
+    write(
+        repo / "broken" / "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostPID: true\n  containers:\n  - name: a\n    image: b\n",
+    )
+    code, doc, _ = scan(capsys, "--profile", "baseline", "broken")
+    assert code == 2
+    assert doc["errors"][0]["file"] == "broken" and "kubectl kustomize failed" in doc["errors"][0]["message"]
+    assert [f["file"] for f in doc["findings"]] == [os.path.join("broken", "pod.yaml")]
+
+
+def test_a_broken_kustomization_is_an_error(repo: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(repo / "bad" / "kustomization.yaml", "resources: [\n")
+    code, doc, _ = scan(capsys, "--kustomize", "off", "bad")
+    assert code == 2 and doc["errors"][0]["file"].endswith("kustomization.yaml")
+    assert "invalid YAML" in doc["errors"][0]["message"]
