@@ -20,6 +20,18 @@ LocationKind = Literal["field", "parent"]
 
 
 @dataclass(frozen=True, slots=True)
+class ValuesRef:
+    """The Helm ``values.yaml`` key a rendered field comes from, and its line (None: not set there)."""
+
+    file: str
+    key: str
+    line: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "key": self.key, "line": self.line}
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     check: str
     severity: str
@@ -34,9 +46,9 @@ class Finding:
     location: LocationKind  # "field": the field itself; "parent": the mapping to add it to
     message: str
     template: str | None = None  # the Helm template (# Source:) or kustomize origin of the object
-    missing: str | None = dataclasses.field(
-        default=None, compare=False
-    )  # location "parent": the first absent part of field
+    # for location "parent": the path up to its first absent part (what to add)
+    missing: str | None = dataclasses.field(default=None, compare=False)
+    values: ValuesRef | None = None  # rendered Helm output: the values.yaml key the field comes from
 
     def as_dict(self) -> dict[str, Any]:
         o = self.object
@@ -54,6 +66,7 @@ class Finding:
             "location": self.location,
             "message": self.message,
             "template": self.template,
+            **({"values": self.values.as_dict()} if self.values is not None else {}),
         }
 
 

@@ -126,6 +126,11 @@ class SarifReporter:
             result["ruleIndex"] = index[f.check]
         if f.template:
             result["properties"]["template"] = f.template
+        if f.values is not None:
+            result["properties"]["values"] = f.values.key
+            related = self._location(f.values.file, f.values.line, None)
+            related["message"] = {"text": f"the value comes from {f.values.key} in {f.values.file}"}
+            result["relatedLocations"] = [{"id": 1, **related}]
         if suppressed is not None:
             e = suppressed.exemption
             result["suppressions"] = [

@@ -113,6 +113,9 @@ class TextReporter:
                 out.write(f"    {where:>8}  {self._sev(f.severity)} {f.check}{_who(f)}: {f.message}\n")
                 if f.field:
                     out.write(f"    {'':>8}  {'':<8} {self._c('2', 'field: ' + f.field)}\n")
+                if f.values is not None:
+                    at = f"{f.values.file}:{f.values.line}" if f.values.line else f.values.file
+                    out.write(f"    {'':>8}  {'':<8} {self._c('2', f'values: {f.values.key} ({at})')}\n")
                 self._help([f.check])
                 continue
             top = min(group, key=lambda g: _rank(g.severity))

@@ -381,6 +381,10 @@ def scan_bytes(data: bytes, name: str, ctx: Context, relocate: Relocate | None =
         elif outcome is not None:
             if relocate is not None:
                 outcome = relocate(item.obj, outcome)
+            elif item.template is not None and (outcome.findings or outcome.suppressed):
+                from podsec.sources import helm
+
+                outcome = helm.annotate(outcome, item.template, name)
             result.objects.append(outcome)
             result.errors.extend(outcome.errors)
     return result
