@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -116,10 +117,18 @@ class Baseline:
             objects.append(replace(obj, findings=tuple(kept), baselined=tuple(accepted)) if accepted else obj)
         return replace(result, objects=objects)
 
-    def stale(self) -> list[Mapping[str, Any]]:
-        """Entries that no finding of this run matched (fixed, or renamed)."""
+    def stale(self, checks: AbstractSet[str], files: AbstractSet[str]) -> list[Mapping[str, Any]]:
+        """Entries that no finding of this run matched (fixed, or renamed) — among those this run
+        could have matched: of a check it ran (``checks``), in a file it read (``files``, absolute)."""
         out: list[Mapping[str, Any]] = []
+        base = os.path.dirname(os.path.abspath(self.path))
         for key, left in sorted(self.remaining.items()):
+            entry = self.entries[key]
+            file = entry.get("file")
+            if entry.get("check") not in checks:
+                continue
+            if isinstance(file, str) and os.path.abspath(os.path.join(base, file)) not in files:
+                continue
             if left > 0:
                 entry = dict(self.entries[key])
                 if left != entry.get("count", 1):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from podsec import __version__, baseline, docs, engine, explain, scan
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check, Severity
+from podsec.checks._base import Check, CheckLevel, Severity
 from podsec.config import Config, ConfigError, load, verify_ids
 from podsec.evaluate import Context
 from podsec.findings import (
@@ -412,7 +412,10 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
             reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
         progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
         summary = Summary()
+        read: set[str] = set()  # the files this run read (a baseline's entries elsewhere are not stale)
         for result in _results(args, config, ctx, summary.notes):
+            if accepted is not None:
+                read.update(os.path.abspath(f) for f in (result.file, *(o.file for o in result.objects)) if f)
             if accepted is not None:
                 result = accepted.filter(result)
             if args.update_baseline:
@@ -423,7 +426,8 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
                 reporter.file(result)
         progress.done()
         if accepted is not None:
-            summary.stale = accepted.stale()
+            ran = {c.id for c in run.checks} | {c.id for c in ALL_CHECKS if c.level is CheckLevel.GOVERNANCE}
+            summary.stale = accepted.stale(ran, read)
         for reporter in reporters:
             reporter.finish(summary)
     for note in summary.notes:

@@ -39,18 +39,26 @@ def _chart_name(path: str) -> str | None:
     return name if isinstance(name, str) else None
 
 
-@functools.lru_cache(maxsize=64)
 def find_chart(chart: str, near: str) -> str | None:
     """The directory of chart ``chart`` beside ``near`` or the working directory, if it is on disk."""
-    for base in dict.fromkeys((near, ".")):
+    return _find_chart(chart, os.path.abspath(near), os.getcwd())
+
+
+@functools.lru_cache(maxsize=64)
+def _find_chart(chart: str, near: str, cwd: str) -> str | None:
+    for base in dict.fromkeys((near, cwd)):
         for candidate in (os.path.join(base, chart), os.path.join(base, "charts", chart), base):
             if os.path.isfile(os.path.join(candidate, "Chart.yaml")) and _chart_name(candidate) == chart:
-                return os.path.normpath(candidate)
+                return _shown(os.path.normpath(candidate))
     return None
 
 
-@functools.lru_cache(maxsize=256)
 def _lines(path: str) -> tuple[str, ...]:
+    return _read_lines(os.path.abspath(path))
+
+
+@functools.lru_cache(maxsize=256)
+def _read_lines(path: str) -> tuple[str, ...]:
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             return tuple(fh.read().splitlines())
@@ -58,8 +66,12 @@ def _lines(path: str) -> tuple[str, ...]:
         return ()
 
 
-@functools.lru_cache(maxsize=16)
 def _values(path: str) -> Any:
+    return _read_values(os.path.abspath(path))
+
+
+@functools.lru_cache(maxsize=16)
+def _read_values(path: str) -> Any:
     try:
         with open(path, "rb") as fh:
             docs = kyaml.load_all(fh.read())
