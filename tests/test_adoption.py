@@ -479,3 +479,12 @@ def test_kustomize_dir_is_no_longer_spelled_kustomize(
 ) -> None:
     code, _, err = run(capsys, "scan", "--kustomize", str(tmp_path))
     assert code == 2 and "--kustomize: invalid choice" in err
+
+
+def test_exclude_also_reads_paths_from_the_working_directory(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "scan", "--exclude", "charts/*", "charts")
+    assert code == 0 and "charts: everything in it is excluded" in err

@@ -76,8 +76,8 @@ def _common(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="PATTERN",
-        help="skip paths matching this .gitignore-style PATTERN, relative to each scanned PATH "
-        "(charts/, *.tmpl.yaml, /legacy/**; repeatable)",
+        help="skip paths matching this .gitignore-style PATTERN, relative to each scanned PATH or the working "
+        "directory (charts/, *.tmpl.yaml, /legacy/**; repeatable)",
     )
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
 

@@ -98,15 +98,21 @@ class _Matcher:
         return bool(self._rules)
 
     def which(self, path: str, root: str, *, is_dir: bool) -> Exclude | None:
-        """The first ``Exclude`` that matches ``path`` (found under the scanned ``root``)."""
+        """The first ``Exclude`` that matches ``path`` (found under the scanned ``root``).
+
+        Command-line patterns are matched against the path relative to the scanned root, and
+        also relative to the working directory (``--exclude 'charts/*'`` means the same
+        whether ``.`` or ``charts`` is scanned); configuration patterns relative to the file.
+        """
+        full = os.path.abspath(path)
         for exclude, spec in self._rules:
-            base = exclude.base if exclude.base is not None else root
-            rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base))
-            if rel == "." or rel.startswith(".." + os.sep) or rel == "..":
-                continue  # outside the directory the patterns are relative to
-            rel = rel.replace(os.sep, "/") + ("/" if is_dir else "")
-            if spec.match_file(rel):
-                return exclude
+            bases = [exclude.base] if exclude.base is not None else list(dict.fromkeys([root, os.curdir]))
+            for base in bases:
+                rel = os.path.relpath(full, os.path.abspath(base))
+                if rel == "." or rel == ".." or rel.startswith(".." + os.sep):
+                    continue  # outside the directory the patterns are relative to
+                if spec.match_file(rel.replace(os.sep, "/") + ("/" if is_dir else "")):
+                    return exclude
         return None
 
 
