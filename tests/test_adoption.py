@@ -486,5 +486,5 @@ def test_exclude_also_reads_paths_from_the_working_directory(
 ) -> None:
     _tree(tmp_path)
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, "scan", "--exclude", "charts/*", "charts")
+    code, _, err = run(capsys, "scan", "--exclude", "charts/*", "charts")
     assert code == 0 and "charts: everything in it is excluded" in err
