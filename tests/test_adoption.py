@@ -488,3 +488,17 @@ def test_exclude_also_reads_paths_from_the_working_directory(
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "scan", "--exclude", "charts/*", "charts")
     assert code == 0 and "charts: everything in it is excluded" in err
+
+
+def test_a_missing_seccomp_profile_is_shown_once(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: x\n"
+        "    securityContext:\n      runAsNonRoot: true\n      allowPrivilegeEscalation: false\n"
+        "      readOnlyRootFilesystem: true\n      capabilities:\n        drop: [ALL]\n"
+    )
+    _, out, _ = run(capsys, "scan", str(write(tmp_path / "p.yaml", pod)))
+    lines = out.splitlines()
+    i = next(i for i, line in enumerate(lines) if "seccompProfile is not set" in line)
+    assert lines[i].split()[:2] == ["9:5", "medium"] and "(2 checks)" in lines[i]
+    assert [line.split()[1] for line in lines[i + 1 : i + 3]] == ["seccompProfile_restricted:", "confinement:"]
+    assert out.count("seccompProfile_restricted") == 2  # the listed check and its help pointer

@@ -95,12 +95,12 @@ CASES: list[tuple[str, Callable[[Pod], object], list[tuple[str, str, str]]]] = [
             ("podSecurityContextMissing", SPEC, "pod securityContext not set (pod has no securityContext)"),
             (
                 "confinement",
-                INIT,
+                INIT + ".seccompProfile",
                 'no confinement profile (container "init" chooses no seccomp, AppArmor or SELinux profile)',
             ),
             (
                 "confinement",
-                APP,
+                APP + ".seccompProfile",
                 'no confinement profile (container "app" chooses no seccomp, AppArmor or SELinux profile)',
             ),
         ],
@@ -249,7 +249,7 @@ CASES: list[tuple[str, Callable[[Pod], object], list[tuple[str, str, str]]]] = [
         [
             (
                 "confinement",
-                "spec.ephemeralContainers[0].securityContext",
+                "spec.ephemeralContainers[0].securityContext.seccompProfile",
                 'no confinement profile (container "dbg" chooses no seccomp, AppArmor or SELinux profile)',
             )
         ],

@@ -263,3 +263,38 @@ def test_a_broken_kustomization_is_an_error(repo: pathlib.Path, capsys: pytest.C
     code, doc, _ = scan(capsys, "--kustomize", "off", "bad")
     assert code == 2 and doc["errors"][0]["file"].endswith("kustomization.yaml")
     assert "invalid YAML" in doc["errors"][0]["message"]
+
+
+@needs_kubectl
+def test_older_patch_fields_point_at_their_patches(repo: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(
+        repo / "legacy" / "kustomization.yaml",
+        "resources:\n- ../base\n"
+        "patchesStrategicMerge:\n"
+        "- |-\n"
+        "  apiVersion: apps/v1\n"
+        "  kind: Deployment\n"
+        "  metadata:\n"
+        "    name: web\n"
+        "  spec:\n"
+        "    template:\n"
+        "      spec:\n"
+        "        hostIPC: true\n"
+        "patchesJson6902:\n"
+        "- target: {group: apps, version: v1, kind: Deployment, name: web}\n"
+        "  path: ops.yaml\n",
+    )
+    write(
+        repo / "legacy" / "ops.yaml",
+        "- op: replace\n  path: /spec/template/spec/containers/0/image\n  value: x\n"
+        "- op: add\n  path: /spec/template/spec/hostNetwork\n  value: true\n",
+    )
+    _, doc, _ = scan(capsys, "--profile", "baseline", "legacy")
+    where = {f["message"]: (f["file"], f["line"], f["column"]) for f in doc["findings"]}
+    kustomization = repo / "legacy" / "kustomization.yaml"
+    assert where["host namespaces (hostIPC=true)"] == (
+        "legacy/kustomization.yaml",
+        line_of(kustomization, "hostIPC: true"),
+        9,  # inside the inline patch
+    )
+    assert where["host namespaces (hostNetwork=true)"] == ("legacy/ops.yaml", 6, 3)  # the operation's value

@@ -76,7 +76,7 @@ def _confined(pod: PodView, c: ContainerView) -> bool:
 
 def _confinement(pod: PodView) -> list[Violation]:
     return [
-        container_says(c, c.effective.path, "chooses no seccomp, AppArmor or SELinux profile")
+        container_says(c, (*c.effective.path, "seccompProfile"), "chooses no seccomp, AppArmor or SELinux profile")
         for c in pod.containers
         if not _confined(pod, c)
     ]
