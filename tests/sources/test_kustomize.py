@@ -298,3 +298,46 @@ def test_older_patch_fields_point_at_their_patches(repo: pathlib.Path, capsys: p
         9,  # inside the inline patch
     )
     assert where["host namespaces (hostNetwork=true)"] == ("legacy/ops.yaml", 6, 3)  # the operation's value
+
+
+@needs_kubectl
+def test_a_container_appended_by_json6902_points_at_the_operation(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
+        repo / "sidecars" / "kustomization.yaml",
+        "resources:\n- ../base\n"
+        "patches:\n"
+        "- target: {kind: Deployment}\n"
+        "  patch: |-\n"
+        "    - op: add\n"
+        "      path: /spec/template/spec/containers/-\n"
+        "      value:\n"
+        "        name: debug\n"
+        "        image: busybox\n"
+        "        securityContext:\n"
+        "          privileged: true\n"
+        "    - op: add\n"
+        "      path: /spec/template/spec/containers/-\n"
+        "      value:\n"
+        "        name: shell\n"
+        "        image: busybox\n"
+        "        securityContext:\n"
+        "          privileged: true\n",
+    )
+    _, doc, _ = scan(capsys, "--profile", "hardened", "sidecars")
+    kustomization = repo / "sidecars" / "kustomization.yaml"
+    privileged = {
+        f["container"]: (f["file"], f["line"], f["column"]) for f in doc["findings"] if f["check"] == "privileged"
+    }
+    debug, shell = line_of(kustomization, "name: debug"), line_of(kustomization, "name: shell")
+    assert privileged == {  # each in its own operation's value (appended with "-"), matched by name
+        "debug": ("sidecars/kustomization.yaml", line_of(kustomization, "privileged: true", after=debug), 11),
+        "shell": ("sidecars/kustomization.yaml", line_of(kustomization, "privileged: true", after=shell), 11),
+    }
+    (missing,) = [f for f in doc["findings"] if f["check"] == "readOnlyRootFilesystem" and f["container"] == "shell"]
+    assert (missing["file"], missing["line"], missing["location"]) == (
+        "sidecars/kustomization.yaml",
+        line_of(kustomization, "securityContext:", after=shell),
+        "parent",
+    )

@@ -297,12 +297,12 @@ class _Source:
     column: int = 0
 
     def find(self, path: Path, by_name: tuple[Selector, ...]) -> tuple[int, int] | None:
-        pos = self._json6902(path) if isinstance(self.data, list) else find_exact(self.data, by_name)
+        pos = self._json6902(path, by_name) if isinstance(self.data, list) else find_exact(self.data, by_name)
         if pos is None:
             return None
         return pos[0] + self.line, pos[1] + (self.column if self.line else 0)
 
-    def _json6902(self, path: Path) -> tuple[int, int] | None:
+    def _json6902(self, path: Path, by_name: tuple[Selector, ...]) -> tuple[int, int] | None:
         for op in reversed(self.data):
             if (
                 not isinstance(op, dict)
@@ -311,9 +311,9 @@ class _Source:
             ):
                 continue
             pointer = _pointer(op["path"])
-            if pointer is None or tuple(path[: len(pointer)]) != pointer:
+            if pointer is None or not _leads_to(pointer, path, by_name, op.get("value")):
                 continue
-            rest = path[len(pointer) :]
+            rest = by_name[len(pointer) :]
             if not rest:
                 lc = getattr(op, "lc", {})
                 return lc.get("value") or lc.get("path")
@@ -321,6 +321,23 @@ class _Source:
             if found is not None:
                 return found
         return None
+
+
+def _leads_to(pointer: Path, path: Path, by_name: tuple[Selector, ...], value: object) -> bool:
+    """Whether a JSON 6902 operation at ``pointer`` writes ``path`` (of the rendered object).
+
+    Positions in the pointer were positions when the patch was applied, which later patches may
+    have changed; ``-`` (append) is any position. So where the operation's value is a named list
+    item (a container), its name must be the one at that place of ``path``.
+    """
+    if len(pointer) > len(path):
+        return False
+    for mine, theirs in zip(pointer, path, strict=False):
+        if mine != theirs and not (mine == "-" and isinstance(theirs, int)):
+            return False
+    if pointer and isinstance(path[len(pointer) - 1], int) and isinstance(value, dict) and "name" in value:
+        return by_name[len(pointer) - 1] == ("name", value["name"])
+    return True
 
 
 def _pointer(text: str) -> Path | None:
