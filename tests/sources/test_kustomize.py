@@ -341,3 +341,22 @@ def test_a_container_appended_by_json6902_points_at_the_operation(
         line_of(kustomization, "securityContext:", after=shell),
         "parent",
     )
+
+
+@needs_kubectl
+@pytest.mark.parametrize(
+    ("kustomization", "says"),
+    [
+        ("resources:\n- missing.yaml\n", "missing.yaml: no such file or directory"),  # err="…" on one line
+        ("resources:\n- ../base\npatches:\n- path: nope.yaml\n", "failed to get the patch file"),  # err=< … >
+    ],
+)
+def test_why_an_overlay_does_not_build_is_kustomize_s_own_message(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str], kustomization: str, says: str
+) -> None:
+    write(repo / "broken" / "kustomization.yaml", kustomization)
+    code, doc, _ = scan(capsys, "broken")
+    (error,) = doc["errors"]
+    assert code == 2 and error["message"].startswith("kubectl kustomize failed: ")
+    assert says in error["message"]
+    assert "run.go" not in error["message"] and not error["message"].endswith(">")  # no klog framing

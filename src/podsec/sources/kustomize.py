@@ -215,13 +215,28 @@ def render(directory: str, known: Plan | None = None) -> Target | InputError:
         except (OSError, subprocess.TimeoutExpired) as exc:
             return InputError(directory, None, f"kubectl kustomize failed: {exc}")
     if done.returncode != 0:
-        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        text = detail[-1] if detail else str(done.returncode)
+        text = _failure(done.stderr.decode("utf-8", "replace")) or f"exit code {done.returncode}"
         return InputError(directory, None, f"kubectl kustomize failed: {text.replace(wrapper, '<podsec wrapper>')}")
     if len(done.stdout) > MAX_FILE_BYTES:
         return InputError(directory, None, f"kustomize output too large (the limit is {MAX_FILE_BYTES:,} bytes)")
     tree = known if known is not None else plan([(directory, directory)])
     return Target(None, name, done.stdout, relocate=SourceMap(directory, wrapper, tree))
+
+
+# kubectl logs the failure through klog: `E1130 … run.go:72] "command failed" err="…"`, or, when the
+# message spans lines, `err=<` then the lines indented by a tab, then ` >`
+_KLOG_ERR = re.compile(r'err=(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|<\n(?P<block>.*?)\n\s*>\s*$)', re.S)
+
+
+def _failure(stderr: str) -> str:
+    """Kustomize's own message from kubectl's standard error, without klog's framing."""
+    m = _KLOG_ERR.search(stderr)
+    if m is None:
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        return lines[-1].removeprefix("Error: ") if lines else ""
+    if m.group("quoted") is not None:
+        return re.sub(r"\\(.)", r"\1", m.group("quoted"))
+    return " ".join(line.strip() for line in m.group("block").splitlines() if line.strip())
 
 
 def _quote(text: str) -> str:
