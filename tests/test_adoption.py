@@ -259,6 +259,20 @@ def test_exclude_in_the_config_is_relative_to_the_config_file(
     assert _files(doc, tmp_path) == set()
 
 
+def test_podsec_s_own_files_given_by_name_are_not_manifests(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pre-commit passes every changed file: the configuration, a baseline or a policy test suite among them
+    write(tmp_path / ".podsec.yaml", "profile: baseline\n")
+    write(tmp_path / "podsec-baseline.yaml", "schemaVersion: 1\nfindings: []\n")
+    write(tmp_path / "policies" / "podsec-test.yaml", "cases: []\n")
+    write(tmp_path / "p.yaml", HOST_ROOT)
+    monkeypatch.chdir(tmp_path)
+    code, doc = scan_json(capsys, ".podsec.yaml", "podsec-baseline.yaml", "policies/podsec-test.yaml", "p.yaml")
+    assert doc["errors"] == [] and doc["summary"]["files"] == 1
+    assert code == 1 and {f["file"] for f in doc["findings"]} == {"p.yaml"}
+
+
 # --- 2. configuration discovery ------------------------------------------------------------
 
 

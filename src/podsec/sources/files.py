@@ -63,8 +63,9 @@ class Relocate(Protocol):
     def __call__(self, obj: Mapping[str, Any], result: ObjectResult) -> ObjectResult: ...
 
 
-OWN_FILES = frozenset({"podsec-test.yaml", "podsec-baseline.yaml"})
-"""podsec's own files (policy test suites, baselines), not manifests: skipped when a directory is searched."""
+OWN_FILES = frozenset({".podsec.yaml", "podsec-test.yaml", "podsec-baseline.yaml"})
+"""podsec's own files (configuration, policy test suites, baselines), not manifests: never scanned,
+even when given by name (pre-commit passes every changed file)."""
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 """Kustomize's own files: never scanned as manifests (kustomize.py renders them)."""
@@ -150,8 +151,8 @@ class Walk:
             elif os.path.isdir(given):
                 yield from self._walk(given)
             elif os.path.exists(given):
-                if os.path.basename(given) in KUSTOMIZATION_FILES or os.path.abspath(given) in self.skip:
-                    continue  # kustomize's own file, or one a rendered kustomization covers
+                if os.path.basename(given) in (*KUSTOMIZATION_FILES, *OWN_FILES) or os.path.abspath(given) in self.skip:
+                    continue  # kustomize's or podsec's own file, or one a rendered kustomization covers
                 if self._excluded(given, os.path.dirname(given) or ".", is_dir=False):
                     self.notes.append(f"{given} is excluded ({self._why(given)}); not scanned")
                     continue
