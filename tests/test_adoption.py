@@ -376,6 +376,15 @@ def test_renaming_resurrects_and_fixed_findings_are_stale(
     assert doc["summary"]["baselined"] > 0 and doc["baseline"]["file"] == str(base)
 
 
+def test_entries_of_a_deleted_file_are_stale(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = _repo(tmp_path / "repo")
+    base = tmp_path / "b.yaml"
+    run(capsys, "scan", "--update-baseline", str(base), str(repo))
+    (repo / "b.yaml").unlink()
+    code, doc = scan_json(capsys, "--baseline", str(base), str(repo / "a.yaml"))  # a.yaml alone, as pre-commit would
+    assert code == 0 and {(e["object"], e["file"]) for e in doc["baseline"]["stale"]} == {("Pod ns/b", "repo/b.yaml")}
+
+
 def test_baseline_file_is_sorted_and_reviewable(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = _repo(tmp_path / "repo")
     base = repo / "podsec-baseline.yaml"

@@ -119,7 +119,8 @@ class Baseline:
 
     def stale(self, checks: AbstractSet[str], files: AbstractSet[str]) -> list[Mapping[str, Any]]:
         """Entries that no finding of this run matched (fixed, or renamed) — among those this run
-        could have matched: of a check it ran (``checks``), in a file it read (``files``, absolute)."""
+        could have matched: of a check it ran (``checks``), in a file it read (``files``, absolute)
+        or in one that no longer exists (deleted, or moved and its finding fixed)."""
         out: list[Mapping[str, Any]] = []
         base = os.path.dirname(os.path.abspath(self.path))
         for key, left in sorted(self.remaining.items()):
@@ -127,7 +128,8 @@ class Baseline:
             file = entry.get("file")
             if entry.get("check") not in checks:
                 continue
-            if isinstance(file, str) and os.path.abspath(os.path.join(base, file)) not in files:
+            where = os.path.abspath(os.path.join(base, file)) if isinstance(file, str) else None
+            if where is not None and where not in files and os.path.exists(where):
                 continue
             if left > 0:
                 entry = dict(self.entries[key])

@@ -416,6 +416,7 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         for result in _results(args, config, ctx, summary.notes):
             if accepted is not None:
                 read.update(os.path.abspath(f) for f in (result.file, *(o.file for o in result.objects)) if f)
+                read.update(result.sources)
             if accepted is not None:
                 result = accepted.filter(result)
             if args.update_baseline:
@@ -501,7 +502,7 @@ def _results(args: argparse.Namespace, config: Config, ctx: Context, notes: list
         else:
             rendered.append(directory)
             targets.append(item)
-    skip = found.patch_files | found.rendered_files(rendered)
+    skip = found.patch_files | found.used_files(rendered)
     own = (args.baseline, args.update_baseline, config.baseline)  # baselines are podsec's files, not manifests
     skip |= {os.path.abspath(p) for p in own if p}
     walk = Walk(args.paths, excludes, skip)

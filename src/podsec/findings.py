@@ -149,6 +149,7 @@ class FileResult:
     objects: list[ObjectResult] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     read: bool = True  # False for an input that could not be opened at all (a missing path, a failed -k)
+    sources: frozenset[str] = frozenset()  # rendered input: the files it was rendered from (absolute)
 
 
 @dataclass(slots=True)

@@ -360,3 +360,15 @@ def test_why_an_overlay_does_not_build_is_kustomize_s_own_message(
     assert code == 2 and error["message"].startswith("kubectl kustomize failed: ")
     assert says in error["message"]
     assert "run.go" not in error["message"] and not error["message"].endswith(">")  # no klog framing
+
+
+@needs_kubectl
+def test_a_baseline_entry_a_fixed_patch_no_longer_finds_is_stale(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scan", "--update-baseline", "bl.yaml", "--profile", "baseline", "overlays/prod"]) == 0
+    capsys.readouterr()
+    write(repo / "overlays/prod/patch.yaml", PATCH.replace("privileged: true", "privileged: false"))
+    code, doc, _ = scan(capsys, "--baseline", "bl.yaml", "--profile", "baseline", "overlays/prod")
+    stale = doc["baseline"]["stale"]
+    assert code == 0 and [(e["check"], e["file"]) for e in stale] == [("privileged", "overlays/prod/patch.yaml")]

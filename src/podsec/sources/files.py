@@ -55,6 +55,7 @@ class Target:
     name: str
     data: bytes | None = None  # content produced by podsec itself (e.g. kustomize output)
     relocate: Relocate | None = None  # maps findings on rendered content back to their sources
+    sources: frozenset[str] = frozenset()  # rendered content: the files it was rendered from (absolute)
 
 
 class Relocate(Protocol):
@@ -447,7 +448,9 @@ def scan_target(target: Target, ctx: Context) -> FileResult:
     data = read_target(target)
     if isinstance(data, InputError):
         return FileResult(target.name, errors=[data])
-    return scan_bytes(data, target.name, ctx, target.relocate)
+    result = scan_bytes(data, target.name, ctx, target.relocate)
+    result.sources = target.sources
+    return result
 
 
 __all__ = [

@@ -137,8 +137,9 @@ class Plan:
     patch_files: set[str] = field(default_factory=set)  # absolute paths: never scanned on their own
     errors: list[InputError] = field(default_factory=list)
 
-    def rendered_files(self, overlays: Iterable[str]) -> set[str]:
-        """Resource files that rendering ``overlays`` covers (absolute paths)."""
+    def used_files(self, overlays: Iterable[str]) -> set[str]:
+        """The local files rendering ``overlays`` reads: kustomization files, resources and patches
+        (absolute paths)."""
         seen: set[str] = set()
         files: set[str] = set()
         stack = [os.path.abspath(o) for o in overlays]
@@ -150,7 +151,7 @@ class Plan:
             k = self.kustomizations.get(d)
             if k is None:
                 continue
-            files.update(k.resources)
+            files.update((os.path.abspath(k.file), *k.resources, *(p.file for p in k.patches)))
             stack.extend(os.path.abspath(c) for c in k.children)
         return files
 
@@ -220,7 +221,8 @@ def render(directory: str, known: Plan | None = None) -> Target | InputError:
     if len(done.stdout) > MAX_FILE_BYTES:
         return InputError(directory, None, f"kustomize output too large (the limit is {MAX_FILE_BYTES:,} bytes)")
     tree = known if known is not None else plan([(directory, directory)])
-    return Target(None, name, done.stdout, relocate=SourceMap(directory, wrapper, tree))
+    used = frozenset(tree.used_files([directory]))
+    return Target(None, name, done.stdout, relocate=SourceMap(directory, wrapper, tree), sources=used)
 
 
 # kubectl logs the failure through klog: `E1130 … run.go:72] "command failed" err="…"`, or, when the
