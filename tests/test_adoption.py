@@ -235,6 +235,23 @@ def test_exclude_is_relative_to_the_scanned_root(
     assert _files(doc, tmp_path) == {"apps/web.yaml"}
 
 
+def test_exclude_takes_absolute_and_dot_slash_paths(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    everything_but_charts = {"apps/web.yaml", "apps/charts/c.yaml", "legacy/old.yaml"}
+    for pattern in (str(tmp_path / "charts"), str(tmp_path / "charts") + "/", "./charts", "./charts/"):
+        _, doc = scan_json(capsys, "--exclude", pattern, ".")
+        assert _files(doc, tmp_path) == everything_but_charts, pattern
+        _, doc = scan_json(capsys, "--exclude", pattern, str(tmp_path))
+        assert _files(doc, tmp_path) == everything_but_charts, pattern
+    _, doc = scan_json(capsys, "--exclude", "*.yaml", "--exclude", f"!{tmp_path / 'apps' / 'web.yaml'}", "apps")
+    assert _files(doc, tmp_path) == {"apps/web.yaml"}
+    _, doc = scan_json(capsys, "--exclude", "/charts", ".")  # a pattern anchored at the root, as in .gitignore
+    assert _files(doc, tmp_path) == everything_but_charts
+
+
 def test_an_input_that_is_entirely_excluded_says_so(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

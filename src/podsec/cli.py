@@ -77,7 +77,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PATTERN",
         help="skip paths matching this .gitignore-style PATTERN, relative to each scanned PATH or the working "
-        "directory (charts/, *.tmpl.yaml, /legacy/**; repeatable)",
+        "directory (charts/, *.tmpl.yaml, /legacy/**, ./build/, an absolute path; repeatable)",
     )
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
 

@@ -86,18 +86,40 @@ class Exclude:
     base: str | None = None
     origin: str = "--exclude"
 
-    def spec(self) -> pathspec.GitIgnoreSpec:
-        return pathspec.GitIgnoreSpec.from_lines(self.patterns)
+    def spec(self, base: str) -> pathspec.GitIgnoreSpec:
+        """The patterns as matched against paths relative to the absolute directory ``base``."""
+        return pathspec.GitIgnoreSpec.from_lines(_anchored(p, base) for p in self.patterns)
+
+
+def _anchored(pattern: str, base: str) -> str:
+    """``pattern`` as .gitignore reads it relative to ``base``: an absolute path inside ``base``
+    and a ``./`` path both become the pattern anchored there (``/charts/``)."""
+    negate = "!" if pattern.startswith("!") else ""
+    body = pattern.removeprefix(negate)
+    if body.startswith("./"):
+        return f"{negate}/{body[2:]}"
+    if os.path.isabs(body) and os.path.commonpath([body, base]) == base:
+        rel = os.path.relpath(body, base)
+        tail = "/" if body.endswith("/") and rel != "." else ""
+        return f"{negate}/{'**' if rel == '.' else rel.replace(os.sep, '/')}{tail}"
+    return pattern
 
 
 class _Matcher:
     """Whether a path is excluded, by any of the ``Exclude`` sets."""
 
     def __init__(self, excludes: Sequence[Exclude]) -> None:
-        self._rules = [(e, e.spec()) for e in excludes if e.patterns]
+        self._rules = [e for e in excludes if e.patterns]
+        self._specs: dict[tuple[int, str], pathspec.GitIgnoreSpec] = {}
 
     def __bool__(self) -> bool:
         return bool(self._rules)
+
+    def _spec(self, i: int, base: str) -> pathspec.GitIgnoreSpec:
+        spec = self._specs.get((i, base))
+        if spec is None:
+            spec = self._specs[i, base] = self._rules[i].spec(base)
+        return spec
 
     def which(self, path: str, root: str, *, is_dir: bool) -> Exclude | None:
         """The first ``Exclude`` that matches ``path`` (found under the scanned ``root``).
@@ -107,13 +129,13 @@ class _Matcher:
         whether ``.`` or ``charts`` is scanned); configuration patterns relative to the file.
         """
         full = os.path.abspath(path)
-        for exclude, spec in self._rules:
-            bases = [exclude.base] if exclude.base is not None else list(dict.fromkeys([root, os.curdir]))
-            for base in bases:
-                rel = os.path.relpath(full, os.path.abspath(base))
+        for i, exclude in enumerate(self._rules):
+            bases = [exclude.base] if exclude.base is not None else [root, os.curdir]
+            for base in dict.fromkeys(os.path.abspath(b) for b in bases):
+                rel = os.path.relpath(full, base)
                 if rel == "." or rel == ".." or rel.startswith(".." + os.sep):
                     continue  # outside the directory the patterns are relative to
-                if spec.match_file(rel.replace(os.sep, "/") + ("/" if is_dir else "")):
+                if self._spec(i, base).match_file(rel.replace(os.sep, "/") + ("/" if is_dir else "")):
                     return exclude
         return None
 
