@@ -326,6 +326,36 @@ def test_the_search_stops_at_the_git_root(tmp_path: pathlib.Path, capsys: pytest
     assert "hardened:latest" in out and "config" not in out.splitlines()[-1]
 
 
+def test_paths_in_different_repositories_never_get_a_config_from_above_them(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / ".podsec.yaml", "profile: baseline\n")  # above both repositories: neither's search reaches it
+    for repo in ("one", "two"):
+        (tmp_path / repo / ".git").mkdir(parents=True)
+        write(tmp_path / repo / "deploy" / "p.yaml", HOST_ROOT)
+    write(tmp_path / "one" / ".podsec.yaml", "profile: restricted\n")
+    monkeypatch.chdir(tmp_path)
+    _, out, err = run(capsys, "scan", "one/deploy/p.yaml", "two/deploy/p.yaml")
+    assert "hardened:latest" in out and "config" not in out.splitlines()[-1]
+    assert "one/deploy/p.yaml is scanned without its configuration one/.podsec.yaml" in err
+    _, out, err = run(capsys, "scan", "one/deploy/p.yaml", "one/.podsec.yaml")  # both find the same one
+    assert "config one/.podsec.yaml]" in out and err == ""
+
+
+def test_a_sub_directory_s_config_is_not_silently_overridden(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / ".podsec.yaml", "profile: baseline\n")
+    write(tmp_path / "team" / ".podsec.yaml", "profile: restricted\n")
+    write(tmp_path / "team" / "p.yaml", HOST_ROOT)
+    write(tmp_path / "deploy" / "p.yaml", HOST_ROOT)
+    monkeypatch.chdir(tmp_path)
+    _, out, err = run(capsys, "scan", "deploy/p.yaml", "team/p.yaml")  # pre-commit passes both; one run, one config
+    assert "baseline:latest" in out and "config .podsec.yaml]" in out
+    assert "team/p.yaml is scanned with .podsec.yaml, not its own team/.podsec.yaml" in err
+
+
 # --- 2. baseline -------------------------------------------------------------------------------
 
 

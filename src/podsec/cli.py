@@ -411,7 +411,7 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
             color = fmt in ("text", "concise") and tty and not args.no_color and "NO_COLOR" not in os.environ
             reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
         progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
-        summary = Summary()
+        summary = Summary(notes=list(config.notes))
         read: set[str] = set()  # the files this run read (a baseline's entries elsewhere are not stale)
         for result in _results(args, config, ctx, summary.notes):
             if accepted is not None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from podsec.checks import ALL_CHECKS
@@ -83,6 +83,7 @@ class Config:
     policy_scope: str | None = None  # pods | all
     mentioned_ids: tuple[tuple[str, str], ...] = ()  # (where, id) to verify once policies are loaded
     webhook: Any = None  # the raw webhook: section, read by podsec.admission.settings
+    notes: tuple[str, ...] = ()  # how it was chosen, where that needs saying (paths it is not the nearest for)
 
 
 def _path(text: object, where: str) -> Path:
@@ -350,25 +351,39 @@ def _shown(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def find_for(paths: Sequence[str]) -> str | None:
-    """The configuration for a scan of ``paths``: the nearest ``.podsec.yaml`` above the
-    directory that holds them all (the working directory for standard input)."""
-    real = [os.path.abspath(p) for p in paths if p != "-"]
-    if not real:
-        return find(".")
-    dirs = [p if os.path.isdir(p) else os.path.dirname(p) for p in real]
-    common = os.path.commonpath(dirs)
-    return find(common if os.path.exists(common) else ".")
+def find_for(paths: Sequence[str]) -> tuple[str | None, tuple[str, ...]]:
+    """The configuration for a scan of ``paths``, and notes naming the paths it is not the nearest for.
+
+    Each path's own is its nearest ``.podsec.yaml`` (`find`; the working directory's for standard
+    input). A run has one configuration: their own when they share it; otherwise the one nearest to
+    the directory that holds them all if it is one of theirs (a repository's over a sub-directory's),
+    else none — never one that no path would find on its own (above their git work trees).
+    """
+    own = {p: find(p if p != "-" and os.path.exists(p) else ".") for p in dict.fromkeys(paths or ["."])}
+    chosen = set(own.values())
+    if len(chosen) == 1:
+        return chosen.pop(), ()
+    dirs = [os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".") for p in own if p != "-"]
+    above = find(os.path.commonpath(dirs)) if dirs else None
+    path = above if above in chosen else None
+    how = f"with {path}, not its own" if path else "without its configuration"
+    notes = tuple(
+        f"{p} is scanned {how} {mine} (a run has one configuration: scan it on its own, or pass --config)"
+        for p, mine in own.items()
+        if mine is not None and mine != path
+    )
+    return path, notes
 
 
 def load(path: str | None, *, known: frozenset[str] | None = CHECK_IDS, paths: Sequence[str] = ()) -> Config:
     """Load ``path``, or, when it is None, the ``.podsec.yaml`` that `find_for` finds for ``paths``."""
     from podsec.sources import kyaml
 
+    notes: tuple[str, ...] = ()
     if path is None:
-        path = find_for(paths)
+        path, notes = find_for(paths)
         if path is None:
-            return Config()
+            return Config(notes=notes)
     try:
         with open(path, "rb") as fh:
             text = fh.read()
@@ -381,6 +396,7 @@ def load(path: str | None, *, known: frozenset[str] | None = CHECK_IDS, paths: S
     if len(docs) > 1:
         raise ConfigError(f"{path}: expected one YAML document")
     try:
-        return parse(docs[0].data if docs else None, path, known=known)
+        config = parse(docs[0].data if docs else None, path, known=known)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    return replace(config, notes=notes) if notes else config
