@@ -100,3 +100,83 @@ def test_reports_at_corpus_scale(corpus: pathlib.Path, tmp_path: pathlib.Path) -
     assert run["properties"]["omittedResults"]["total"] == summary["findings"] - SARIF_MAX_RESULTS
     root = ET.parse(junit).getroot()
     assert int(root.get("tests") or 0) == summary["objects"] + summary["errors"]  # a case per workload
+
+
+HUGE_POLICY = """package podsec.huge
+
+deny[msg] {
+  input.kind == "Pod"
+  msg := concat("", [input.metadata.name, ": ", concat(" ", [c.name | c := input.spec.containers[_]])])
+}
+"""
+
+
+def _wide_pod(tmp_path: pathlib.Path, containers: int) -> pathlib.Path:
+    """A pod with many privileged containers of long names: one check's results and messages are huge."""
+    names = "".join(
+        f"  - name: c{i}-{'n' * 60}\n    image: x\n    securityContext: {{privileged: true}}\n"
+        for i in range(containers)
+    )
+    path = tmp_path / "wide.yaml"
+    path.write_text(
+        f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: wide\n  namespace: ns\nspec:\n  containers:\n{names}"
+    )
+    return path
+
+
+def test_sarif_stays_under_the_size_limit_with_many_input_errors(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from podsec.reporters import sarif
+
+    monkeypatch.setattr(sarif, "SARIF_MAX_BYTES", 1_000_000)  # the same bound, on a small input
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("".join(f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: [b{i}\n" for i in range(4_000)))
+    out = tmp_path / "out.sarif"
+    main(["scan", "--no-progress", "-o", f"sarif={out}", str(many(tmp_path, 600)), str(broken)])
+    assert out.stat().st_size < 1_000_000
+    run = json.loads(out.read_text())["runs"][0]
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert any("input errors left out" in n["message"]["text"] for n in notes)
+    assert len(run["results"]) > 200  # the findings still have room
+
+
+def test_a_huge_message_is_clipped_in_sarif_and_policy_reports(tmp_path: pathlib.Path) -> None:
+    policy = tmp_path / "huge.rego"
+    policy.write_text(HUGE_POLICY)
+    pod = _wide_pod(tmp_path, 300)
+    sarif, reports = tmp_path / "out.sarif", tmp_path / "out.yaml"
+    main(
+        [
+            "scan",
+            "--no-progress",
+            "--policy",
+            str(policy),
+            "-o",
+            f"sarif={sarif}",
+            "-o",
+            f"policyreport={reports}",
+            str(pod),
+        ]
+    )
+    run = json.loads(sarif.read_text())["runs"][0]
+    assert sarif.stat().st_size < SARIF_MAX_BYTES
+    (policy_result,) = [
+        r for r in run["results"] if r["ruleId"] != "privileged" and "wide: c0-" in r["message"]["text"]
+    ]
+    assert len(policy_result["message"]["text"]) < 5_000 and "characters left out" in policy_result["message"]["text"]
+    from podsec.reporters import policyreport
+
+    docs = list(yaml.safe_load_all(reports.read_text()))
+    assert all(len(json.dumps(d).encode()) < policyreport.MAX_OBJECT_BYTES for d in docs)
+    fails = [r for d in docs for r in d["results"] if r["result"] == "fail"]
+    clipped = {r["rule"] for r in fails if "characters left out" in r["message"]}
+    assert clipped >= {"privileged", "podsec.huge.deny"} and all(len(r["message"]) < 5_000 for r in fails)
+
+
+def test_policy_reports_can_be_applied_with_kubectl_apply() -> None:
+    from podsec.reporters import policyreport
+
+    # client-side `kubectl apply` copies the whole object into the last-applied-configuration
+    # annotation, and the API server allows 256 KiB of annotations
+    assert policyreport.MAX_OBJECT_BYTES <= 256 * 1024 - 8 * 1024

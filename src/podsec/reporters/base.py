@@ -64,6 +64,17 @@ def severity_rank(severity: str) -> int:
     return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
 
 
+MAX_MESSAGE_CHARS = 4_000
+"""The longest message a report with size limits (SARIF, PolicyReport) carries whole."""
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text``, cut at ``limit`` characters with a note of what was left out (the json report has it all)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} characters left out; the json report has the whole text)"
+
+
 def relative(path: str | None, base: str) -> str | None:
     """``path`` relative to ``base`` when it lies inside it, else as given ("-" stays "-")."""
     if path is None or path == "-" or not base:

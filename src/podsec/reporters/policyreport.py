@@ -17,7 +17,7 @@ import yaml
 
 from podsec.checks._base import Check
 from podsec.findings import Finding, ObjectResult, Summary
-from podsec.reporters.base import CATEGORY, Collected, RunInfo, evaluated, relative
+from podsec.reporters.base import CATEGORY, Collected, RunInfo, clip, evaluated, relative
 
 CLUSTER_SCOPED = frozenset(
     {
@@ -65,13 +65,13 @@ class PolicyReportReporter:
         if check is not None:
             result["category"] = CATEGORY[check.level]
         if found:
-            result["message"] = "; ".join(f.message for f in found)
+            result["message"] = clip("; ".join(f.message for f in found))
         elif check is not None:
             result["message"] = check.title
         props = dict(extra)
         if found:
-            props["field"] = ", ".join(dict.fromkeys(f.field for f in found if f.field))
-            containers = ", ".join(dict.fromkeys(f.container for f in found if f.container))
+            props["field"] = clip(", ".join(dict.fromkeys(f.field for f in found if f.field)))
+            containers = clip(", ".join(dict.fromkeys(f.container for f in found if f.container)))
             if containers:
                 props["container"] = containers
             props["line"] = str(found[0].line or "")
@@ -125,9 +125,10 @@ class PolicyReportReporter:
         self._out.write(text)
 
 
-MAX_OBJECT_BYTES = 900 * 1024
-"""No report object is larger than this as JSON (what the API server stores): below the 1 MiB
-podsec promises, leaving room for the metadata the API server adds, far below etcd's 1.5 MiB."""
+MAX_OBJECT_BYTES = 240 * 1024
+"""No report object is larger than this as JSON (what the API server stores): far below etcd's
+1.5 MiB, and small enough for ``kubectl apply``, which copies the whole object into its
+last-applied-configuration annotation (the API server allows 256 KiB of annotations)."""
 _OVERHEAD = 2048  # apiVersion, kind, metadata and summary of one report
 
 

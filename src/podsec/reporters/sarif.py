@@ -20,7 +20,7 @@ from urllib.parse import quote
 from podsec.checks import get
 from podsec.checks._base import Check, CheckLevel
 from podsec.findings import Finding, InputError, Summary, Suppressed, fingerprint
-from podsec.reporters.base import Collected, RunInfo, object_label, relative
+from podsec.reporters.base import Collected, RunInfo, clip, object_label, relative
 from podsec.reporters.base import severity_rank as _rank
 
 SARIF_MAX_RESULTS = 5_000
@@ -29,6 +29,8 @@ SARIF_HARD_LIMIT = 25_000
 """... and rejects a run with more than 25,000."""
 SARIF_MAX_BYTES = 10 * 1000 * 1000
 """GitHub rejects SARIF files over 10 MB (gzip-compressed; podsec keeps the uncompressed file under it)."""
+SARIF_MAX_NOTIFICATIONS = 1_000
+"""Input errors listed as notifications at most (and in at most a tenth of the file); the rest are counted."""
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _LEVEL = {"error": "error", "critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
@@ -113,7 +115,7 @@ class SarifReporter:
         loc = self._location(f.file, f.line, f.column)
         logical = object_label(f) + (f"/{f.container}" if f.container else "")
         loc["logicalLocations"] = [{"fullyQualifiedName": logical, "kind": "object"}]
-        message = f.message + (f" [field: {f.field}]" if f.field else "")
+        message = clip(f.message) + (f" [field: {f.field}]" if f.field else "")
         result: dict[str, Any] = {
             "ruleId": f.check,
             "level": _LEVEL.get(f.severity, "warning"),
@@ -145,7 +147,7 @@ class SarifReporter:
     def _notification(self, e: InputError) -> dict[str, Any]:
         return {
             "level": "error",
-            "message": {"text": e.message},
+            "message": {"text": clip(e.message)},
             "locations": [self._location(e.file, e.line, e.column)],
         }
 
@@ -164,9 +166,25 @@ class SarifReporter:
         findings += [(sup.finding, sup) for obj in seen.objects for sup in obj.suppressed]
         findings.sort(key=lambda pair: (pair[1] is not None, _rank(pair[0].severity)))  # the most severe first
         results = [self._result(f, index, sup) for f, sup in findings]
-        kept = _fit(results, self._run.sarif_max_results, SARIF_MAX_BYTES - 200_000)
+        notifications = self._notifications(seen.errors)
+        urls = project_urls()
+        base = self._run.base_dir or os.getcwd()
+        driver: dict[str, Any] = {"name": "podsec", "version": self._run.tool_version or "0"}
+        if urls.get("homepage") or urls.get("repository"):
+            driver["informationUri"] = urls.get("homepage") or urls["repository"]
+        driver["rules"] = [_rule(c, docs_base(urls)) for c in checks]
+        run: dict[str, Any] = {
+            "tool": {"driver": driver},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": pathlib.Path(base).as_uri().rstrip("/") + "/"}},
+            "invocations": [{"executionSuccessful": not seen.errors, "toolExecutionNotifications": notifications}],
+            "results": [],
+            "properties": {"profile": self._run.profile, "evaluatedVersion": self._run.evaluated},
+        }
+        doc = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+        rest = len(json.dumps(doc, indent=1, ensure_ascii=False).encode()) + 2_000  # + what was left out, below
+        kept = _fit(results, self._run.sarif_max_results, SARIF_MAX_BYTES - rest)
+        run["results"] = results[:kept]
         left_out = Counter(str(r["properties"]["severity"]) for r in results[kept:])
-        notifications = [self._notification(e) for e in seen.errors]
         if left_out:
             detail = ", ".join(f"{n:,} {sev}" for sev, n in sorted(left_out.items(), key=lambda kv: _rank(kv[0])))
             notifications.append(
@@ -179,41 +197,30 @@ class SarifReporter:
                     },
                 }
             )
-        urls = project_urls()
-        base = self._run.base_dir or os.getcwd()
-        driver: dict[str, Any] = {"name": "podsec", "version": self._run.tool_version or "0"}
-        if urls.get("homepage") or urls.get("repository"):
-            driver["informationUri"] = urls.get("homepage") or urls["repository"]
-        driver["rules"] = [_rule(c, docs_base(urls)) for c in checks]
-        properties: dict[str, Any] = {"profile": self._run.profile, "evaluatedVersion": self._run.evaluated}
-        if left_out:
-            properties["omittedResults"] = {"total": len(results) - kept, "bySeverity": dict(left_out)}
-        doc = {
-            "$schema": SCHEMA,
-            "version": "2.1.0",
-            "runs": [
-                {
-                    "tool": {"driver": driver},
-                    "originalUriBaseIds": {"%SRCROOT%": {"uri": pathlib.Path(base).as_uri().rstrip("/") + "/"}},
-                    "invocations": [
-                        {"executionSuccessful": not seen.errors, "toolExecutionNotifications": notifications}
-                    ],
-                    "results": results[:kept],
-                    "properties": properties,
-                }
-            ],
-        }
+            run["properties"]["omittedResults"] = {"total": len(results) - kept, "bySeverity": dict(left_out)}
         json.dump(doc, self._out, indent=1, ensure_ascii=False)
         self._out.write("\n")
 
+    def _notifications(self, errors: list[InputError]) -> list[dict[str, Any]]:
+        """Input errors as tool notifications: those that fit, and a count of the others."""
+        notes = [self._notification(e) for e in errors]
+        shown = _fit(notes, SARIF_MAX_NOTIFICATIONS, SARIF_MAX_BYTES // 10, depth=6)
+        if shown == len(notes):
+            return notes
+        text = (
+            f"{len(notes) - shown:,} more input errors left out to stay within GitHub code scanning's limits; "
+            "the json and text reports list them all."
+        )
+        return [*notes[:shown], {"level": "error", "message": {"text": text}}]
 
-def _fit(results: list[dict[str, Any]], max_results: int, max_bytes: int) -> int:
+
+def _fit(results: list[dict[str, Any]], max_results: int, max_bytes: int, *, depth: int = 4) -> int:
     """How many of ``results`` (most severe first) fit in ``max_results`` and ``max_bytes``
-    as they are written (one-space indentation, four levels deep)."""
+    as they are written (one-space indentation, ``depth`` levels deep)."""
     total = 0
     for i, r in enumerate(results[:max_results]):
         text = json.dumps(r, indent=1, ensure_ascii=False)
-        total += len(text.encode()) + 4 * (text.count("\n") + 1) + 2
+        total += len(text.encode()) + depth * (text.count("\n") + 1) + 2
         if total > max_bytes:
             return i
     return min(len(results), max_results)
