@@ -478,13 +478,20 @@ def test_concise_output(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[st
     code, out, _ = run(capsys, "scan", "--format", "concise", "--profile", "restricted", str(path), str(broken))
     lines = out.splitlines()
     assert code == 2
-    assert lines[0] == (
+    assert lines[0] == (  # exactly file:line:col: severity check message
         f'{path}:17:15: high capabilities_restricted unrestricted capabilities (container "app" must not include '
-        "\"SYS_ADMIN\" in securityContext.capabilities.add) [Pod ns/p container 'app']"
+        '"SYS_ADMIN" in securityContext.capabilities.add)'
     )
-    assert lines[1].startswith(f"{path}:20:5: high restrictedVolumes restricted volume types")
+    assert lines[1] == (
+        f'{path}:20:5: high restrictedVolumes restricted volume types (volume "root" uses restricted volume type '
+        '"hostPath")'
+    )
     assert lines[2].startswith(f"{broken}:2:1: error input invalid YAML")
     assert lines[-1].startswith("2 findings (2 high) in 1 workload across 2 files; 1 input error")
+    _, doc = scan_json(capsys, "--profile", "restricted", str(path))
+    assert lines[:2] == [
+        f"{f['file']}:{f['line']}:{f['column']}: {f['severity']} {f['check']} {f['message']}" for f in doc["findings"]
+    ]
 
 
 def test_text_groups_a_missing_mapping_and_points_at_docs_once(

@@ -181,9 +181,7 @@ class ConciseReporter:
             self._error(e)
         findings = [f for obj in result.objects for f in obj.findings]
         for f in sorted(findings, key=lambda f: (f.file or "", f.line or 0, f.column or 0)):
-            who = f" [{f.pod}]" if f.pod else ""
-            obj = f"{f.object}{who}" + (f" container {f.container!r}" if f.container else "")
-            self._line(f.file, f.line, f.column, f"{f.severity} {f.check} {f.message} [{obj}]")
+            self._line(f.file, f.line, f.column, f"{f.severity} {f.check} {f.message}")
 
     def finish(self, summary: Summary) -> None:
         self._out.write(summary_line(summary, self._run) + "\n")
