@@ -63,3 +63,15 @@ def test_values_in_text_and_sarif(
     privileged = next(r for r in results if r["ruleId"] == "privileged")
     related = privileged["relatedLocations"][0]["physicalLocation"]
     assert related["artifactLocation"]["uri"] == "shop/values.yaml" and related["region"]["startLine"] == 5
+
+
+def test_a_field_the_template_writes_itself_has_no_values_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(DATA)
+    main(["scan", "--profile", "hardened", "--format", "json", "rendered.yaml"])
+    got = {f["check"]: f.get("values") for f in json.loads(capsys.readouterr().out)["findings"]}
+    # the pod spec is the template's own mapping: its first line (hostNetwork: {{ .Values.agent.hostNetwork }})
+    # does not make agent.hostNetwork the place to add automountServiceAccountToken
+    assert got["automountServiceAccountToken"] is None and got["userNamespace"] is None
+    assert got["privileged"] == {"file": "shop/values.yaml", "key": "securityContext.privileged", "line": 5}

@@ -14,6 +14,7 @@ in another way, nothing is claimed.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 from dataclasses import replace
@@ -88,6 +89,16 @@ def _with_binding(lines: tuple[str, ...], at: int) -> str | None:
     return None
 
 
+def _actions(own: str, following: tuple[str, ...]) -> list[str]:
+    """The template actions that may render a ``key:`` line's value: ``{{ … }}`` on the line itself,
+    or else the ``{{ toYaml … }}`` lines that directly follow it (not the keys of a mapping the
+    template writes itself, such as ``hostNetwork: {{ .Values.x }}`` under ``spec:``)."""
+    if own:
+        return [own] if own.startswith("{{") else []
+    actions = itertools.takewhile(lambda t: t.startswith("{{"), (t.strip() for t in following))
+    return [t for t in actions if "toYaml" in t]
+
+
 def _refs(lines: tuple[str, ...], key: str) -> list[tuple[int, str]]:
     """(line index, values key) for each ``key:`` line of the template that renders a value."""
     found = []
@@ -96,8 +107,7 @@ def _refs(lines: tuple[str, ...], key: str) -> list[tuple[int, str]]:
         m = pattern.match(line)
         if not m:
             continue
-        rest = [m.group(1), *lines[i + 1 : i + 3]]
-        for text in rest:
+        for text in _actions(m.group(1).strip(), lines[i + 1 : i + 3]):
             ref = _VALUES_REF.search(text)
             if ref:
                 found.append((i, ref.group(1)[1:]))
@@ -106,8 +116,6 @@ def _refs(lines: tuple[str, ...], key: str) -> list[tuple[int, str]]:
                 bound = _with_binding(lines, i)
                 if bound:
                     found.append((i, bound))
-                break
-            if text.strip() and not text.strip().startswith("{{"):
                 break
     return found
 
