@@ -463,6 +463,14 @@ def test_baseline_from_the_config(
     assert code == 2 and "no such baseline file" in err
 
 
+def test_a_baseline_that_cannot_be_written_is_a_clear_error(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _repo(tmp_path / "repo")
+    code, _, err = run(capsys, "scan", "--update-baseline", str(tmp_path / "missing" / "b.yaml"), str(repo))
+    assert code == 2 and "cannot write: No such file or directory" in err and "internal error" not in err
+
+
 def test_a_broken_baseline_is_an_error(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = write(tmp_path / "b.yaml", "findings:\n- check: privileged\n")
     code, _, err = run(capsys, "scan", "--baseline", str(base), str(tmp_path))

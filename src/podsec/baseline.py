@@ -83,12 +83,15 @@ def _order(e: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def write(findings: Iterable[Finding], path: str) -> int:
-    """Write the baseline atomically; the number of entries."""
+    """Write the baseline atomically; the number of entries (a `BaselineError` when it cannot be written)."""
     text = render(findings, path)
     tmp = f"{path}.podsec-tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot write: {exc.strerror or exc}") from None
     return text.count("\n- fingerprint: ")
 
 

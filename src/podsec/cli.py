@@ -434,7 +434,11 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     for note in summary.notes:
         print(f"podsec: note: {note}", file=sys.stderr)
     if args.update_baseline:
-        count = baseline.write(everything, args.update_baseline)
+        try:
+            count = baseline.write(everything, args.update_baseline)
+        except baseline.BaselineError as exc:
+            print(f"podsec: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
         print(
             f"podsec: wrote {count} baseline entr{'y' if count == 1 else 'ies'} to {args.update_baseline}",
             file=sys.stderr,
