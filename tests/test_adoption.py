@@ -495,6 +495,9 @@ def test_concise_output(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[st
         '"hostPath")'
     )
     assert lines[2].startswith(f"{broken}:2:1: error input invalid YAML")
+    write(broken, "kind: Pod\n")  # an error with a line but no column
+    _, out, _ = run(capsys, "scan", "--format", "concise", str(broken))
+    assert out.splitlines()[0] == f"{broken}:1:1: error input not a Kubernetes object: no apiVersion"
     assert lines[-1].startswith("2 findings (2 high) in 1 workload across 2 files; 1 input error")
     _, doc = scan_json(capsys, "--profile", "restricted", str(path))
     assert lines[:2] == [

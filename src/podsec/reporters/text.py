@@ -170,7 +170,7 @@ class ConciseReporter:
     def _line(self, file: str | None, line: int | None, column: int | None, rest: str) -> None:
         where = file or "-"
         if line:
-            where += f":{line}" + (f":{column}" if column else "")
+            where += f":{line}:{column or 1}"  # always a column, as editors and problem matchers expect
         self._out.write(f"{where}: {rest}\n")
 
     def _error(self, e: InputError) -> None:
