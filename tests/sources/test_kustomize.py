@@ -372,3 +372,12 @@ def test_a_baseline_entry_a_fixed_patch_no_longer_finds_is_stale(
     code, doc, _ = scan(capsys, "--baseline", "bl.yaml", "--profile", "baseline", "overlays/prod")
     stale = doc["baseline"]["stale"]
     assert code == 0 and [(e["check"], e["file"]) for e in stale] == [("privileged", "overlays/prod/patch.yaml")]
+
+
+def test_a_kustomization_of_the_wrong_shape_does_not_stop_the_run(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(repo / "odd" / "kustomization.yaml", "resources: 7\npatches: 5\npatchesStrategicMerge: {a: 1}\n")
+    code, doc, err = scan(capsys, "--kustomize", "off", "--profile", "baseline", ".")
+    assert "internal error" not in err and doc["errors"] == []
+    assert {f["file"] for f in doc["findings"]} <= {"base/deployment.yaml"} and code == 0

@@ -62,18 +62,17 @@ class Kustomization:
     patches: list[Patch] = field(default_factory=list)
 
 
-def _strings(value: object) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+def _items(data: Mapping[str, Any], key: str) -> list[Any]:
+    """The list under ``key`` (anything else kustomize itself rejects when it renders)."""
+    value = data.get(key)
+    return value if isinstance(value, list) else []
 
 
-def _inline(data: Mapping[str, Any], key: str, lines: list[str]) -> tuple[int, int]:
-    """(line before, indentation) of the block-scalar text under ``key`` in ``data``."""
-    line = data.lc.get(key, (0, 0))[0] if isinstance(data, PosDict) else 0
-    indent = 0
-    if 0 < line < len(lines):
-        following = lines[line]  # the first line of the block (0-based index = 1-based line)
-        indent = len(following) - len(following.lstrip(" "))
-    return line, indent
+def _indent(lines: list[str], line: int) -> int:
+    """The indentation of the 1-based line after ``line`` (the first line of a block scalar)."""
+    if not 0 < line < len(lines):
+        return 0
+    return len(lines[line]) - len(lines[line].lstrip(" "))
 
 
 def read(directory: str) -> Kustomization | InputError:
@@ -92,40 +91,43 @@ def read(directory: str) -> Kustomization | InputError:
     data = docs[0].data if docs else None
     if not isinstance(data, dict):
         return InputError(kfile, 1, "a kustomization must be a mapping")
-    lines = raw.decode("utf-8", "replace").splitlines()
     k = Kustomization(directory, kfile, component=data.get("kind") == "Component")
-    for entry in (*_strings(data.get("resources")), *_strings(data.get("bases")), *_strings(data.get("components"))):
-        if _REMOTE.match(entry):
+    for entry in (*_items(data, "resources"), *_items(data, "bases"), *_items(data, "components")):
+        if not isinstance(entry, str) or _REMOTE.match(entry):
             continue
         full = os.path.normpath(os.path.join(directory, entry))
         if os.path.isdir(full):
             k.children.append(full)
         elif os.path.isfile(full):
             k.resources.append(os.path.abspath(full))
-    for key in ("patches", "patchesJson6902"):
-        for item in data.get(key) or []:
-            if not isinstance(item, dict):
-                continue
-            target = item.get("target") if isinstance(item.get("target"), dict) else None
-            if isinstance(item.get("path"), str):
-                k.patches.append(Patch(os.path.abspath(os.path.join(directory, item["path"])), None, target=target))
-            elif isinstance(item.get("patch"), str):
-                line, indent = _inline(item, "patch", lines)
-                k.patches.append(Patch(os.path.abspath(kfile), item["patch"], line, indent, target))
+    k.patches = _patches(data, directory, os.path.abspath(kfile), raw.decode("utf-8", "replace").splitlines())
+    return k
+
+
+def _patches(data: Mapping[str, Any], directory: str, kfile: str, lines: list[str]) -> list[Patch]:
+    """The patches of a kustomization (``patches``, ``patchesJson6902``, ``patchesStrategicMerge``),
+    each a file or text inline in ``kfile`` (whose ``lines`` locate it)."""
+    out = []
+    for item in (*_items(data, "patches"), *_items(data, "patchesJson6902")):
+        if not isinstance(item, dict):
+            continue
+        target = item.get("target") if isinstance(item.get("target"), dict) else None
+        if isinstance(item.get("path"), str):
+            out.append(Patch(os.path.abspath(os.path.join(directory, item["path"])), None, target=target))
+        elif isinstance(item.get("patch"), str):
+            line = item.lc.get("patch", (0, 0))[0] if isinstance(item, PosDict) else 0
+            out.append(Patch(kfile, item["patch"], line, _indent(lines, line), target))
     smp = data.get("patchesStrategicMerge")
-    for i, item in enumerate(smp if isinstance(smp, list) else []):
+    for i, item in enumerate(_items(data, "patchesStrategicMerge")):
         if not isinstance(item, str):
             continue
         candidate = os.path.join(directory, item)
         if "\n" not in item and os.path.isfile(candidate):
-            k.patches.append(Patch(os.path.abspath(candidate), None))
+            out.append(Patch(os.path.abspath(candidate), None))
         else:
             line = smp.lc[i][0] if isinstance(smp, PosList) else 0
-            indent = 0
-            if 0 < line < len(lines):
-                indent = len(lines[line]) - len(lines[line].lstrip(" "))
-            k.patches.append(Patch(os.path.abspath(kfile), item, line, indent))
-    return k
+            out.append(Patch(kfile, item, line, _indent(lines, line)))
+    return out
 
 
 @dataclass(slots=True)
