@@ -61,17 +61,7 @@ def render(findings: Iterable[Finding], path: str) -> str:
             entries[e["fingerprint"]]["count"] = entries[e["fingerprint"]].get("count", 1) + 1
         else:
             entries[e["fingerprint"]] = e
-    ordered = sorted(
-        entries.values(),
-        key=lambda e: (
-            e.get("file", ""),
-            e["object"],
-            e.get("container", ""),
-            e["check"],
-            e["field"],
-            e["fingerprint"],
-        ),
-    )
+    ordered = sorted(entries.values(), key=_order)
     body = yaml.safe_dump(
         {"schemaVersion": VERSION, "findings": ordered}, sort_keys=False, allow_unicode=True, width=1_000_000
     )
@@ -103,9 +93,12 @@ class Baseline:
     entries: dict[str, Mapping[str, Any]]
     remaining: Counter[str] = field(default_factory=Counter)
     matched: int = 0
+    read: set[str] = field(default_factory=set)  # the files of the results filtered (absolute)
 
     def filter(self, result: FileResult) -> FileResult:
         """``result`` with the findings the baseline accepts moved to ``baselined``."""
+        files = (result.file, *result.sources, *(o.file for o in result.objects))
+        self.read.update(os.path.abspath(f) for f in files if f)
         objects = []
         for obj in result.objects:
             kept, accepted = [], []
@@ -120,9 +113,9 @@ class Baseline:
             objects.append(replace(obj, findings=tuple(kept), baselined=tuple(accepted)) if accepted else obj)
         return replace(result, objects=objects)
 
-    def stale(self, checks: AbstractSet[str], files: AbstractSet[str]) -> list[Mapping[str, Any]]:
+    def stale(self, checks: AbstractSet[str]) -> list[Mapping[str, Any]]:
         """Entries that no finding of this run matched (fixed, or renamed) — among those this run
-        could have matched: of a check it ran (``checks``), in a file it read (``files``, absolute)
+        could have matched: of a check it ran (``checks``), in a file it read (that `filter` saw)
         or in one that no longer exists (deleted, or moved and its finding fixed)."""
         out: list[Mapping[str, Any]] = []
         base = os.path.dirname(os.path.abspath(self.path))
@@ -132,7 +125,7 @@ class Baseline:
             if entry.get("check") not in checks:
                 continue
             where = os.path.abspath(os.path.join(base, file)) if isinstance(file, str) else None
-            if where is not None and where not in files and os.path.exists(where):
+            if where is not None and where not in self.read and os.path.exists(where):
                 continue
             if left > 0:
                 entry = dict(self.entries[key])

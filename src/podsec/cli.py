@@ -336,7 +336,9 @@ def _fail_on(args: argparse.Namespace, config: Config) -> Severity | None:
     return Severity(chosen) if chosen else DEFAULT_FAIL_ON
 
 
-def _scan(args: argparse.Namespace, config: Config) -> int:
+def _checks_to_run(args: argparse.Namespace, config: Config) -> tuple[engine.Policy, PolicySet | None, set[str]] | None:
+    """The policy (built-in checks), the Rego policies with those not chosen disabled, and the
+    ignored ids; None after a usage error."""
     policies = _policies(args, config)
     extra = policies.checks if policies else ()
     every = (*ALL_CHECKS, *extra)
@@ -344,19 +346,37 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     chosen, ignored = _selection(args, config, every)
     policy = _policy(args, config, extra, chosen, ignored)
     if policy is None:
-        return EXIT_ERROR
+        return None
     if policies is not None:
         policies.disabled = frozenset(
             c.id for c in extra if c.id in ignored or (chosen is not None and c.id not in chosen)
         )
     if chosen is not None and not policy.checks and not (policies and set(c.id for c in extra) - policies.disabled):
         print("podsec: error: --select leaves no check to run in this profile", file=sys.stderr)
+        return None
+    return policy, policies, ignored
+
+
+def _accepted(args: argparse.Namespace, config: Config) -> tuple[str | None, baseline.Baseline | None]:
+    """The baseline file findings are matched against (none while it is being updated), loaded."""
+    path = None if args.update_baseline else (args.baseline or config.baseline)
+    if not path:
+        return None, None
+    try:
+        return path, baseline.load(path)
+    except baseline.BaselineError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _scan(args: argparse.Namespace, config: Config) -> int:
+    checks = _checks_to_run(args, config)
+    if checks is None:
         return EXIT_ERROR
-    if args.jobs is not None and args.jobs < 1:
-        print("podsec: error: --jobs must be at least 1", file=sys.stderr)
-        return EXIT_ERROR
-    if args.sarif_max_results is not None and not 1 <= args.sarif_max_results <= SARIF_HARD_LIMIT:
-        print(f"podsec: error: --sarif-max-results must be between 1 and {SARIF_HARD_LIMIT:,}", file=sys.stderr)
+    policy, policies, ignored = checks
+    extra = policies.checks if policies else ()
+    problem = _bad_numbers(args)
+    if problem:
+        print(f"podsec: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
     ctx = Context(
         policy,
@@ -376,13 +396,7 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     if not args.paths and not args.kustomize_dirs:
         print("podsec: error: give at least one PATH or -k DIR", file=sys.stderr)
         return EXIT_ERROR
-    accepted = None
-    baseline_file = None if args.update_baseline else (args.baseline or config.baseline)
-    if baseline_file:
-        try:
-            accepted = baseline.load(baseline_file)
-        except baseline.BaselineError as exc:
-            raise ConfigError(str(exc)) from None
+    baseline_file, accepted = _accepted(args, config)
     if any(fmt == "html" for fmt, _ in outputs):
         ctx = replace(ctx, explain=True)
     fail_on = _fail_on(args, config)
@@ -412,11 +426,7 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
             reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
         progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
         summary = Summary(notes=list(config.notes))
-        read: set[str] = set()  # the files this run read (a baseline's entries elsewhere are not stale)
         for result in _results(args, config, ctx, summary.notes):
-            if accepted is not None:
-                read.update(os.path.abspath(f) for f in (result.file, *(o.file for o in result.objects)) if f)
-                read.update(result.sources)
             if accepted is not None:
                 result = accepted.filter(result)
             if args.update_baseline:
@@ -428,23 +438,33 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         progress.done()
         if accepted is not None:
             ran = {c.id for c in run.checks} | {c.id for c in ALL_CHECKS if c.level is CheckLevel.GOVERNANCE}
-            summary.stale = accepted.stale(ran, read)
+            summary.stale = accepted.stale(ran)
         for reporter in reporters:
             reporter.finish(summary)
     for note in summary.notes:
         print(f"podsec: note: {note}", file=sys.stderr)
     if args.update_baseline:
-        try:
-            count = baseline.write(everything, args.update_baseline)
-        except baseline.BaselineError as exc:
-            print(f"podsec: error: {exc}", file=sys.stderr)
-            return EXIT_ERROR
-        print(
-            f"podsec: wrote {count} baseline entr{'y' if count == 1 else 'ies'} to {args.update_baseline}",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR if summary.errors else EXIT_CLEAN
+        return _update_baseline(args.update_baseline, everything, summary)
     return exit_code(summary, fail_on=fail_on)
+
+
+def _update_baseline(path: str, findings: list[Finding], summary: Summary) -> int:
+    """Write every finding of the run to the baseline file ``path``: exit 0, or 2 for input errors."""
+    try:
+        count = baseline.write(findings, path)
+    except baseline.BaselineError as exc:
+        print(f"podsec: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"podsec: wrote {count} baseline entr{'y' if count == 1 else 'ies'} to {path}", file=sys.stderr)
+    return EXIT_ERROR if summary.errors else EXIT_CLEAN
+
+
+def _bad_numbers(args: argparse.Namespace) -> str | None:
+    if args.jobs is not None and args.jobs < 1:
+        return "--jobs must be at least 1"
+    if args.sarif_max_results is not None and not 1 <= args.sarif_max_results <= SARIF_HARD_LIMIT:
+        return f"--sarif-max-results must be between 1 and {SARIF_HARD_LIMIT:,}"
+    return None
 
 
 def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
