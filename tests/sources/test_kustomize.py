@@ -381,3 +381,39 @@ def test_a_kustomization_of_the_wrong_shape_does_not_stop_the_run(
     code, doc, err = scan(capsys, "--kustomize", "off", "--profile", "baseline", ".")
     assert "internal error" not in err and doc["errors"] == []
     assert {f["file"] for f in doc["findings"]} <= {"base/deployment.yaml"} and code == 0
+
+
+@needs_kubectl
+def test_a_patch_applies_only_to_the_objects_its_target_selects(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two = "".join(
+        f"---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {n}\n  namespace: {ns}\n"
+        f"  labels: {{tier: {tier}}}\n  annotations: {{team: {team}}}\n"
+        f"spec:\n  selector: {{matchLabels: {{app: {n}}}}}\n  template:\n    metadata: {{labels: {{app: {n}}}}}\n"
+        "    spec:\n      containers:\n      - name: app\n        image: x\n"
+        for n, ns, tier, team in (("a", "one", "front", "x"), ("b", "two", "back", "y"))
+    )
+    write(repo / "selected" / "apps.yaml", two)
+    patch = "  patch: |-\n    - op: add\n      path: /spec/template/spec/containers/0/securityContext\n      value: {privileged: true}\n"
+    write(
+        repo / "selected" / "kustomization.yaml",
+        "resources:\n- apps.yaml\npatches:\n"
+        + "".join(
+            f"- target: {target}\n{patch}"
+            for target in (
+                "{annotationSelector: team=x}",
+                "{labelSelector: tier!=front}",
+                "{namespace: one, kind: Deployment}",
+                "{group: batch, kind: Deployment}",  # selects nothing here
+            )
+        ),
+    )
+    _, doc, _ = scan(capsys, "--profile", "baseline", "selected")
+    where = {f["object"]["name"]: f["line"] for f in doc["findings"] if f["check"] == "privileged"}
+    ops = [
+        i + 1
+        for i, line in enumerate((repo / "selected" / "kustomization.yaml").read_text().splitlines())
+        if line.strip() == "value: {privileged: true}"
+    ]
+    assert where == {"a": ops[2], "b": ops[1]}  # the last patch that selects each object

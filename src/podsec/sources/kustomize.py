@@ -380,12 +380,34 @@ def _matches(pattern: object, value: str | None) -> bool:
         return pattern == value
 
 
-def _labels_match(selector: object, labels: Mapping[str, Any]) -> bool:
-    if not isinstance(selector, str):
+# one requirement of a label selector: key, !key, key=v, key==v, key!=v, key in (a,b), key notin (a,b)
+_REQUIREMENT = re.compile(
+    r"\s*(?P<not>!?)\s*(?P<key>[\w./-]+)\s*"
+    r"(?:(?P<op>==|=|!=)\s*(?P<value>[\w./-]*)|\s(?P<set>in|notin)\s*\((?P<values>[^)]*)\))?\s*(?:,|$)"
+)
+
+
+def _selects(selector: object, labels: Mapping[str, Any]) -> bool:
+    """Whether a label (or annotation) selector selects an object with these ``labels``; a
+    selector podsec cannot read selects everything (a patch considered, never one missed)."""
+    if not isinstance(selector, str) or not selector.strip():
         return True
-    for term in selector.split(","):
-        key, eq, value = term.strip().partition("=")
-        if eq and str(labels.get(key.strip().rstrip("!"))) != value.strip().lstrip("="):
+    pos = 0
+    while pos < len(selector):
+        m = _REQUIREMENT.match(selector, pos)
+        if m is None or m.end() == pos:
+            return True
+        pos = m.end()
+        key, have = m["key"], labels.get(m["key"])
+        value = None if have is None else str(have)
+        if m["op"]:
+            ok = (value == m["value"]) == (m["op"] != "!=")
+        elif m["set"]:
+            chosen = {v.strip() for v in m["values"].split(",")}
+            ok = (value in chosen) == (m["set"] == "in")
+        else:
+            ok = (key in labels) != bool(m["not"])
+        if not ok:
             return False
     return True
 
@@ -533,15 +555,21 @@ def _pick(docs: list[Any], name: str | None) -> Any:
 
 
 def _targets(target: Mapping[str, Any], obj: Mapping[str, Any], names: set[str]) -> bool:
-    if target.get("kind") is not None and target.get("kind") != obj.get("kind"):
-        return False
+    """Whether a patch's ``target`` selects ``obj`` (whose name was one of ``names`` on the way):
+    group, version, kind, namespace and name are anchored regular expressions, as in kustomize."""
+    meta, api = obj.get("metadata"), obj.get("apiVersion")
+    meta = meta if isinstance(meta, dict) else {}
+    group, _, version = api.rpartition("/") if isinstance(api, str) else ("", "", "")
+    plain = {"group": group, "version": version, "kind": obj.get("kind"), "namespace": meta.get("namespace")}
+    for key, value in plain.items():
+        if target.get(key) is not None and not _matches(target[key], value if isinstance(value, str) else ""):
+            return False
     if target.get("name") is not None and not any(_matches(target.get("name"), n) for n in names):
         return False
-    meta = obj.get("metadata")
-    labels = meta.get("labels") if isinstance(meta, dict) else None
-    if not isinstance(labels, dict):
-        labels = {}
-    return _labels_match(target.get("labelSelector"), labels)
+    return all(
+        _selects(target.get(f"{kind}Selector"), found if isinstance(found := meta.get(f"{kind}s"), dict) else {})
+        for kind in ("label", "annotation")
+    )
 
 
 __all__ = ["Plan", "SourceMap", "find_kubectl", "format_path", "named", "plan", "read", "render"]
