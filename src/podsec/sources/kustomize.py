@@ -477,15 +477,19 @@ class SourceMap:
         else:
             docs, line, column = self._docs(patch.file), 0, 0
         names = {n for n in (_name(obj), _name(source)) if n}
+        # the object as rendered, or as its resource file has it (before later layers renamed,
+        # moved or labelled it): a patch may have been applied to either
+        versions = [obj, *([source] if isinstance(source, dict) else [])]
         out = []
         for doc in docs:
             if isinstance(doc, list):  # JSON 6902 operations: the target says which objects
-                if patch.target is not None and _targets(patch.target, obj, names):
-                    out.append(_Source(patch.file, doc, line, column))
+                target = patch.target
             elif isinstance(doc, dict):
                 target = patch.target or {"kind": doc.get("kind"), "name": _name(doc)}
-                if _targets(target, obj, names):
-                    out.append(_Source(patch.file, doc, line, column))
+            else:
+                continue
+            if target is not None and any(_targets(target, v, names) for v in versions):
+                out.append(_Source(patch.file, doc, line, column))
         return out
 
     def __call__(self, obj: Mapping[str, Any], result: ObjectResult) -> ObjectResult:
