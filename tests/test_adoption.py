@@ -188,6 +188,35 @@ def test_select_and_ignore_in_the_config(tmp_path: pathlib.Path, capsys: pytest.
     assert {f["check"] for f in doc["findings"]} == {"capabilities_restricted", "restrictedVolumes"}
 
 
+def test_a_check_selected_by_id_wins_over_an_ignored_level(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path / "p.yaml", HOST_ROOT)
+    # as in ruff: the more specific name wins; named alike on both sides, ignore wins
+    _, doc = scan_json(capsys, "--ignore", "baseline", "--select", "hostPathVolumes,capabilities_restricted", str(path))
+    assert {f["check"] for f in doc["findings"]} == {"hostPathVolumes", "capabilities_restricted"}
+    _, doc = scan_json(capsys, "--select", "baseline", "--ignore", "hostPathVolumes", str(path))
+    assert {f["check"] for f in doc["findings"]} == {"capabilities_baseline"}
+    code, _, err = run(capsys, "scan", "--select", "hostPathVolumes", "--ignore", "hostPathVolumes", str(path))
+    assert code == 2 and "leaves no check to run" in err
+
+
+def test_select_on_the_command_line_starts_afresh(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path / "p.yaml", HOST_ROOT)
+    config = write(
+        tmp_path / "c.yaml", "ignore: [hostPathVolumes, restricted]\nchecks:\n  disable: [capabilities_baseline]\n"
+    )
+    _, doc = scan_json(capsys, "--config", str(config), str(path))
+    assert "hostPathVolumes" not in {f["check"] for f in doc["findings"]}
+    # as in ruff, --select replaces the configuration's selection, its ignores included; --ignore adds to it
+    _, doc = scan_json(capsys, "--config", str(config), "--select", "hostPathVolumes,capabilities_baseline", str(path))
+    assert {f["check"] for f in doc["findings"]} == {"hostPathVolumes", "capabilities_baseline"}
+    _, doc = scan_json(
+        capsys, "--config", str(config), "--select", "baseline", "--ignore", "hostPathVolumes", str(path)
+    )
+    assert {f["check"] for f in doc["findings"]} == {"capabilities_baseline"}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -284,18 +284,21 @@ def _names(values: Sequence[str]) -> list[str]:
 
 
 def _selection(args: argparse.Namespace, config: Config, every: Sequence[Check]) -> tuple[set[str] | None, set[str]]:
-    """(--select, or None for all; --ignore) as check ids, from the command line or the config."""
+    """(the checks to run, or None for all; the checks never to run) as check ids.
+
+    As in ruff, ``--select`` starts afresh: the configuration's ``select``, ``ignore`` and
+    ``checks.disable`` then do not apply; ``--ignore`` always does.
+    """
     try:
-        select_names = (
-            _names(args.select) if args.select else (list(config.select) if config.select is not None else None)
+        if args.select:
+            return engine.resolve_selection(_names(args.select), _names(args.ignore), every, ("--select", "--ignore"))
+        chosen, ignored = engine.resolve_selection(
+            config.select, [*config.ignore, *config.disable], every, ("select", "ignore")
         )
-        where = "--select" if args.select else "select"
-        chosen = None if select_names is None else engine.resolve_names(select_names, every, where)
-        ignored = engine.resolve_names(_names(args.ignore), every, "--ignore")
-        ignored |= engine.resolve_names(config.ignore, every, "ignore")
+        ignored |= engine.resolve_selection(None, _names(args.ignore), every, ("--select", "--ignore"))[1]
     except engine.ConfigurationError as exc:
         raise ConfigError(str(exc)) from None
-    return chosen, ignored | set(config.disable)
+    return chosen, ignored
 
 
 def _policy(

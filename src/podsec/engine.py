@@ -86,6 +86,29 @@ def resolve_names(names: Iterable[str], checks: Iterable[Check], where: str) -> 
     return out
 
 
+def resolve_selection(
+    select: Sequence[str] | None, ignore: Sequence[str], checks: Iterable[Check], where: tuple[str, str]
+) -> tuple[set[str] | None, set[str]]:
+    """(the checks to run, or None for all; the checks never to run) for one ``select``/``ignore`` pair.
+
+    As in ruff, the more specific name wins: a check named by id in ``select`` runs even when
+    a level in ``ignore`` covers it; named alike on both sides (two ids, two levels), ignore
+    wins. ``where`` names the two sources in errors.
+    """
+    checks = tuple(checks)
+
+    def split(names: Sequence[str], source: str) -> tuple[set[str], set[str]]:
+        levels = [n for n in names if n.lower() in LEVEL_NAMES]
+        ids = [n for n in names if n.lower() not in LEVEL_NAMES]
+        return resolve_names(levels, checks, source), resolve_names(ids, checks, source)
+
+    ignore_levels, ignore_ids = split(ignore, where[1])
+    if select is None:
+        return None, ignore_levels | ignore_ids
+    select_levels, select_ids = split(select, where[0])
+    return select_levels | select_ids, ignore_ids | (ignore_levels - select_ids)
+
+
 def _bind(check: Check, fn: Revision, options: Mapping[str, int | str]) -> Callable[[PodView], list[Violation]]:
     if not check.options:
         return fn
