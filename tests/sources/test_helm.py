@@ -75,3 +75,17 @@ def test_a_field_the_template_writes_itself_has_no_values_key(
     # does not make agent.hostNetwork the place to add automountServiceAccountToken
     assert got["automountServiceAccountToken"] is None and got["userNamespace"] is None
     assert got["privileged"] == {"file": "shop/values.yaml", "key": "securityContext.privileged", "line": 5}
+
+
+def test_chart_files_given_by_name_are_left_out_as_a_directory_scan_leaves_them(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(DATA / "shop", tmp_path / "charts" / "shop")
+    monkeypatch.chdir(tmp_path)
+    # pre-commit passes a changed template, values.yaml or Chart.yaml by name
+    files = ["charts/shop/templates/agent.yaml", "charts/shop/values.yaml", "charts/shop/Chart.yaml"]
+    code = main(["scan", "--format", "json", *files])
+    out, err = capsys.readouterr()
+    assert code == 0 and json.loads(out)["errors"] == []
+    assert "charts/shop/templates/agent.yaml is in the Helm chart charts/shop" in err
+    assert "helm template NAME charts/shop | podsec scan -" in err

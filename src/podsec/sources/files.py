@@ -179,6 +179,10 @@ class Walk:
                 if self._excluded(given, os.path.dirname(given) or ".", is_dir=False):
                     self.notes.append(f"{given} is excluded ({self._why(given)}); not scanned")
                     continue
+                chart = next((d for d in _parents(given) if os.path.isfile(os.path.join(d, "Chart.yaml"))), None)
+                if chart is not None:  # as a directory scan leaves the chart out
+                    self.notes.append(f"{given} is in the Helm chart {chart}: {_NOT_A_MANIFEST.format(chart=chart)}")
+                    continue
                 yield Target(given, given)
 
     def directories(self, *, with_file: Sequence[str]) -> Iterator[tuple[str, str]]:
@@ -223,10 +227,7 @@ class Walk:
                 if d.startswith(".") or self._excluded(full, given, is_dir=True):
                     continue
                 if os.path.isfile(os.path.join(full, "Chart.yaml")):
-                    self.notes.append(
-                        f"{full} is a Helm chart: its templates are not scanned as files "
-                        f"(scan its output: helm template NAME {full} | podsec scan -)"
-                    )
+                    self.notes.append(f"{full} is a Helm chart: its {_NOT_A_MANIFEST.format(chart=full)}")
                     continue
                 kept.append(d)
             dirs[:] = kept
@@ -242,6 +243,9 @@ class Walk:
                 yield Target(full, full)
         if yielded == 0 and self.excluded > excluded_before:
             self.notes.append(f"{given}: everything in it is excluded by the exclude patterns; nothing scanned there")
+
+
+_NOT_A_MANIFEST = "templates are not scanned as files (scan its output: helm template NAME {chart} | podsec scan -)"
 
 
 def _parents(path: str) -> list[str]:
