@@ -529,7 +529,7 @@ def _results(args: argparse.Namespace, config: Config, ctx: Context, notes: list
         else:
             rendered.append(directory)
             targets.append(item)
-    skip = found.patch_files | found.used_files(rendered)
+    skip = found.inputs | found.used_files(rendered)
     own = (args.baseline, args.update_baseline, config.baseline)  # baselines are podsec's files, not manifests
     skip |= {os.path.abspath(p) for p in own if p}
     walk = Walk(args.paths, excludes, skip)

@@ -417,3 +417,38 @@ def test_a_patch_applies_only_to_the_objects_its_target_selects(
         if line.strip() == "value: {privileged: true}"
     ]
     assert where == {"a": ops[2], "b": ops[1]}  # the last patch that selects each object
+
+
+KUBEBUILDER_CONFIG = """\
+# teaches kustomize where CRDs name a Service (kubebuilder's config/crd/kustomizeconfig.yaml)
+nameReference:
+- kind: Service
+  version: v1
+  fieldSpecs:
+  - kind: CustomResourceDefinition
+    path: spec/conversion/webhook/clientConfig/service/name
+"""
+
+
+@pytest.mark.parametrize("mode", ["off", "auto"])
+def test_kustomize_s_own_inputs_are_not_manifests(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str], mode: str
+) -> None:
+    if mode == "auto" and shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed")
+    write(repo / "app" / "kustomizeconfig.yaml", KUBEBUILDER_CONFIG)
+    write(repo / "app" / "settings.yaml", "logLevel: debug\nfeatures: [a, b]\n")  # the application's own config
+    write(
+        repo / "app" / "replacement.yaml",
+        "source: {kind: ConfigMap, name: app, fieldPath: metadata.name}\n"
+        "targets:\n- select: {kind: Deployment}\n  fieldPaths: [metadata.annotations.cfg]\n  options: {create: true}\n",
+    )
+    write(repo / "app" / "schema.json", '{"definitions": {}}\n')
+    write(
+        repo / "app" / "kustomization.yaml",
+        "resources:\n- ../base\nconfigurations:\n- kustomizeconfig.yaml\nopenapi:\n  path: schema.json\n"
+        "configMapGenerator:\n- name: app\n  files:\n  - config.yaml=settings.yaml\n"
+        "replacements:\n- path: replacement.yaml\n",
+    )
+    code, doc, _ = scan(capsys, "--kustomize", mode, "--profile", "baseline", "app")
+    assert doc["errors"] == [] and code == 0

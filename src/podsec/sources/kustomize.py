@@ -60,6 +60,7 @@ class Kustomization:
     children: list[str] = field(default_factory=list)  # kustomization directories used (bases, components)
     resources: list[str] = field(default_factory=list)  # resource files (absolute)
     patches: list[Patch] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)  # other files kustomize reads: configurations, … (absolute)
 
 
 def _items(data: Mapping[str, Any], key: str) -> list[Any]:
@@ -101,7 +102,32 @@ def read(directory: str) -> Kustomization | InputError:
         elif os.path.isfile(full):
             k.resources.append(os.path.abspath(full))
     k.patches = _patches(data, directory, os.path.abspath(kfile), raw.decode("utf-8", "replace").splitlines())
+    k.inputs = _inputs(data, directory)
     return k
+
+
+def _inputs(data: Mapping[str, Any], directory: str) -> list[str]:
+    """The files besides resources and patches that kustomize reads as its own input: transformer
+    configurations, CRD and OpenAPI schemas, replacements, plugin configurations, generators'
+    files and Helm values files (absolute paths). None of them is a manifest of its own."""
+    names: list[Any] = [
+        *(
+            n
+            for key in ("configurations", "crds", "transformers", "generators", "validators")
+            for n in _items(data, key)
+        ),
+        *(r.get("path") for r in _items(data, "replacements") if isinstance(r, dict)),
+        *(c.get("valuesFile") for c in _items(data, "helmCharts") if isinstance(c, dict)),
+    ]
+    openapi = data.get("openapi")
+    if isinstance(openapi, dict):
+        names.append(openapi.get("path"))
+    for gen in (*_items(data, "configMapGenerator"), *_items(data, "secretGenerator")):
+        if isinstance(gen, dict):
+            files = [f.rpartition("=")[2] for f in _items(gen, "files") if isinstance(f, str)]
+            names += [*files, *_items(gen, "envs"), gen.get("env")]
+    paths = (os.path.join(directory, n) for n in names if isinstance(n, str) and n and not _REMOTE.match(n))
+    return [os.path.abspath(p) for p in paths if os.path.isfile(p)]
 
 
 def _patches(data: Mapping[str, Any], directory: str, kfile: str, lines: list[str]) -> list[Patch]:
@@ -136,11 +162,11 @@ class Plan:
 
     kustomizations: dict[str, Kustomization] = field(default_factory=dict)  # by absolute directory
     overlays: list[str] = field(default_factory=list)  # top-level overlays, as found (relative as given)
-    patch_files: set[str] = field(default_factory=set)  # absolute paths: never scanned on their own
+    inputs: set[str] = field(default_factory=set)  # patch files and other inputs (absolute): not manifests
     errors: list[InputError] = field(default_factory=list)
 
     def used_files(self, overlays: Iterable[str]) -> set[str]:
-        """The local files rendering ``overlays`` reads: kustomization files, resources and patches
+        """The local files rendering ``overlays`` reads: kustomization files, resources, patches and other inputs
         (absolute paths)."""
         seen: set[str] = set()
         files: set[str] = set()
@@ -153,7 +179,7 @@ class Plan:
             k = self.kustomizations.get(d)
             if k is None:
                 continue
-            files.update((os.path.abspath(k.file), *k.resources, *(p.file for p in k.patches)))
+            files.update((os.path.abspath(k.file), *k.resources, *(p.file for p in k.patches), *k.inputs))
             stack.extend(os.path.abspath(c) for c in k.children)
         return files
 
@@ -185,7 +211,7 @@ def plan(directories: Iterable[tuple[str, str]]) -> Plan:
         if full not in used and not k.component:
             out.overlays.append(shown)
     for k in out.kustomizations.values():
-        out.patch_files.update(p.file for p in k.patches if p.text is None)
+        out.inputs.update((*(p.file for p in k.patches if p.text is None), *k.inputs))
     return out
 
 
