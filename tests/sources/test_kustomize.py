@@ -452,3 +452,18 @@ def test_kustomize_s_own_inputs_are_not_manifests(
     )
     code, doc, _ = scan(capsys, "--kustomize", mode, "--profile", "baseline", "app")
     assert doc["errors"] == [] and code == 0
+
+
+def test_a_json_patch_no_kustomization_uses_is_not_an_error(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # kubebuilder scaffolds optional patches whose lines in kustomization.yaml are commented out
+    write(
+        repo / "overlays" / "prod" / "optional_patch.yaml",
+        "# enable in kustomization.yaml\n- op: add\n  path: /spec/template/spec/hostNetwork\n  value: true\n",
+    )
+    code, doc, _ = scan(capsys, "--kustomize", "off", "--profile", "baseline", "overlays/prod/optional_patch.yaml")
+    assert doc["errors"] == [] and doc["findings"] == [] and code == 0
+    write(repo / "list.yaml", "- apiVersion: v1\n  kind: Pod\n")  # a list that is not a JSON patch still is one
+    code, doc, _ = scan(capsys, "--kustomize", "off", "list.yaml")
+    assert code == 2 and "the document is a list" in doc["errors"][0]["message"]

@@ -320,7 +320,13 @@ def _needs_parse(chunk: bytes, kinds: KindTable) -> bool:
 
 
 def _objects(data: Any, prefix: str = "") -> Iterator[tuple[Mapping[str, Any] | None, str]]:
-    """Objects in a document, expanding ``kind: *List``; (None, reason) for a non-object."""
+    """Objects in a document, expanding ``kind: *List``; (None, reason) for a non-object.
+
+    A JSON Patch (a list of operations, as in a kustomization's patch file that no
+    kustomization uses at the moment) holds no object: it is passed over quietly, like a ConfigMap.
+    """
+    if _is_json_patch(data):
+        return
     if not isinstance(data, dict):
         what = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
         yield None, f"{prefix}the document is {what}, not a Kubernetes object"
@@ -335,6 +341,14 @@ def _objects(data: Any, prefix: str = "") -> Iterator[tuple[Mapping[str, Any] | 
             yield from _objects(item, f"{prefix}items[{i}]: ")
         return
     yield data, ""
+
+
+def _is_json_patch(data: Any) -> bool:
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and all(isinstance(op, dict) and "op" in op and "path" in op for op in data)
+    )
 
 
 @dataclass(frozen=True, slots=True)
