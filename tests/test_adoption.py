@@ -235,6 +235,9 @@ def test_bad_select_in_the_config_is_an_error(tmp_path: pathlib.Path, capsys: py
     config = write(tmp_path / "c.yaml", "select: baseline\n")
     code, _, err = run(capsys, "scan", "--config", str(config), str(tmp_path))
     assert code == 2 and "select: expected a list of check ids or level names" in err
+    write(config, "ignore: [baseline, nope]\n")
+    code, _, err = run(capsys, "scan", "--config", str(config), str(tmp_path))
+    assert code == 2 and f'{config}: ignore: no such check or level "nope"' in err
 
 
 # --- 2. --exclude ------------------------------------------------------------------------------

@@ -292,8 +292,9 @@ def _selection(args: argparse.Namespace, config: Config, every: Sequence[Check])
     try:
         if args.select:
             return engine.resolve_selection(_names(args.select), _names(args.ignore), every, ("--select", "--ignore"))
+        where = f"{config.path}: " if config.path else ""
         chosen, ignored = engine.resolve_selection(
-            config.select, [*config.ignore, *config.disable], every, ("select", "ignore")
+            config.select, [*config.ignore, *config.disable], every, (f"{where}select", f"{where}ignore")
         )
         ignored |= engine.resolve_selection(None, _names(args.ignore), every, ("--select", "--ignore"))[1]
     except engine.ConfigurationError as exc:
