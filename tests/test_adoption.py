@@ -296,6 +296,14 @@ def test_an_input_that_is_entirely_excluded_says_so(
     assert code == 0 and "apps/web.yaml is excluded (--exclude); not scanned" in err
 
 
+def test_a_directory_without_manifests_says_so(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "deploy").mkdir()  # a typo in CI, or manifests that moved away: not a silent pass
+    write(tmp_path / "deploy" / "README.md", "nothing\n")
+    code, out, err = run(capsys, "scan", str(tmp_path / "deploy"))
+    assert code == 0 and "0 findings" in out
+    assert f"{tmp_path / 'deploy'}: no .yaml, .yml, .json files in it; nothing scanned there" in err
+
+
 def test_exclude_in_the_config_is_relative_to_the_config_file(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

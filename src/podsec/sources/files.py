@@ -218,8 +218,8 @@ class Walk:
         return found.origin if found else "excluded"
 
     def _walk(self, given: str) -> Iterator[Target]:
-        yielded = 0
-        excluded_before = self.excluded
+        yielded = seen = 0  # files scanned; files of these extensions at all
+        excluded_before, notes_before = self.excluded, len(self.notes)
         for root, dirs, names in os.walk(given):
             kept = []
             for d in sorted(dirs):
@@ -233,9 +233,10 @@ class Walk:
             dirs[:] = kept
             for name in sorted(names):
                 full = os.path.join(root, name)
-                if not name.lower().endswith(EXTENSIONS) or name.startswith(".") or name in OWN_FILES:
+                if not name.lower().endswith(EXTENSIONS) or name.startswith("."):
                     continue
-                if name in KUSTOMIZATION_FILES or os.path.abspath(full) in self.skip:
+                seen += 1
+                if name in OWN_FILES or name in KUSTOMIZATION_FILES or os.path.abspath(full) in self.skip:
                     continue
                 if self._excluded(full, given, is_dir=False):
                     continue
@@ -243,6 +244,8 @@ class Walk:
                 yield Target(full, full)
         if yielded == 0 and self.excluded > excluded_before:
             self.notes.append(f"{given}: everything in it is excluded by the exclude patterns; nothing scanned there")
+        elif seen == 0 and len(self.notes) == notes_before:  # as ruff warns of a path with no Python files
+            self.notes.append(f"{given}: no {', '.join(EXTENSIONS)} files in it; nothing scanned there")
 
 
 _NOT_A_MANIFEST = "templates are not scanned as files (scan its output: helm template NAME {chart} | podsec scan -)"
