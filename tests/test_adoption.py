@@ -472,6 +472,49 @@ def test_entries_of_a_deleted_file_are_stale(tmp_path: pathlib.Path, capsys: pyt
     assert code == 0 and {(e["object"], e["file"]) for e in doc["baseline"]["stale"]} == {("Pod ns/b", "repo/b.yaml")}
 
 
+def test_input_errors_are_baselined_and_new_ones_fail(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _repo(tmp_path / "repo")
+    write(repo / "dup.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  name: y\n")
+    write(repo / "app-config.yaml", "logLevel: debug\n")
+    base = tmp_path / "b.yaml"
+    code, _, _ = run(capsys, "scan", "--update-baseline", str(base), str(repo))
+    assert code == 0  # a repository with broken files adopts podsec as it is
+    errors = yaml.safe_load(base.read_text())["errors"]
+    assert {e["file"] for e in errors} == {"repo/dup.yaml", "repo/app-config.yaml"}
+    code, doc = scan_json(capsys, "--baseline", str(base), str(repo))
+    assert code == 0 and doc["errors"] == [] and doc["findings"] == []
+    assert doc["summary"]["baselined"] == len(doc["baseline"]["stale"]) + doc["baseline"]["matched"] > 2
+    write(repo / "dup.yaml", "# moved down\n\n" + (repo / "dup.yaml").read_text())  # lines are not its identity
+    (repo / "app-config.yaml").rename(repo / "settings.yaml")  # nor is its file
+    code, doc = scan_json(capsys, "--baseline", str(base), str(repo))
+    assert code == 0 and doc["errors"] == []
+    write(repo / "new.yaml", "apiVersion: v1\nkind: Pod\nmetadata: [\n")  # a new broken file fails
+    code, doc = scan_json(capsys, "--baseline", str(base), str(repo))
+    assert code == 2 and [e["file"] for e in doc["errors"]] == [str(repo / "new.yaml")]
+    (repo / "new.yaml").unlink()
+    write(repo / "dup.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n")  # fixed: its entry is stale
+    code, doc = scan_json(capsys, "--baseline", str(base), str(repo))
+    assert code == 0 and [e["file"] for e in doc["baseline"]["stale"] if "check" not in e] == ["repo/dup.yaml"]
+    code, _, _ = run(capsys, "scan", "--update-baseline", str(base), str(repo), str(repo / "missing.yaml"))
+    assert code == 2  # a path that does not exist is never accepted
+
+
+def test_a_baseline_of_the_corpus_accepts_all_of_it_wherever_it_moves(
+    corpus: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = tmp_path / "b.yaml"
+    assert run(capsys, "scan", "--no-progress", "--update-baseline", str(base), str(corpus))[0] == 0
+    code, doc = scan_json(capsys, "--no-progress", "--baseline", str(base), str(corpus))
+    assert code == 0 and doc["findings"] == [] and doc["errors"] == [] and doc["baseline"]["stale"] == []
+    moved = tmp_path / "elsewhere" / "deep"
+    moved.parent.mkdir()
+    os.symlink(corpus, moved)
+    code, doc = scan_json(capsys, "--no-progress", "--baseline", str(base), str(moved))
+    assert code == 0 and doc["findings"] == [] and doc["errors"] == []
+
+
 def test_baseline_file_is_sorted_and_reviewable(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = _repo(tmp_path / "repo")
     base = repo / "podsec-baseline.yaml"

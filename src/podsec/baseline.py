@@ -7,11 +7,18 @@ objects or list items; an entry no finding matches any more is *stale* and repor
 The file is YAML, one entry per finding, sorted, with what a reviewer needs to read it in a
 diff (check, object, container, field, file); only the fingerprint (and a count, for
 identical findings) is used for matching.
+
+Input errors of files that exist (invalid YAML, a document that is not a Kubernetes object)
+are recorded too, under ``errors``, keyed by the message without numbers (and counted): a
+repository with broken files adopts podsec as it is, and a new broken file still fails the
+run. A path that does not exist or an overlay that does not build is never accepted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
@@ -20,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from podsec.findings import FileResult, Finding, fingerprint, stable_field
+from podsec.findings import FileResult, Finding, InputError, fingerprint, stable_field
 
 VERSION = 1
 HEADER = """\
@@ -45,36 +52,70 @@ def _entry(f: Finding, base: str) -> dict[str, Any]:
         entry["container"] = f.container
     entry["field"] = stable_field(f)
     if f.file and f.file != "-":
-        rel = os.path.relpath(os.path.abspath(f.file), base)
-        entry["file"] = (f.file if rel.startswith("..") else rel).replace(os.sep, "/")
+        entry["file"] = _shown(f.file, base)
     entry["message"] = f.message
     return entry
 
 
-def render(findings: Iterable[Finding], path: str) -> str:
-    """The baseline file's text for ``findings`` (sorted, identical findings counted once)."""
-    base = os.path.dirname(os.path.abspath(path))
-    entries: dict[str, dict[str, Any]] = {}
-    for f in findings:
-        e = _entry(f, base)
-        if e["fingerprint"] in entries:
-            entries[e["fingerprint"]]["count"] = entries[e["fingerprint"]].get("count", 1) + 1
+def _shown(file: str, base: str) -> str:
+    rel = os.path.relpath(os.path.abspath(file), base)
+    return (file if rel.startswith("..") else rel).replace(os.sep, "/")
+
+
+def acceptable(e: InputError) -> bool:
+    """Whether a baseline may accept an input error: one in a file that exists (not a missing path,
+    an overlay that does not build, or standard input)."""
+    return e.file is not None and e.file != "-" and os.path.isfile(e.file)
+
+
+def error_fingerprint(e: InputError) -> str:
+    """An input error's identity: its message without numbers (which name lines: "first defined on
+    line 30"), never its file or line, as for findings: moving a file does not bring it back;
+    identical errors are counted."""
+    key = "\x1f".join(("input error", re.sub(r"\d+", "#", e.message)))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _counted(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per fingerprint, with a count for identical ones, sorted for a readable diff."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        if e["fingerprint"] in out:
+            out[e["fingerprint"]]["count"] = out[e["fingerprint"]].get("count", 1) + 1
         else:
-            entries[e["fingerprint"]] = e
-    ordered = sorted(entries.values(), key=_order)
-    body = yaml.safe_dump(
-        {"schemaVersion": VERSION, "findings": ordered}, sort_keys=False, allow_unicode=True, width=1_000_000
-    )
-    return HEADER + body
+            out[e["fingerprint"]] = e
+    return sorted(out.values(), key=_order)
+
+
+def render(findings: Iterable[Finding], path: str, errors: Iterable[InputError] = ()) -> str:
+    """The baseline file's text for ``findings`` and input ``errors`` (sorted, identical ones counted once)."""
+    base = os.path.dirname(os.path.abspath(path))
+    data: dict[str, Any] = {"schemaVersion": VERSION, "findings": _counted(_entry(f, base) for f in findings)}
+    accepted = [
+        {"fingerprint": error_fingerprint(e), "file": _shown(e.file or "-", base), "message": e.message}
+        for e in errors
+        if acceptable(e)
+    ]
+    if accepted:
+        data["errors"] = _counted(accepted)
+    return HEADER + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1_000_000)
 
 
 def _order(e: Mapping[str, Any]) -> tuple[str, ...]:
-    return (e.get("file", ""), e["object"], e.get("container", ""), e["check"], e["field"], e["fingerprint"])
+    return (
+        e.get("file", ""),
+        e.get("object", ""),
+        e.get("container", ""),
+        e.get("check", ""),
+        e.get("field", ""),
+        e.get("message", ""),
+        e["fingerprint"],
+    )
 
 
-def write(findings: Iterable[Finding], path: str) -> int:
+def write(findings: Iterable[Finding], path: str, errors: Iterable[InputError] = ()) -> int:
     """Write the baseline atomically; the number of entries (a `BaselineError` when it cannot be written)."""
-    text = render(findings, path)
+    text = render(findings, path, errors)
     tmp = f"{path}.podsec-tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -95,34 +136,41 @@ class Baseline:
     matched: int = 0
     read: set[str] = field(default_factory=set)  # the files of the results filtered (absolute)
 
+    def _accepts(self, key: str) -> bool:
+        if self.remaining[key] > 0:
+            self.remaining[key] -= 1
+            self.matched += 1
+            return True
+        return False
+
     def filter(self, result: FileResult) -> FileResult:
-        """``result`` with the findings the baseline accepts moved to ``baselined``."""
+        """``result`` with the findings and input errors the baseline accepts moved to ``baselined``."""
         files = (result.file, *result.sources, *(o.file for o in result.objects))
         self.read.update(os.path.abspath(f) for f in files if f)
         objects = []
         for obj in result.objects:
-            kept, accepted = [], []
+            kept: list[Finding] = []
+            accepted: list[Finding] = []
             for f in obj.findings:
-                key = fingerprint(f)
-                if self.remaining[key] > 0:
-                    self.remaining[key] -= 1
-                    self.matched += 1
-                    accepted.append(f)
-                else:
-                    kept.append(f)
+                (accepted if self._accepts(fingerprint(f)) else kept).append(f)
             objects.append(replace(obj, findings=tuple(kept), baselined=tuple(accepted)) if accepted else obj)
-        return replace(result, objects=objects)
+        errors: list[InputError] = []
+        accepted_errors: list[InputError] = []
+        for e in result.errors:
+            (accepted_errors if acceptable(e) and self._accepts(error_fingerprint(e)) else errors).append(e)
+        return replace(result, objects=objects, errors=errors, baselined_errors=accepted_errors)
 
     def stale(self, checks: AbstractSet[str]) -> list[Mapping[str, Any]]:
-        """Entries that no finding of this run matched (fixed, or renamed) — among those this run
-        could have matched: of a check it ran (``checks``), in a file it read (that `filter` saw)
-        or in one that no longer exists (deleted, or moved and its finding fixed)."""
+        """Entries that no finding or input error of this run matched (fixed, or renamed) — among
+        those this run could have matched: of a check it ran (``checks``; input errors always), in
+        a file it read (that `filter` saw) or in one that no longer exists (deleted, or moved and
+        its finding fixed)."""
         out: list[Mapping[str, Any]] = []
         base = os.path.dirname(os.path.abspath(self.path))
         for key, left in sorted(self.remaining.items()):
             entry = self.entries[key]
             file = entry.get("file")
-            if entry.get("check") not in checks:
+            if "check" in entry and entry["check"] not in checks:
                 continue
             where = os.path.abspath(os.path.join(base, file)) if isinstance(file, str) else None
             if where is not None and where not in self.read and os.path.exists(where):
@@ -145,17 +193,18 @@ def load(path: str) -> Baseline:
         raise BaselineError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise BaselineError(f"{path}: invalid YAML: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("findings", []), list):
+    lists = ("findings", "errors")
+    if not isinstance(data, dict) or not all(isinstance(data.get(k) or [], list) for k in lists):
         raise BaselineError(f"{path}: not a podsec baseline (expected schemaVersion and findings)")
     if data.get("schemaVersion", VERSION) != VERSION:
         raise BaselineError(f"{path}: baseline schemaVersion {data.get('schemaVersion')} is not supported")
     entries: dict[str, Mapping[str, Any]] = {}
     counts: Counter[str] = Counter()
-    for i, e in enumerate(data.get("findings") or []):
+    for where, e in ((f"{k}[{i}]", e) for k in lists for i, e in enumerate(data.get(k) or [])):
         key = e.get("fingerprint") if isinstance(e, dict) else None
         count = e.get("count", 1) if isinstance(e, dict) else None
         if not isinstance(key, str) or not key or not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise BaselineError(f"{path}: findings[{i}]: expected a fingerprint (and optionally a count >= 1)")
+            raise BaselineError(f"{path}: {where}: expected a fingerprint (and optionally a count >= 1)")
         entries[key] = e
         counts[key] += count
     return Baseline(path, entries, counts)

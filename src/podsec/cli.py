@@ -421,6 +421,7 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         sarif_max_results=args.sarif_max_results or SARIF_MAX_RESULTS,
     )
     everything: list[Finding] = []
+    broken: list[InputError] = []  # input errors, for --update-baseline
     with contextlib.ExitStack() as stack:
         reporters = []
         for fmt, path in outputs:
@@ -435,6 +436,7 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
                 result = accepted.filter(result)
             if args.update_baseline:
                 everything.extend(f for obj in result.objects for f in obj.findings)
+                broken.extend(result.errors)
             summary.add(result)
             progress.update(summary)
             for reporter in reporters:
@@ -448,19 +450,20 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     for note in summary.notes:
         print(f"podsec: note: {note}", file=sys.stderr)
     if args.update_baseline:
-        return _update_baseline(args.update_baseline, everything, summary)
+        return _update_baseline(args.update_baseline, everything, broken)
     return exit_code(summary, fail_on=fail_on)
 
 
-def _update_baseline(path: str, findings: list[Finding], summary: Summary) -> int:
-    """Write every finding of the run to the baseline file ``path``: exit 0, or 2 for input errors."""
+def _update_baseline(path: str, findings: list[Finding], errors: list[InputError]) -> int:
+    """Write every finding and input error of the run to the baseline file ``path``: exit 0, or 2
+    for an error no baseline accepts (a path that does not exist, an overlay that does not build)."""
     try:
-        count = baseline.write(findings, path)
+        count = baseline.write(findings, path, errors)
     except baseline.BaselineError as exc:
         print(f"podsec: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     print(f"podsec: wrote {count} baseline entr{'y' if count == 1 else 'ies'} to {path}", file=sys.stderr)
-    return EXIT_ERROR if summary.errors else EXIT_CLEAN
+    return EXIT_CLEAN if all(baseline.acceptable(e) for e in errors) else EXIT_ERROR
 
 
 def _bad_numbers(args: argparse.Namespace) -> str | None:

@@ -150,6 +150,7 @@ class FileResult:
     errors: list[InputError] = field(default_factory=list)
     read: bool = True  # False for an input that could not be opened at all (a missing path, a failed -k)
     sources: frozenset[str] = frozenset()  # rendered input: the files it was rendered from (absolute)
+    baselined_errors: list[InputError] = field(default_factory=list)  # accepted by the baseline: never failing
 
 
 @dataclass(slots=True)
@@ -168,6 +169,7 @@ class Summary:
         self.files += result.read
         self.objects += len(result.objects)
         self.errors += len(result.errors)
+        self.baselined += len(result.baselined_errors)
         for obj in result.objects:
             self.findings += len(obj.findings)
             self.suppressed += len(obj.suppressed)

@@ -158,7 +158,8 @@ def _stale(out: TextIO, summary: Summary, run: RunInfo) -> None:
         who = f" container {e['container']!r}" if e.get("container") else ""
         count = f" (x{e['count']})" if e.get("count", 1) != 1 else ""
         where = f" ({e['file']})" if e.get("file") else ""
-        out.write(f"  {e.get('check', '?')} {e.get('object', '?')}{who}: {e.get('field', '')}{count}{where}\n")
+        what = f"{e['check']} {e.get('object', '?')}{who}: {e.get('field', '')}" if "check" in e else "input error"
+        out.write(f"  {what}{count}{where}\n")
 
 
 class ConciseReporter:
