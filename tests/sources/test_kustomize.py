@@ -467,3 +467,41 @@ def test_a_json_patch_no_kustomization_uses_is_not_an_error(
     write(repo / "list.yaml", "- apiVersion: v1\n  kind: Pod\n")  # a list that is not a JSON patch still is one
     code, doc, _ = scan(capsys, "--kustomize", "off", "list.yaml")
     assert code == 2 and "the document is a list" in doc["errors"][0]["message"]
+
+
+@needs_kubectl
+def test_a_container_a_json6902_operation_replaced_is_followed_by_name_after_a_reorder(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
+        repo / "reorder" / "kustomization.yaml",
+        "resources:\n- ../base\n"
+        "patches:\n"
+        "- target: {kind: Deployment}\n"
+        "  patch: |-\n"
+        "    - op: replace\n"
+        "      path: /spec/template/spec/containers/1\n"  # metrics, second in the base
+        "      value:\n"
+        "        name: metrics\n"
+        "        image: exporter\n"
+        "        securityContext:\n"
+        "          privileged: true\n"
+        "- patch: |-\n"  # then a strategic merge that puts metrics first
+        "    apiVersion: apps/v1\n"
+        "    kind: Deployment\n"
+        "    metadata: {name: web}\n"
+        "    spec:\n"
+        "      template:\n"
+        "        spec:\n"
+        "          containers:\n"
+        "          - name: metrics\n"
+        "            image: exporter:2\n",
+    )
+    _, doc, _ = scan(capsys, "--profile", "baseline", "reorder")
+    (privileged,) = [f for f in doc["findings"] if f["check"] == "privileged"]
+    kustomization = repo / "reorder" / "kustomization.yaml"
+    assert privileged["field"].startswith("spec.template.spec.containers[0]")  # first once rendered
+    assert (privileged["file"], privileged["line"]) == (
+        "reorder/kustomization.yaml",
+        line_of(kustomization, "privileged: true"),
+    )

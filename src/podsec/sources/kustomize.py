@@ -372,16 +372,19 @@ def _leads_to(pointer: Path, path: Path, by_name: tuple[Selector, ...], value: o
     """Whether a JSON 6902 operation at ``pointer`` writes ``path`` (of the rendered object).
 
     Positions in the pointer were positions when the patch was applied, which later patches may
-    have changed; ``-`` (append) is any position. So where the operation's value is a named list
-    item (a container), its name must be the one at that place of ``path``.
+    have changed; ``-`` (append) is any position. So where the operation writes a named list item
+    (a container), that item is followed by its name, wherever it is now.
     """
     if len(pointer) > len(path):
         return False
-    for mine, theirs in zip(pointer, path, strict=False):
-        if mine != theirs and not (mine == "-" and isinstance(theirs, int)):
+    name = value.get("name") if isinstance(value, dict) else None
+    item = isinstance(name, str)
+    for i, (mine, theirs) in enumerate(zip(pointer, path, strict=False)):
+        moved = isinstance(theirs, int) and (mine == "-" or (item and i == len(pointer) - 1 and isinstance(mine, int)))
+        if mine != theirs and not moved:
             return False
-    if pointer and isinstance(path[len(pointer) - 1], int) and isinstance(value, dict) and "name" in value:
-        return by_name[len(pointer) - 1] == ("name", value["name"])
+    if item and pointer and isinstance(path[len(pointer) - 1], int):
+        return by_name[len(pointer) - 1] == ("name", name)
     return True
 
 
