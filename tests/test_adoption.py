@@ -358,6 +358,20 @@ def test_config_is_found_from_the_scanned_path_upward(
     assert json.loads(out)["summary"]["profile"] == "restricted:latest"
 
 
+def test_a_config_below_the_scanned_directory_is_named_as_not_used(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / "deploy" / ".podsec.yaml", "profile: baseline\n")
+    write(tmp_path / "deploy" / "p.yaml", HOST_ROOT)
+    monkeypatch.chdir(tmp_path)
+    _, out, err = run(capsys, "scan", ".")
+    assert "hardened:latest" in out  # one run, one configuration: the nearest from "." upward (none)
+    assert "deploy/.podsec.yaml is not used" in err
+    _, out, err = run(capsys, "scan", "deploy")
+    assert "baseline:latest" in out and "not used" not in err
+
+
 def test_the_search_stops_at_the_git_root(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(tmp_path / ".podsec.yaml", "profile: baseline\n")
     (tmp_path / "repo" / ".git").mkdir(parents=True)

@@ -536,7 +536,7 @@ def _results(args: argparse.Namespace, config: Config, ctx: Context, notes: list
     skip = found.inputs | found.used_files(rendered)
     own = (args.baseline, args.update_baseline, config.baseline)  # baselines are podsec's files, not manifests
     skip |= {os.path.abspath(p) for p in own if p}
-    walk = Walk(args.paths, excludes, skip)
+    walk = Walk(args.paths, excludes, skip, config.path)
     yield from scan.run(itertools.chain(targets, walk), ctx, jobs=args.jobs)
     notes.extend(walk.notes)
 

@@ -147,13 +147,21 @@ class Walk:
     and files are skipped, and so are kustomization files, the files in ``skip`` (absolute
     paths: those kustomize renders or uses as patches), Helm chart directories (their
     templates are not manifests until rendered) and paths an ``Exclude`` matches. What
-    was left out and why is in ``notes`` once the walk is done. Paths that do not exist
-    are left to `missing`.
+    was left out and why is in ``notes`` once the walk is done, and so is each ``.podsec.yaml``
+    found below a scanned directory that is not ``config`` (the configuration in use). Paths
+    that do not exist are left to `missing`.
     """
 
-    def __init__(self, paths: Iterable[str], excludes: Sequence[Exclude] = (), skip: AbstractSet[str] = frozenset()):
+    def __init__(
+        self,
+        paths: Iterable[str],
+        excludes: Sequence[Exclude] = (),
+        skip: AbstractSet[str] = frozenset(),
+        config: str | None = None,
+    ):
         self.paths = list(paths)
         self.skip = skip
+        self.config = os.path.abspath(config) if config else None
         self.notes: list[str] = []
         self.excluded = 0
         self._match = _Matcher(excludes)
@@ -231,6 +239,12 @@ class Walk:
                     continue
                 kept.append(d)
             dirs[:] = kept
+            nested = os.path.join(root, ".podsec.yaml")
+            if ".podsec.yaml" in names and os.path.abspath(nested) != self.config:
+                self.notes.append(
+                    f"{nested} is not used: a run has one configuration, the nearest from the scanned paths upward "
+                    f"(scan {root} on its own, or pass --config)"
+                )
             for name in sorted(names):
                 full = os.path.join(root, name)
                 if not name.lower().endswith(EXTENSIONS) or name.startswith("."):
