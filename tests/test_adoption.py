@@ -408,6 +408,9 @@ def test_a_sub_directory_s_config_is_not_silently_overridden(
     _, out, err = run(capsys, "scan", "deploy/p.yaml", "team/p.yaml")  # pre-commit passes both; one run, one config
     assert "baseline:latest" in out and "config .podsec.yaml]" in out
     assert "team/p.yaml is scanned with .podsec.yaml, not its own team/.podsec.yaml" in err
+    write(tmp_path / "team" / "q.yaml", HOST_ROOT)
+    _, out, err = run(capsys, "scan", "deploy/p.yaml", "team/p.yaml", "team/q.yaml")
+    assert err.count("note:") == 1 and "team/p.yaml (and 1 more) is scanned with .podsec.yaml" in err
 
 
 # --- 2. baseline -------------------------------------------------------------------------------

@@ -366,11 +366,15 @@ def find_for(paths: Sequence[str]) -> tuple[str | None, tuple[str, ...]]:
     dirs = [os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".") for p in own if p != "-"]
     above = find(os.path.commonpath(dirs)) if dirs else None
     path = above if above in chosen else None
+    missed: dict[str, list[str]] = {}  # configuration not used: the paths it is the nearest for
+    for p, mine in own.items():
+        if mine is not None and mine != path:
+            missed.setdefault(mine, []).append(p)
     how = f"with {path}, not its own" if path else "without its configuration"
     notes = tuple(
-        f"{p} is scanned {how} {mine} (a run has one configuration: scan it on its own, or pass --config)"
-        for p, mine in own.items()
-        if mine is not None and mine != path
+        f"{ps[0]}{f' (and {len(ps) - 1} more)' if len(ps) > 1 else ''} is scanned {how} {mine} "
+        "(a run has one configuration: scan it on its own, or pass --config)"
+        for mine, ps in missed.items()
     )
     return path, notes
 
