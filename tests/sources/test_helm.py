@@ -87,5 +87,5 @@ def test_chart_files_given_by_name_are_left_out_as_a_directory_scan_leaves_them(
     code = main(["scan", "--format", "json", *files])
     out, err = capsys.readouterr()
     assert code == 0 and json.loads(out)["errors"] == []
-    assert "charts/shop/templates/agent.yaml is in the Helm chart charts/shop" in err
+    assert "charts/shop/templates/agent.yaml (and 2 more) is in the Helm chart charts/shop" in err
     assert "helm template NAME charts/shop | podsec scan -" in err

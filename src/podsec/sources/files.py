@@ -176,6 +176,7 @@ class Walk:
         return False
 
     def __iter__(self) -> Iterator[Target]:
+        in_charts: dict[str, list[str]] = {}  # Helm chart: the files given in it
         for given in self.paths:
             if given == "-":
                 yield Target(None, "-")
@@ -189,9 +190,12 @@ class Walk:
                     continue
                 chart = next((d for d in _parents(given) if os.path.isfile(os.path.join(d, "Chart.yaml"))), None)
                 if chart is not None:  # as a directory scan leaves the chart out
-                    self.notes.append(f"{given} is in the Helm chart {chart}: {_NOT_A_MANIFEST.format(chart=chart)}")
+                    in_charts.setdefault(chart, []).append(given)
                     continue
                 yield Target(given, given)
+        for chart, files in in_charts.items():
+            more = f" (and {len(files) - 1} more)" if len(files) > 1 else ""
+            self.notes.append(f"{files[0]}{more} is in the Helm chart {chart}: {_NOT_A_MANIFEST.format(chart=chart)}")
 
     def directories(self, *, with_file: Sequence[str]) -> Iterator[tuple[str, str]]:
         """(directory, directory) for each directory the walk would enter (and each given
