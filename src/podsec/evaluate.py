@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from podsec import engine, exemptions
 from podsec.checks import governance
-from podsec.checks._base import Check, Severity
+from podsec.checks._base import Check, Severity, Violation
 from podsec.exemptions import Exemption, ExemptionError
 from podsec.findings import Finding, InputError, ObjectResult, Suppressed
 from podsec.model import pod as podmodel
@@ -48,6 +48,9 @@ def _missing(root: Any, path: Path) -> str | None:
             continue
         return format_path(path[: i + 1])
     return None
+    aggregate: bool = False  # one finding per failing check (aggregate message), not one per violation
+    # what annotation exemptions may do here (the webhook narrows them); None: as written
+    annotation_filter: Callable[[list[Exemption]], list[Exemption]] | None = None
 
 
 def _position(root: Any, path: Path, line_offset: int) -> tuple[int | None, int | None, bool]:
@@ -139,32 +142,119 @@ def _expired_message(e: Exemption) -> str:
     )
 
 
-def _apply_exemptions(
-    findings: list[Finding],
+class _Exempter:
+    """Matches violations and findings against the exemptions that apply to one object.
+
+    An expired exemption matches nothing; one that would have matched something is reported
+    (annotations only: an expired config entry is the admin's to clean up, not the object's).
+    """
+
+    __slots__ = ("active", "expired", "used_expired")
+
+    def __init__(self, candidates: list[Exemption], today: date | None) -> None:
+        self.active = [e for e in candidates if today is None or not e.expired(today)]
+        self.expired = [e for e in candidates if today is not None and e.expired(today)]
+        self.used_expired: list[Exemption] = [e for e in self.expired if e.source == "annotation"]
+
+    def match(self, check: str, container: str | None, image: str | None) -> Exemption | None:
+        match = next((e for e in self.active if e.covers(check, container, image)), None)
+        if match is None:
+            for e in self.expired:
+                if e not in self.used_expired and e.covers(check, container, image):
+                    self.used_expired.append(e)
+        return match
+
+    def expired_findings(self, b: _Builder) -> list[Finding]:
+        return [
+            b.finding(governance.EXPIRED, e.path or ("metadata",), _expired_message(e), pod=None, container=None)
+            for e in self.used_expired
+        ]
+
+
+def _result_findings(
+    result: engine.CheckResult,
+    label: str | None,
     images: Mapping[tuple[str | None, str | None], str | None],
-    candidates: list[Exemption],
+    exempter: _Exempter | None,
     b: _Builder,
-) -> tuple[list[Finding], list[Suppressed]]:
-    today = b.ctx.today
-    active = [e for e in candidates if today is None or not e.expired(today)]
-    expired = [e for e in candidates if today is not None and e.expired(today)]
-    kept: list[Finding] = []
-    suppressed: list[Suppressed] = []
-    used_expired: list[Exemption] = [e for e in expired if e.source == "annotation"]
-    for f in findings:
-        image = images.get((f.pod, f.container))
-        match = next((e for e in active if e.covers(f.check, f.container, image)), None)
-        if match is not None:
-            suppressed.append(Suppressed(f, match))
+    findings: list[Finding],
+    suppressed: list[Suppressed],
+) -> None:
+    """The findings of one failing check, exemptions applied violation by violation.
+
+    Per violation (a scan: each has its own line), or, with ``ctx.aggregate``, one finding per
+    check for what is kept and one per exemption for what is suppressed, each with the
+    check's aggregate message over its violations (what the webhook shows, as PSA does):
+    the cost then stays one message per check however many containers a pod has.
+    """
+    check = result.check
+    kept: list[Violation] = []
+    hidden: dict[Exemption, list[Violation]] = {}
+    if exempter is None or (not exempter.active and not exempter.expired):
+        kept = list(result.violations)
+    else:
+        for v in result.violations:
+            container = v.container
+            match = exempter.match(check.id, container, images.get((label, container)))
+            if match is None:
+                kept.append(v)
+            else:
+                hidden.setdefault(match, []).append(v)
+    if b.ctx.aggregate:
+        groups: list[tuple[Exemption | None, list[Violation]]] = [(None, kept)] if kept else []
+        groups += hidden.items()
+        for exemption, violations in groups:
+            whole = len(violations) == len(result.violations)
+            msg = result.message() if whole else result.message(violations)
+            containers = {v.container for v in violations}
+            container = containers.pop() if len(containers) == 1 else None
+            first = violations[0].path
+            f = b.finding(check, first, msg, pod=label, container=container, also=result.also.get(first, ()))
+            if exemption is None:
+                findings.append(f)
+            else:
+                suppressed.append(Suppressed(f, exemption))
+        return
+    single = len(result.violations) == 1
+    also = result.also
+    for v in kept:
+        msg = result.message() if single else result.message([v])
+        findings.append(b.finding(check, v.path, msg, pod=label, container=v.container, also=also.get(v.path, ())))
+    for exemption, violations in hidden.items():
+        for v in violations:
+            msg = result.message() if single else result.message([v])
+            f = b.finding(check, v.path, msg, pod=label, container=v.container, also=also.get(v.path, ()))
+            suppressed.append(Suppressed(f, exemption))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An object's pods, read once: evaluations of one object under several policies share them
+    (the webhook evaluates a pod for enforce, audit and warn)."""
+
+    views: tuple[podmodel.PodView, ...]
+    images: Mapping[tuple[str | None, str | None], str | None]
+
+
+def prepare(
+    obj: Mapping[str, Any], kinds: KindTable, *, file: str | None = None, line_offset: int = 0
+) -> Prepared | list[InputError]:
+    """The pod views of ``obj``, or the input errors that keep them from being built."""
+    ref = ObjectRef.of(obj)
+    errors: list[InputError] = []
+    views: list[podmodel.PodView] = []
+    images: dict[tuple[str | None, str | None], str | None] = {}
+    for src in kinds.pod_sources(obj):
+        problems = podmodel.validate_pod(obj, src)
+        if problems:
+            for p in problems:
+                line, col, _ = _position(obj, p.path, line_offset)
+                errors.append(InputError(file, line, f"{ref}: {format_path(p.path)}: {p.message}", col, ref))
             continue
-        kept.append(f)
-        for e in expired:
-            if e not in used_expired and e.covers(f.check, f.container, image):
-                used_expired.append(e)
-    for e in used_expired:
-        path = e.path or ("metadata",)
-        kept.append(b.finding(governance.EXPIRED, path, _expired_message(e), pod=None, container=None))
-    return kept, suppressed
+        view = podmodel.build_pod(obj, src)
+        views.append(view)
+        images.update(((src.label, c.name), c.image) for c in view.containers)
+    return errors or Prepared(tuple(views), images)
 
 
 def evaluate_object(
@@ -175,9 +265,10 @@ def evaluate_object(
     line_offset: int = 0,
     object_line: int | None = None,
     template: str | None = None,
+    prepared: Prepared | None = None,
 ) -> ObjectResult | list[InputError] | None:
     """Findings for one object; input errors when its fields cannot be decoded;
-    None when it carries no pod."""
+    None when it carries no pod. ``prepared``: its pods, already read by `prepare`."""
     ref = ObjectRef.of(obj)
     bad_template = ctx.kinds.template_problem(obj)
     if bad_template is not None:
@@ -189,51 +280,48 @@ def evaluate_object(
     sources = ctx.kinds.pod_sources(obj)
     if not sources and (ctx.policies is None or ctx.policies.scope != "all"):
         return None
-    errors: list[InputError] = []
     findings: list[Finding] = []
+    suppressed: list[Suppressed] = []
     verdicts: list[tuple[str | None, str]] = []
-    views: list[podmodel.PodView] = []
-    images: dict[tuple[str | None, str | None], str | None] = {}
     b = _Builder(obj, ref, ctx, file, line_offset, template or _origin(obj))
-    for src in sources:
-        problems = podmodel.validate_pod(obj, src)
-        if problems:
-            for p in problems:
-                line, col, _ = _position(obj, p.path, line_offset)
-                errors.append(InputError(file, line, f"{ref}: {format_path(p.path)}: {p.message}", col, ref))
-            continue
-        view = podmodel.build_pod(obj, src)
-        views.append(view)
-        images.update(((src.label, c.name), c.image) for c in view.containers)
+    pods = prepared if prepared is not None else prepare(obj, ctx.kinds, file=file, line_offset=line_offset)
+    if isinstance(pods, list):
+        return pods
+    views, images = list(pods.views), pods.images
+    candidates = list(exemptions.applicable(ctx.exemptions, ref))
+    invalid: list[Finding] = []
+    if ctx.annotation_exemptions:
+        from_annotations, invalid = _annotation_exemptions(obj, views, b)
+        candidates += ctx.annotation_filter(from_annotations) if ctx.annotation_filter else from_annotations
+    exempter = _Exempter(candidates, ctx.today) if candidates else None
+    for view in views:
         results = engine.evaluate(view, ctx.policy)
         verdict = engine.verdict(results, ctx.policy)
         if verdict:
-            verdicts.append((src.label, verdict))
+            verdicts.append((view.label, verdict))
         for result in results:
-            for v in result.violations:
-                msg = result.message() if len(result.violations) == 1 else result.message([v])
-                also = result.also.get(v.path, ())
-                findings.append(b.finding(result.check, v.path, msg, pod=src.label, container=v.container, also=also))
-    if errors:
-        return errors
+            _result_findings(result, view.label, images, exempter, b, findings, suppressed)
     policy_errors: list[InputError] = []
+    others = invalid
     if ctx.policies is not None:
         policy_findings, policy_errors = _policy_findings(obj, views, ctx.policies, b, object_line)
-        findings += policy_findings
-    candidates = list(exemptions.applicable(ctx.exemptions, ref))
-    if ctx.annotation_exemptions:
-        from_annotations, invalid = _annotation_exemptions(obj, views, b)
-        candidates += from_annotations
-        findings += invalid
-    kept, suppressed = _apply_exemptions(findings, images, candidates, b)
+        others = policy_findings + invalid
+    for f in others:
+        match = exempter.match(f.check, f.container, images.get((f.pod, f.container))) if exempter else None
+        if match is None:
+            findings.append(f)
+        else:
+            suppressed.append(Suppressed(f, match))
+    if exempter is not None:
+        findings += exempter.expired_findings(b)
     if ctx.ignore:
-        kept = [f for f in kept if f.check not in ctx.ignore]
+        findings = [f for f in findings if f.check not in ctx.ignore]
     details = _details(obj, views, b, object_line) if ctx.explain and sources else None
     return ObjectResult(
         ref,
         file,
         object_line,
-        tuple(kept),
+        tuple(findings),
         tuple(verdicts),
         tuple(suppressed),
         tuple(policy_errors),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -13,7 +14,7 @@ import jsonpatch
 import pytest
 
 from podsec.admission.labels import ModePolicy, NamespacePolicy
-from podsec.admission.review import Reviewer, ReviewError, WebhookConfig, evaluation_key, parse
+from podsec.admission.review import AnnotationExemptions, Reviewer, ReviewError, WebhookConfig, evaluation_key, parse
 from podsec.config import parse as parse_config
 from podsec.model.standards import PolicyVersion
 from podsec.model.workloads import KindTable
@@ -167,15 +168,71 @@ def test_psa_exemptions() -> None:
     assert answer(review(kata), restricted_labels(), reviewer)["auditAnnotations"] == {"exempt": "runtimeClass"}
 
 
-def test_podsec_exemptions_and_the_switch() -> None:
-    exempted = pod(privileged=True)
-    exempted["metadata"]["annotations"] = {"podsec.io/exempt": "privileged", "podsec.io/exempt-reason": "CNI"}
-    labels = {PSA + "enforce": "baseline"}
-    assert answer(review(exempted), labels)["allowed"] is True
-    strict = Reviewer(WebhookConfig(annotation_exemptions=False))
-    assert answer(review(exempted), labels, strict)["allowed"] is False
+def _self_exempting(*checks: str, until: str = "") -> dict[str, Any]:
+    p = pod(privileged=True)
+    p["spec"].update(hostPID=True, hostNetwork=True)
+    notes = {"podsec.io/exempt": ", ".join(checks) or "*", "podsec.io/exempt-reason": "CNI agent (NET-42)"}
+    if until:
+        notes["podsec.io/exempt-until"] = until
+    p["metadata"]["annotations"] = notes
+    return p
+
+
+def test_annotation_exemptions_are_off_in_the_webhook_unless_configured() -> None:
+    r = answer(review(_self_exempting()), restricted_labels())
+    assert r["allowed"] is False
+    assert r["status"]["message"].endswith(
+        "(podsec.io/exempt is ignored: annotation exemptions are off in this namespace)"
+    )
+    r = answer(review(_self_exempting("privileged")), {PSA + "warn": "baseline"})
+    assert r["allowed"] is True and r["warnings"][0] == (
+        "podsec: podsec.io/exempt is ignored: annotation exemptions are off in this namespace"
+    )
+    assert "exemptions" not in r.get("auditAnnotations", {})
     cfg = parse_config({"exemptions": [{"checks": ["privileged"], "namespace": "shop", "reason": "r"}]})
-    assert answer(review(pod(privileged=True)), labels, Reviewer(WebhookConfig(exemptions=cfg.exemptions)))["allowed"]
+    reviewer = Reviewer(WebhookConfig(exemptions=cfg.exemptions))  # the config's own exemptions still apply
+    r = answer(review(pod(privileged=True)), {PSA + "enforce": "baseline"}, reviewer)
+    assert r["allowed"] is True
+    text = f"{cfg.exemptions[0].where} exempts privileged (no expiry); reason: r"
+    assert r["warnings"] == [f"podsec: exemption used: {text}"] and r["auditAnnotations"]["exemptions"] == text
+
+
+def test_annotation_exemptions_never_cover_the_enforced_pss_level_unless_allowed() -> None:
+    on = Reviewer(WebhookConfig(annotation_exemptions=AnnotationExemptions(enabled=True)))
+    assert answer(review(_self_exempting()), restricted_labels(), on)["allowed"] is False
+    hardened = {PSA + "enforce": "baseline", "podsec.io/warn": "hardened"}
+    r = answer(review(_self_exempting("readOnlyRootFilesystem", until="2027-06-30")), hardened, on)
+    assert r["allowed"] is False  # privileged and host namespaces: baseline, which the namespace enforces
+    p = pod(restricted=True)
+    p["metadata"]["annotations"] = {"podsec.io/exempt": "*", "podsec.io/exempt-reason": "nginx cache (OPS-1)",
+                                    "podsec.io/exempt-until": "2027-06-30"}  # fmt: skip
+    r = answer(review(p), {PSA + "enforce": "restricted", "podsec.io/warn": "hardened"}, on)
+    assert r["allowed"] is True
+    used = [w for w in r["warnings"] if w.startswith("podsec: exemption used:")]
+    assert used and "annotation podsec.io/exempt exempts" in used[0] and "until 2027-06-30" in used[0]
+    assert "reason: nginx cache (OPS-1)" in used[0] and "readOnlyRootFilesystem" in used[0]
+    assert "runAsNonRoot" not in used[0]  # a restricted check: not exemptible in a restricted namespace
+    assert "until 2027-06-30" in r["auditAnnotations"]["exemptions"]
+    allowed = Reviewer(WebhookConfig(annotation_exemptions=AnnotationExemptions(enabled=True, enforced_levels=True)))
+    r = answer(review(_self_exempting()), restricted_labels(), allowed)
+    assert r["allowed"] is True and "reason: CNI agent (NET-42)" in r["auditAnnotations"]["exemptions"]
+
+
+def test_annotation_exemptions_limited_to_namespaces_and_checks() -> None:
+    rule = AnnotationExemptions(enabled=True, namespaces=("legacy-*",), checks=frozenset({"privileged"}))
+    reviewer = Reviewer(WebhookConfig(annotation_exemptions=rule))
+    labels = {PSA + "enforce": "baseline"}
+    allow = AnnotationExemptions(enabled=True, namespaces=("legacy-*",), checks=frozenset({"privileged", "hostNamespaces"}), enforced_levels=True)  # fmt: skip
+    assert answer(review(_self_exempting(), namespace="shop"), labels, reviewer)["allowed"] is False
+    r = answer(
+        review(_self_exempting(), namespace="legacy-a"), labels, Reviewer(WebhookConfig(annotation_exemptions=allow))
+    )
+    assert r["allowed"] is True
+    rule = replace(rule, enforced_levels=True)
+    r = answer(
+        review(_self_exempting(), namespace="legacy-a"), labels, Reviewer(WebhookConfig(annotation_exemptions=rule))
+    )
+    assert r["allowed"] is False and "host namespaces" in r["status"]["message"]  # only privileged may be exempted
 
 
 def test_namespace_lookup_failure_fails_closed_for_pods_open_for_workloads() -> None:
@@ -308,9 +365,10 @@ def test_identical_pods_are_evaluated_once_and_answered_alike() -> None:
     request = parse(review(pod()))
     reviewer.review(request, restricted_labels(), today=date(2027, 1, 1))  # expiry dates depend on the day
     assert len(reviewer._evaluations) == 3
-    reviewer.EVALUATION_CACHE = 2  # type: ignore[misc]
-    answer(review(pod(image="registry.example/web:3.0")), restricted_labels(), reviewer)
-    assert len(reviewer._evaluations) == 2
+    small = Reviewer(WebhookConfig(cache_bytes=64 * 1024))  # bounded in bytes, whatever the entries
+    for i in range(200):
+        answer(review(pod(image=f"registry.example/web:{i}")), restricted_labels(), small)
+    assert 0 < len(small._evaluations) < 200 and small._evaluations.size <= 64 * 1024
 
 
 def test_pods_of_one_template_share_an_evaluation_and_each_denial_names_its_pod() -> None:
@@ -374,3 +432,111 @@ def test_evaluation_key_of_a_workload_follows_pod_extraction() -> None:
     broken = deployment()
     broken["spec"]["template"] = "x"  # no pod to extract: the whole object is the key
     assert key(broken) != key(base)
+
+
+def _valid_after_mutation(p: dict[str, Any]) -> list[str]:
+    """The rules of Kubernetes' pod validation that a mutation could break (validation.go:
+    validateSeccompAnnotationsAndFields, ValidateSecurityContext's allowPrivilegeEscalation rules)."""
+    errors = []
+    notes = p["metadata"].get("annotations") or {}
+    legacy = notes.get("seccomp.security.alpha.kubernetes.io/pod")
+    field = ((p["spec"].get("securityContext") or {}).get("seccompProfile") or {}).get("type")
+    expected = {"Unconfined": ("unconfined",), "RuntimeDefault": ("runtime/default", "docker/default")}
+    if legacy is not None and field in expected and legacy not in expected[field]:
+        errors.append("seccomp type in annotation and field must match")
+    for c in p["spec"].get("initContainers", []) + p["spec"]["containers"]:
+        sc = c.get("securityContext") or {}
+        if sc.get("allowPrivilegeEscalation") is False:
+            if sc.get("privileged") is True:
+                errors.append("allowPrivilegeEscalation false and privileged")
+            if "CAP_SYS_ADMIN" in ((sc.get("capabilities") or {}).get("add") or []):
+                errors.append("allowPrivilegeEscalation false and CAP_SYS_ADMIN")
+    return errors
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p: p["metadata"].update(annotations={"seccomp.security.alpha.kubernetes.io/pod": "unconfined"}),
+        lambda p: p["metadata"].update(annotations={"seccomp.security.alpha.kubernetes.io/pod": "localhost/x.json"}),
+        lambda p: p["spec"].update(securityContext=None),
+        lambda p: p["spec"]["containers"][0].update(securityContext=None),
+        lambda p: p["spec"]["containers"][0].update(securityContext={"capabilities": None}),
+        lambda p: p["spec"]["containers"][0].update(securityContext={"capabilities": {"drop": None, "add": None}}),
+        lambda p: p["spec"]["containers"][0].update(securityContext={"privileged": True}),
+        lambda p: p["spec"]["containers"][0].update(securityContext={"capabilities": {"add": ["CAP_SYS_ADMIN"]}}),
+        lambda p: p["spec"]["containers"][0].update(securityContext={"allowPrivilegeEscalation": None}),
+        lambda p: p["spec"].update(initContainers=[{"name": "init", "image": "i", "securityContext": None}]),
+    ],
+)
+def test_mutation_never_makes_a_pod_the_api_server_rejects(change: Any) -> None:
+    p = pod()
+    change(p)
+    _, after = mutated(p)  # the patch applies (jsonpatch raises otherwise)
+    assert _valid_after_mutation(after) == []
+
+
+def test_mutation_leaves_seccomp_to_a_legacy_annotation() -> None:
+    p = pod()
+    p["metadata"]["annotations"] = {"seccomp.security.alpha.kubernetes.io/pod": "unconfined"}
+    _, after = mutated(p)
+    assert "seccompProfile" not in (after["spec"].get("securityContext") or {})
+    assert after["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"apiVersion": "x" * 3_000_000, "kind": "AdmissionReview"},
+        {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {"uid": "u" * 5000, "operation": "CREATE"},
+        },
+        {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {"uid": "u", "operation": "x" * 10**6},
+        },
+        {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {"uid": "u", "operation": "CREATE", "resource": []},
+        },
+        {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {"uid": "u", "operation": "CREATE", "name": {}},
+        },
+        {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {"uid": "u\n", "operation": "CREATE"},
+        },
+    ],
+)
+def test_bad_envelopes_are_refused_with_short_reasons(body: Any) -> None:
+    with pytest.raises(ReviewError) as err:
+        parse(body)
+    assert len(str(err.value)) < 300
+
+
+def test_huge_names_are_not_echoed_into_answers() -> None:
+    p = pod("x" * 100)
+    p["spec"]["containers"][0]["name"] = "n" * 2_500_000
+    body = review(p)
+    body["request"]["name"] = "p" * 1_000_000
+    r = answer(body, {PSA + "enforce": "restricted", "podsec.io/warn": "hardened"})
+    assert r["allowed"] is False and len(json.dumps(r)) < 10_000
+    r = answer(body, {PSA + "warn": "restricted", PSA + "audit": "restricted"})
+    assert r["allowed"] is True and len(json.dumps(r)) < 10_000
+
+
+def test_deep_nesting_is_a_bad_request() -> None:
+    deep: Any = "x"
+    for _ in range(1000):  # orjson reads up to 1,024 levels
+        deep = {"a": deep}
+    body = review(pod())
+    body["request"]["object"]["spec"]["containers"][0]["securityContext"] = deep
+    with pytest.raises(ReviewError, match="nested more than 254 levels"):
+        Reviewer().review(parse(body), restricted_labels(), today=TODAY)

@@ -4,10 +4,18 @@ Only on Pod CREATE, only where the namespace asks for it (``podsec.io/mutate: "t
 never over an explicit value, never ``runAsNonRoot``/``runAsUser`` (an image that needs
 root would stop starting), and nothing Linux-only on a Windows pod:
 
-* ``spec.securityContext.seccompProfile: {type: RuntimeDefault}`` when the pod sets none;
+* ``spec.securityContext.seccompProfile: {type: RuntimeDefault}`` when the pod sets none and
+  carries no legacy ``seccomp.security.alpha.kubernetes.io/pod`` annotation (Kubernetes'
+  validation, ``validateSeccompAnnotationsAndFields``, rejects a field that disagrees with
+  that annotation: ``unconfined`` with a RuntimeDefault field makes the pod invalid);
 * per container (init and regular): ``allowPrivilegeEscalation: false`` unless the container
   is privileged or adds CAP_SYS_ADMIN (the API server rejects those combinations);
 * ``capabilities.drop: ["ALL"]`` when the container adds no capability and is not privileged.
+
+Every operation is an ``add`` whose parent exists in the object (a ``null`` mapping is
+replaced whole), so the patch always applies: the API server rejects a request whose patch
+fails to apply, whatever the failure policy. Nothing added touches a field that Kubernetes
+compares with an annotation (container seccomp profiles, AppArmor profiles).
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ def pointer(*parts: str | int) -> str:
     return "".join("/" + _escape(p) for p in parts)
 
 
+SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
+
+
 def _container_ops(kind: str, i: int, c: Mapping[str, Any]) -> list[dict[str, Any]]:
     sc = c.get("securityContext")
     if sc is not None and not isinstance(sc, dict):
@@ -36,23 +47,26 @@ def _container_ops(kind: str, i: int, c: Mapping[str, Any]) -> list[dict[str, An
         return []
     caps = caps or {}
     adds = caps.get("add") or []
+    drops = caps.get("drop")
+    if not isinstance(adds, list) or (drops is not None and not isinstance(drops, list)):
+        return []
     privileged = sc.get("privileged") is True
     wanted: dict[str, Any] = {}
-    if "allowPrivilegeEscalation" not in sc and not privileged and "CAP_SYS_ADMIN" not in adds:
+    if sc.get("allowPrivilegeEscalation") is None and not privileged and "CAP_SYS_ADMIN" not in adds:
         wanted["allowPrivilegeEscalation"] = False
-    drop_all = not privileged and not adds and "ALL" not in (caps.get("drop") or [])
+    drop_all = not privileged and not adds and "ALL" not in (drops or [])
     base = ("spec", kind, i, "securityContext")
-    if "securityContext" not in c:
+    if c.get("securityContext") is None:  # absent or null: add the whole mapping
         if drop_all:
             wanted["capabilities"] = {"drop": ["ALL"]}
         return [{"op": "add", "path": pointer(*base), "value": wanted}] if wanted else []
     ops = [{"op": "add", "path": pointer(*base, k), "value": v} for k, v in wanted.items()]
     if drop_all:
-        if "capabilities" not in sc:
+        if sc.get("capabilities") is None:
             ops.append({"op": "add", "path": pointer(*base, "capabilities"), "value": {"drop": ["ALL"]}})
-        elif "drop" not in caps or caps["drop"] is None:
+        elif drops is None:
             ops.append({"op": "add", "path": pointer(*base, "capabilities", "drop"), "value": ["ALL"]})
-        elif isinstance(caps["drop"], list):
+        else:
             ops.append({"op": "add", "path": pointer(*base, "capabilities", "drop", "-"), "value": "ALL"})
     return ops
 
@@ -66,12 +80,17 @@ def patch_for(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
     if isinstance(os_spec, dict) and os_spec.get("name") == "windows":
         return []  # seccomp, allowPrivilegeEscalation and capabilities are forbidden on Windows pods
     ops: list[dict[str, Any]] = []
+    meta = pod.get("metadata")
+    notes = meta.get("annotations") if isinstance(meta, dict) else None
+    legacy = isinstance(notes, dict) and SECCOMP_POD_ANNOTATION in notes
     psc = spec.get("securityContext")
-    if psc is None:
+    if legacy:
+        pass  # the annotation decides; a field that disagrees with it would make the pod invalid
+    elif psc is None:
         ops.append(
             {"op": "add", "path": "/spec/securityContext", "value": {"seccompProfile": {"type": "RuntimeDefault"}}}
         )
-    elif isinstance(psc, dict) and "seccompProfile" not in psc:
+    elif isinstance(psc, dict) and psc.get("seccompProfile") is None:
         ops.append({"op": "add", "path": "/spec/securityContext/seccompProfile", "value": {"type": "RuntimeDefault"}})
     for kind in ("initContainers", "containers"):
         items = spec.get(kind)

@@ -10,11 +10,12 @@ everything. podsec adds its profiles, Rego policies and exemptions.
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import hashlib
 import re
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -22,11 +23,12 @@ import orjson
 
 from podsec import engine
 from podsec.admission import mutate
+from podsec.admission.cache import ByteLRU
 from podsec.admission.labels import DEFAULTS, ModePolicy, NamespacePolicy, policy_for
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import CheckLevel
-from podsec.evaluate import Context, evaluate_object
-from podsec.exemptions import Exemption
+from podsec.evaluate import Context, Prepared, evaluate_object, prepare
+from podsec.exemptions import EXEMPT, Exemption
 from podsec.findings import ObjectResult
 from podsec.model.pod import get_path
 from podsec.model.standards import Level
@@ -37,7 +39,35 @@ IGNORED_POD_SUBRESOURCES = frozenset({"exec", "attach", "binding", "eviction", "
 MAX_WARNINGS = 10
 MAX_WARNING_RUNES = 256  # the API server truncates to this once a response's warnings pass 4096 runes
 MAX_AUDIT_VALUE = 4096
+MAX_MESSAGE = 4096  # a denial's message: PSA lists every container, which for 100,000 containers is megabytes
+MAX_UID = 128  # the API server's uids are UUIDs; a uid must be echoed whole, so a longer one is refused
+MAX_ECHO = 64  # how much of a bad value an error message quotes
+MAX_DEPTH = 254  # JSON nesting (orjson's own limit when writing); Kubernetes objects nest a dozen levels
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_PSS_LEVELS = {
+    "baseline": ("baseline",),
+    "restricted": ("baseline", "restricted"),
+    "hardened": ("baseline", "restricted"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationExemptions:
+    """Whether, where and for what ``podsec.io/exempt`` annotations count in the webhook.
+
+    Off unless the cluster's configuration turns them on: with ``failurePolicy: Fail`` on every
+    pod, an exemption any pod author can write is a bypass. When on, they can be limited to
+    namespaces (globs) and to checks, and they never cover the Pod Security Standards checks of
+    the level the namespace enforces unless ``enforced_levels`` allows it.
+    """
+
+    enabled: bool = False
+    namespaces: tuple[str, ...] = ()  # globs; empty: every namespace
+    checks: frozenset[str] = frozenset()  # empty: any check
+    enforced_levels: bool = False  # may also exempt checks of the PSS level the namespace enforces
+
+    def allows(self, namespace: str) -> bool:
+        return self.enabled and (not self.namespaces or any(fnmatch.fnmatchcase(namespace, g) for g in self.namespaces))
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +76,14 @@ class WebhookConfig:
     exempt_runtime_classes: frozenset[str] = frozenset()
     exempt_namespaces: frozenset[str] = frozenset()
     enforce_workloads: bool = False  # also deny workload objects (PSA only warns and audits)
-    annotation_exemptions: bool = True
+    annotation_exemptions: AnnotationExemptions = AnnotationExemptions()
     exemptions: tuple[Exemption, ...] = ()
     policy_sets: Mapping[str, PolicySet] = field(default_factory=dict)
     kinds: KindTable = field(default_factory=KindTable)
     defaults: NamespacePolicy = DEFAULTS  # for namespaces without labels (PSA's "defaults")
     mutate_default: bool = False
+    failure_mode: str = "deny"  # deny | allow: the answer to a review that cannot be finished in time
+    cache_bytes: int = 16 * 1024 * 1024  # the evaluation cache (per process)
 
 
 class Decision(NamedTuple):
@@ -74,18 +106,46 @@ def clean(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+def echo(value: Any) -> str:
+    """A client's value, quoted in an error message: a repr of at most MAX_ECHO characters."""
+    if isinstance(value, (dict, list)):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    text = repr(value) if not isinstance(value, str) or len(value) <= MAX_ECHO else repr(value[:MAX_ECHO]) + "\u2026"
+    return clean(text, MAX_ECHO + 8)
+
+
+_MAPPINGS = ("kind", "resource", "userInfo", "object", "oldObject")
+_STRINGS = ("name", "namespace", "subResource")
+
+
 def parse(body: Any) -> Mapping[str, Any]:
-    """The ``request`` of an ``admission.k8s.io/v1`` AdmissionReview, or ReviewError."""
+    """The ``request`` of an ``admission.k8s.io/v1`` AdmissionReview, or ReviewError.
+
+    The fields the webhook reads must have their Kubernetes types; error messages quote
+    at most MAX_ECHO characters of what was sent.
+    """
     if not isinstance(body, dict):
         raise ReviewError("the body is not a JSON object")
     if body.get("apiVersion") != "admission.k8s.io/v1" or body.get("kind") != "AdmissionReview":
-        got = f"{body.get('apiVersion')}/{body.get('kind')}"
+        got = f"{echo(body.get('apiVersion'))}/{echo(body.get('kind'))}"
         raise ReviewError(f"expected an admission.k8s.io/v1 AdmissionReview, got {got}")
     request = body.get("request")
-    if not isinstance(request, dict) or not isinstance(request.get("uid"), str) or not request["uid"]:
+    uid = request.get("uid") if isinstance(request, dict) else None
+    if not isinstance(uid, str) or not uid:
         raise ReviewError("the AdmissionReview has no request with a uid")
+    if len(uid) > MAX_UID or not uid.isprintable():
+        raise ReviewError(f"request.uid: not a uid (at most {MAX_UID} printable characters): {echo(uid)}")
+    assert isinstance(request, dict)
     if request.get("operation") not in ("CREATE", "UPDATE", "DELETE", "CONNECT"):
-        raise ReviewError(f"unknown operation {request.get('operation')!r}")
+        raise ReviewError(f"unknown operation {echo(request.get('operation'))}")
+    for key in _MAPPINGS:
+        value = request.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise ReviewError(f"request.{key}: expected an object, got {echo(value)}")
+    for key in _STRINGS:
+        value = request.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ReviewError(f"request.{key}: expected a string, got {echo(value)}")
     return request
 
 
@@ -160,44 +220,72 @@ def evaluation_key(obj: Mapping[str, Any], kinds: KindTable, *, names_matter: bo
             data.append([get_path(obj, path) for path in src.reads])
     try:
         raw = orjson.dumps(data)
-    except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits (decoded by the json fallback)
-        raw = repr(data).encode()
+    except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes (254 levels), or a huge integer
+        if "ecursion" in str(exc):
+            raise ReviewError(f"the object is nested more than {MAX_DEPTH} levels deep") from None
+        try:
+            raw = repr(data).encode()
+        except RecursionError:
+            raise ReviewError(f"the object is nested more than {MAX_DEPTH} levels deep") from None
     # Small objects (nearly every pod) are their own key: exact, and cheaper than hashing them.
     return raw if len(raw) <= MAX_EXACT_KEY else hashlib.blake2b(raw, digest_size=20).digest()
 
 
 _GOVERNANCE = CheckLevel.GOVERNANCE.value
+_PSS_PROFILES = ("baseline", "restricted")
+
+
+class Used(NamedTuple):
+    """An exemption that hid findings in this evaluation, and the checks it hid."""
+
+    exemption: Exemption
+    checks: tuple[str, ...]
+
+    def describe(self) -> str:
+        e = self.exemption
+        until = f"until {e.until.isoformat()}" if e.until else "no expiry"
+        return f"{e.where} exempts {', '.join(self.checks)} ({until}); reason: {e.reason}"  # where: its source
 
 
 class Outcome:
-    """One evaluation for one mode's policy, and the texts made from it.
+    """One evaluation for one mode's policy, reduced to what answers use (and so what the cache holds).
 
-    Cached with the evaluation, so the pods of a template share the texts too.
+    Cached with the evaluation, so the pods of a template share the texts too; every text is
+    bounded, whatever the object (a container name of megabytes, 100,000 containers).
     """
 
-    __slots__ = ("_texts", "_warnings", "error", "failing", "mode", "result")
+    __slots__ = ("_texts", "_warnings", "error", "failing", "mode", "notes", "size", "used", "verdict")
 
     def __init__(self, mode: ModePolicy, result: ObjectResult | None, error: str | None) -> None:
-        self.mode, self.result, self.error = mode, result, error
-        self.failing = tuple(f for f in result.findings if f.level != _GOVERNANCE) if result else ()
+        self.mode = mode
+        self.error = clean(error, MAX_MESSAGE) if error is not None else None
+        findings = result.findings if result else ()
+        self.failing = tuple((f.check, clean(f.message, MAX_MESSAGE)) for f in findings if f.level != _GOVERNANCE)
+        self.notes = tuple(clean(f.message, MAX_MESSAGE) for f in findings if f.level == _GOVERNANCE)
+        pss = mode.profile in _PSS_PROFILES and result is not None and not result.suppressed and result.verdicts
+        self.verdict = clean(result.verdicts[0][1], MAX_MESSAGE) if pss and result else None
+        used: dict[Exemption, dict[str, None]] = {}
+        for s in result.suppressed if result else ():
+            used.setdefault(s.exemption, {})[s.finding.check] = None
+        self.used = tuple(Used(e, tuple(checks)) for e, checks in used.items())
         self._texts: dict[bool, str] = {}
         self._warnings: list[str] | None = None
+        texts = sum(len(m) for _, m in self.failing) + sum(len(n) for n in self.notes) + len(self.verdict or "")
+        self.size = 512 + 2 * texts + 160 * (len(self.failing) + len(self.notes)) + 512 * len(self.used)
 
     def text(self, would: bool) -> str:
         """The violations in one line, PSA's aggregate where PSA would say it exactly."""
         if would not in self._texts:
-            self._texts[would] = self._text(would)
+            self._texts[would] = clean(self._text(would), MAX_MESSAGE)
         return self._texts[would]
 
     def _text(self, would: bool) -> str:
-        mode, result = self.mode, self.result
-        assert result is not None
+        mode = self.mode
         prefix = "would violate" if would else "violates"
-        if mode.profile in ("baseline", "restricted") and not result.suppressed and result.verdicts:
-            text = result.verdicts[0][1]  # PSA's own aggregate, exactly
-            return text.replace("violates", prefix, 1) if would else text
-        name = "PodSecurity" if mode.profile in ("baseline", "restricted") else "podsec"
-        messages = ", ".join(dict.fromkeys(f.message for f in self.failing))
+        if self.verdict is not None:  # PSA's own aggregate, exactly
+            return self.verdict.replace("violates", prefix, 1) if would else self.verdict
+        name = "PodSecurity" if mode.profile in _PSS_PROFILES else "podsec"
+        messages = ", ".join(dict.fromkeys(m for _, m in self.failing))
         return f'{prefix} {name} "{mode}": {messages}'
 
     def warnings(self) -> list[str]:
@@ -208,10 +296,10 @@ class Outcome:
 
     def _make_warnings(self) -> list[str]:
         mode = self.mode
-        name = "PodSecurity" if mode.profile in ("baseline", "restricted") else "podsec"
+        name = "PodSecurity" if mode.profile in _PSS_PROFILES else "podsec"
         by_check: dict[str, list[str]] = {}
-        for f in self.failing:
-            by_check.setdefault(f.check, []).append(f.message)
+        for check, message in self.failing:
+            by_check.setdefault(check, []).append(message)
         texts = [f'would violate {name} "{mode}": ' + "; ".join(dict.fromkeys(m)) for m in by_check.values()]
         texts = [clean(t, MAX_WARNING_RUNES) for t in texts]
         if len(texts) > MAX_WARNINGS:
@@ -219,28 +307,68 @@ class Outcome:
         return texts
 
 
+def _narrow(found: list[Exemption], allowed: frozenset[str]) -> list[Exemption]:
+    """Annotation exemptions limited to the checks they may cover here (none left: dropped)."""
+    out = []
+    for e in found:
+        checks = allowed if "*" in e.checks else e.checks & allowed
+        if checks:
+            out.append(e if checks == e.checks else replace(e, checks=frozenset(checks)))
+    return out
+
+
+class Review(NamedTuple):
+    """What one review computes once and every mode's evaluation shares."""
+
+    obj: Mapping[str, Any]
+    ns: NamespacePolicy
+    today: date | None
+    exemptible: frozenset[str] | None  # what annotation exemptions may cover here; None: they are off
+    memo: dict[str, Outcome]
+    scratch: list[Any]  # [evaluation key, prepared pods], made on first use
+
+
+def _record_exemptions(r: Review, audit: dict[str, str], warnings: list[str] | None) -> list[str]:
+    """Every exemption an evaluation used: one warning each (first, so the limit never drops them)
+    and the ``exemptions`` audit annotation, naming the exemption, what it hid, its expiry and reason."""
+    used: dict[str, None] = {}
+    for outcome in r.memo.values():
+        for u in outcome.used:
+            used[u.describe()] = None
+    notes = [clean(f"podsec: exemption used: {text}", MAX_WARNING_RUNES) for text in used]
+    if used:
+        audit["exemptions"] = clean(" | ".join(used), MAX_AUDIT_VALUE)
+    for outcome in r.memo.values():
+        notes += [clean(f"podsec: {n}", MAX_WARNING_RUNES) for n in outcome.notes]
+    return [*notes, *(warnings or [])]
+
+
 class Reviewer:
     """Answers AdmissionReviews.
 
-    Selected checks are cached per (profile, version, policy sets). Evaluations are cached
-    too, keyed by what they read (`evaluation_key`) and everything else they depend on: the
-    pods of one template differ only in name, uid and timestamps, so scaling a workload up
-    or rolling out a DaemonSet costs one evaluation, not one per pod. The cache is bounded
-    (LRU). Only an evaluation's messages are used from the cache, never its object's name.
+    Selected checks are cached per (profile, version, policy sets, what annotation exemptions
+    may cover). Evaluations are cached too, keyed by what they read (`evaluation_key`) and
+    everything else they depend on: the pods of one template differ only in name, uid and
+    timestamps, so scaling a workload up or rolling out a DaemonSet costs one evaluation, not
+    one per pod. The cache is bounded in bytes (`ByteLRU`). Only an evaluation's messages
+    are used from the cache, never its object's name.
     """
-
-    EVALUATION_CACHE = 2048
 
     def __init__(self, config: WebhookConfig | None = None) -> None:
         self.config = config or WebhookConfig()
-        self._contexts: dict[tuple[str, str, tuple[str, ...], date | None], Context] = {}
-        self._evaluations: OrderedDict[tuple[Any, ...], Outcome] = OrderedDict()
+        self._contexts: dict[tuple[Any, ...], Context] = {}
+        self._evaluations: ByteLRU[Outcome] = ByteLRU(self.config.cache_bytes)
         self._namespaces: dict[frozenset[tuple[str, str]], NamespacePolicy] = {}
         self._names_matter = any(e.name is not None for e in self.config.exemptions)
         self._last_namespace: tuple[dict[str, str], NamespacePolicy] | None = None
+        extra = [c.id for s in self.config.policy_sets.values() for c in s.checks]
+        self._check_ids = frozenset([*(c.id for c in ALL_CHECKS), *extra])
+        self._exemptible: dict[tuple[bool, str], frozenset[str] | None] = {}
 
-    def context(self, mode: ModePolicy, policy_sets: Sequence[str], today: date | None) -> Context:
-        key = (mode.profile, str(mode.version), tuple(policy_sets), today)
+    def context(
+        self, mode: ModePolicy, policy_sets: Sequence[str], today: date | None, exemptible: frozenset[str] | None = None
+    ) -> Context:
+        key = (mode.profile, str(mode.version), tuple(policy_sets), today, exemptible)
         ctx = self._contexts.get(key)
         if ctx is None:
             level: Level | engine.Profile = engine.Profile(mode.profile)
@@ -252,47 +380,62 @@ class Reviewer:
                 policy,
                 self.config.kinds,
                 exemptions=self.config.exemptions,
-                annotation_exemptions=self.config.annotation_exemptions,
+                annotation_exemptions=exemptible is not None,
+                annotation_filter=functools.partial(_narrow, allowed=exemptible) if exemptible is not None else None,
                 today=today,
                 policies=policies,
+                aggregate=True,
             )
             if len(self._contexts) > 256:
                 self._contexts.clear()
             self._contexts[key] = ctx
         return ctx
 
-    def _evaluate(
-        self,
-        obj: Mapping[str, Any],
-        mode: ModePolicy,
-        ns: NamespacePolicy,
-        today: date | None,
-        memo: dict[str, Outcome],
-        digest: list[bytes],
-    ) -> Outcome:
+    def exemptible(self, namespace: str, ns: NamespacePolicy) -> frozenset[str] | None:
+        """The checks annotation exemptions may cover in this namespace; None: none (they are off here)."""
+        rule = self.config.annotation_exemptions
+        if not rule.enabled:
+            return None
+        key = (rule.allows(namespace), ns.enforce.profile)
+        if key not in self._exemptible:
+            allowed = rule.checks or self._check_ids
+            if not rule.enforced_levels:
+                levels = _PSS_LEVELS.get(ns.enforce.profile, ())
+                allowed = allowed - {c.id for c in ALL_CHECKS if c.level.value in levels}
+            self._exemptible[key] = frozenset(allowed) if key[0] else None
+        return self._exemptible[key]
+
+    def _evaluate(self, r: Review, mode: ModePolicy) -> Outcome:
         """One mode's evaluation; modes with the same policy share it."""
         name = str(mode)
-        found = memo.get(name)
+        found = r.memo.get(name)
         if found is None:
-            if not digest:
+            ns = r.ns
+            if not r.scratch:
                 policies = bool(ns.policies) and any(p in self.config.policy_sets for p in ns.policies)
-                digest.append(
-                    evaluation_key(obj, self.config.kinds, names_matter=self._names_matter, everything_matters=policies)
+                kinds = self.config.kinds
+                r.scratch.append(
+                    evaluation_key(r.obj, kinds, names_matter=self._names_matter, everything_matters=policies)
                 )
-            cache_key = (name, ns.policies, today, digest[0])
+            cache_key = (name, ns.policies, r.today, r.exemptible, r.scratch[0])
             found = self._evaluations.get(cache_key)
-            if found is not None:
-                self._evaluations.move_to_end(cache_key)
-            else:
-                outcome = evaluate_object(obj, self.context(mode, ns.policies, today), file=None)
+            if found is None:
+                if len(r.scratch) == 1:
+                    r.scratch.append(prepare(r.obj, self.config.kinds))
+                prepared: Prepared | list[Any] = r.scratch[1]
+                outcome = (
+                    prepared
+                    if isinstance(prepared, list)
+                    else evaluate_object(
+                        r.obj, self.context(mode, ns.policies, r.today, r.exemptible), file=None, prepared=prepared
+                    )
+                )
                 if isinstance(outcome, list):
                     found = Outcome(mode, None, "; ".join(e.message for e in outcome))
                 else:
                     found = Outcome(mode, outcome, None)
-                self._evaluations[cache_key] = found
-                while len(self._evaluations) > self.EVALUATION_CACHE:
-                    self._evaluations.popitem(last=False)
-            memo[name] = found
+                self._evaluations.put(cache_key, found, len(r.scratch[0]) + found.size)
+            r.memo[name] = found
         return found
 
     def namespace_policy(self, labels: Mapping[str, str] | None) -> NamespacePolicy:
@@ -355,45 +498,64 @@ class Reviewer:
             return response(uid, True, auditAnnotations=notes), Decision(True, "error", "namespace lookup failed")
 
         ns = self.namespace_policy(labels)
-        memo: dict[str, Outcome] = {}
-        digest: list[bytes] = []
+        exemptible = self.exemptible(namespace, ns)
+        r = Review(obj, ns, today, exemptible, {}, [])
         audit: dict[str, str] = {}
         warnings: list[str] = [clean(f"podsec: {e}", MAX_WARNING_RUNES) for e in ns.errors]
+        ignored = ""
+        if exemptible is None and self._asks_for_exemption(obj):
+            ignored = f"{EXEMPT} is ignored: annotation exemptions are off in this namespace"
+            warnings.append(f"podsec: {ignored}")
         if is_pod:
             audit["enforce-policy"] = str(ns.enforce)
         enforcing = is_pod or self.config.enforce_workloads
         if enforcing and ns.enforce.active:
-            outcome = self._evaluate(obj, ns.enforce, ns, today, memo, digest)
+            outcome = self._evaluate(r, ns.enforce)
             if outcome.error or outcome.failing:
                 text = f"cannot evaluate the object: {outcome.error}" if outcome.error else outcome.text(False)
                 name = request.get("name") or ""
                 what = f'{resource} "{name}"' if name else resource
+                note = f" ({ignored})" if ignored else ""
                 status = {
                     "code": 403,
                     "reason": "Forbidden",
                     "status": "Failure",
-                    "message": f"{what} is forbidden: {text}",
+                    "message": clean(f"{what} is forbidden: {text}", MAX_MESSAGE - len(note)) + note,
                 }
+                _record_exemptions(r, audit, None)
                 # Like PSA: no violations annotation; the audit event records the denial's message.
                 return (
                     response(uid, False, status=status, auditAnnotations=audit),
                     Decision(False, "enforce", str(ns.enforce)),
                 )
         if ns.audit.active:
-            outcome = self._evaluate(obj, ns.audit, ns, today, memo, digest)
+            outcome = self._evaluate(r, ns.audit)
             if outcome.error:
                 audit["audit-error"] = clean(outcome.error, MAX_AUDIT_VALUE)
             elif outcome.failing:
                 audit["audit-violations"] = clean(outcome.text(True), MAX_AUDIT_VALUE)
         if ns.warn.active:
-            outcome = self._evaluate(obj, ns.warn, ns, today, memo, digest)
+            outcome = self._evaluate(r, ns.warn)
             if outcome.error:
                 warnings.append(clean(f"podsec could not evaluate the object: {outcome.error}", MAX_WARNING_RUNES))
             else:
                 warnings += outcome.warnings()
+        warnings = _record_exemptions(r, audit, warnings)
         warnings = list(dict.fromkeys(warnings))[:MAX_WARNINGS]
         mode = "warn" if warnings else "allow"
         return response(uid, True, warnings=warnings, auditAnnotations=audit), Decision(True, mode, str(ns.warn))
+
+    def _asks_for_exemption(self, obj: Mapping[str, Any]) -> bool:
+        meta = obj.get("metadata")
+        notes = meta.get("annotations") if isinstance(meta, dict) else None
+        if isinstance(notes, dict) and EXEMPT in notes:
+            return True
+        for src in self.config.kinds.pod_sources(obj):
+            for path in src.metadata:
+                notes = get_path(obj, (*path, "annotations"))
+                if isinstance(notes, dict) and EXEMPT in notes:
+                    return True
+        return False
 
     def _exemption(self, request: Mapping[str, Any], obj: Mapping[str, Any], namespace: str) -> str | None:
         cfg = self.config

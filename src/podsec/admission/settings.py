@@ -11,6 +11,12 @@ webhook:
     audit: restricted
     warn: restricted
   enforceWorkloads: false      # true: deny bad workload objects too, not only pods
+  failureMode: deny            # deny | allow: the answer to a review not finished in time
+  annotationExemptions:        # podsec.io/exempt annotations: off unless turned on here
+    enabled: false
+    namespaces: [legacy-*]     # globs; empty or absent: every namespace
+    checks: [readOnlyRootFilesystem]   # empty or absent: any check
+    enforcedLevels: false      # true: may also exempt checks of the PSS level the namespace enforces
   mutateByDefault: false       # true: mutate in every namespace unless podsec.io/mutate: "false"
   policySets:                  # Rego policies a namespace can ask for (podsec.io/policies: org)
     org: [policies/org]
@@ -26,11 +32,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from podsec.admission.labels import NamespacePolicy, policy_for
-from podsec.admission.review import WebhookConfig
+from podsec.admission.review import AnnotationExemptions, WebhookConfig
 from podsec.config import Config, ConfigError
 from podsec.model.workloads import KindTable
 
-_KEYS = {"exemptions", "defaults", "enforceWorkloads", "mutateByDefault", "policySets", "namespaces"}
+_KEYS = {
+    "exemptions",
+    "defaults",
+    "enforceWorkloads",
+    "mutateByDefault",
+    "policySets",
+    "namespaces",
+    "failureMode",
+    "annotationExemptions",
+}
+_ANNOTATION_KEYS = {"enabled", "namespaces", "checks", "enforcedLevels"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +67,32 @@ def _labels(value: object, where: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise ConfigError(f"{where}: expected a mapping of label to string value")
     return dict(value)
+
+
+def _annotation_exemptions(value: Any, sets: Mapping[str, Any]) -> AnnotationExemptions:
+    """``webhook.annotationExemptions``: true/false, or a mapping that also limits them."""
+    where = "webhook.annotationExemptions"
+    if value is None:
+        return AnnotationExemptions()
+    if isinstance(value, bool):
+        return AnnotationExemptions(enabled=value)
+    if not isinstance(value, dict) or set(value) - _ANNOTATION_KEYS:
+        raise ConfigError(f"{where}: expected true, false or a mapping of {', '.join(sorted(_ANNOTATION_KEYS))}")
+    for key in ("enabled", "enforcedLevels"):
+        if not isinstance(value.get(key, False), bool):
+            raise ConfigError(f"{where}.{key}: expected true or false")
+    checks = _strings(value.get("checks"), f"{where}.checks")
+    from podsec.checks import ALL_CHECKS
+
+    known = {c.id for c in ALL_CHECKS} | {c.id for s in sets.values() for c in s.checks}
+    for check in sorted(checks - known):
+        raise ConfigError(f'{where}.checks: no such check: "{check}" (see `podsec checks`)')
+    return AnnotationExemptions(
+        enabled=value.get("enabled", True),
+        namespaces=tuple(sorted(_strings(value.get("namespaces"), f"{where}.namespaces"))),
+        checks=checks,
+        enforced_levels=value.get("enforcedLevels", False),
+    )
 
 
 def settings(data: Any, config: Config) -> Settings:
@@ -92,16 +134,20 @@ def settings(data: Any, config: Config) -> Settings:
     for key in ("enforceWorkloads", "mutateByDefault"):
         if not isinstance(data.get(key, False), bool):
             raise ConfigError(f"webhook.{key}: expected true or false")
+    failure_mode = data.get("failureMode", "deny")
+    if failure_mode not in ("deny", "allow"):
+        raise ConfigError(f"webhook.failureMode: expected deny or allow, got {failure_mode!r}")
     review = WebhookConfig(
         exempt_usernames=_strings(ex.get("usernames"), "webhook.exemptions.usernames"),
         exempt_runtime_classes=_strings(ex.get("runtimeClasses"), "webhook.exemptions.runtimeClasses"),
         exempt_namespaces=_strings(ex.get("namespaces"), "webhook.exemptions.namespaces"),
         enforce_workloads=data.get("enforceWorkloads", False),
-        annotation_exemptions=config.annotation_exemptions,
+        annotation_exemptions=_annotation_exemptions(data.get("annotationExemptions"), sets),
         exemptions=config.exemptions,
         policy_sets=sets,
         kinds=KindTable(config.kinds),
         defaults=defaults,
         mutate_default=data.get("mutateByDefault", False),
+        failure_mode=failure_mode,
     )
     return Settings(review, namespaces)
