@@ -82,6 +82,33 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
 
 
+MiB = 1024 * 1024
+
+
+def _limit_args(ws: argparse.ArgumentParser) -> None:
+    """The webhook server's bounds (README, "Webhook limits")."""
+    g = ws.add_argument_group("limits")
+    g.add_argument("--workers", type=int, default=0, metavar="N", help="review worker processes (default: the CPUs)")
+    g.add_argument(
+        "--review-deadline", type=float, default=4.0, metavar="S", help="answer every review within S seconds (4)"
+    )
+    g.add_argument("--queue", type=int, metavar="N", help="reviews waiting for a worker (default: 4 per worker)")
+    g.add_argument("--max-body-bytes", type=int, default=8 * MiB, metavar="B", help="one request body (8 MiB)")
+    g.add_argument(
+        "--body-budget-bytes", type=int, default=48 * MiB, metavar="B", help="request bodies held at once (48 MiB)"
+    )
+    g.add_argument(
+        "--inline-bytes", type=int, default=64 * 1024, metavar="B", help="smaller reviews are answered without a worker"
+    )
+    g.add_argument(
+        "--worker-memory-bytes", type=int, default=512 * MiB, metavar="B", help="replace a worker grown past this"
+    )
+    g.add_argument("--max-connections", type=int, default=512, metavar="N", help="open connections (512)")
+    g.add_argument("--handshake-timeout", type=float, default=5.0, metavar="S", help="TLS handshake (5 s)")
+    g.add_argument("--header-timeout", type=float, default=10.0, metavar="S", help="a request's headers (10 s)")
+    g.add_argument("--idle-timeout", type=float, default=30.0, metavar="S", help="a connection between requests (30 s)")
+
+
 def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description="Kubernetes security contexts, governed as code.")
     parser.add_argument("--version", action="version", version=f"podsec {__version__}")
@@ -222,6 +249,7 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     ws.add_argument(
         "--graceful-seconds", type=int, default=20, metavar="S", help="then, the time in-flight requests get"
     )
+    _limit_args(ws)
     ws.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
     wm = wsub.add_parser("manifests", help="print the Kubernetes objects that run the webhook")
     wm.add_argument("--namespace", default="podsec", help="the namespace to run the webhook in (default: podsec)")

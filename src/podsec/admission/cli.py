@@ -48,12 +48,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from podsec.admission import logs
+    from podsec.admission.guard import BodyBudget, Limits
     from podsec.admission.namespaces import NamespaceLabels, StaticNamespaces, WatchedNamespaces
+    from podsec.admission.pool import Pool
     from podsec.admission.review import Reviewer
-    from podsec.admission.server import CertReloader, State, serve, setup_logging
+    from podsec.admission.server import CertReloader, ServerSettings, State, cpu_count, serve, worker_argv
     from podsec.admission.settings import settings
 
-    setup_logging()
+    logs.setup(sys.stderr.buffer)
     config = load(args.config)
     cfg = settings(config.webhook, config)
     try:
@@ -77,7 +80,33 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_ERROR
-    state = State(Reviewer(cfg.review), namespaces, certs=certs, reload_interval=args.cert_reload_seconds)
+    workers = args.workers or cpu_count()
+    limits = Limits(
+        max_connections=args.max_connections,
+        handshake_timeout=args.handshake_timeout,
+        header_timeout=args.header_timeout,
+        idle_timeout=args.idle_timeout,
+    )
+    server_settings = ServerSettings(
+        workers=workers,
+        deadline=args.review_deadline,
+        queue=args.queue if args.queue is not None else 4 * workers,
+        max_body=args.max_body_bytes,
+        body_budget=args.body_budget_bytes,
+        inline_bytes=args.inline_bytes,
+        worker_rss=args.worker_memory_bytes,
+        limits=limits,
+    )
+    pool = Pool(workers, worker_argv(args.config), queue=server_settings.queue, rss_limit=server_settings.worker_rss)
+    state = State(
+        Reviewer(cfg.review),
+        namespaces,
+        certs=certs,
+        reload_interval=args.cert_reload_seconds,
+        settings=server_settings,
+        pool=pool,
+        budget=BodyBudget(server_settings.body_budget),
+    )
     serve(
         state,
         host=args.host,

@@ -391,6 +391,15 @@ class Reviewer:
             self._contexts[key] = ctx
         return ctx
 
+    @property
+    def cache_size(self) -> int:
+        return self._evaluations.size
+
+    def uses_policies(self, labels: Mapping[str, str] | None) -> bool:
+        """Whether a namespace with these labels has Rego policies evaluated (unbounded work: a worker's)."""
+        ns = self.namespace_policy(labels)
+        return bool(ns.policies) and any(p in self.config.policy_sets for p in ns.policies)
+
     def exemptible(self, namespace: str, ns: NamespacePolicy) -> frozenset[str] | None:
         """The checks annotation exemptions may cover in this namespace; None: none (they are off here)."""
         rule = self.config.annotation_exemptions

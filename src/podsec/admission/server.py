@@ -1,158 +1,85 @@
 """The HTTPS admission server: starlette on uvicorn (uvloop, httptools).
 
 Endpoints: ``POST /validate``, ``POST /mutate`` (AdmissionReview v1), ``GET /healthz``
-(the event loop answers), ``GET /readyz`` (TLS loaded and namespace labels available),
-``GET /metrics`` (Prometheus). Bodies over 3 MiB get 413; anything that is not a v1
-AdmissionReview gets 400 with the reason. The certificate files are re-read when they
-change, so rotation needs no restart; SIGTERM stops accepting connections, fails
-readiness and lets in-flight requests finish. Every decision is logged as one JSON line.
+(the event loop answers), ``GET /readyz`` (TLS loaded, namespace labels available, a review
+worker running), ``GET /metrics`` (Prometheus).
+
+No single request can stall, bloat or bypass it:
+
+* **Stall.** Small reviews (a body of at most ``inline_bytes`` with at most
+  ``inline_containers`` containers and no Rego policies: a bounded amount of work) are answered
+  on the event loop; everything else goes to worker processes (`pool`), at most ``queue``
+  waiting. Every review has a deadline shorter than the webhook's timeout (the API server's
+  ``?timeout=`` too); a review not answered by then, or refused by a full queue, gets the
+  configured failure mode's answer at once, logged, and the worker still on it is replaced.
+* **Bloat.** Bodies are limited each (``max_body``, 413) and together (``body_budget``, 503
+  with Retry-After); connections, header sizes, handshake, header and idle times are limited
+  (`guard`); caches are sized in bytes; what a client sent is quoted only in bounded pieces;
+  metric labels come from fixed sets; workers are recycled when their memory grows.
+* **Statuses.** A body that is not a v1 AdmissionReview gets 400 with a short reason (bad
+  JSON, nesting, lone surrogates, wrong types included); ``/validate/`` is 404, never a
+  redirect built from the Host header; logging goes through a bounded queue and a thread, so
+  a blocked log stream never blocks a review.
+
+The certificate files are re-read when they change, so rotation needs no restart; SIGTERM
+fails readiness, keeps serving while the endpoint is removed, then drains.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
-import itertools
-import json
 import logging
 import os
 import ssl
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from podsec.admission import handling
+from podsec.admission.guard import BodyBudget, GuardedServer, Limits
+from podsec.admission.handling import Refusal
+from podsec.admission.logs import LOG, bounded
+from podsec.admission.metrics import Metrics
 from podsec.admission.namespaces import NamespaceLabels
-from podsec.admission.review import Decision, Reviewer, ReviewError, parse
+from podsec.admission.pool import Job, Overloaded, Pool, WorkerFailed
+from podsec.admission.review import Reviewer
+from podsec.model.pod import get_path
 
-MAX_BODY = 3 * 1024 * 1024  # the API server's own request limit
+__all__ = ["CertReloader", "Metrics", "ServerSettings", "State", "Today", "build_app", "serve"]
+
+MiB = 1024 * 1024
 log = logging.getLogger("podsec.webhook")
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "msg": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        return json.dumps(entry, ensure_ascii=False)
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """The server's bounds. Defaults and why: see the README, "Webhook limits"."""
 
-
-_STAMP: list[Any] = [None, ""]
-
-
-def _now() -> str:
-    """The log timestamp, in milliseconds; the date part is formatted once a second."""
-    now = time.time()
-    second = int(now)
-    if _STAMP[0] != second:
-        _STAMP[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
-    return f"{_STAMP[1]}.{int(now * 1000) % 1000:03d}Z"
-
-
-def write_log(msg: str, fields: dict[str, Any]) -> None:
-    """One JSON line for an admission decision, without the logging module's per-record cost."""
-    if not log.isEnabledFor(logging.INFO):
-        return
-    stream = getattr(log.handlers[0], "stream", None) if log.handlers else None
-    if stream is None:
-        log.info(msg, extra={"fields": fields})
-        return
-    line = orjson.dumps({"time": _now(), "level": "info", "msg": msg, **fields}, option=orjson.OPT_APPEND_NEWLINE)
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:  # the text layer holds nothing: logging's handlers flush every record
-        buffer.write(line)
-        buffer.flush()
-    else:
-        stream.write(line.decode())
-        stream.flush()
-
-
-def setup_logging(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    log.handlers[:] = [handler]
-    log.setLevel(level)
-    log.propagate = False
-
-
-_REQUEST_LABELS = ("endpoint", "operation", "resource", "subresource")
-_DECISION_LABELS = ("endpoint", "operation", "resource", "decision", "mode")
-_LATENCY_LABELS = ("endpoint", "operation", "resource", "mode")
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
-
-
-class Metrics(Collector):
-    """Prometheus metrics, counted in plain dicts and exposed through a collector.
-
-    Every update happens on the event loop, and so does every scrape: no locks are needed,
-    and counting costs a dict update instead of prometheus_client's locked child objects.
-    """
-
-    def __init__(self) -> None:
-        self.requests: dict[tuple[str, ...], int] = {}
-        self.decisions: dict[tuple[str, ...], int] = {}
-        self.latency: dict[tuple[str, ...], list[float]] = {}  # per-bucket counts (+Inf last), then the sum
-        self.bad_requests: dict[tuple[str, ...], int] = {}
-        self.registry = CollectorRegistry()
-        self.registry.register(self)
-
-    def bad_request(self, status: int) -> None:
-        key = (str(status),)
-        self.bad_requests[key] = self.bad_requests.get(key, 0) + 1
-
-    def reviewed(
-        self, endpoint: str, operation: str, resource: str, subresource: str, verdict: str, mode: str, seconds: float
-    ) -> None:
-        """Count one answered review: request, decision and latency."""
-        request = (endpoint, operation, resource, subresource)
-        self.requests[request] = self.requests.get(request, 0) + 1
-        decision = (endpoint, operation, resource, verdict, mode)
-        self.decisions[decision] = self.decisions.get(decision, 0) + 1
-        self.observe(seconds, endpoint, operation, resource, mode)
-
-    def observe(self, seconds: float, *labels: str) -> None:
-        counts = self.latency.get(labels)
-        if counts is None:
-            counts = self.latency[labels] = [0.0] * (len(LATENCY_BUCKETS) + 2)
-        counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        counts[-1] += seconds
-
-    def collect(self) -> Iterator[Metric]:
-        families: list[tuple[str, str, tuple[str, ...], dict[tuple[str, ...], int]]] = [
-            ("podsec_admission_requests", "Admission reviews received", _REQUEST_LABELS, self.requests),
-            ("podsec_admission_decisions", "Admission decisions", _DECISION_LABELS, self.decisions),
-            ("podsec_admission_bad_requests", "Requests answered with 4xx", ("reason",), self.bad_requests),
-        ]
-        for name, doc, names, values in families:
-            counter = CounterMetricFamily(name, doc, labels=names)
-            for labels, value in values.items():
-                counter.add_metric(labels, value)
-            yield counter
-        histogram = HistogramMetricFamily(
-            "podsec_admission_duration_seconds", "Time to answer an admission review", labels=_LATENCY_LABELS
-        )
-        for labels, counts in self.latency.items():
-            cumulative = list(itertools.accumulate(counts[:-1]))
-            bounds = [*(repr(b) for b in LATENCY_BUCKETS), "+Inf"]
-            histogram.add_metric(labels, list(zip(bounds, cumulative, strict=True)), counts[-1])
-        yield histogram
+    workers: int = 2
+    deadline: float = 4.0  # seconds per review; the manifests' webhook timeout is 5
+    queue: int = 8  # reviews waiting for a worker
+    # Two objects (UPDATE: object and oldObject) of the API server's 3 MiB request limit, their
+    # defaulted fields and the envelope.
+    max_body: int = 8 * MiB
+    body_budget: int = 48 * MiB  # bodies held at once, all requests together
+    inline_bytes: int = 64 * 1024
+    inline_containers: int = 64
+    worker_rss: int = 512 * MiB  # a worker whose memory passes this after a review is replaced
+    limits: Limits = field(default_factory=Limits)
 
 
 class CertReloader:
@@ -214,16 +141,36 @@ class State:
     shutting_down: bool = False
     loop: asyncio.AbstractEventLoop | None = None  # set at startup, for the signal handler
     today: Callable[[], date] = field(default_factory=Today)
+    settings: ServerSettings = field(default_factory=ServerSettings)
+    pool: Pool | None = None  # None: every review on the event loop (tests of the review logic)
+    budget: BodyBudget = field(default_factory=lambda: BodyBudget(48 * MiB))
+    server: Any = None  # the uvicorn server, for its connection count
+
+    def deadline(self, scope: Scope) -> float:
+        """Seconds this review may take: the configured deadline, and within the API server's
+        ``?timeout=`` (80 % of it: the answer must also travel back)."""
+        seconds = self.settings.deadline
+        query = scope.get("query_string") or b""
+        if b"timeout=" in query:
+            values = parse_qs(query.decode("latin-1")).get("timeout") or [""]
+            text = values[0].strip().lower().removesuffix("s")
+            with contextlib.suppress(ValueError):
+                seconds = min(seconds, max(0.2, float(text) * 0.8))
+        return seconds
 
 
-class BadRequest(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
+def _containers(obj: Any, reviewer: Reviewer) -> int:
+    count = 0
+    for src in reviewer.config.kinds.pod_sources(obj) if isinstance(obj, dict) else ():
+        for cs in src.containers:
+            found = get_path(obj, cs.path)
+            count += len(found) if isinstance(found, list) else 1
+    return count
 
 
-async def _read(scope: Scope, receive: Receive) -> bytes:
-    """The request body, checked: JSON content type, at most MAX_BODY bytes (also when streamed)."""
+async def _read(state: State, scope: Scope, receive: Receive, deadline: float) -> bytes:
+    """The request body: JSON content type, within max_body and the body budget, by the deadline.
+    The caller gives the bytes back to the budget."""
     ctype, length = b"", None
     for name, value in scope["headers"]:
         if name == b"content-type":
@@ -233,44 +180,58 @@ async def _read(scope: Scope, receive: Receive) -> bytes:
     if ctype != b"application/json":  # the API server's exact header; anything else is parsed
         media = ctype.decode("latin-1").split(";")[0].strip().lower()
         if media != "application/json":
-            raise BadRequest(400, f"expected Content-Type application/json, got {media or 'none'}")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY:
-        raise BadRequest(413, f"request body larger than {MAX_BODY} bytes")
+            raise Refusal(400, f"expected Content-Type application/json, got {bounded(media, 64) or 'none'}")
+    limit = state.settings.max_body
+    declared = int(length) if length is not None and length.isdigit() else None
+    if declared is not None and declared > limit:
+        raise Refusal(413, f"request body larger than {limit} bytes")
+    budget = state.budget
+    held = declared or 0
+    if not budget.take(held):
+        raise Refusal(503, "too many request bodies in flight; retry")
     parts: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise BadRequest(400, "client disconnected")
-        chunk: bytes = message.get("body", b"")
-        parts.append(chunk)
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BadRequest(413, f"request body larger than {MAX_BODY} bytes")
-        if not message.get("more_body"):
-            break
+    try:
+        loop = asyncio.get_running_loop()
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise Refusal(408, "the request body did not arrive in time")
+            try:
+                async with asyncio.timeout(remaining):
+                    message = await receive()
+            except TimeoutError:
+                raise Refusal(408, "the request body did not arrive in time") from None
+            if message["type"] == "http.disconnect":
+                raise Refusal(400, "client disconnected")
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise Refusal(413, f"request body larger than {limit} bytes")
+            if size > held:
+                if not budget.take(size - held):
+                    raise Refusal(503, "too many request bodies in flight; retry")
+                held = size
+            parts.append(chunk)
+            if not message.get("more_body"):
+                break
+    except BaseException:
+        budget.give(held)
+        raise
+    if size < held:
+        budget.give(held - size)
     if not size:
-        raise BadRequest(400, "empty request body")
+        budget.give(size)
+        raise Refusal(400, "empty request body")
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def _decode(raw: bytes) -> Any:
-    """The request's JSON; orjson, with the standard library for what orjson refuses but JSON allows
-    (integers beyond 64 bits)."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(400, f"malformed JSON: {exc}") from None
-
-
-async def _send(send: Send, status: int, body: bytes, *, close: bool = False) -> None:
+async def _send(send: Send, status: int, body: bytes, *, close: bool = False, retry: bool = False) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if close:
         headers.append((b"connection", b"close"))
+    if retry:
+        headers.append((b"retry-after", b"1"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -285,56 +246,119 @@ class ReviewEndpoint:
         if scope["method"] != "POST":
             await _send(send, 405, b'{"error": "use POST"}')
             return
-        state, endpoint = self.state, self.endpoint
-        start = time.perf_counter()
-        m = state.metrics
+        state = self.state
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        deadline = start + state.deadline(scope)
         try:
-            review = parse(_decode(await _read(scope, receive)))
-        except (BadRequest, ReviewError) as exc:
-            status, reason = (exc.status, exc.reason) if isinstance(exc, BadRequest) else (400, str(exc))
-            m.bad_request(status)
-            log.warning("bad request", extra={"fields": {"status": status, "reason": reason}})
-            await _send(send, status, json.dumps({"error": reason}).encode())
+            raw = await _read(state, scope, receive, deadline)
+        except Refusal as exc:
+            await self._refuse(send, exc)
             return
-        operation = str(review.get("operation"))
-        resource = str((review.get("resource") or {}).get("resource", ""))
-        subresource = str(review.get("subResource") or "")
-        known, labels = await state.namespaces.lookup(str(review.get("namespace") or ""))
-        if endpoint == "validate":
-            body, decision = state.reviewer.review(review, labels, namespace_known=known, today=state.today())
-        else:
-            body, decision = state.reviewer.mutate(review, labels, namespace_known=known)
-        elapsed = time.perf_counter() - start
-        verdict = _verdict(decision)
-        m.reviewed(endpoint, operation, resource, subresource, verdict, decision.mode, elapsed)
-        obj = review.get("object") if isinstance(review.get("object"), dict) else {}
-        meta = obj.get("metadata") if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else {}
-        await _send(send, 200, orjson.dumps(body), close=state.shutting_down)
-        write_log(
-            "admission review",
-            {
-                "uid": review["uid"],
-                "endpoint": endpoint,
-                "operation": operation,
-                "resource": resource,
-                "subresource": subresource,
-                "namespace": review.get("namespace"),
-                "name": review.get("name") or (meta or {}).get("generateName"),
-                "user": (review.get("userInfo") or {}).get("username"),
-                "dryRun": bool(review.get("dryRun")),
-                "decision": verdict,
-                "mode": decision.mode,
-                "reason": decision.reason,
-                "ms": int(elapsed * 1e6) / 1000,
-            },
-        )
+        try:
+            await self._review(raw, scope, send, start, deadline)
+        finally:
+            state.budget.give(len(raw))
 
+    async def _refuse(self, send: Send, exc: Refusal) -> None:
+        self.state.metrics.bad_request(exc.status)
+        LOG.line("bad request", {"endpoint": self.endpoint, "status": exc.status, "reason": exc.reason}, "warning")
+        close = exc.status in (408, 413, 503)  # the rest of that body is not read: start afresh
+        await _send(send, exc.status, orjson.dumps({"error": exc.reason}), close=close, retry=exc.status == 503)
 
-_VERDICTS = {"warn": "warn", "mutate": "mutate", "exempt": "exempt", "skip": "skip", "error": "error"}
+    async def _review(self, raw: bytes, scope: Scope, send: Send, start: float, deadline: float) -> None:
+        state, endpoint = self.state, self.endpoint
+        reviewer = state.reviewer
+        settings = state.settings
+        request: Mapping[str, Any] | None = None
+        job: Job | None = None
+        try:
+            if len(raw) <= settings.inline_bytes or state.pool is None:
+                request = handling.read(raw)
+                known, labels = await state.namespaces.lookup(str(request.get("namespace") or ""))
+                inline = state.pool is None or (
+                    _containers(request.get("object"), reviewer) <= settings.inline_containers
+                    and not reviewer.uses_policies(labels)
+                )
+                if inline:
+                    result = handling.answer(request, endpoint, reviewer, labels, known, state.today())
+                    await self._answer(send, result.body, result.log, result.labels, start)
+                    return
+                job = Job(endpoint, raw, state.today().isoformat(), state.namespaces.lookup, known, labels,
+                          request["uid"], handling.enforcing(request, reviewer))  # fmt: skip
+            else:
+                job = Job(endpoint, raw, state.today().isoformat(), state.namespaces.lookup)
+            await self._run(job, send, start, deadline)
+        except Refusal as exc:
+            await self._refuse(send, exc)
+        except Exception as exc:  # a bug: never a traceback to the client, always an explicit answer
+            log.error("review failed", exc_info=exc)
+            await self._unreviewed(send, raw, request, job, "internal", bounded(repr(exc), 200), start)
 
+    async def _run(self, job: Job, send: Send, start: float, deadline: float) -> None:
+        state = self.state
+        assert state.pool is not None
+        try:
+            state.pool.submit(job)
+        except Overloaded:
+            await self._unreviewed(send, job.raw, None, job, "overload", "", start)
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            kind, header, body = await asyncio.wait_for(asyncio.shield(job.result), max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            state.pool.abandon(job)
+            limit = f"{deadline - start:.1f} s"
+            await self._unreviewed(send, job.raw, None, job, "deadline", limit, start)
+            return
+        except WorkerFailed as exc:
+            await self._unreviewed(send, job.raw, None, job, "worker", bounded(str(exc), 200), start)
+            return
+        if kind == "bad":
+            raise Refusal(int(header.get("status") or 400), str(header.get("reason") or "bad request"))
+        labels: Any = tuple(header["labels"])
+        await self._answer(send, body, header["log"], labels, start)
 
-def _verdict(decision: Decision) -> str:
-    return _VERDICTS.get(decision.mode, "allow") if decision.allowed else "deny"
+    async def _answer(
+        self, send: Send, body: bytes, fields: dict[str, Any], labels: tuple[str, str, str, str, str, str], start: float
+    ) -> None:
+        state = self.state
+        elapsed = asyncio.get_running_loop().time() - start
+        state.metrics.reviewed(*labels, elapsed)
+        await _send(send, 200, body, close=state.shutting_down)
+        LOG.line("admission review", {**fields, "ms": int(elapsed * 1e6) / 1000})
+
+    async def _unreviewed(
+        self,
+        send: Send,
+        raw: bytes,
+        request: Mapping[str, Any] | None,
+        job: Job | None,
+        reason: str,
+        detail: str,
+        start: float,
+    ) -> None:
+        """The failure mode's answer. The uid comes from what was read already; only when no one
+        read the body yet (a review that waited in the queue) is it read here, once."""
+        state = self.state
+        uid = request["uid"] if request is not None else job.uid if job is not None else None
+        may_deny = job.may_deny if job is not None else handling.enforcing(request, state.reviewer)
+        if uid is None:
+            try:
+                request = handling.read(raw)
+            except Refusal as exc:
+                await self._refuse(send, exc)
+                return
+            uid = request["uid"]
+            may_deny = handling.enforcing(request, state.reviewer)
+        mode = state.reviewer.config.failure_mode
+        body, decision = handling.unreviewed(uid, self.endpoint, reason, mode, may_deny=may_deny, detail=detail)
+        state.metrics.not_reviewed(self.endpoint, reason)
+        elapsed = asyncio.get_running_loop().time() - start
+        await _send(send, 200, body, close=state.shutting_down)
+        fields = {"uid": uid, "endpoint": self.endpoint, "reason": reason, "detail": detail, "decision": decision,
+                  "failureMode": mode, "ms": int(elapsed * 1e6) / 1000}  # fmt: skip
+        LOG.line("admission review not finished: answered by the failure mode", fields, "warning")
 
 
 def build_app(state: State) -> Starlette:
@@ -345,18 +369,34 @@ def build_app(state: State) -> Starlette:
         checks = {
             "tls": state.certs is not None,
             "namespaces": state.namespaces.ready,
+            "workers": state.pool is None or state.pool.ready,
             "accepting": not state.shutting_down,
         }
         ok = all(checks.values())
         return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
 
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        m = state.metrics
+        pool = state.pool
+        server = state.server
+        gauges = {
+            "podsec_webhook_workers_busy": ("Review workers busy", pool.busy if pool else 0),
+            "podsec_webhook_queue_length": ("Reviews waiting for a worker", len(pool.pending) if pool else 0),
+            "podsec_webhook_worker_restarts": ("Review workers replaced", pool.restarts if pool else 0),
+            "podsec_webhook_connections": ("Open connections", len(server.server_state.connections) if server else 0),
+            "podsec_webhook_body_bytes": ("Request body bytes held", state.budget.used),
+            "podsec_webhook_log_lines_dropped": ("Log lines dropped", LOG.sink.dropped if LOG.sink else 0),
+            "podsec_webhook_cache_bytes": ("Evaluation cache bytes", state.reviewer.cache_size),
+        }
+        m.gauges = {k: (doc, float(v)) for k, (doc, v) in gauges.items()}
+        return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.loop = asyncio.get_running_loop()
         await state.namespaces.start()
+        if state.pool is not None:
+            await state.pool.start()
         reloader = asyncio.create_task(_reload_certs(state)) if state.certs else None
         try:
             yield
@@ -364,9 +404,11 @@ def build_app(state: State) -> Starlette:
             state.shutting_down = True
             if reloader:
                 reloader.cancel()
+            if state.pool is not None:
+                await state.pool.stop()
             await state.namespaces.stop()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/validate", ReviewEndpoint(state, "validate")),
             Route("/mutate", ReviewEndpoint(state, "mutate")),
@@ -376,6 +418,8 @@ def build_app(state: State) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # a redirect would be built from the client's Host header
+    return app
 
 
 async def _reload_certs(state: State) -> None:
@@ -385,6 +429,11 @@ async def _reload_certs(state: State) -> None:
         state.certs.check()
 
 
+def worker_argv(config: str | None) -> list[str]:
+    argv = [sys.executable, "-m", "podsec.admission.worker"]
+    return [*argv, "--config", config] if config else argv
+
+
 def serve(state: State, *, host: str, port: int, graceful_seconds: int = 25, shutdown_delay: float = 5.0) -> None:
     """Run until SIGTERM/SIGINT, then drain: readiness fails at once, requests are still served for
     ``shutdown_delay`` seconds (Kubernetes removes the endpoint asynchronously, so requests keep
@@ -392,6 +441,7 @@ def serve(state: State, *, host: str, port: int, graceful_seconds: int = 25, shu
     A second signal skips the delay."""
     import uvicorn
 
+    limits = state.settings.limits
     config = uvicorn.Config(
         build_app(state),
         host=host,
@@ -400,14 +450,16 @@ def serve(state: State, *, host: str, port: int, graceful_seconds: int = 25, shu
         http="httptools",
         lifespan="on",
         access_log=False,
-        log_level="warning",
+        log_config=None,
         timeout_graceful_shutdown=graceful_seconds,
-        timeout_keep_alive=30,
+        timeout_keep_alive=int(limits.idle_timeout),
     )
     config.load()
     if state.certs is not None:
         config.ssl = state.certs.context  # our context, so certificates can be reloaded into it
-    server = uvicorn.Server(config)
+    server = GuardedServer(config)
+    server.limits = limits
+    state.server = server
 
     original = server.handle_exit
 
@@ -423,3 +475,16 @@ def serve(state: State, *, host: str, port: int, graceful_seconds: int = 25, shu
 
     server.handle_exit = handle_exit  # type: ignore[method-assign]
     server.run()
+    if LOG.sink is not None:
+        LOG.sink.flush()
+
+
+def cpu_count() -> int:
+    """The CPUs this process may use: its affinity, and a cgroup CPU quota (a container's limit)."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    with contextlib.suppress(OSError, ValueError):
+        with open("/sys/fs/cgroup/cpu.max") as fh:
+            quota, period = fh.read().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, -(-int(quota) // int(period))))
+    return max(1, n)

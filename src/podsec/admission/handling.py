@@ -1,0 +1,143 @@
+"""One review from body bytes to answer bytes, in two steps around the namespace lookup.
+
+`read` decodes and checks the body; `answer` decides. Both run wherever the review runs: on
+the event loop for small bodies, in a worker process for large ones (see `pool`). Neither
+raises for anything a client can send: a bad body is a `Refusal` (HTTP 4xx with a short
+reason), and an unexpected error becomes the configured failure mode's answer, logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any, NamedTuple
+
+import orjson
+
+from podsec.admission.logs import bounded
+from podsec.admission.review import Decision, Reviewer, ReviewError, clean, parse, response
+
+FAILURES = {  # reason -> (HTTP-like status code, reason, what happened)
+    "deadline": (504, "Timeout", "the review did not finish within its deadline"),
+    "overload": (503, "ServiceUnavailable", "the webhook is at capacity"),
+    "worker": (500, "InternalError", "the review's worker process failed"),
+    "internal": (500, "InternalError", "the review failed"),
+}
+
+
+class Refusal(Exception):
+    """A request that is not a usable AdmissionReview: answered with an HTTP error status."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, clean(reason, 512)
+
+
+class Answer(NamedTuple):
+    body: bytes  # the AdmissionReview response
+    log: dict[str, Any]  # the decision's log line (bounded fields)
+    labels: tuple[str, str, str, str, str, str]  # endpoint, operation, resource, subresource, verdict, mode
+
+
+def decode(raw: bytes) -> Any:
+    """The body's JSON (orjson: at most 1,024 levels deep, strict UTF-8, no lone surrogates)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Refusal(400, f"malformed JSON: {exc}") from None
+
+
+def read(raw: bytes) -> Mapping[str, Any]:
+    """The request of a v1 AdmissionReview body, or Refusal."""
+    try:
+        return parse(decode(raw))
+    except ReviewError as exc:
+        raise Refusal(400, str(exc)) from None
+    except RecursionError:
+        raise Refusal(400, "the body is nested too deeply") from None
+
+
+_VERDICTS = {"warn": "warn", "mutate": "mutate", "exempt": "exempt", "skip": "skip", "error": "error"}
+
+
+def verdict(decision: Decision) -> str:
+    return _VERDICTS.get(decision.mode, "allow") if decision.allowed else "deny"
+
+
+def _fields(request: Mapping[str, Any]) -> tuple[str, str, str]:
+    resource = request.get("resource") or {}
+    return str(request.get("operation")), str(resource.get("resource", "")), str(request.get("subResource") or "")
+
+
+def answer(
+    request: Mapping[str, Any],
+    endpoint: str,
+    reviewer: Reviewer,
+    labels: Mapping[str, str] | None,
+    known: bool,
+    today: date,
+) -> Answer:
+    """Review a `read` request: the response and what to log and count. Raises Refusal for input
+    that only shows itself as bad while reviewing (nesting beyond what can be keyed)."""
+    operation, resource, subresource = _fields(request)
+    try:
+        if endpoint == "validate":
+            body, decision = reviewer.review(request, labels, namespace_known=known, today=today)
+        else:
+            body, decision = reviewer.mutate(request, labels, namespace_known=known)
+    except ReviewError as exc:
+        raise Refusal(400, str(exc)) from None
+    except RecursionError:
+        raise Refusal(400, "the object is nested too deeply") from None
+    v = verdict(decision)
+    meta = (request.get("object") or {}).get("metadata")
+    generated = meta.get("generateName") if isinstance(meta, dict) else None
+    log = {
+        "uid": request["uid"],
+        "endpoint": endpoint,
+        "operation": operation,
+        "resource": bounded(resource, 64),
+        "subresource": bounded(subresource, 64),
+        "namespace": bounded(request.get("namespace")),
+        "name": bounded(request.get("name") or generated),
+        "user": bounded((request.get("userInfo") or {}).get("username")),
+        "dryRun": request.get("dryRun") is True,
+        "decision": v,
+        "mode": decision.mode,
+        "reason": bounded(decision.reason),
+    }
+    return Answer(orjson.dumps(body), log, (endpoint, operation, resource, subresource, v, decision.mode))
+
+
+def enforcing(request: Mapping[str, Any] | None, reviewer: Reviewer) -> bool:
+    """Whether a review of ``request`` could deny (None: not known, so it could)."""
+    if request is None:
+        return True
+    resource = (request.get("resource") or {}).get("resource")
+    return resource == "pods" or reviewer.config.enforce_workloads
+
+
+def unreviewed(
+    uid: str, endpoint: str, reason: str, failure_mode: str, *, may_deny: bool, detail: str = ""
+) -> tuple[bytes, str]:
+    """The explicit answer to a review that could not be finished: the failure mode's. Returns the
+    response and the decision ("deny" or "allow").
+
+    ``deny`` (the default) answers like a failed call under ``failurePolicy: Fail``, but at once
+    and with a reason; ``allow`` admits the object with a warning and an ``unreviewed`` audit
+    annotation. Mutation is always skipped, never denied (validation still enforces), and a
+    review that could only warn (a workload) is allowed either way.
+    """
+    code, status_reason, what = FAILURES[reason]
+    text = clean(f"{what}{': ' + detail if detail else ''}", 512)
+    if endpoint == "mutate" or failure_mode == "allow" or not may_deny:
+        note = f"podsec: not {'mutated' if endpoint == 'mutate' else 'reviewed'}: {text}"
+        body = response(uid, True, warnings=[clean(note, 256)], auditAnnotations={"unreviewed": text})
+        return orjson.dumps(body), "allow"
+    status = {
+        "code": code,
+        "reason": status_reason,
+        "status": "Failure",
+        "message": f"podsec could not review this request ({text}); denied by its failure mode",
+    }
+    return orjson.dumps(response(uid, False, status=status, auditAnnotations={"unreviewed": text})), "deny"
