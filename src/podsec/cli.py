@@ -90,7 +90,7 @@ def _limit_args(ws: argparse.ArgumentParser) -> None:
     g = ws.add_argument_group("limits")
     g.add_argument("--workers", type=int, default=0, metavar="N", help="review worker processes (default: the CPUs)")
     g.add_argument(
-        "--review-deadline", type=float, default=4.0, metavar="S", help="answer every review within S seconds (4)"
+        "--review-deadline", type=float, default=8.0, metavar="S", help="answer every review within S seconds (8)"
     )
     g.add_argument("--queue", type=int, metavar="N", help="reviews waiting for a worker (default: 4 per worker)")
     g.add_argument("--max-body-bytes", type=int, default=8 * MiB, metavar="B", help="one request body (8 MiB)")

@@ -60,9 +60,11 @@ class GuardedProtocol(HttpToolsProtocol):
         self._timer = self.loop.call_later(seconds, self._expire)
 
     def _expire(self) -> None:
+        """Drop the connection now: abort, not close, since a TLS close waits for the peer's
+        close_notify (up to 30 s), and a client that stopped reading would hold it open."""
         self._timer = None
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
+        if self.transport is not None:
+            self.transport.abort()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         connections = self.server_state.connections

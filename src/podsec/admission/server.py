@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import ssl
@@ -70,7 +71,7 @@ class ServerSettings:
     """The server's bounds. Defaults and why: see the README, "Webhook limits"."""
 
     workers: int = 2
-    deadline: float = 4.0  # seconds per review; the manifests' webhook timeout is 5
+    deadline: float = 8.0  # seconds per review, and within the API server's ?timeout= (the manifests': 10)
     queue: int = 8  # reviews waiting for a worker
     # Two objects (UPDATE: object and oldObject) of the API server's 3 MiB request limit, their
     # defaulted fields and the envelope.
@@ -148,14 +149,15 @@ class State:
 
     def deadline(self, scope: Scope) -> float:
         """Seconds this review may take: the configured deadline, and within the API server's
-        ``?timeout=`` (80 % of it: the answer must also travel back)."""
+        ``?timeout=`` less a tenth of it (at least half a second) for the answer to travel back."""
         seconds = self.settings.deadline
         query = scope.get("query_string") or b""
         if b"timeout=" in query:
             values = parse_qs(query.decode("latin-1")).get("timeout") or [""]
             text = values[0].strip().lower().removesuffix("s")
             with contextlib.suppress(ValueError):
-                seconds = min(seconds, max(0.2, float(text) * 0.8))
+                timeout = float(text)
+                seconds = min(seconds, max(0.2, timeout - max(0.5, timeout / 10)))
         return seconds
 
 
@@ -386,6 +388,7 @@ def build_app(state: State) -> Starlette:
             "podsec_webhook_connections": ("Open connections", len(server.server_state.connections) if server else 0),
             "podsec_webhook_body_bytes": ("Request body bytes held", state.budget.used),
             "podsec_webhook_log_lines_dropped": ("Log lines dropped", LOG.sink.dropped if LOG.sink else 0),
+            "podsec_webhook_log_bytes_queued": ("Log bytes not yet written", LOG.sink.queued if LOG.sink else 0),
             "podsec_webhook_cache_bytes": ("Evaluation cache bytes", state.reviewer.cache_size),
         }
         m.gauges = {k: (doc, float(v)) for k, (doc, v) in gauges.items()}
@@ -398,6 +401,7 @@ def build_app(state: State) -> Starlette:
         if state.pool is not None:
             await state.pool.start()
         reloader = asyncio.create_task(_reload_certs(state)) if state.certs else None
+        gc.freeze()  # what start-up loaded lives for good: keep it out of every collection
         try:
             yield
         finally:

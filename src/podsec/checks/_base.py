@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from podsec.model.paths import Path
 from podsec.model.pod import ContainerView, PodView
@@ -60,9 +61,9 @@ class Example:
     fixed: str
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One offending field.
+class Violation(NamedTuple):
+    """One offending field (a named tuple: checks make one per offending container, and a pod
+    may have a hundred thousand).
 
     ``path`` is the field to change (or, when the fix is to add it, where it goes);
     ``owner`` is the path of what holds it (a container, a volume, an annotation, or

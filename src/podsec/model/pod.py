@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from podsec.model import schema, security
 from podsec.model.paths import Path
@@ -33,8 +33,7 @@ class HandlerHost:
     path: Path
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerView:
+class ContainerView(NamedTuple):  # a named tuple: cheap to make, and a pod may have 100,000 containers
     name: str
     kind: ContainerKind
     path: Path
@@ -210,10 +209,15 @@ def _handler_hosts(raw: Mapping[str, Any], path: Path) -> tuple[HandlerHost, ...
 
 def _container(kind: ContainerKind, path: Path, raw: Any, pod_sc: PodSecurityContext) -> ContainerView:
     data: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
-    ports = tuple(
-        HostPort(int(p["hostPort"]), (*path, "ports", i, "hostPort"))
-        for i, p in enumerate(data.get("ports") or ())
-        if p and p.get("hostPort")
+    raw_ports = data.get("ports")
+    ports = (
+        tuple(
+            HostPort(int(p["hostPort"]), (*path, "ports", i, "hostPort"))
+            for i, p in enumerate(raw_ports)
+            if p and p.get("hostPort")
+        )
+        if raw_ports
+        else ()
     )
     return ContainerView(
         name=data.get("name") or "",

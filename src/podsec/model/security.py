@@ -113,8 +113,7 @@ class PodSecurityContext:
     misplaced: tuple[Path, ...] = ()  # container-only fields written here
 
 
-@dataclass(frozen=True, slots=True)
-class EffectiveSecurityContext:
+class EffectiveSecurityContext(NamedTuple):  # a named tuple: made once per container
     """What applies to one container: its own value, else the pod's, else unset."""
 
     present: bool  # the container has its own securityContext mapping
@@ -200,9 +199,29 @@ def pod_security_context(raw: Mapping[str, Any] | None, path: Path) -> PodSecuri
     return PodSecurityContext(raw is not None, path, **_fields(data, _POD_FIELDS, path, "pod"), misplaced=misplaced)
 
 
+def _resolve_unset(pod: PodSecurityContext, present: bool, path: Path) -> EffectiveSecurityContext:
+    """`resolve` for a container that sets nothing itself: the pod's values where it sets them,
+    else unset at the container's own field. The common case (and the whole of a pod of many
+    minimal containers), so it makes nothing it need not: no dicts, no lookups by name."""
+    shared: list[Resolved[Any]] = []
+    for attr, name in SHARED_FIELDS:
+        inherited: Resolved[Any] = getattr(pod, attr)
+        shared.append(inherited if inherited.source != "unset" else Resolved(None, "unset", (*path, name)))
+    user, group, non_root, seccomp, app_armor, se_linux, windows = shared
+    privileged, escalation, caps, read_only, proc_mount = (
+        Resolved(None, "unset", (*path, name)) for _, name in CONTAINER_ONLY_FIELDS
+    )
+    return EffectiveSecurityContext(
+        present, path, user, group, non_root, seccomp, app_armor, se_linux, windows,
+        privileged, escalation, caps, read_only, proc_mount,
+    )  # fmt: skip
+
+
 def resolve(pod: PodSecurityContext, raw: Mapping[str, Any] | None, path: Path) -> EffectiveSecurityContext:
     """Merge a container's (validated) ``securityContext`` over the pod's."""
-    data = raw or {}
+    if not raw:
+        return _resolve_unset(pod, raw is not None, path)
+    data = raw
     fields = _fields(data, SHARED_FIELDS, path, "container")
     for attr, own in fields.items():
         if own.source == "unset":
