@@ -101,7 +101,7 @@ def _limit_args(ws: argparse.ArgumentParser) -> None:
         "--inline-bytes", type=int, default=64 * 1024, metavar="B", help="smaller reviews are answered without a worker"
     )
     g.add_argument(
-        "--worker-memory-bytes", type=int, default=512 * MiB, metavar="B", help="replace a worker grown past this"
+        "--worker-memory-bytes", type=int, default=512 * MiB, metavar="B", help="each worker's heap limit (512 MiB)"
     )
     g.add_argument("--max-connections", type=int, default=512, metavar="N", help="open connections (512)")
     g.add_argument("--handshake-timeout", type=float, default=5.0, metavar="S", help="TLS handshake (5 s)")
@@ -265,6 +265,26 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     wm.add_argument("--ca-bundle", metavar="FILE", help="with --tls secret: the CA certificate (PEM) for caBundle")
     wm.add_argument(
         "--failure-policy", choices=["Fail", "Ignore"], default="Fail", help="for pods (workloads always Ignore)"
+    )
+    wm.add_argument(
+        "--failure-mode",
+        choices=["deny", "allow"],
+        default="deny",
+        help="the server's answer to a review it cannot finish in time (deny)",
+    )
+    wm.add_argument("--timeout-seconds", type=int, default=10, metavar="S", help="the webhooks' timeoutSeconds (10)")
+    wm.add_argument("--replicas", type=int, default=3, metavar="N", help="replicas, one per node (3; at least 2)")
+    wm.add_argument("--workers", type=int, default=2, metavar="N", help="review workers per replica (2)")
+    wm.add_argument("--priority-class", default="system-cluster-critical", metavar="NAME")
+    wm.add_argument(
+        "--api-server-cidr",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="the API server's addresses: the only source the NetworkPolicy admits (repeatable)",
+    )
+    wm.add_argument(
+        "--cert-manager-namespace", default="cert-manager", metavar="NS", help="skipped with --tls cert-manager"
     )
     wm.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
     wc = wsub.add_parser("cert", help="generate a CA and a serving certificate for the webhook Service")

@@ -28,7 +28,8 @@ def test_manifests_pass_hardened_and_the_schema(tmp_path: pathlib.Path, capsys: 
     kinds = [d["kind"] for d in docs]
     assert kinds == [
         "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Service",
-        "PodDisruptionBudget", "Issuer", "Certificate", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+        "PodDisruptionBudget", "NetworkPolicy", "Issuer", "Certificate", "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
     ]  # fmt: skip
     for doc in docs:
         if doc["kind"] in CERT_MANAGER:
@@ -41,19 +42,34 @@ def test_manifests_pass_hardened_and_the_schema(tmp_path: pathlib.Path, capsys: 
 
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     spec = deployment["spec"]["template"]["spec"]
-    assert deployment["spec"]["replicas"] >= 2 and "podAntiAffinity" in spec["affinity"]
+    assert deployment["spec"]["replicas"] == 3 and spec["priorityClassName"] == "system-cluster-critical"
+    [term] = spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    pdb = next(d for d in docs if d["kind"] == "PodDisruptionBudget")
+    assert pdb["spec"] == {"maxUnavailable": 1, "selector": deployment["spec"]["selector"]}  # 2 of 3 serve in a drain
     container = spec["containers"][0]
     assert container["resources"]["requests"] and container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    from podsec.admission.server import ServerSettings
+
+    limit = int(container["resources"]["limits"]["memory"].removesuffix("Mi"))
+    assert limit * 1024 * 1024 >= ServerSettings(workers=2).memory_bound() and limit % 64 == 0
+    assert container["args"][container["args"].index("--workers") + 1] == "2"
+    config = yaml.safe_load(next(d for d in docs if d["kind"] == "ConfigMap")["data"]["podsec.yaml"])
+    assert config["webhook"]["annotationExemptions"] is False and config["webhook"]["failureMode"] == "deny"
+    assert "annotationExemptions" not in config  # the scan setting does not reach the webhook
+    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")
+    assert policy["spec"]["podSelector"] == deployment["spec"]["selector"]
+    assert policy["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8443}]}]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     validating = next(d for d in docs if d["kind"] == "ValidatingWebhookConfiguration")
     pods, workloads = validating["webhooks"]
     assert pods["failurePolicy"] == "Fail" and workloads["failurePolicy"] == "Ignore"
     for hook in (pods, workloads):
         assert (
-            hook["sideEffects"] == "None" and hook["timeoutSeconds"] == 5 and hook["admissionReviewVersions"] == ["v1"]
+            hook["sideEffects"] == "None" and hook["timeoutSeconds"] == 10 and hook["admissionReviewVersions"] == ["v1"]
         )
         assert hook["namespaceSelector"]["matchExpressions"][0] == {
-            "key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "podsec"],
+            "key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "podsec", "cert-manager"],
         }  # fmt: skip
     assert "pods/ephemeralcontainers" in pods["rules"][0]["resources"]
     assert validating["metadata"]["annotations"] == {"cert-manager.io/inject-ca-from": "podsec/podsec-webhook"}
@@ -75,3 +91,15 @@ def test_cert_and_secret_mode(tmp_path: pathlib.Path, capsys: pytest.CaptureFixt
 
     assert base64.b64decode(hook["clientConfig"]["caBundle"]) == (tmp_path / "ca.crt").read_bytes()
     assert main(["webhook", "manifests", "--tls", "secret"]) == 2
+    hook = next(d for d in docs if d["kind"] == "ValidatingWebhookConfiguration")["webhooks"][0]
+    assert "cert-manager" not in hook["namespaceSelector"]["matchExpressions"][0]["values"]
+
+
+def test_network_policy_admits_only_the_api_server(capsys: pytest.CaptureFixture[str]) -> None:
+    docs = manifests(capsys, "--api-server-cidr", "10.0.0.10/32", "--api-server-cidr", "fd00::10/128")
+    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")["spec"]
+    sources = [{"ipBlock": {"cidr": "10.0.0.10/32"}}, {"ipBlock": {"cidr": "fd00::10/128"}}]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8443}], "from": sources}]
+    assert policy["egress"][0]["to"] == sources
+    assert main(["webhook", "manifests", "--replicas", "1"]) == 2

@@ -20,10 +20,12 @@ from typing import Any
 
 import pytest
 
+from podsec.admission.server import ServerSettings
 from tests.admission.payloads import pod, review
 from tests.faults.harness import Load, Server, big_pod, http, log_lines, metric, post, request, start
 
 MiB = 1024 * 1024
+BOUND = ServerSettings(workers=2).memory_bound()  # the fault server's settings: what the README documents
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +146,24 @@ def test_distinct_huge_pods_leave_memory_bounded(server: Server) -> None:
     cache = metric(server, "podsec_webhook_cache_bytes")
     print(f"RSS before {before / MiB:.0f} MiB, after 12 distinct 10,000-container pods {after / MiB:.0f} MiB")
     assert cache <= 16 * MiB
-    assert after < 3 * 512 * MiB  # main + 2 workers, each below its recycling bound
+    assert after < BOUND
+
+
+def test_a_pod_too_big_for_a_workers_memory_gets_the_failure_mode_not_an_oom(server: Server) -> None:
+    body = json.dumps(review(big_pod(230_000, minimal=True))).encode()  # just under the 8 MiB body limit
+    assert 7.5 * MiB < len(body) < 8 * MiB
+    peak = 0
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        sent = pool.submit(post, server, body, "/validate", 60)
+        while not sent.done():
+            peak = max(peak, server.rss())
+            time.sleep(0.05)
+        status, answer = sent.result()
+    r = answer["response"]
+    assert status == 200 and r["allowed"] is False and r["status"]["code"] in (403, 500), r["status"]
+    print(f"peak RSS with a 230,000-container pod: {peak / MiB:.0f} MiB (bound {BOUND / MiB:.0f} MiB)")
+    assert peak < BOUND
+    assert post(server, review(big_pod(100)))[1]["response"]["status"]["code"] == 403
 
 
 def test_many_clients_holding_big_bodies_are_refused_not_buffered(server: Server) -> None:

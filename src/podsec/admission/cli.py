@@ -34,15 +34,25 @@ def run(args: argparse.Namespace) -> int:
                 return EXIT_ERROR
             with open(args.ca_bundle, "rb") as fh:
                 ca_bundle = fh.read()
-        sys.stdout.write(
-            manifests.render(
-                namespace=args.namespace,
-                image=args.image,
-                tls=args.tls,
-                ca_bundle=ca_bundle,
-                failure_policy=args.failure_policy,
-            )
+        options = manifests.Options(
+            namespace=args.namespace,
+            image=args.image,
+            tls=args.tls,
+            ca_bundle=ca_bundle,
+            failure_policy=args.failure_policy,
+            failure_mode=args.failure_mode,
+            timeout_seconds=args.timeout_seconds,
+            replicas=args.replicas,
+            workers=args.workers,
+            priority_class=args.priority_class,
+            api_server_cidrs=tuple(args.api_server_cidr),
+            cert_manager_namespace=args.cert_manager_namespace,
         )
+        try:
+            sys.stdout.write(manifests.render(options))
+        except ValueError as exc:
+            print(f"podsec: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
         return EXIT_CLEAN
     return _serve(args)
 
@@ -94,10 +104,15 @@ def _serve(args: argparse.Namespace) -> int:
         max_body=args.max_body_bytes,
         body_budget=args.body_budget_bytes,
         inline_bytes=args.inline_bytes,
-        worker_rss=args.worker_memory_bytes,
+        worker_memory=args.worker_memory_bytes,
         limits=limits,
     )
-    pool = Pool(workers, worker_argv(args.config), queue=server_settings.queue, rss_limit=server_settings.worker_rss)
+    pool = Pool(
+        workers,
+        worker_argv(args.config, server_settings.worker_memory),
+        queue=server_settings.queue,
+        rss_limit=server_settings.worker_memory // 2,
+    )
     state = State(
         Reviewer(cfg.review),
         namespaces,

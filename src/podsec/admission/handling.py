@@ -8,6 +8,7 @@ reason), and an unexpected error becomes the configured failure mode's answer, l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any, NamedTuple
@@ -37,6 +38,24 @@ class Answer(NamedTuple):
     body: bytes  # the AdmissionReview response
     log: dict[str, Any]  # the decision's log line (bounded fields)
     labels: tuple[str, str, str, str, str, str]  # endpoint, operation, resource, subresource, verdict, mode
+
+
+_UID = re.compile(
+    rb'^\s*\{(?:\s*"(?:kind|apiVersion)"\s*:\s*"[^"\\]*"\s*,)*\s*"request"\s*:\s*\{\s*"uid"\s*:\s*"([^"\\]{1,128})"'
+)
+
+
+def peek_uid(raw: bytes) -> str | None:
+    """The request uid of a body not parsed yet, read from its first bytes without parsing the rest:
+    the API server writes ``{"kind":…,"apiVersion":…,"request":{"uid":"…"`` (Go's field order).
+    None when the body does not start that way."""
+    found = _UID.match(raw[:1024])
+    if found is None:
+        return None
+    try:
+        return found.group(1).decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def decode(raw: bytes) -> Any:

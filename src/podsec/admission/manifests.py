@@ -2,8 +2,15 @@
 
 Choices, and why:
 
-* Two replicas spread across nodes, a PodDisruptionBudget, resource requests and limits,
-  probes on ``/healthz`` (liveness: never tied to the API server) and ``/readyz``.
+* Three replicas, each on its own node (required anti-affinity: with ``failurePolicy: Fail``
+  two replicas on one node are one failure), a PodDisruptionBudget that lets one go at a time
+  (so at least two serve during a drain), ``priorityClassName: system-cluster-critical`` (the
+  webhook gates every pod: it must not be preempted by them), probes on ``/healthz``
+  (liveness: never tied to the API server) and ``/readyz``.
+* Memory sized from the server's bound (`ServerSettings.memory_bound`: the body budget,
+  connections, caches and each worker's heap limit), CPU limited to the workers' count.
+* A NetworkPolicy: ingress only on the webhook port, from ``--api-server-cidr`` (the API
+  server's addresses) when given; egress only to the API server's port.
 * The pods pass podsec's own ``hardened`` profile: non-root UID/GID, RuntimeDefault
   seccomp, read-only root filesystem, no capabilities, no privilege escalation, a user
   namespace (``hostUsers: false``, Kubernetes 1.33+), and the service account token only
@@ -13,7 +20,8 @@ Choices, and why:
   and audited, and their pods are checked anyway). ``timeoutSeconds: 5``,
   ``sideEffects: None``, ``admissionReviewVersions: [v1]``.
 * Both configurations skip ``kube-system`` and podsec's own namespace, so the webhook can
-  never block its own recovery or the control plane's.
+  never block its own recovery or the control plane's; with cert-manager providing TLS, its
+  namespace too (cert-manager must be able to start to renew the webhook's certificate).
 * Mutation is opt-in per namespace: the mutating webhook only sees namespaces labelled
   ``podsec.io/mutate: "true"``, and fails open (validation still enforces).
 * TLS: cert-manager (a self-signed Issuer, a Certificate, and caBundle injection), or a
@@ -23,6 +31,7 @@ Choices, and why:
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -38,7 +47,6 @@ WORKLOADS = [
 ]
 CONFIG = """\
 # podsec webhook configuration (see the README, "Admission webhook")
-annotationExemptions: true
 webhook:
   exemptions:
     usernames: []
@@ -50,16 +58,46 @@ webhook:
     warn: restricted
   enforceWorkloads: false
   mutateByDefault: false
+  failureMode: {failure_mode}
+  annotationExemptions: false    # podsec.io/exempt on a pod: off (any pod author could exempt their pod)
 """
+MiB = 1024 * 1024
+PORT = 8443
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Every knob of ``podsec webhook manifests`` (the Helm chart's values mirror them)."""
+
+    namespace: str = "podsec"
+    image: str = "ghcr.io/podsec/podsec:0.1.0"
+    tls: str = "cert-manager"  # cert-manager | secret
+    ca_bundle: bytes | None = None
+    failure_policy: str = "Fail"  # for pods; workloads and mutation always Ignore
+    failure_mode: str = "deny"  # the server's answer to a review it cannot finish in time
+    timeout_seconds: int = 10
+    replicas: int = 3
+    workers: int = 2
+    priority_class: str = "system-cluster-critical"
+    api_server_cidrs: tuple[str, ...] = ()
+    cert_manager_namespace: str = "cert-manager"
+
+    def memory_limit(self) -> str:
+        """The pod's memory limit: the server's bound for these workers, in whole 64 MiB steps."""
+        from podsec.admission.server import ServerSettings
+
+        bound = ServerSettings(workers=self.workers).memory_bound()
+        return f"{-(-bound // (64 * MiB)) * 64}Mi"
 
 
 def _labels() -> dict[str, str]:
     return {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "podsec"}
 
 
-def _deployment(namespace: str, image: str) -> dict[str, Any]:
-    probe = {"httpGet": {"path": "/healthz", "port": 8443, "scheme": "HTTPS"}, "periodSeconds": 10, "timeoutSeconds": 2}
-    ready = {"httpGet": {"path": "/readyz", "port": 8443, "scheme": "HTTPS"}, "periodSeconds": 5, "timeoutSeconds": 2}
+def _deployment(o: Options) -> dict[str, Any]:
+    namespace, image = o.namespace, o.image
+    probe = {"httpGet": {"path": "/healthz", "port": PORT, "scheme": "HTTPS"}, "periodSeconds": 10, "timeoutSeconds": 2}
+    ready = {"httpGet": {"path": "/readyz", "port": PORT, "scheme": "HTTPS"}, "periodSeconds": 5, "timeoutSeconds": 2}
     token = {
         "name": "api-token",
         "projected": {
@@ -75,31 +113,26 @@ def _deployment(namespace: str, image: str) -> dict[str, Any]:
         "kind": "Deployment",
         "metadata": {"name": NAME, "namespace": namespace, "labels": _labels()},
         "spec": {
-            "replicas": 2,
+            "replicas": o.replicas,
             "selector": {"matchLabels": _labels()},
             "template": {
                 "metadata": {"labels": _labels()},
                 "spec": {
                     "serviceAccountName": NAME,
+                    "priorityClassName": o.priority_class,
                     "automountServiceAccountToken": False,
                     "hostUsers": False,
                     "terminationGracePeriodSeconds": 30,
                     "securityContext": {
                         "runAsNonRoot": True,
-                        "runAsUser": 10001,
-                        "runAsGroup": 10001,
+                        "runAsUser": 65532,  # the image's user (distroless "nonroot")
+                        "runAsGroup": 65532,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "affinity": {
                         "podAntiAffinity": {
-                            "preferredDuringSchedulingIgnoredDuringExecution": [
-                                {
-                                    "weight": 100,
-                                    "podAffinityTerm": {
-                                        "topologyKey": "kubernetes.io/hostname",
-                                        "labelSelector": {"matchLabels": _labels()},
-                                    },
-                                }
+                            "requiredDuringSchedulingIgnoredDuringExecution": [
+                                {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": _labels()}}
                             ]
                         }
                     },
@@ -117,16 +150,18 @@ def _deployment(namespace: str, image: str) -> dict[str, Any]:
                                 "--config",
                                 "/config/podsec.yaml",
                                 "--port",
-                                "8443",
+                                str(PORT),
+                                "--workers",
+                                str(o.workers),
                                 "--shutdown-delay",
                                 "5",
                                 "--graceful-seconds",
                                 "20",
                             ],
-                            "ports": [{"name": "https", "containerPort": 8443}],
+                            "ports": [{"name": "https", "containerPort": PORT}],
                             "resources": {
-                                "requests": {"cpu": "100m", "memory": "128Mi"},
-                                "limits": {"cpu": "1", "memory": "256Mi"},
+                                "requests": {"cpu": "250m", "memory": "256Mi"},
+                                "limits": {"cpu": str(o.workers), "memory": o.memory_limit()},
                             },
                             "livenessProbe": probe,
                             "readinessProbe": ready,
@@ -164,29 +199,55 @@ def _client(namespace: str, path: str, ca_bundle: bytes | None) -> dict[str, Any
     return config
 
 
-def _selector(namespace: str, extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    skip = {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", namespace]}
+def _selector(o: Options, extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    skipped = ["kube-system", o.namespace]
+    if o.tls == "cert-manager":
+        skipped.append(o.cert_manager_namespace)  # cert-manager renews our certificate: it must always start
+    skip = {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": skipped}
     return {"matchExpressions": [skip, *(extra or [])]}
 
 
-def _webhook(name: str, namespace: str, path: str, rules: list[dict[str, Any]], failure: str, ca: bytes | None,
+def _webhook(name: str, o: Options, path: str, rules: list[dict[str, Any]], failure: str, ca: bytes | None,
              selector: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     return {
         "name": name,
-        "clientConfig": _client(namespace, path, ca),
+        "clientConfig": _client(o.namespace, path, ca),
         "rules": rules,
         "failurePolicy": failure,
         "matchPolicy": "Equivalent",
         "sideEffects": "None",
-        "timeoutSeconds": 5,
+        "timeoutSeconds": o.timeout_seconds,
         "admissionReviewVersions": ["v1"],
         "namespaceSelector": selector,
     }
 
 
-def objects(
-    *, namespace: str, image: str, tls: str, ca_bundle: bytes | None, failure_policy: str
-) -> list[dict[str, Any]]:
+def _network_policy(o: Options) -> dict[str, Any]:
+    """Ingress only to the webhook's port, from the API server's addresses when they are given;
+    egress only to the API server (the namespace watch), on its usual ports."""
+    sources = [{"ipBlock": {"cidr": c}} for c in o.api_server_cidrs]
+    ingress: dict[str, Any] = {"ports": [{"protocol": "TCP", "port": PORT}]}
+    egress: dict[str, Any] = {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}
+    if sources:
+        ingress["from"] = sources
+        egress["to"] = sources
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": NAME, "namespace": o.namespace, "labels": _labels()},
+        "spec": {
+            "podSelector": {"matchLabels": _labels()},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [ingress],
+            "egress": [egress],
+        },
+    }
+
+
+def objects(o: Options) -> list[dict[str, Any]]:
+    namespace, tls, ca_bundle, failure_policy = o.namespace, o.tls, o.ca_bundle, o.failure_policy
+    if o.replicas < 2:
+        raise ValueError("replicas: at least 2 (one node's failure must not stop every pod creation)")
     annotations = {"cert-manager.io/inject-ca-from": f"{namespace}/{NAME}"} if tls == "cert-manager" else {}
     pod_rules = [
         {
@@ -232,21 +293,22 @@ def objects(
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": "podsec-config", "namespace": namespace},
-            "data": {"podsec.yaml": CONFIG},
+            "data": {"podsec.yaml": CONFIG.format(failure_mode=o.failure_mode)},
         },
-        _deployment(namespace, image),
+        _deployment(o),
         {
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": NAME, "namespace": namespace, "labels": _labels()},
-            "spec": {"selector": _labels(), "ports": [{"name": "https", "port": 443, "targetPort": 8443}]},
+            "spec": {"selector": _labels(), "ports": [{"name": "https", "port": 443, "targetPort": PORT}]},
         },
         {
             "apiVersion": "policy/v1",
             "kind": "PodDisruptionBudget",
             "metadata": {"name": NAME, "namespace": namespace},
-            "spec": {"minAvailable": 1, "selector": {"matchLabels": _labels()}},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _labels()}},
         },
+        _network_policy(o),
     ]
     if tls == "cert-manager":
         docs += [
@@ -277,24 +339,8 @@ def objects(
             "kind": "ValidatingWebhookConfiguration",
             "metadata": {"name": NAME, "labels": _labels(), "annotations": annotations},
             "webhooks": [
-                _webhook(
-                    "pods.validate.podsec.io",
-                    namespace,
-                    "/validate",
-                    pod_rules,
-                    failure_policy,
-                    ca,
-                    _selector(namespace),
-                ),
-                _webhook(
-                    "workloads.validate.podsec.io",
-                    namespace,
-                    "/validate",
-                    workload_rules,
-                    "Ignore",
-                    ca,
-                    _selector(namespace),
-                ),
+                _webhook("pods.validate.podsec.io", o, "/validate", pod_rules, failure_policy, ca, _selector(o)),
+                _webhook("workloads.validate.podsec.io", o, "/validate", workload_rules, "Ignore", ca, _selector(o)),
             ],
         },
         {
@@ -305,12 +351,12 @@ def objects(
                 {
                     **_webhook(
                         "pods.mutate.podsec.io",
-                        namespace,
+                        o,
                         "/mutate",
                         [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}],
                         "Ignore",
                         ca,
-                        _selector(namespace, [{"key": "podsec.io/mutate", "operator": "In", "values": ["true"]}]),
+                        _selector(o, [{"key": "podsec.io/mutate", "operator": "In", "values": ["true"]}]),
                     ),
                     "reinvocationPolicy": "Never",
                 }
@@ -324,6 +370,6 @@ def objects(
     return docs
 
 
-def render(**kwargs: Any) -> str:
+def render(options: Options) -> str:
     header = "# podsec admission webhook: kubectl apply -f -\n"
-    return header + yaml.safe_dump_all(objects(**kwargs), sort_keys=False, explicit_start=True)
+    return header + yaml.safe_dump_all(objects(options), sort_keys=False, explicit_start=True)

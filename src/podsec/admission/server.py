@@ -53,17 +53,26 @@ from starlette.types import Receive, Scope, Send
 from podsec.admission import handling
 from podsec.admission.guard import BodyBudget, GuardedServer, Limits
 from podsec.admission.handling import Refusal
-from podsec.admission.logs import LOG, bounded
+from podsec.admission.logs import LOG, QUEUE_BYTES, bounded
 from podsec.admission.metrics import Metrics
 from podsec.admission.namespaces import NamespaceLabels
 from podsec.admission.pool import Job, Overloaded, Pool, WorkerFailed
 from podsec.admission.review import Reviewer
 from podsec.model.pod import get_path
 
+PEEK_PARSE_LIMIT = 1024 * 1024  # a late review's body is parsed on the loop (for its uid) only up to this size
 __all__ = ["CertReloader", "Metrics", "ServerSettings", "State", "Today", "build_app", "serve"]
 
 MiB = 1024 * 1024
 log = logging.getLogger("podsec.webhook")
+# Measured on CPython 3.11 (README, "Webhook limits"): resident memory of a started server, of a
+# worker's code and libraries (shared pages excluded from its heap limit), per open TLS connection
+# (OpenSSL's buffers and uvicorn's), and of an inline review per body byte (parsed JSON and views).
+BASE_MAIN = 80 * MiB
+BASE_WORKER_CODE = 24 * MiB
+PER_CONNECTION = 96 * 1024
+INLINE_PEAK_PER_BYTE = 128
+CACHE_BYTES = 16 * MiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +88,19 @@ class ServerSettings:
     body_budget: int = 48 * MiB  # bodies held at once, all requests together
     inline_bytes: int = 64 * 1024
     inline_containers: int = 64
-    worker_rss: int = 512 * MiB  # a worker whose memory passes this after a review is replaced
+    worker_memory: int = 512 * MiB  # each worker's heap (RLIMIT_DATA); replaced after a review above half of it
     limits: Limits = field(default_factory=Limits)
+
+    def memory_bound(self) -> int:
+        """The most memory the server and its workers can hold, in bytes (README, "Webhook limits").
+
+        Main process: its start-up size, twice the body budget (chunks, then joined), every
+        connection's TLS and HTTP buffers, the evaluation cache, the log queue and an inline
+        review; each worker: its heap limit and its code.
+        """
+        main = BASE_MAIN + 2 * self.body_budget + self.limits.max_connections * PER_CONNECTION
+        main += CACHE_BYTES + QUEUE_BYTES + INLINE_PEAK_PER_BYTE * self.inline_bytes
+        return main + self.workers * (self.worker_memory + BASE_WORKER_CODE)
 
 
 class CertReloader:
@@ -346,6 +366,8 @@ class ReviewEndpoint:
         uid = request["uid"] if request is not None else job.uid if job is not None else None
         may_deny = job.may_deny if job is not None else handling.enforcing(request, state.reviewer)
         if uid is None:
+            uid = handling.peek_uid(raw)
+        if uid is None and len(raw) <= PEEK_PARSE_LIMIT:
             try:
                 request = handling.read(raw)
             except Refusal as exc:
@@ -353,6 +375,10 @@ class ReviewEndpoint:
                 return
             uid = request["uid"]
             may_deny = handling.enforcing(request, state.reviewer)
+        if uid is None:  # a large body in an unusual shape: not parsed here (memory), a call failure instead
+            state.metrics.not_reviewed(self.endpoint, reason)
+            await self._refuse(send, Refusal(503, f"{handling.FAILURES[reason][2]}; retry"))
+            return
         mode = state.reviewer.config.failure_mode
         body, decision = handling.unreviewed(uid, self.endpoint, reason, mode, may_deny=may_deny, detail=detail)
         state.metrics.not_reviewed(self.endpoint, reason)
@@ -433,8 +459,8 @@ async def _reload_certs(state: State) -> None:
         state.certs.check()
 
 
-def worker_argv(config: str | None) -> list[str]:
-    argv = [sys.executable, "-m", "podsec.admission.worker"]
+def worker_argv(config: str | None, memory: int) -> list[str]:
+    argv = [sys.executable, "-m", "podsec.admission.worker", "--memory-bytes", str(memory)]
     return [*argv, "--config", config] if config else argv
 
 

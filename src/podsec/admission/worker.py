@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import gc
 import os
+import resource
 import struct
 import sys
 from datetime import date
@@ -115,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="podsec-worker")
     ap.add_argument("--config")
     ap.add_argument("--nice", type=int, default=2)
+    ap.add_argument("--memory-bytes", type=int, default=0, help="cap on the heap (RLIMIT_DATA); 0: none")
     args = ap.parse_args(argv)
+    if args.memory_bytes:
+        # Bounded by construction: a review that would need more memory fails with MemoryError
+        # (answered "error", so the server gives the failure mode's answer) instead of growing
+        # the pod into its memory limit.
+        resource.setrlimit(resource.RLIMIT_DATA, (args.memory_bytes, args.memory_bytes))
     if args.nice:
         with contextlib.suppress(OSError):
             os.nice(args.nice)
