@@ -460,7 +460,8 @@ async def _reload_certs(state: State) -> None:
 
 
 def worker_argv(config: str | None, memory: int) -> list[str]:
-    argv = [sys.executable, "-m", "podsec.admission.worker", "--memory-bytes", str(memory)]
+    flags = ["-S"] if sys.flags.no_site else []  # as the server was started (the image runs python3 -S)
+    argv = [sys.executable, *flags, "-m", "podsec.admission.worker", "--memory-bytes", str(memory)]
     return [*argv, "--config", config] if config else argv
 
 
