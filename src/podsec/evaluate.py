@@ -240,13 +240,13 @@ def prepare(
     obj: Mapping[str, Any], kinds: KindTable, *, file: str | None = None, line_offset: int = 0
 ) -> Prepared | list[InputError]:
     """The pod views of ``obj``, or the input errors that keep them from being built."""
-    ref = ObjectRef.of(obj)
     errors: list[InputError] = []
     views: list[podmodel.PodView] = []
     images: dict[tuple[str | None, str | None], str | None] = {}
     for src in kinds.pod_sources(obj):
         problems = podmodel.validate_pod(obj, src)
         if problems:
+            ref = ObjectRef.of(obj)
             for p in problems:
                 line, col, _ = _position(obj, p.path, line_offset)
                 errors.append(InputError(file, line, f"{ref}: {format_path(p.path)}: {p.message}", col, ref))

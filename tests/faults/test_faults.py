@@ -34,7 +34,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         tmp_path_factory.mktemp("faults"),
         "--workers", "2", "--header-timeout", "1", "--idle-timeout", "2", "--handshake-timeout", "1",
         "--max-connections", "300",
-        "--review-deadline", "15",  # this machine is shared: the largest pod takes 3-6 s here, the default is 8
+        "--review-deadline", "60",  # a shared VM: the largest pod takes 3-6 s here, far more under load (default 8)
     )  # fmt: skip
     yield s
     s.stop()

@@ -4,9 +4,10 @@
   closes the longest-idle connection (a keep-alive connection between requests), or, when
   every connection is busy, is closed at once.
 * **Slow and idle clients**: a TLS handshake must finish within ``handshake_timeout``; a
-  request's headers must be complete within ``header_timeout`` of the connection opening or of
-  the request's first byte (slowloris); a connection idle between requests is closed after
-  ``idle_timeout``. Headers larger than ``max_header_bytes`` are refused.
+  request, headers and body, must arrive within ``header_timeout`` of the connection opening
+  or of the request's first byte (slowloris, slow bodies; checked every second, so up to a
+  second later); a connection idle between requests is closed after ``idle_timeout`` (uvicorn's
+  keep-alive timeout). Headers larger than ``max_header_bytes`` drop the connection.
 * **Bodies**: `BodyBudget` bounds the bytes of request bodies held at once, across all requests.
 
 Every bound is a number of bytes or seconds fixed at start-up, so the server's memory does not
@@ -19,7 +20,7 @@ import asyncio
 import logging
 import socket
 import sys
-import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,84 +39,76 @@ class Limits:
     max_header_bytes: int = 32 * 1024
 
 
-class HeaderTooLarge(Exception):
-    pass
-
-
 class GuardedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the limits above."""
+    """uvicorn's httptools protocol with the limits above, at the cost of a few attribute writes
+    per request: request timing is checked by one sweep a second over all connections
+    (`sweep`), not by a timer per request, and header bytes are counted per received chunk."""
 
     limits = Limits()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._timer: asyncio.TimerHandle | None = None
-        self._busy = False
-        self._idle_since = time.monotonic()
-        self._header_bytes = 0
-
-    def _arm(self, seconds: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self.loop.call_later(seconds, self._expire)
-
-    def _expire(self) -> None:
-        """Drop the connection now: abort, not close, since a TLS close waits for the peer's
-        close_notify (up to 30 s), and a client that stopped reading would hold it open."""
-        self._timer = None
-        if self.transport is not None:
-            self.transport.abort()
+        self.opened = 0.0
+        self.waiting_since: float | None = None  # a request (or the first one) is due since then
+        self.header_bytes = 0  # bytes received since the request began, while its headers are coming
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         connections = self.server_state.connections
         if len(connections) >= self.limits.max_connections:
-            idle = [c for c in connections if isinstance(c, GuardedProtocol) and not c._busy]
+            idle = [c for c in connections if isinstance(c, GuardedProtocol) and c.idle]
             if not idle:
                 transport.abort()  # every connection is busy: refuse this one
                 return
-            min(idle, key=lambda c: c._idle_since)._expire()
+            min(idle, key=lambda c: c.opened).drop()
         super().connection_made(transport)
-        self._arm(self.limits.header_timeout)
+        self.opened = self.waiting_since = self.loop.time()
+
+    @property
+    def idle(self) -> bool:
+        """Between requests (or before the first): nothing is being answered on it."""
+        cycle = self.cycle
+        return cycle is None or cycle.response_complete
+
+    def drop(self) -> None:
+        """Abort, not close: a TLS close waits for the peer's close_notify (up to 30 s), and a
+        client that stopped reading would hold the connection open meanwhile."""
+        if self.transport is not None:
+            self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         if self.transport is None:  # refused in connection_made
             return
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        cycle = self.cycle  # a new cycle starts when a request's headers are complete
+        if cycle is None or cycle.response_complete:  # so its headers are still coming
+            self.header_bytes += len(data)
+            if self.header_bytes > self.limits.max_header_bytes:
+                log.warning("connection dropped: request headers too large")
+                self.drop()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._busy = True
-        self._header_bytes = 0
-        self._arm(self.limits.header_timeout)
+        self.header_bytes = 0
+        if self.waiting_since is None:  # the first request's time runs from the connection's start
+            self.waiting_since = self.loop.time()
 
-    def on_url(self, url: bytes) -> None:
-        self._count(len(url))
-        super().on_url(url)
+    def on_message_complete(self) -> None:
+        self.waiting_since = None  # the whole request arrived in time
+        super().on_message_complete()
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
-        super().on_header(name, value)
 
-    def _count(self, n: int) -> None:
-        self._header_bytes += n
-        if self._header_bytes > self.limits.max_header_bytes:
-            raise HeaderTooLarge  # httptools reports it as a parser error: uvicorn answers 400 and closes
-
-    def on_headers_complete(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._busy = False
-        self._idle_since = time.monotonic()
-        if self.transport is not None and not self.transport.is_closing():
-            self._arm(self.limits.idle_timeout)
+def sweep(connections: Iterable[Any], limits: Limits, now: float) -> int:
+    """Drop every connection whose request (headers and body) or first request is overdue."""
+    dropped = 0
+    for c in list(connections):
+        since = c.waiting_since if isinstance(c, GuardedProtocol) else None
+        if since is not None and now - since > limits.header_timeout:
+            c.drop()
+            dropped += 1
+    return dropped
 
 
 class GuardedServer(uvicorn.Server):
@@ -154,6 +147,14 @@ class GuardedServer(uvicorn.Server):
         port = server.sockets[0].getsockname()[1]
         log.info("listening", extra={"fields": {"host": config.host, "port": port, "tls": bool(config.ssl)}})
         self.started = True
+        self._sweeper = asyncio.create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        interval = min(1.0, self.limits.header_timeout / 4)
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            sweep(self.server_state.connections, self.limits, loop.time())
 
 
 class BodyBudget:

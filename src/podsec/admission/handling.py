@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from podsec.admission.logs import bounded
+from podsec.admission.logs import MAX_FIELD, bounded
 from podsec.admission.review import Decision, Reviewer, ReviewError, clean, parse, response
 
 FAILURES = {  # reason -> (HTTP-like status code, reason, what happened)
@@ -58,18 +58,12 @@ def peek_uid(raw: bytes) -> str | None:
         return None
 
 
-def decode(raw: bytes) -> Any:
-    """The body's JSON (orjson: at most 1,024 levels deep, strict UTF-8, no lone surrogates)."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise Refusal(400, f"malformed JSON: {exc}") from None
-
-
 def read(raw: bytes) -> Mapping[str, Any]:
     """The request of a v1 AdmissionReview body, or Refusal."""
     try:
-        return parse(decode(raw))
+        return parse(orjson.loads(raw))
+    except orjson.JSONDecodeError as exc:
+        raise Refusal(400, f"malformed JSON: {exc}") from None
     except ReviewError as exc:
         raise Refusal(400, str(exc)) from None
     except RecursionError:
@@ -83,11 +77,6 @@ def verdict(decision: Decision) -> str:
     return _VERDICTS.get(decision.mode, "allow") if decision.allowed else "deny"
 
 
-def _fields(request: Mapping[str, Any]) -> tuple[str, str, str]:
-    resource = request.get("resource") or {}
-    return str(request.get("operation")), str(resource.get("resource", "")), str(request.get("subResource") or "")
-
-
 def answer(
     request: Mapping[str, Any],
     endpoint: str,
@@ -98,7 +87,9 @@ def answer(
 ) -> Answer:
     """Review a `read` request: the response and what to log and count. Raises Refusal for input
     that only shows itself as bad while reviewing (nesting beyond what can be keyed)."""
-    operation, resource, subresource = _fields(request)
+    operation = str(request.get("operation"))
+    resource = str((request.get("resource") or {}).get("resource", ""))
+    subresource = str(request.get("subResource") or "")
     try:
         if endpoint == "validate":
             body, decision = reviewer.review(request, labels, namespace_known=known, today=today)
@@ -108,22 +99,27 @@ def answer(
         raise Refusal(400, str(exc)) from None
     except RecursionError:
         raise Refusal(400, "the object is nested too deeply") from None
-    v = verdict(decision)
-    meta = (request.get("object") or {}).get("metadata")
-    generated = meta.get("generateName") if isinstance(meta, dict) else None
+    v = _VERDICTS.get(decision.mode, "allow") if decision.allowed else "deny"
+    name = request.get("name")
+    if not name:
+        meta = (request.get("object") or {}).get("metadata")
+        name = meta.get("generateName") if isinstance(meta, dict) else None
+    namespace = request.get("namespace")
+    user = (request.get("userInfo") or {}).get("username")
     log = {
         "uid": request["uid"],
         "endpoint": endpoint,
         "operation": operation,
-        "resource": bounded(resource, 64),
-        "subresource": bounded(subresource, 64),
-        "namespace": bounded(request.get("namespace")),
-        "name": bounded(request.get("name") or generated),
-        "user": bounded((request.get("userInfo") or {}).get("username")),
+        "resource": resource if len(resource) <= 64 else bounded(resource, 64),
+        "subresource": subresource if len(subresource) <= 64 else bounded(subresource, 64),
+        # parse() made name and namespace strings or None; bounded() only for what is long or odd
+        "namespace": namespace if namespace is None or len(namespace) <= MAX_FIELD else bounded(namespace),
+        "name": name if type(name) is str and len(name) <= MAX_FIELD else bounded(name),
+        "user": user if type(user) is str and len(user) <= MAX_FIELD else bounded(user),
         "dryRun": request.get("dryRun") is True,
         "decision": v,
         "mode": decision.mode,
-        "reason": bounded(decision.reason),
+        "reason": decision.reason,  # podsec's own short text
     }
     return Answer(orjson.dumps(body), log, (endpoint, operation, resource, subresource, v, decision.mode))
 

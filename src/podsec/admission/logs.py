@@ -18,70 +18,89 @@ import orjson
 
 MAX_FIELD = 256  # characters of one string field
 QUEUE_BYTES = 4 * 1024 * 1024
+FLUSH_BYTES = 64 * 1024  # wake the writer at once past this; otherwise it writes every FLUSH_SECONDS
+FLUSH_SECONDS = 0.05
 
 
 def bounded(value: Any, limit: int = MAX_FIELD) -> Any:
-    """A field value fit for a log line: scalars as they are, strings cut to ``limit`` characters
-    (lone surrogates replaced), anything else as a short description."""
+    """A field value fit for a log line: scalars as they are, strings cut to ``limit`` characters,
+    anything else as a short description."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + f"\u2026 ({len(value)} characters)"
     if value is None or isinstance(value, (bool, int, float)):
         return value
-    if isinstance(value, str):
-        text = value if len(value) <= limit else value[:limit] + f"\u2026 ({len(value)} characters)"
-        try:
-            text.encode()
-        except UnicodeEncodeError:
-            text = text.encode("utf-8", "replace").decode()
-        return text
     return f"<{type(value).__name__}>"
 
 
 class LogSink:
-    """A bounded queue of log lines and the thread that writes them."""
+    """A bounded queue of log lines and the thread that writes them.
+
+    The event loop only appends to a deque (atomic in CPython) and adds to a byte count it
+    alone writes; the writer thread pops lines and adds to its own count. No lock on the hot
+    path; the writer is woken by the first line after a batch (or past FLUSH_BYTES), gathers
+    lines for FLUSH_SECONDS and writes them at once, and sleeps while there is nothing to write.
+    """
 
     def __init__(self, stream: IO[bytes], *, capacity: int = QUEUE_BYTES) -> None:
         self.stream = stream
         self.capacity = capacity
-        self.queued = 0
+        self.produced = 0  # bytes queued, ever (written by the producer only)
+        self.consumed = 0  # bytes taken by the writer, ever (written by the writer only)
         self.dropped = 0
         self._lines: collections.deque[bytes] = collections.deque()
-        self._ready = threading.Condition(threading.Lock())
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="podsec-log-writer", daemon=True)
         self._thread.start()
 
+    @property
+    def queued(self) -> int:
+        return self.produced - self.consumed
+
     def write(self, line: bytes) -> None:
-        """Queue one line (ending in a newline); never blocks. A full queue drops the line."""
-        with self._ready:
-            if self.queued + len(line) > self.capacity:
-                self.dropped += 1
-                return
-            self._lines.append(line)
-            self.queued += len(line)
-            self._ready.notify()
+        """Queue one line (ending in a newline); never blocks. A full queue drops the line.
+        Lines are written in batches, at most FLUSH_SECONDS after they were queued."""
+        queued = self.produced - self.consumed
+        if queued + len(line) > self.capacity:
+            self.dropped += 1
+            return
+        lines = self._lines
+        first = not lines
+        lines.append(line)
+        self.produced += len(line)
+        if first or queued >= FLUSH_BYTES:
+            self._wake.set()
 
     def _run(self) -> None:
         lost = 0
+        lines = self._lines
         while True:
-            with self._ready:
-                while not self._lines:
-                    self._ready.wait()
-                batch = list(self._lines)
-                self._lines.clear()
-                size = sum(len(x) for x in batch)
-                if self.dropped > lost:
-                    note = {"time": _now(), "level": "warning", "msg": "log lines dropped: the log stream was blocked",
-                            "dropped": self.dropped - lost}  # fmt: skip
-                    batch.insert(0, orjson.dumps(note, option=orjson.OPT_APPEND_NEWLINE))
-                    lost = self.dropped
+            self._wake.wait()
+            self._wake.clear()
+            if self.queued < FLUSH_BYTES:
+                time.sleep(FLUSH_SECONDS)  # gather a batch: one write for many lines
+            if not lines:
+                continue
+            batch = []
+            size = 0
+            while lines:
+                line = lines.popleft()
+                batch.append(line)
+                size += len(line)
+            if self.dropped > lost:
+                note = {"time": _now(), "level": "warning", "msg": "log lines dropped: the log stream was blocked",
+                        "dropped": self.dropped - lost}  # fmt: skip
+                batch.insert(0, orjson.dumps(note, option=orjson.OPT_APPEND_NEWLINE))
+                lost = self.dropped
             try:
                 self.stream.write(b"".join(batch))  # may block: only this thread waits
                 self.stream.flush()
             except (OSError, ValueError):
                 pass  # a closed or broken stream: nothing to tell it
-            with self._ready:
-                self.queued -= size
+            self.consumed += size
 
     def flush(self, timeout: float = 2.0) -> None:
         """Wait (bounded) until the queue is written: for shutdown."""
+        self._wake.set()
         deadline = time.monotonic() + timeout
         while self.queued and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -117,9 +136,14 @@ class SinkHandler(logging.Handler):
                 entry[key] = bounded(value)
             if record.exc_info and record.exc_info[1] is not None:
                 entry["error"] = bounded(repr(record.exc_info[1]), 1024)
-            self.sink.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
-        except Exception:  # logging must never break serving
-            self.handleError(record)
+            try:
+                line = orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+            except TypeError:  # e.g. a lone surrogate in a message: replace what cannot be written
+                line = orjson.dumps({k: v.encode("utf-8", "replace").decode() if isinstance(v, str) else v
+                                     for k, v in entry.items()}, option=orjson.OPT_APPEND_NEWLINE)  # fmt: skip
+            self.sink.write(line)
+        except Exception:  # logging must never break serving, nor write to a stream that may block
+            pass
 
 
 class Log:

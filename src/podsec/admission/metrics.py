@@ -67,14 +67,15 @@ class Metrics(Collector):
     def reviewed(
         self, endpoint: str, operation: str, resource: str, subresource: str, verdict: str, mode: str, seconds: float
     ) -> None:
-        """Count one answered review: request, decision and latency (labels mapped onto fixed sets)."""
-        endpoint = label(endpoint, ENDPOINTS)
-        operation = label(operation, OPERATIONS)
-        resource = label(resource, RESOURCES)
-        mode = label(mode, MODES)
-        request = (endpoint, operation, resource, label(subresource, SUBRESOURCES))
+        """Count one answered review: request, decision and latency (labels mapped onto fixed sets;
+        the values are strings: inline membership tests, this runs for every review)."""
+        endpoint = endpoint if endpoint in ENDPOINTS else OTHER
+        operation = operation if operation in OPERATIONS else OTHER
+        resource = resource if resource in RESOURCES else OTHER
+        mode = mode if mode in MODES else OTHER
+        request = (endpoint, operation, resource, subresource if subresource in SUBRESOURCES else OTHER)
         self.requests[request] = self.requests.get(request, 0) + 1
-        decision = (endpoint, operation, resource, label(verdict, DECISIONS), mode)
+        decision = (endpoint, operation, resource, verdict if verdict in DECISIONS else OTHER, mode)
         self.decisions[decision] = self.decisions.get(decision, 0) + 1
         self.observe(seconds, endpoint, operation, resource, mode)
 

@@ -114,7 +114,7 @@ def echo(value: Any) -> str:
     return clean(text, MAX_ECHO + 8)
 
 
-_MAPPINGS = ("kind", "resource", "userInfo", "object", "oldObject")
+_MAPPINGS = ("kind", "resource", "userInfo")  # read with .get(); object and oldObject are checked where used
 _STRINGS = ("name", "namespace", "subResource")
 
 
@@ -235,6 +235,11 @@ _GOVERNANCE = CheckLevel.GOVERNANCE.value
 _PSS_PROFILES = ("baseline", "restricted")
 
 
+def _bounded(text: str) -> str:
+    """`clean` at MAX_MESSAGE, without its cost for the usual short, printable text."""
+    return text if len(text) <= MAX_MESSAGE and text.isprintable() else clean(text, MAX_MESSAGE)
+
+
 class Used(NamedTuple):
     """An exemption that hid findings in this evaluation, and the checks it hid."""
 
@@ -260,10 +265,10 @@ class Outcome:
         self.mode = mode
         self.error = clean(error, MAX_MESSAGE) if error is not None else None
         findings = result.findings if result else ()
-        self.failing = tuple((f.check, clean(f.message, MAX_MESSAGE)) for f in findings if f.level != _GOVERNANCE)
-        self.notes = tuple(clean(f.message, MAX_MESSAGE) for f in findings if f.level == _GOVERNANCE)
+        self.failing = tuple((f.check, _bounded(f.message)) for f in findings if f.level != _GOVERNANCE)
+        self.notes = tuple(_bounded(f.message) for f in findings if f.level == _GOVERNANCE)
         pss = mode.profile in _PSS_PROFILES and result is not None and not result.suppressed and result.verdicts
-        self.verdict = clean(result.verdicts[0][1], MAX_MESSAGE) if pss and result else None
+        self.verdict = _bounded(result.verdicts[0][1]) if pss and result else None
         used: dict[Exemption, dict[str, None]] = {}
         for s in result.suppressed if result else ():
             used.setdefault(s.exemption, {})[s.finding.check] = None
@@ -331,6 +336,12 @@ class Review(NamedTuple):
 def _record_exemptions(r: Review, audit: dict[str, str], warnings: list[str] | None) -> list[str]:
     """Every exemption an evaluation used: one warning each (first, so the limit never drops them)
     and the ``exemptions`` audit annotation, naming the exemption, what it hid, its expiry and reason."""
+    quiet = True
+    for outcome in r.memo.values():
+        if outcome.used or outcome.notes:
+            quiet = False
+    if quiet:  # nearly every review
+        return warnings or []
     used: dict[str, None] = {}
     for outcome in r.memo.values():
         for u in outcome.used:
@@ -507,12 +518,15 @@ class Reviewer:
             return response(uid, True, auditAnnotations=notes), Decision(True, "error", "namespace lookup failed")
 
         ns = self.namespace_policy(labels)
-        exemptible = self.exemptible(namespace, ns)
+        exemptible = self.exemptible(namespace, ns) if self.config.annotation_exemptions.enabled else None
         r = Review(obj, ns, today, exemptible, {}, [])
         audit: dict[str, str] = {}
         warnings: list[str] = [clean(f"podsec: {e}", MAX_WARNING_RUNES) for e in ns.errors]
         ignored = ""
-        if exemptible is None and self._asks_for_exemption(obj):
+        meta = obj.get("metadata")
+        own = meta.get("annotations") if isinstance(meta, dict) else None
+        asks = isinstance(own, dict) and EXEMPT in own
+        if exemptible is None and (asks or (not is_pod and self._template_asks_for_exemption(obj))):
             ignored = f"{EXEMPT} is ignored: annotation exemptions are off in this namespace"
             warnings.append(f"podsec: {ignored}")
         if is_pod:
@@ -523,15 +537,16 @@ class Reviewer:
             if outcome.error or outcome.failing:
                 text = f"cannot evaluate the object: {outcome.error}" if outcome.error else outcome.text(False)
                 name = request.get("name") or ""
+                if len(name) > 256 or not name.isprintable():
+                    name = clean(name, 256)
                 what = f'{resource} "{name}"' if name else resource
                 note = f" ({ignored})" if ignored else ""
-                status = {
-                    "code": 403,
-                    "reason": "Forbidden",
-                    "status": "Failure",
-                    "message": clean(f"{what} is forbidden: {text}", MAX_MESSAGE - len(note)) + note,
-                }
-                _record_exemptions(r, audit, None)
+                message = f"{what} is forbidden: {text}{note}"  # text: bounded and clean already
+                if len(message) > MAX_MESSAGE:
+                    message = message[: MAX_MESSAGE - len(note) - 1] + "\u2026" + note
+                status = {"code": 403, "reason": "Forbidden", "status": "Failure", "message": message}
+                if outcome.used:
+                    _record_exemptions(r, audit, None)
                 # Like PSA: no violations annotation; the audit event records the denial's message.
                 return (
                     response(uid, False, status=status, auditAnnotations=audit),
@@ -549,16 +564,16 @@ class Reviewer:
                 warnings.append(clean(f"podsec could not evaluate the object: {outcome.error}", MAX_WARNING_RUNES))
             else:
                 warnings += outcome.warnings()
-        warnings = _record_exemptions(r, audit, warnings)
+        for outcome in r.memo.values():
+            if outcome.used or outcome.notes:
+                warnings = _record_exemptions(r, audit, warnings)
+                break
         warnings = list(dict.fromkeys(warnings))[:MAX_WARNINGS]
         mode = "warn" if warnings else "allow"
         return response(uid, True, warnings=warnings, auditAnnotations=audit), Decision(True, mode, str(ns.warn))
 
-    def _asks_for_exemption(self, obj: Mapping[str, Any]) -> bool:
-        meta = obj.get("metadata")
-        notes = meta.get("annotations") if isinstance(meta, dict) else None
-        if isinstance(notes, dict) and EXEMPT in notes:
-            return True
+    def _template_asks_for_exemption(self, obj: Mapping[str, Any]) -> bool:
+        """Whether a workload's pod template carries podsec.io/exempt."""
         for src in self.config.kinds.pod_sources(obj):
             for path in src.metadata:
                 notes = get_path(obj, (*path, "annotations"))

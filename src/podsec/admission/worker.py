@@ -115,7 +115,7 @@ def serve(config_path: str | None, inp: IO[bytes], out: IO[bytes]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="podsec-worker")
     ap.add_argument("--config")
-    ap.add_argument("--nice", type=int, default=2)
+    ap.add_argument("--nice", type=int, default=5)
     ap.add_argument("--memory-bytes", type=int, default=0, help="cap on the heap (RLIMIT_DATA); 0: none")
     args = ap.parse_args(argv)
     if args.memory_bytes:

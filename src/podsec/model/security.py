@@ -199,18 +199,33 @@ def pod_security_context(raw: Mapping[str, Any] | None, path: Path) -> PodSecuri
     return PodSecurityContext(raw is not None, path, **_fields(data, _POD_FIELDS, path, "pod"), misplaced=misplaced)
 
 
+_EFFECTIVE_FIELDS = (*SHARED_FIELDS, *CONTAINER_ONLY_FIELDS)
+_UNSET_TUPLES: dict[Path, tuple[Resolved[Any], ...]] = {}
+
+
+def _unset_at(path: Path) -> tuple[Resolved[Any], ...]:
+    """Every effective field unset at ``path``, in `_EFFECTIVE_FIELDS` order. Shared for the first
+    containers' paths (every small pod has them: no objects made per review); made afresh for
+    the rest (a pod with 100,000 containers would only churn a cache)."""
+    found = _UNSET_TUPLES.get(path)
+    if found is None:
+        found = tuple(Resolved(None, "unset", (*path, name)) for _, name in _EFFECTIVE_FIELDS)
+        index = path[-2] if len(path) > 1 else 0
+        if isinstance(index, int) and index < 16 and len(_UNSET_TUPLES) < 1024:
+            _UNSET_TUPLES[path] = found
+    return found
+
+
 def _resolve_unset(pod: PodSecurityContext, present: bool, path: Path) -> EffectiveSecurityContext:
     """`resolve` for a container that sets nothing itself: the pod's values where it sets them,
     else unset at the container's own field. The common case (and the whole of a pod of many
     minimal containers), so it makes nothing it need not: no dicts, no lookups by name."""
-    shared: list[Resolved[Any]] = []
-    for attr, name in SHARED_FIELDS:
-        inherited: Resolved[Any] = getattr(pod, attr)
-        shared.append(inherited if inherited.source != "unset" else Resolved(None, "unset", (*path, name)))
-    user, group, non_root, seccomp, app_armor, se_linux, windows = shared
-    privileged, escalation, caps, read_only, proc_mount = (
-        Resolved(None, "unset", (*path, name)) for _, name in CONTAINER_ONLY_FIELDS
+    unset = _unset_at(path)
+    user, group, non_root, seccomp, app_armor, se_linux, windows = (
+        inherited if (inherited := getattr(pod, attr)).source != "unset" else unset[i]
+        for i, (attr, _) in enumerate(SHARED_FIELDS)
     )
+    privileged, escalation, caps, read_only, proc_mount = unset[len(SHARED_FIELDS) :]
     return EffectiveSecurityContext(
         present, path, user, group, non_root, seccomp, app_armor, se_linux, windows,
         privileged, escalation, caps, read_only, proc_mount,
