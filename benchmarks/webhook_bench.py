@@ -19,6 +19,11 @@ podsec is measured twice: --distinct pods of one template in rotation (a Replica
 up, a DaemonSet rolling out: they share one evaluation), and --distinct pods of as many
 different templates (more than the evaluation cache holds: every review is evaluated).
 Targets (issue #6): podsec >= 50% of the echo throughput; p99 <= 5 ms at 1,000 reviews/s.
+
+The stall test (issue #12): podsec with its workers on every core, good reviews at --stall-rate
+(open loop, on CPU 1) while 8 reviews of a 10,000-container pod (1.9 MB each) are kept in flight
+for --stall-seconds; reported: the good reviews' p99 and failures (target: p99 <= 50 ms, none
+fails) and how the big reviews were answered.
 """
 
 from __future__ import annotations
@@ -80,6 +85,11 @@ def free_port() -> int:
 def pin(cpu: int) -> None:
     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > cpu:
         os.sched_setaffinity(0, {cpu})
+
+
+def unpin() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -268,6 +278,71 @@ def instructions(cmd: list[str], port: int, ctx: ssl.SSLContext, requests: list[
     return (totals[1] - totals[0]) // count
 
 
+def big_review(containers: int) -> bytes:
+    from tests.admission.payloads import review
+    from tests.faults.harness import big_pod
+
+    return http(review(big_pod(containers)))
+
+
+async def stall(
+    port: int, ctx: ssl.SSLContext, good: bytes, big: bytes, rate: float, seconds: float
+) -> dict[str, float]:
+    """Good reviews at ``rate`` while 8 big reviews are always in flight."""
+    latencies: list[float] = []
+    failures = 0
+    answered: dict[str, int] = {}
+    stop = time.perf_counter() + seconds + 0.5
+
+    async def heavy() -> None:
+        conn = (await connect(port, ctx, 1))[0]
+        while time.perf_counter() < stop:
+            body = await conn.post(big)
+            code = json.loads(body)["response"].get("status", {}).get("code", 200)
+            answered[str(code)] = answered.get(str(code), 0) + 1
+        conn.writer.close()
+
+    heavies = [asyncio.create_task(heavy()) for _ in range(8)]
+    await asyncio.sleep(0.5)
+    conns = await connect(port, ctx, 32)
+    pool: asyncio.Queue[Conn] = asyncio.Queue()
+    for c in conns:
+        pool.put_nowait(c)
+
+    async def one(due: float) -> None:
+        nonlocal failures
+        conn = await pool.get()
+        try:
+            body = await conn.post(good)
+            if b'"allowed":false' not in body:
+                failures += 1
+        except Exception:
+            failures += 1
+        finally:
+            pool.put_nowait(conn)
+        latencies.append(time.perf_counter() - due)
+
+    start = time.perf_counter()
+    tasks = []
+    for i in range(int(rate * seconds)):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    await asyncio.gather(*heavies)
+    for c in conns:
+        c.writer.close()
+    return {
+        "p99": percentile(latencies, 0.99) * 1e3,
+        "max": max(latencies) * 1e3,
+        "good": len(latencies),
+        "failures": failures,
+        **{f"big_{k}": v for k, v in answered.items()},
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0)
@@ -275,6 +350,8 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--distinct", type=int, default=5000, help="pods per run (and templates in the uncached run)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of each is kept (noisy VMs)")
+    ap.add_argument("--stall-seconds", type=float, default=5.0, help="the stall test's length (0: skip it)")
+    ap.add_argument("--stall-rate", type=float, default=400.0, help="good reviews per second during the stall test")
     ap.add_argument(
         "--instructions",
         type=int,
@@ -327,6 +404,25 @@ def main() -> int:
                     else [*cmd, str(port), str(tls / "tls.crt"), str(tls / "tls.key")]
                 )
                 runs.setdefault(name, []).append(measure(name, full, port, ctx, requests, args))
+        if args.stall_seconds:
+            port = free_port()
+            proc = subprocess.Popen(  # every core, as deployed (this process is pinned to CPU 1)
+                [*podsec_cmd, str(port)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=unpin
+            )
+            try:
+                wait_ready(port, ctx, proc)
+                good = template[0]
+                big = big_review(10_000)
+                result = asyncio.run(stall(port, ctx, good, big, args.stall_rate, args.stall_seconds))
+            finally:
+                proc.terminate()
+                proc.wait(30)
+            bigs = ", ".join(f"{v:.0f} answered {k[4:]}" for k, v in result.items() if k.startswith("big_"))
+            print(
+                f"stall test: {result['good']:,} good reviews at {args.stall_rate:,.0f}/s with 8 reviews of 10,000 "
+                f"containers ({len(big) / 1e6:.1f} MB) in flight: p99 {result['p99']:.1f} ms (target <= 50 ms), "
+                f"max {result['max']:.1f} ms, {result['failures']} failed (target 0); big reviews: {bigs}"
+            )
         if args.instructions:
             if shutil.which("valgrind") is None:
                 raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
