@@ -275,7 +275,9 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     wm.add_argument("--timeout-seconds", type=int, default=10, metavar="S", help="the webhooks' timeoutSeconds (10)")
     wm.add_argument("--replicas", type=int, default=3, metavar="N", help="replicas, one per node (3; at least 2)")
     wm.add_argument("--workers", type=int, default=2, metavar="N", help="review workers per replica (2)")
-    wm.add_argument("--priority-class", default="system-cluster-critical", metavar="NAME")
+    wm.add_argument(
+        "--priority-class", default="system-cluster-critical", metavar="NAME", help="the pods' priorityClassName"
+    )
     wm.add_argument(
         "--api-server-cidr",
         action="append",

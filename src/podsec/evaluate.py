@@ -34,6 +34,9 @@ class Context:
     policies: PolicySet | None = None  # Rego policies (--policy)
     explain: bool = False  # attach the effective security context to each result (for HTML reports)
     ignore: frozenset[str] = frozenset()  # check ids never reported (--ignore; governance findings too)
+    aggregate: bool = False  # one finding per failing check (aggregate message), not one per violation
+    # what annotation exemptions may do here (the webhook narrows them); None: as written
+    annotation_filter: Callable[[list[Exemption]], list[Exemption]] | None = None
 
 
 def _missing(root: Any, path: Path) -> str | None:
@@ -48,9 +51,6 @@ def _missing(root: Any, path: Path) -> str | None:
             continue
         return format_path(path[: i + 1])
     return None
-    aggregate: bool = False  # one finding per failing check (aggregate message), not one per violation
-    # what annotation exemptions may do here (the webhook narrows them); None: as written
-    annotation_filter: Callable[[list[Exemption]], list[Exemption]] | None = None
 
 
 def _position(root: Any, path: Path, line_offset: int) -> tuple[int | None, int | None, bool]:

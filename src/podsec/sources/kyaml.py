@@ -389,9 +389,13 @@ def load_all(text: bytes) -> list[Document]:
     try:
         return _load(text, FastLoader, may_alias)
     except yaml.MarkedYAMLError as fast_error:
+        if "maximum nesting depth" in str(fast_error):  # newer libyaml's own bound (1,000 levels)
+            mark = fast_error.problem_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+            raise YamlError(f"the document is nested more than {MAX_DEPTH} levels deep", line, column) from None
         try:
             return _load(text, PureLoader, may_alias)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):  # the pure-Python parser recurses: deep input ends here
             raise _mark_error(fast_error) from None
     except yaml.YAMLError as exc:  # reader errors and the like carry no mark
         raise YamlError(str(exc), None) from None
