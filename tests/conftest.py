@@ -13,3 +13,7 @@ def corpus() -> pathlib.Path:
     if not path.is_dir():
         pytest.skip("../shared/corpus is not available")
     return path
+
+
+# A real API server (and PSA's library) for the tests that need one: see tests/kube/fixtures.py.
+from tests.kube.fixtures import kube, kube_namespace, psa_oracle  # noqa: E402, F401
