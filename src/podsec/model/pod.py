@@ -13,6 +13,7 @@ from typing import Any, Literal, NamedTuple
 
 from podsec.model import schema, security
 from podsec.model.paths import Path
+from podsec.model.prepare import prepare_pod
 from podsec.model.security import EffectiveSecurityContext, PodSecurityContext, Resolved
 
 ContainerKind = Literal["initContainers", "containers", "ephemeralContainers"]
@@ -107,6 +108,8 @@ class PodSource:
     metadata: tuple[Path, ...]
     layers: tuple[Path, ...]
     containers: tuple[ContainerSource, ...]
+    # A bare Pod: evaluated as the API server prepares it for admission (`prepare.prepare_pod`).
+    bare_pod: bool = False
     # Everything `validate_pod`/`build_pod` read: the template's annotations, the pod-level
     # mappings, and containers outside them (what an evaluation of this pod depends on).
     reads: tuple[Path, ...] = field(init=False, repr=False, compare=False)
@@ -245,7 +248,10 @@ def _volumes(layers: _Layers) -> tuple[VolumeView, ...]:
 
 
 def build_pod(root: Any, src: PodSource) -> PodView:
-    """Build the view of a pod whose fields passed `validate_pod`."""
+    """Build the view of a pod whose fields passed `validate_pod` (a bare Pod as the API server
+    prepares it: its paths stay those of the object as written)."""
+    if src.bare_pod:
+        root = prepare_pod(root)
     meta_path = src.metadata[0] if src.metadata else ("metadata",)
     annotations: Mapping[str, str] = {}
     annotations_path: Path = (*meta_path, "annotations")

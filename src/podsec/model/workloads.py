@@ -41,7 +41,7 @@ class ObjectRef:
         return f"{self.kind or '?'} {ns}{self.name or '(unnamed)'}"
 
 
-def _standard(spec: Path, metadata: Path, label: str | None = None) -> PodSource:
+def _standard(spec: Path, metadata: Path, label: str | None = None, *, bare_pod: bool = False) -> PodSource:
     return PodSource(
         label=label,
         metadata=(metadata,),
@@ -49,6 +49,7 @@ def _standard(spec: Path, metadata: Path, label: str | None = None) -> PodSource
         containers=tuple(
             ContainerSource(k, (*spec, k)) for k in ("initContainers", "containers", "ephemeralContainers")
         ),
+        bare_pod=bare_pod,
     )
 
 
@@ -62,7 +63,7 @@ def spec_at(path: Path) -> PodSource:
     return _standard(path, ("metadata",))
 
 
-POD = _standard(("spec",), ("metadata",))
+POD = _standard(("spec",), ("metadata",), bare_pod=True)
 
 
 @dataclass(frozen=True, slots=True)
