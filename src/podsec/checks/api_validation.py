@@ -272,6 +272,12 @@ def _profiles(pod: PodView) -> list[Violation]:
                     c, pm.path, f'procMount: Unsupported value: "{pm.value}": supported values: "Default", "Unmasked"'
                 )
             )
+        elif pm.value == "Unmasked" and not pod.is_user_namespaced:
+            found.append(
+                container_says(
+                    c, pm.path, 'procMount: Invalid value: "Unmasked": `hostUsers` must be false to use `Unmasked`'
+                )
+            )
     return found
 
 
@@ -284,7 +290,11 @@ PROFILES = Check(
     describe=detail_describe("invalid value"),
     rationale="The API server accepts only RuntimeDefault, Unconfined and Localhost as profile "
     "types, requires localhostProfile exactly when the type is Localhost, and accepts only "
-    "Default and Unmasked for procMount. A typo such as `runtimeDefault` fails the deploy.",
+    "Default and Unmasked for procMount, Unmasked only in a pod with its own user namespace "
+    "(hostUsers: false; ValidateSecurityContext). A typo such as `runtimeDefault` fails the deploy. "
+    "Such a pod is refused before Pod Security Admission sees it: since v1.35 baseline allows "
+    "Unmasked in a user namespace, so every pod failing baseline's procMount check at the newest "
+    "version is one the API server refuses.",
     remediation="Use one of the supported values named in the message, with the exact case.",
     fields=("spec.securityContext.seccompProfile", "spec.containers[*].securityContext.procMount"),
     references=(_VALIDATION + " (validateSeccompProfileField, validateAppArmorProfileField, ValidateProcMountType)",),
