@@ -81,8 +81,12 @@ def psa_oracle(cache: pathlib.Path) -> pathlib.Path:
     target = cache / f"psa-oracle-{stamp}"
     if not target.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": os.environ.get("GOFLAGS", "-p=2") + " -trimpath"}
+        tmp = target.with_suffix(f".tmp{os.getpid()}")  # another run may build the same at once
+        env = {
+            **os.environ,
+            "CGO_ENABLED": "0",
+            "GOFLAGS": os.environ.get("GOFLAGS", "-p=2") + " -mod=readonly -trimpath",
+        }
         subprocess.run(["go", "build", "-o", str(tmp), "."], cwd=PSA_ORACLE, check=True, env=env)
         tmp.replace(target)
     return target
