@@ -212,13 +212,6 @@ def _mutated(pod: dict[str, Any]) -> dict[str, Any] | str | None:
     return patched
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this test, for issue 12 (mutate.py): the pod-level seccompProfile the patch adds "
-    "contradicts a legacy seccomp.security.alpha.kubernetes.io/pod annotation (unconfined, localhost/*): "
-    '"seccomp type in annotation and field must match"; and a container with securityContext: null '
-    "gets a patch that does not apply",
-)
 def test_mutation_patches_leave_pods_the_server_accepts(
     kube: KubeEnv, kube_namespace: NamespaceFactory, corpus_pods: list[corpus_mod.CorpusPod]
 ) -> None:

@@ -176,8 +176,8 @@ def test_failure_policy_when_podsec_is_down(
 def test_generated_manifests_are_accepted_by_the_server(kube: KubeEnv, tls: str) -> None:
     """`podsec webhook manifests`, server-side dry run (cert-manager's own kinds aside: no CRDs here)."""
     ca = (kube.workdir / "pki" / "ca.crt").read_bytes() if tls == "secret" else None
-    docs = [d for d in yaml.safe_load_all(manifests.render(namespace="podsec", image="podsec:1", tls=tls,
-                                                           ca_bundle=ca, failure_policy="Fail")) if d]  # fmt: skip
+    options = manifests.Options(image="podsec:1", tls=tls, ca_bundle=ca)
+    docs = [d for d in yaml.safe_load_all(manifests.render(options)) if d]
     namespace = next(d for d in docs if d["kind"] == "Namespace")
     kube.kubectl("apply", "-f", "-", input=json.dumps(namespace))  # objects in it need it to exist
     ours = [d for d in docs if not d["apiVersion"].startswith("cert-manager.io/")]

@@ -88,7 +88,7 @@ class PodsecWebhook:
         """podsec's generated webhook configurations, pointed at this server and these namespaces."""
         ca = (self.workdir / "tls" / "ca.crt").read_bytes()
         docs = manifests.objects(
-            namespace="podsec", image="podsec:test", tls="secret", ca_bundle=ca, failure_policy=failure_policy
+            manifests.Options(image="podsec:test", tls="secret", ca_bundle=ca, failure_policy=failure_policy)
         )
         out = []
         for doc in docs:
