@@ -10,6 +10,7 @@ API server).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import secrets
@@ -57,7 +58,7 @@ class PodsecWebhook:
             [sys.executable, "-m", "podsec", "webhook", "serve", "--tls-cert", str(tls / "tls.crt"),
              "--tls-key", str(tls / "tls.key"), "--config", str(self.workdir / "podsec.yaml"),
              "--host", "127.0.0.1", "--port", str(self.port), "--shutdown-delay", "0", "--graceful-seconds", "2"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             env={**os.environ, "KUBECONFIG": str(self.kube.kubeconfig)},
         )  # fmt: skip
         log.close()
@@ -76,13 +77,18 @@ class PodsecWebhook:
         raise TimeoutError("podsec webhook not ready in 30 s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        """SIGTERM to the server, then SIGKILL to whatever is left of its process group (its workers)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
     def configuration_objects(self, *, failure_policy: str = "Fail") -> list[dict[str, Any]]:
         """podsec's generated webhook configurations, pointed at this server and these namespaces."""
