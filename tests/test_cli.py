@@ -73,6 +73,7 @@ def test_json_contract(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str
     ]
     assert doc["summary"] == {
         "files": 2,
+        "documents": 2,
         "objects": 1,
         "findings": 1,
         "errors": 1,

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from podsec import __version__, baseline, docs, engine, explain, scan
 from podsec.checks import ALL_CHECKS
@@ -36,7 +36,16 @@ from podsec.model.workloads import KindTable
 from podsec.rego.engine import RegoError
 from podsec.reporters import REPORTERS, RunInfo
 from podsec.reporters.sarif import SARIF_HARD_LIMIT, SARIF_MAX_RESULTS
-from podsec.sources.files import KUSTOMIZATION_FILES, Exclude, Target, Walk, missing, read_objects, read_target
+from podsec.sources.files import (
+    KUSTOMIZATION_FILES,
+    Exclude,
+    Target,
+    Walk,
+    internal_error,
+    missing,
+    read_objects,
+    read_target,
+)
 
 if TYPE_CHECKING:
     from podsec.rego.policies import PolicySet
@@ -434,16 +443,19 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         return EXIT_ERROR
     ctx = Context(
         policy,
-        KindTable(config.kinds),
+        KindTable(config.kinds, detect_shapes=config.detect_pod_shapes),
         severity=config.severity,
         exemptions=config.exemptions,
         annotation_exemptions=config.annotation_exemptions and not args.no_annotation_exemptions,
         today=date.today(),
         policies=policies,
         ignore=frozenset(ignored),
+        debug=args.debug,
+        known_checks=frozenset(c.id for c in (*ALL_CHECKS, *extra)),
     )
     try:
         outputs = _outputs(args)
+        started = _started()
     except ValueError as exc:
         print(f"podsec: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -461,7 +473,7 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
             *(s.check for s in policy.checks),
             *(c for c in extra if not policies or c.id not in policies.disabled),
         ),
-        started=float(os.environ.get("SOURCE_DATE_EPOCH") or time.time()),  # reproducible reports
+        started=started,
         base_dir=os.getcwd(),
         tool_version=__version__,
         config=config.path,
@@ -473,15 +485,24 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     everything: list[Finding] = []
     broken: list[InputError] = []  # input errors, for --update-baseline
     with contextlib.ExitStack() as stack:
+        streams: dict[str, TextIO] = {}
+        for fmt, path in outputs:  # every file opened before the scan: a bad path costs no scan
+            if path is not None:
+                try:
+                    streams[path] = stack.enter_context(open(path, "w", encoding="utf-8", errors="backslashreplace"))
+                except OSError as exc:
+                    print(f"podsec: error: -o {fmt}={path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+                    return EXIT_ERROR
         reporters = []
         for fmt, path in outputs:
-            stream = sys.stdout if path is None else stack.enter_context(open(path, "w", encoding="utf-8"))
+            stream = sys.stdout if path is None else streams[path]
             tty = path is None and sys.stdout.isatty()
             color = fmt in ("text", "concise") and tty and not args.no_color and "NO_COLOR" not in os.environ
             reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
         progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
         summary = Summary(notes=list(config.notes))
         for result in _results(args, config, ctx, summary.notes):
+            _show_tracebacks(result.errors)
             if accepted is not None:
                 result = accepted.filter(result)
             if args.update_baseline:
@@ -524,6 +545,13 @@ def _bad_numbers(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _show_tracebacks(errors: Iterable[InputError]) -> None:
+    """With --debug, the traceback of each internal error (it travels with the error)."""
+    for err in errors:
+        if err.debug:
+            sys.stderr.write(err.debug)
+
+
 def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     """(format, file or None for standard output) for every report asked for."""
     outputs: list[tuple[str, str | None]] = []
@@ -538,7 +566,28 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
         outputs.append((fmt, path or None))
     if sum(1 for _, path in outputs if path is None) > 1:
         raise ValueError("only one report can go to standard output; give the others a file (-o FORMAT=FILE)")
+    seen: dict[str, str] = {}
+    for fmt, path in outputs:
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise ValueError(f"-o {seen[key]} and -o {fmt}={path} write to the same file; give each report its own")
+        seen[key] = f"{fmt}={path}"
     return outputs
+
+
+_MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def _started() -> float:
+    """When the run started, for report timestamps: SOURCE_DATE_EPOCH (reproducible builds) or now."""
+    text = os.environ.get("SOURCE_DATE_EPOCH")
+    if not text:
+        return time.time()
+    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) > _MAX_EPOCH:
+        raise ValueError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC, not {text[:40]!r}")
+    return float(int(text))
 
 
 def _excludes(args: argparse.Namespace, config: Config) -> list[Exclude]:
@@ -615,24 +664,35 @@ class Progress:
 
 
 def _explained(args: argparse.Namespace, config: Config) -> Iterator[explain.Explained | InputError]:
-    kinds = KindTable(config.kinds)
+    kinds = KindTable(config.kinds, detect_shapes=config.detect_pod_shapes)
     yield from missing(args.paths)
     for target in Walk(args.paths, _excludes(args, config)):
-        data = read_target(target)
-        if isinstance(data, InputError):
-            yield data
+        try:
+            yield from _explained_file(target, kinds, debug=args.debug)
+        except Exception as exc:  # a bug while reading one file is an error for that file
+            yield internal_error(target.name, None, exc, debug=args.debug)
+
+
+def _explained_file(target: Target, kinds: KindTable, *, debug: bool) -> Iterator[explain.Explained | InputError]:
+    data = read_target(target)
+    if isinstance(data, InputError):
+        yield data
+        return
+    for item in read_objects(data, target.name, kinds):
+        if isinstance(item, InputError):
+            yield item
             continue
-        for item in read_objects(data, target.name, kinds):
-            if isinstance(item, InputError):
-                yield item
-                continue
+        try:
             outcome = explain.explain_object(
                 item.obj, kinds, file=target.name, line_offset=item.line_offset, line=item.line
             )
-            if isinstance(outcome, list):
-                yield from outcome
-            elif outcome is not None:
-                yield outcome
+        except Exception as exc:
+            yield internal_error(target.name, item.line, exc, debug=debug)
+            continue
+        if isinstance(outcome, list):
+            yield from outcome
+        elif outcome is not None:
+            yield outcome
 
 
 def _explain(args: argparse.Namespace, config: Config) -> int:
@@ -641,7 +701,9 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
     def counted() -> Iterator[explain.Explained | InputError]:
         nonlocal errors
         for item in _explained(args, config):
-            errors += isinstance(item, InputError)
+            if isinstance(item, InputError):
+                errors += 1
+                _show_tracebacks([item])
             yield item
 
     writer = explain.write_json if args.format == "json" else explain.write_text
@@ -721,7 +783,24 @@ def kubectl_plugin() -> int:
     return main(prog="kubectl podsec")
 
 
+EXIT_BROKEN_PIPE = 128 + 13
+"""What a shell reports for a command that SIGPIPE ended."""
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing at exit cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
+    for stream in (sys.stdout, sys.stderr):  # a name that is not valid text is shown escaped, never a crash
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
     parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
@@ -750,8 +829,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return EXIT_ERROR
+    except BrokenPipeError:  # the reader went away (`podsec scan . | head -1`): end quietly, like other tools
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # the last line of defence: never a traceback without --debug
         if debug:
             traceback.print_exc()

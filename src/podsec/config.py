@@ -22,6 +22,7 @@ Keys (all optional)::
         namespace: legacy-*        # namespace, kind, name, container, image: globs
         reason: writes to /var/cache (OPS-123)
         until: 2027-03-31
+    detectPodShapes: true          # false: ignore kinds podsec does not know, even with a pod inside
     kinds:                         # extra kinds that carry a pod template
       - apiVersion: example.com/v1 # the API group is what matters; any version matches
         kind: MyWorkload
@@ -84,6 +85,7 @@ class Config:
     mentioned_ids: tuple[tuple[str, str], ...] = ()  # (where, id) to verify once policies are loaded
     webhook: Any = None  # the raw webhook: section, read by podsec.admission.settings
     notes: tuple[str, ...] = ()  # how it was chosen, where that needs saying (paths it is not the nearest for)
+    detect_pod_shapes: bool = True  # evaluate unknown kinds that hold a pod in a standard shape
 
 
 def _path(text: object, where: str) -> Path:
@@ -255,6 +257,7 @@ KNOWN_KEYS = (
     "regoSyntax",
     "policyScope",
     "webhook",
+    "detectPodShapes",
 )
 
 
@@ -275,17 +278,19 @@ def parse(data: object, path: str | None = None, *, known: frozenset[str] | None
         except ValueError:
             raise ConfigError('profile: expected "baseline", "restricted" or "hardened"') from None
     version = latest_is = None
-    try:
-        if "pssVersion" in data:
+    if "pssVersion" in data:
+        try:
             version = PolicyVersion.parse(str(data["pssVersion"]))
-        if "latestIs" in data:
+        except ValueError as exc:
+            raise ConfigError(f"pssVersion: {exc}") from None
+    if "latestIs" in data:
+        try:
             parsed = PolicyVersion.parse(str(data["latestIs"]))
-            if parsed.minor is None:
-                raise ValueError("latestIs needs an explicit version such as v1.33")
-            latest_is = (1, parsed.minor)
-    except ValueError as exc:
-        key = "latestIs" if "latestIs" in str(exc) or version is not None else "pssVersion"
-        raise ConfigError(f"{key}: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(f"latestIs: {exc}") from None
+        if parsed.minor is None:
+            raise ConfigError("latestIs: needs an explicit version such as v1.33")
+        latest_is = (1, parsed.minor)
     exclude = data.get("exclude") or []
     if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
         raise ConfigError("exclude: expected a list of glob patterns")
@@ -295,6 +300,9 @@ def parse(data: object, path: str | None = None, *, known: frozenset[str] | None
     annotation_exemptions = data.get("annotationExemptions", True)
     if not isinstance(annotation_exemptions, bool):
         raise ConfigError("annotationExemptions: expected true or false")
+    detect_pod_shapes = data.get("detectPodShapes", True)
+    if not isinstance(detect_pod_shapes, bool):
+        raise ConfigError("detectPodShapes: expected true or false")
     try:
         exempt = from_config(data.get("exemptions"), path or "config")
     except ExemptionError as exc:
@@ -321,6 +329,7 @@ def parse(data: object, path: str | None = None, *, known: frozenset[str] | None
         **_checks(data.get("checks"), _ids),
         mentioned_ids=tuple(_ids.mentioned),
         webhook=data.get("webhook"),
+        detect_pod_shapes=detect_pod_shapes,
     )
 
 

@@ -37,6 +37,8 @@ class Context:
     aggregate: bool = False  # one finding per failing check (aggregate message), not one per violation
     # what annotation exemptions may do here (the webhook narrows them); None: as written
     annotation_filter: Callable[[list[Exemption]], list[Exemption]] | None = None
+    debug: bool = False  # an internal error carries its traceback (shown by the CLI)
+    known_checks: frozenset[str] | None = None  # check ids an annotation exemption may name (None: any)
 
 
 def _missing(root: Any, path: Path) -> str | None:
@@ -111,9 +113,10 @@ class _Builder:
 
 def _annotation_exemptions(
     obj: Mapping[str, Any], views: list[podmodel.PodView], b: _Builder
-) -> tuple[list[Exemption], list[Finding]]:
+) -> tuple[list[Exemption], list[Finding], list[InputError]]:
     found: list[Exemption] = []
     problems: list[Finding] = []
+    errors: list[InputError] = []
     places: dict[Path, Mapping[str, Any]] = {}
     meta = obj.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
@@ -128,9 +131,22 @@ def _annotation_exemptions(
             msg = f"exemption ({exc}; it is ignored)"
             problems.append(b.finding(governance.INVALID, (*path, key), msg, pod=None, container=None))
             continue
-        if exemption is not None:
-            found.append(exemption)
-    return found, problems
+        if exemption is None:
+            continue
+        known = b.ctx.known_checks
+        unknown = sorted(c for c in exemption.checks if c != "*" and known is not None and c not in known)
+        if unknown:  # a typo must not pass for an exemption (the config file refuses it too)
+            path_to = (*path, exemptions.EXEMPT)
+            line, col, _ = _position(obj, path_to, b.line_offset)
+            names = ", ".join(f'"{c}"' for c in unknown)
+            message = (
+                f"{b.ref}: {format_path(path_to)}: no such check {names} (see `podsec checks`); "
+                "the exemption is ignored"
+            )
+            errors.append(InputError(b.file, line, message, col, b.ref))
+            continue
+        found.append(exemption)
+    return found, problems, errors
 
 
 def _expired_message(e: Exemption) -> str:
@@ -253,7 +269,7 @@ def prepare(
             continue
         view = podmodel.build_pod(obj, src)
         views.append(view)
-        images.update(((src.label, c.name), c.image) for c in view.containers)
+        images.update(((src.label, c.label), c.image) for c in view.containers)
     return errors or Prepared(tuple(views), images)
 
 
@@ -290,8 +306,9 @@ def evaluate_object(
     views, images = list(pods.views), pods.images
     candidates = list(exemptions.applicable(ctx.exemptions, ref))
     invalid: list[Finding] = []
+    unknown_ids: list[InputError] = []
     if ctx.annotation_exemptions:
-        from_annotations, invalid = _annotation_exemptions(obj, views, b)
+        from_annotations, invalid, unknown_ids = _annotation_exemptions(obj, views, b)
         candidates += ctx.annotation_filter(from_annotations) if ctx.annotation_filter else from_annotations
     exempter = _Exempter(candidates, ctx.today) if candidates else None
     for view in views:
@@ -324,7 +341,7 @@ def evaluate_object(
         tuple(findings),
         tuple(verdicts),
         tuple(suppressed),
-        tuple(policy_errors),
+        tuple(policy_errors + unknown_ids),
         details,
         carries_pod=bool(sources),
     )

@@ -6,7 +6,7 @@ exactly what the checks saw. Rendering to text or JSON is done by the caller's w
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -16,6 +16,7 @@ from podsec.model import pod as podmodel
 from podsec.model.paths import format_path, locate
 from podsec.model.security import CONTAINER_ONLY_FIELDS, POD_ONLY_FIELDS, SHARED_FIELDS, Resolved
 from podsec.model.workloads import KindTable, ObjectRef
+from podsec.textsafe import json_dumps, printable
 
 UNSET = {
     "runAsUser": "runtime default applies: root (UID 0) unless the image sets USER",
@@ -97,11 +98,20 @@ class Explained:
     pods: tuple[PodRows, ...]
 
 
-def _plain(value: Any) -> Any:
+_SHOWN_DEPTH = 32
+"""Values nested deeper than this are shown as "…" (they are not security settings anyone writes)."""
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """A plain-JSON copy of a manifest value: bounded depth, non-finite numbers as text."""
+    if isinstance(value, dict | list) and depth >= _SHOWN_DEPTH:
+        return "\u2026"
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     return value
 
 
@@ -132,7 +142,7 @@ def pod_rows(obj: Any, view: podmodel.PodView, line_offset: int = 0) -> PodRows:
         )
         pos = locate(obj, c.path)
         containers.append(
-            ContainerRows(c.name, c.kind, format_path(c.path), pos.line + line_offset if pos else None, rows)
+            ContainerRows(c.label, c.kind, format_path(c.path), pos.line + line_offset if pos else None, rows)
         )
     return PodRows(view.label, tuple(_row(obj, n, r, line_offset) for n, r in pod_fields), tuple(containers))
 
@@ -182,26 +192,26 @@ _KIND_LABEL = {
 def _show(value: Any) -> str:
     if value is None:
         return "-"
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return printable(json_dumps(value, separators=(", ", ": ")))
 
 
 def write_text(out: TextIO, items: Iterable[Explained | InputError]) -> None:
     last_file: str | None = None
     for item in items:
         if isinstance(item, InputError):
-            out.write(f"error: {item}\n")
+            out.write(f"error: {printable(str(item))}\n")
             continue
         if item.file != last_file:
-            out.write(f"{item.file or '-'}\n")
+            out.write(f"{printable(item.file or '-')}\n")
             last_file = item.file
-        out.write(f"  {item.object}" + (f" (line {item.line})" if item.line else "") + "\n")
+        out.write(f"  {printable(str(item.object))}" + (f" (line {item.line})" if item.line else "") + "\n")
         for pod in item.pods:
-            out.write(f"    pod{' ' + pod.label if pod.label else ''}\n")
+            out.write(f"    pod{' ' + printable(pod.label) if pod.label else ''}\n")
             for row in pod.rows:
                 out.write(f"      {row.field:<29} {_show(row.value):<22}  {row.where('pod')}\n")
             for c in pod.containers:
                 at = f" (line {c.line})" if c.line else ""
-                out.write(f"    {_KIND_LABEL.get(c.kind, c.kind)} {c.name}{at}\n")
+                out.write(f"    {_KIND_LABEL.get(c.kind, c.kind)} {printable(c.name)}{at}\n")
                 for row in c.rows:
                     out.write(f"      {row.field:<29} {_show(row.value):<22}  {row.where('container')}\n")
         out.write("\n")
@@ -241,5 +251,5 @@ def write_json(out: TextIO, items: Iterable[Explained | InputError]) -> None:
             errors.append(item.as_dict())
         else:
             objects.append(as_data(item))
-    json.dump({"objects": objects, "errors": errors}, out, ensure_ascii=False, indent=1)
+    out.write(json_dumps({"objects": objects, "errors": errors}, indent=1))
     out.write("\n")

@@ -103,6 +103,7 @@ class InputError:
     message: str
     column: int | None = None
     object: ObjectRef | None = None
+    debug: str | None = None  # the traceback of an internal error, when asked for (--debug); not reported
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line, "column": self.column, "message": self.message}
@@ -151,11 +152,15 @@ class FileResult:
     read: bool = True  # False for an input that could not be opened at all (a missing path, a failed -k)
     sources: frozenset[str] = frozenset()  # rendered input: the files it was rendered from (absolute)
     baselined_errors: list[InputError] = field(default_factory=list)  # accepted by the baseline: never failing
+    documents: int = 0  # YAML documents with content
+    podless: int = 0  # of them, those that held no pod (and were not errors)
 
 
 @dataclass(slots=True)
 class Summary:
     files: int = 0
+    documents: int = 0
+    podless: int = 0
     objects: int = 0
     findings: int = 0
     errors: int = 0
@@ -167,6 +172,8 @@ class Summary:
 
     def add(self, result: FileResult) -> None:
         self.files += result.read
+        self.documents += result.documents
+        self.podless += result.podless
         self.objects += len(result.objects)
         self.errors += len(result.errors)
         self.baselined += len(result.baselined_errors)
@@ -180,6 +187,7 @@ class Summary:
     def as_dict(self) -> dict[str, Any]:
         return {
             "files": self.files,
+            "documents": self.documents,
             "objects": self.objects,
             "findings": self.findings,
             "errors": self.errors,

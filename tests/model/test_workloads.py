@@ -85,12 +85,11 @@ def test_every_kind_matches_the_pod(kind: str, api: str, path: tuple[str, ...]) 
 def test_objects_without_pods_are_ignored() -> None:
     assert evaluate_object({"apiVersion": "v1", "kind": "ConfigMap", "data": {}}, CTX, file=None) is None
     assert evaluate_object({"apiVersion": "v1", "kind": "Service", "spec": {}}, CTX, file=None) is None
-    assert (
-        evaluate_object(
-            {"apiVersion": "example.com/v1", "kind": "Deployment", "spec": {"template": TEMPLATE}}, CTX, file=None
-        )
-        is None
-    )
+    # a kind podsec does not know is evaluated when it carries a pod in a standard shape ...
+    crd = {"apiVersion": "example.com/v1", "kind": "Deployment", "spec": {"template": TEMPLATE}}
+    assert evaluate_object(crd, CTX, file=None) is not None
+    # ... unless that is switched off (detectPodShapes: false)
+    assert evaluate_object(crd, Context(CTX.policy, KindTable(detect_shapes=False)), file=None) is None
     # a ReplicationController without a template carries no pod (PSA skips it)
     assert evaluate_object({"apiVersion": "v1", "kind": "ReplicationController", "spec": {}}, CTX, file=None) is None
 

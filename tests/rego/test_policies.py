@@ -141,9 +141,9 @@ def test_an_oversized_object_is_not_fed_to_the_engine(
         "wide.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a}]\n"
         "x0: &a0 ["
-        + ", ".join(["z" * 1000] * 100)
+        + ", ".join(["z" * 10000] * 100)
         + "]\n"
-        + "".join(f"x{i}: &a{i} [*a{i - 1}, *a{i - 1}]\n" for i in range(1, 8)),
+        + "".join(f"x{i}: &a{i} [*a{i - 1}, *a{i - 1}]\n" for i in range(1, 5)),
     )
     code, doc, _ = scan(capsys, "--profile", "baseline", "--policy", str(EXAMPLE_POLICIES), wide)
     assert code == 2 and "too large for policies" in doc["errors"][0]["message"]

@@ -27,7 +27,6 @@ EXPECTED = {
     "deep-nesting.yaml": (6, "the document is nested more than 1000 levels deep"),
     "drop-string.yaml": (10, 'capabilities.drop: expected a list, got string "ALL" (write it as a list: ["ALL"])'),
     "duplicate-key.yaml": (5, 'duplicate key "name" (first defined on line 4)'),
-    "empty.yaml": (None, "no Kubernetes objects: the file is empty or holds only comments"),
     "helm-template.yaml": (12, "this looks like an unrendered Helm template; run `helm template`"),
     "latin1.yaml": (4, "not valid UTF-8 (byte 0xe9)"),
     "malformed.yaml": (9, "invalid YAML: did not find expected ',' or ']'"),
@@ -53,14 +52,28 @@ def test_bad_file_is_one_clear_error(name: str) -> None:
     assert text in err.message
 
 
+NOT_ERRORS = {"empty.yaml", "unknown-kind.yaml"}
+
+
 def test_every_bad_file_has_an_expectation() -> None:
-    on_disk = {p.name for p in BAD.iterdir()} - {"unknown-kind.yaml"}
+    on_disk = {p.name for p in BAD.iterdir()} - NOT_ERRORS
     assert on_disk == set(EXPECTED)
 
 
-def test_unknown_kind_is_ignored_quietly() -> None:
-    result = files.scan_target(files.Target(str(BAD / "unknown-kind.yaml"), "u"), CTX)
+def test_empty_and_comment_only_files_are_not_errors(tmp_path: pathlib.Path) -> None:
+    for text in (b"", b"\n\n", b"# nothing here\n", b"---\n# placeholder\n---\n", b"   \n# c\n"):
+        result = files.scan_bytes(text, "e.yaml", CTX)
+        assert (result.objects, result.errors, result.documents) == ([], [], 0), text
+    result = files.scan_target(files.Target(str(BAD / "empty.yaml"), "empty.yaml"), CTX)
     assert (result.objects, result.errors) == ([], [])
+
+
+def test_unknown_kind_with_a_pod_in_a_standard_shape_is_evaluated() -> None:
+    result = files.scan_target(files.Target(str(BAD / "unknown-kind.yaml"), "u"), CTX)
+    assert result.errors == []
+    [obj] = result.objects
+    assert str(obj.object) == "Gizmo g"
+    assert "privileged" in {f.check for f in obj.findings}
 
 
 GOOD_POD = b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: good\nspec:\n  containers:\n  - name: c\n"

@@ -97,12 +97,29 @@ def generate(
     return paths
 
 
+class CertError(Exception):
+    """A CA that cannot be used; the message says which file and why."""
+
+
 def load_ca(directory: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    with open(os.path.join(directory, "ca.crt"), "rb") as fh:
-        cert = x509.load_pem_x509_certificate(fh.read())
-    with open(os.path.join(directory, "ca.key"), "rb") as fh:
-        key = serialization.load_pem_private_key(fh.read(), password=None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    """The CA in ``directory`` (ca.crt and ca.key, as `generate` writes them); raises `CertError`."""
+    paths = [os.path.join(directory, name) for name in ("ca.crt", "ca.key")]
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise CertError(
+            f"no CA to reuse in {directory} ({', '.join(missing)} not found); run without --reuse-ca to create one"
+        )
+    try:
+        with open(paths[0], "rb") as fh:
+            cert = x509.load_pem_x509_certificate(fh.read())
+        with open(paths[1], "rb") as fh:
+            key = serialization.load_pem_private_key(fh.read(), password=None)
+    except OSError as exc:
+        raise CertError(f"cannot read the CA in {directory}: {exc.strerror or exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise CertError(f"the CA in {directory} is not a PEM certificate and unencrypted key: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise CertError(f"{paths[1]}: expected an ECDSA key (as podsec webhook cert writes)")
     return cert, key
 
 

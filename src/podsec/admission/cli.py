@@ -13,7 +13,13 @@ def run(args: argparse.Namespace) -> int:
     if args.webhook_command == "cert":
         from podsec.admission import certs
 
-        ca = certs.load_ca(args.dir) if args.reuse_ca else None
+        ca = None
+        if args.reuse_ca:
+            try:
+                ca = certs.load_ca(args.dir)
+            except certs.CertError as exc:
+                print(f"podsec: error: --reuse-ca: {exc}", file=sys.stderr)
+                return EXIT_ERROR
         written = certs.generate(
             args.dir,
             service=args.service,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from podsec.checks._base import ContainerView, Violation
 from podsec.checks._helpers import on_container, on_pod
 from podsec.model.paths import Path
+from podsec.model.pod import display_name
 
 
 def detail_describe(reason: str) -> Callable[[Sequence[Violation]], tuple[str, str]]:
@@ -19,7 +20,7 @@ def detail_describe(reason: str) -> Callable[[Sequence[Violation]], tuple[str, s
 
 
 def container_says(c: ContainerView, path: Path, detail: str) -> Violation:
-    return on_container(c, path, "detail", f'container "{c.name}" {detail}')
+    return on_container(c, path, "detail", f"container {display_name(c.label)} {detail}")
 
 
 def pod_says(path: Path, detail: str) -> Violation:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from podsec.checks._base import ContainerView, Violation
+from podsec.model.pod import display_name
 
 _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
@@ -14,8 +15,9 @@ def plural(n: int, singular: str, many: str) -> str:
 
 
 def qlist(items: Iterable[str]) -> str:
-    """Each item in double quotes, joined by ``", "``, with no escaping (PSA joinQuote)."""
-    return ", ".join(f'"{item}"' for item in items)
+    """Each item in double quotes, joined by ``", "``, with no escaping (PSA joinQuote);
+    an unnamed container is shown as ``#N (unnamed)``."""
+    return ", ".join(display_name(item) for item in items)
 
 
 def sorted_unique(items: Iterable[str]) -> list[str]:
@@ -69,7 +71,7 @@ def who(violations: Sequence[Violation]) -> str:
 
 
 def on_container(c: ContainerView, path: tuple[str | int, ...], tag: str, value: str = "") -> Violation:
-    return Violation(path=path, owner=c.path, name=c.name, tag=f"c:{tag}", value=value)
+    return Violation(path=path, owner=c.path, name=c.label, tag=f"c:{tag}", value=value)
 
 
 def on_pod(path: tuple[str | int, ...], tag: str = "", value: str = "") -> Violation:

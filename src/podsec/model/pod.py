@@ -34,6 +34,22 @@ class HandlerHost:
     path: Path
 
 
+class Unnamed(str):
+    """How a container without a name is shown: ``#N (unnamed)``, N counting from 1 in its list."""
+
+    __slots__ = ()
+
+    @classmethod
+    def at(cls, path: Path) -> Unnamed:
+        index = path[-1] if path and isinstance(path[-1], int) else 0
+        return cls(f"#{index + 1} (unnamed)")
+
+
+def display_name(name: str) -> str:
+    """A container name as messages show it: quoted, or ``#N (unnamed)`` as it is."""
+    return name if isinstance(name, Unnamed) else f'"{name}"'
+
+
 class ContainerView(NamedTuple):  # a named tuple: cheap to make, and a pod may have 100,000 containers
     name: str
     kind: ContainerKind
@@ -42,6 +58,11 @@ class ContainerView(NamedTuple):  # a named tuple: cheap to make, and a pod may 
     effective: EffectiveSecurityContext
     host_ports: tuple[HostPort, ...]
     handler_hosts: tuple[HandlerHost, ...]
+
+    @property
+    def label(self) -> str:
+        """The name, or ``#N (unnamed)`` for a container without one."""
+        return self.name or Unnamed.at(self.path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +244,7 @@ def _container(kind: ContainerKind, path: Path, raw: Any, pod_sc: PodSecurityCon
         else ()
     )
     return ContainerView(
-        name=data.get("name") or "",
+        name=data.get("name") or "",  # "" when unnamed: see ContainerView.label
         kind=kind,
         path=path,
         image=data.get("image"),

@@ -110,16 +110,51 @@ def group_of(api_version: object) -> str | None:
     return api_version.rpartition("/")[0] if "/" in api_version else ""
 
 
-class KindTable:
-    """Kind rules by (group, kind); user rules (from config) are added to the built-ins."""
+# The apiVersions Kubernetes has served for its own kinds that carry a pod (current first).
+SERVED: dict[str, tuple[str, ...]] = {
+    "Pod": ("v1",),
+    "PodTemplate": ("v1",),
+    "ReplicationController": ("v1",),
+    "Deployment": ("apps/v1", "apps/v1beta1", "apps/v1beta2", "extensions/v1beta1"),
+    "ReplicaSet": ("apps/v1", "apps/v1beta2", "extensions/v1beta1"),
+    "DaemonSet": ("apps/v1", "apps/v1beta2", "extensions/v1beta1"),
+    "StatefulSet": ("apps/v1", "apps/v1beta1", "apps/v1beta2"),
+    "Job": ("batch/v1",),
+    "CronJob": ("batch/v1", "batch/v1beta1", "batch/v2alpha1"),
+}
 
-    def __init__(self, extra: Iterable[KindRule] = ()) -> None:
+
+def _kubernetes_group(group: str) -> bool:
+    """Groups Kubernetes itself defines (core, apps, batch, *.k8s.io); CRDs use DNS names."""
+    return "." not in group or group.endswith(".k8s.io")
+
+
+# Where kinds podsec does not know usually keep their pod (OpenKruise, KubeVela, ... follow
+# the built-ins): a pod spec, a pod template, or a CronJob-like job template.
+SHAPES: tuple[tuple[Path, Path], ...] = (
+    (("spec", "containers"), ()),
+    (("spec", "template", "spec", "containers"), ("spec", "template")),
+    (("spec", "jobTemplate", "spec", "template", "spec", "containers"), ("spec", "jobTemplate", "spec", "template")),
+)
+
+
+class KindTable:
+    """Kind rules by (group, kind); user rules (from config) are added to the built-ins.
+
+    Objects of other kinds whose spec holds a pod in a standard shape (`SHAPES`) are
+    evaluated too, unless ``detect_shapes`` is off.
+    """
+
+    def __init__(self, extra: Iterable[KindRule] = (), *, detect_shapes: bool = True) -> None:
+        extra = tuple(extra)
         self._rules: dict[tuple[str, str], KindRule] = {}
         for rule in (*BUILTIN_RULES, *extra):
             for group in rule.groups:
                 self._rules[(group, rule.kind)] = rule
+        self._user = frozenset((group, rule.kind) for rule in extra for group in rule.groups)
         self.kinds = frozenset(kind for _, kind in self._rules)
         self.kind_names = frozenset(kind.encode() for kind in self.kinds)
+        self.detect_shapes = detect_shapes
 
     def rule_for(self, obj: Mapping[str, Any]) -> KindRule | None:
         kind, group = obj.get("kind"), group_of(obj.get("apiVersion"))
@@ -127,11 +162,37 @@ class KindTable:
             return None
         return self._rules.get((group, kind))
 
+    def served_problem(self, obj: Mapping[str, Any]) -> str | None:
+        """Why the API server would refuse a built-in kind under this apiVersion, if it would
+        (``apiVersion: v1`` with ``kind: Deployment``); None otherwise."""
+        kind, api = obj.get("kind"), obj.get("apiVersion")
+        if not isinstance(kind, str) or not isinstance(api, str) or kind not in SERVED or api in SERVED[kind]:
+            return None
+        group = group_of(api)
+        if group is None or not _kubernetes_group(group) or (group, kind) in self._user:
+            return None  # another API's kind of the same name (apps.kruise.io/v1beta1 StatefulSet)
+        return f'Kubernetes does not serve {kind} as "{api}" (the API server would refuse it); use {SERVED[kind][0]}'
+
+    def shape_source(self, obj: Mapping[str, Any]) -> PodSource | None:
+        """The pod of an object of a kind without a rule, found by its shape (never for
+        Kubernetes' own kinds: their schemas are known)."""
+        spec = obj.get("spec")
+        group = group_of(obj.get("apiVersion"))
+        if not isinstance(spec, dict) or group is None or _kubernetes_group(group):
+            return None
+        for containers, template in SHAPES:
+            if isinstance(get_path(obj, containers), list):
+                return template_at(template) if template else POD
+        return None
+
     def pod_sources(self, obj: Mapping[str, Any]) -> list[PodSource]:
         """The pods an object carries: none for objects that carry no pod."""
         rule = self.rule_for(obj)
         if rule is None:
-            return []
+            if not self.detect_shapes or self.served_problem(obj) is not None:
+                return []
+            found = self.shape_source(obj)
+            return [found] if found is not None else []
         if rule.argo:
             return _argo_sources(obj)
         if rule.template is not None:

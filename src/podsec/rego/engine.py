@@ -84,7 +84,10 @@ class Engine:
             raw = engine.eval_rule_as_json(rule)
         except RuntimeError as exc:
             raise _error(exc) from None
-        value = json.loads(raw) if raw else []
+        try:
+            value = json.loads(raw) if raw else []
+        except (ValueError, RecursionError) as exc:  # e.g. a number of more than 4,300 digits
+            raise RegoError(f"the result of {rule} cannot be read: {exc}") from None
         if value is None:
             return []
         if isinstance(value, list):

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
 from podsec.rego.engine import Engine, RegoError, Source
 from podsec.rego.modules import RULES, Metadata, Module, Syntax, load_modules
@@ -126,13 +128,16 @@ class PolicySet:
 
     def evaluate(self, obj: Any, view: Mapping[str, Any] | None) -> tuple[list[Result], list[tuple[Rule, RegoError]]]:
         """Findings of every rule on ``obj``; a failing rule gives an error and the others still run."""
-        input_json = json.dumps(obj, ensure_ascii=False)
+        try:  # orjson: fast, and its nesting limit (255) raises instead of recursing
+            input_json = orjson.dumps(obj).decode()
+            data_json = orjson.dumps({"podsec": view}).decode() if view is not None else None
+        except (orjson.JSONEncodeError, RecursionError) as exc:
+            return [], [(rule, RegoError(f"the object cannot be given to policies: {exc}")) for rule in self.rules]
         if len(input_json) > MAX_INPUT_BYTES:  # e.g. a document of many aliases, under the YAML bounds
             size = f"{len(input_json) / 1e6:.1f} MB"
             return [], [
                 (rule, RegoError(f"the object is too large for policies ({size} as JSON)")) for rule in self.rules
             ]
-        data_json = json.dumps({"podsec": view}, ensure_ascii=False) if view is not None else None
         results: list[Result] = []
         errors: list[tuple[Rule, RegoError]] = []
         for rule in self.rules:

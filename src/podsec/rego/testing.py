@@ -93,6 +93,17 @@ def _load_suite(path: str) -> dict[str, Any]:
     return data
 
 
+_CASE_KEYS = ("name", "manifest", "expect")
+_EXPECT_KEYS = ("check", "object", "message", "container")
+
+
+def _known_keys(mapping: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
+    """A mistyped key (``expct:``) would silently change what a case tests: refuse it."""
+    unknown = sorted(str(k) for k in mapping if k not in known)
+    if unknown:
+        raise SuiteError(f'{where}: unknown key "{unknown[0]}" (known keys: {", ".join(known)})')
+
+
 def run_suite(path: str) -> Iterator[Outcome]:
     data = _load_suite(path)
     base = os.path.dirname(path)
@@ -108,10 +119,13 @@ def run_suite(path: str) -> Iterator[Outcome]:
     for i, case in enumerate(data["cases"]):
         if not isinstance(case, dict) or not isinstance(case.get("manifest"), str):
             raise SuiteError(f"{path}: cases[{i}]: expected a mapping with name, manifest and expect")
+        _known_keys(case, _CASE_KEYS, f"{path}: cases[{i}]")
         name = str(case.get("name") or f"cases[{i}]")
         expected = case.get("expect") or []
         if not isinstance(expected, list) or not all(isinstance(e, dict) and "check" in e for e in expected):
             raise SuiteError(f"{path}: cases[{i}].expect: expected a list of {{check, ...}} mappings")
+        for j, expect in enumerate(expected):
+            _known_keys(expect, _EXPECT_KEYS, f"{path}: cases[{i}].expect[{j}]")
         manifest = os.path.join(base, case["manifest"])
         result = scan_target(Target(manifest, case["manifest"]), ctx)
         problems = [f"input error: {e}" for e in result.errors]

@@ -4,14 +4,14 @@ filterable findings table, and per-object detail with the effective security con
 from __future__ import annotations
 
 import datetime
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from html import escape
+from html import escape as _html_escape
 from typing import Any, TextIO
 
 from podsec.findings import Finding, Summary
 from podsec.reporters.base import SEVERITY_ORDER, Collected, RunInfo, object_label, relative, severity_rank
+from podsec.textsafe import json_dumps, printable
 
 _COLORS = {
     "error": "#7b1fa2",
@@ -148,6 +148,11 @@ _JS = r"""
 """
 
 
+def escape(text: str) -> str:
+    """HTML-escaped, with control characters shown as escapes (never raw in the page)."""
+    return _html_escape(printable(text))
+
+
 def _bars(title: str, counts: Iterable[tuple[str, int]], colors: Mapping[str, str] | None = None) -> str:
     items = list(counts)[:10]
     if not items:
@@ -179,7 +184,7 @@ class _Strings:
         self._index: dict[str, int] = {}
 
     def __call__(self, text: str | None) -> int:
-        text = text or ""
+        text = printable(text or "")
         found = self._index.get(text)
         if found is None:
             found = self._index[text] = len(self.table)
@@ -199,7 +204,7 @@ def _fields(rows: Iterable[Mapping[str, Any]], strings: _Strings) -> list[list[A
 
 def _pod(pod: Mapping[str, Any], strings: _Strings) -> dict[str, Any]:
     containers = [
-        {"kind": strings(c["kind"]), "name": c["name"], "fields": _fields(c["fields"], strings)}
+        {"kind": strings(c["kind"]), "name": printable(c["name"]), "fields": _fields(c["fields"], strings)}
         for c in pod["containers"]
     ]
     return {"pod": pod.get("pod"), "fields": _fields(pod["fields"], strings), "containers": containers}
@@ -281,7 +286,7 @@ class HtmlReporter:
                 f"finding{'s' if count != 1 else ''} <span class='muted'>{escape(file)}"
                 f"{':' + str(obj.line) if obj.line else ''}</span></summary><div class='detail'></div></details>"
             )
-        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        payload = json_dumps(data, separators=(",", ":")).replace("</", "<\\/")
         html.append(
             f"</section></main><script type='application/json' id='podsec-data'>{payload}</script>"
             f"<script>{_JS}</script></body></html>\n"

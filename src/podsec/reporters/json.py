@@ -5,11 +5,11 @@ Findings are streamed as they arrive, so memory does not grow with the input.
 
 from __future__ import annotations
 
-import json
 from typing import TextIO
 
 from podsec.findings import FileResult, InputError, Summary, Suppressed
 from podsec.reporters.base import RunInfo
+from podsec.textsafe import json_dumps
 
 SCHEMA_VERSION = 1
 
@@ -27,20 +27,20 @@ class JsonReporter:
             for finding in obj.findings:
                 self._out.write("\n  " if self._first else ",\n  ")
                 self._first = False
-                self._out.write(json.dumps(finding.as_dict(), ensure_ascii=False))
+                self._out.write(json_dumps(finding.as_dict()))
             self._suppressed.extend(obj.suppressed)
         self._errors.extend(result.errors)
 
     def finish(self, summary: Summary) -> None:
         out = self._out
         out.write("\n],\n" if not self._first else "],\n")
-        errors = ",\n  ".join(json.dumps(e.as_dict(), ensure_ascii=False) for e in self._errors)
+        errors = ",\n  ".join(json_dumps(e.as_dict()) for e in self._errors)
         out.write(f' "errors": [{chr(10) + "  " + errors + chr(10) if errors else ""}],\n')
-        hidden = ",\n  ".join(json.dumps(s.as_dict(), ensure_ascii=False) for s in self._suppressed)
+        hidden = ",\n  ".join(json_dumps(s.as_dict()) for s in self._suppressed)
         out.write(f' "suppressed": [{chr(10) + "  " + hidden + chr(10) if hidden else ""}],\n')
         meta = {**summary.as_dict(), "profile": self._run.profile, "evaluatedVersion": self._run.evaluated}
         if self._run.baseline:
             meta["baselined"] = summary.baselined
             accepted = {"file": self._run.baseline, "matched": summary.baselined, "stale": summary.stale}
-            out.write(f' "baseline": {json.dumps(accepted, ensure_ascii=False)},\n')
-        out.write(f' "summary": {json.dumps(meta)},\n "schemaVersion": {SCHEMA_VERSION}\n}}\n')
+            out.write(f' "baseline": {json_dumps(accepted)},\n')
+        out.write(f' "summary": {json_dumps(meta)},\n "schemaVersion": {SCHEMA_VERSION}\n}}\n')

@@ -17,6 +17,7 @@ from xml.etree import ElementTree as ET
 from podsec.findings import FileResult, Finding, Summary
 from podsec.reporters.base import RunInfo, object_label, relative
 from podsec.reporters.base import severity_rank as _rank
+from podsec.textsafe import printable as _p
 
 
 class JUnitReporter:
@@ -28,9 +29,9 @@ class JUnitReporter:
         self._order.append(result)
 
     def _case(self, suite: ET.Element, classname: str, name: str, file: str | None, line: int | None) -> ET.Element:
-        case = ET.SubElement(suite, "testcase", classname=classname, name=name)
+        case = ET.SubElement(suite, "testcase", classname=_p(classname), name=_p(name))
         if file:
-            case.set("file", file)
+            case.set("file", _p(file))
         if line:
             case.set("line", str(line))
         return case
@@ -42,12 +43,12 @@ class JUnitReporter:
             if not result.objects and not result.errors:
                 continue
             name = relative(result.file, self._run.base_dir) or "-"
-            suite = ET.SubElement(root, "testsuite", name=name)
+            suite = ET.SubElement(root, "testsuite", name=_p(name))
             counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
             for err in result.errors:
                 file = relative(err.file, self._run.base_dir) or name
                 case = self._case(suite, name, f"read {file}" + (f":{err.line}" if err.line else ""), file, err.line)
-                ET.SubElement(case, "error", message=err.message, type="input").text = str(err)
+                ET.SubElement(case, "error", message=_p(err.message), type="input").text = _p(str(err))
                 counts["tests"] += 1
                 counts["errors"] += 1
             for obj in result.objects:
@@ -62,11 +63,13 @@ class JUnitReporter:
                         f"{len(obj.findings)} finding{'s' if len(obj.findings) != 1 else ''} (most severe: {worst}): "
                         + ", ".join(checks)
                     )
-                    failure = ET.SubElement(case, "failure", message=message, type=worst)
-                    failure.text = "\n".join(_line(f, self._run.base_dir) for f in _ordered(obj.findings))
+                    failure = ET.SubElement(case, "failure", message=_p(message), type=worst)
+                    failure.text = "\n".join(_p(_line(f, self._run.base_dir)) for f in _ordered(obj.findings))
                 if obj.suppressed:
                     out = ET.SubElement(case, "system-out")
-                    out.text = "\n".join(f"exempted: {s.finding.check} ({s.exemption.reason})" for s in obj.suppressed)
+                    out.text = "\n".join(
+                        _p(f"exempted: {s.finding.check} ({s.exemption.reason})") for s in obj.suppressed
+                    )
             for key, value in counts.items():
                 suite.set(key, str(value))
                 totals[key] += value

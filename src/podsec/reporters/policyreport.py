@@ -10,14 +10,16 @@ ready for ``kubectl apply -f``.
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any, TextIO
-
-import yaml
+import re
+from collections.abc import Iterator
+from typing import Any, TextIO, cast
 
 from podsec.checks._base import Check
 from podsec.findings import Finding, ObjectResult, Summary
 from podsec.reporters.base import CATEGORY, Collected, RunInfo, clip, evaluated, relative
+from podsec.textsafe import json_dumps
 
 CLUSTER_SCOPED = frozenset(
     {
@@ -41,12 +43,16 @@ class PolicyReportReporter:
     def __init__(self, out: TextIO, run: RunInfo) -> None:
         self._out, self._run = out, run
         self._seen = Collected()
+        self._timestamp = {"seconds": int(run.started), "nanos": 0}  # one object: rendered once
+        self._files: dict[str | None, str | None] = {}
+        self._pass_parts: dict[str, tuple[str, str, int]] = {}
 
     def file(self, result: Any) -> None:
         self._seen.add(result)
 
-    def _result(self, check: Check | None, check_id: str, status: str, obj: ObjectResult, namespace: str | None,
-                found: list[Finding], extra: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+    def _result(self, check: Check | None, check_id: str, status: str, obj: ObjectResult | None,
+                namespace: str | None, found: list[Finding], extra: dict[str, str],
+                resources: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
         level = check.level.value if check else (found[0].level if found else "policy")
         severity = found[0].severity if found else (check.severity.value if check else "medium")
         result: dict[str, Any] = {
@@ -55,8 +61,8 @@ class PolicyReportReporter:
             "result": status,
             "scored": True,
             "source": "podsec",
-            "timestamp": {"seconds": int(self._run.started), "nanos": 0},
-            "resources": [_resource(obj, namespace)],
+            "timestamp": self._timestamp,
+            "resources": resources,  # one list per object, shared by its results (rendered once)
         }
         if severity in ("critical", "high", "medium", "low", "info"):
             result["severity"] = severity
@@ -75,15 +81,34 @@ class PolicyReportReporter:
             if containers:
                 props["container"] = containers
             props["line"] = str(found[0].line or "")
-        file = relative(obj.file, self._run.base_dir)
+        file = self._relative(obj.file) if obj is not None else None
         if file:
             props["file"] = file
         result["properties"] = {k: v for k, v in props.items() if v}
         return result
 
+    def _relative(self, file: str | None) -> str | None:
+        if file not in self._files:
+            self._files[file] = relative(file, self._run.base_dir)
+        return self._files[file]
+
+    def _pass_text(self, check: Check | None, check_id: str, resources: str, props: str) -> tuple[str, int]:
+        """A passing result as YAML (most of a report) and its size as JSON, from the check's
+        parts (made once) and the object's."""
+        parts = self._pass_parts.get(check_id)
+        if parts is None:
+            sample = self._result(check, check_id, "pass", None, None, [], {}, [])
+            text = _result_text(sample, {})
+            head, _, tail = text.partition("  resources: []\n")
+            size = len(json.dumps(sample).encode()) - len("[]") - len("{}")
+            parts = self._pass_parts[check_id] = (head + "  resources:\n", tail.rpartition("  properties:")[0], size)
+        return parts[0] + resources + parts[1] + props, parts[2]
+
     def finish(self, summary: Summary) -> None:
         by_id = {c.id: c for c in self._run.checks}
         reports: dict[str | None, list[dict[str, Any]]] = {}
+        texts: dict[int, tuple[str, int]] = {}  # id of a passing result -> its YAML and JSON size
+        rendered: dict[int, tuple[Any, str, str]] = {}
         for obj in self._seen.objects:
             cluster = obj.object.kind in CLUSTER_SCOPED
             namespace = None if cluster else (obj.object.namespace or "default")
@@ -94,18 +119,31 @@ class PolicyReportReporter:
             skipped = {s.finding.check: s for s in obj.suppressed}
             results = reports.setdefault(namespace, [])
             ids = evaluated(self._run, obj)
+            res = [_resource(obj, namespace)]
+            res_text = props_text = ""
+            obj_size = 0
             for check_id in [*ids, *(c for c in failing if c not in ids)]:
                 check = by_id.get(check_id)
                 if check_id in failing:
-                    results.append(self._result(check, check_id, "fail", obj, namespace, failing[check_id], extra))
+                    r = self._result(check, check_id, "fail", obj, namespace, failing[check_id], extra, res)
                 elif check_id in skipped:
                     reason = {"exemption": skipped[check_id].exemption.reason}
-                    results.append(self._result(check, check_id, "skip", obj, namespace, [], {**extra, **reason}))
+                    r = self._result(check, check_id, "skip", obj, namespace, [], {**extra, **reason}, res)
                 elif self._run.passes:
-                    results.append(self._result(check, check_id, "pass", obj, namespace, [], extra))
+                    if not res_text:  # the object's part of its passing results
+                        props = self._result(check, check_id, "pass", obj, namespace, [], extra, res)["properties"]
+                        res_text = "".join(_yaml(res, "  ", "  ", rendered))
+                        props_text = _result_text({"properties": props}, rendered).replace("- ", "  ", 1)
+                        obj_size = len(json.dumps(res).encode()) + len(json.dumps(props).encode())
+                    r = {"result": "pass"}  # stands for the result: its text and size are known
+                    text, size = self._pass_text(check, check_id, res_text, props_text)
+                    texts[id(r)] = (text, size + obj_size)
+                else:
+                    continue
+                results.append(r)
         docs = []
         for namespace in sorted(reports, key=lambda n: (n is not None, n or "")):
-            chunks = _split(reports[namespace], MAX_OBJECT_BYTES)
+            chunks = _split(reports[namespace], MAX_OBJECT_BYTES, texts)
             for i, results in enumerate(chunks):
                 name = "podsec" if len(chunks) == 1 else f"podsec-{i + 1}"
                 meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": "podsec"}}
@@ -120,9 +158,11 @@ class PolicyReportReporter:
                         "results": results,
                     }
                 )
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: 20x faster than pure Python
-        text = yaml.dump_all(docs, Dumper=dumper, sort_keys=False, default_flow_style=False, explicit_start=True)
-        self._out.write(text)
+        for doc in docs:
+            items = cast(list[dict[str, Any]], doc.pop("results"))
+            self._out.write(f"---\n{''.join(_yaml(doc, '', '', rendered))}")
+            body = "".join(texts[id(r)][0] if id(r) in texts else _result_text(r, rendered) for r in items)
+            self._out.write("results:\n" + body if items else "results: []\n")
 
 
 MAX_OBJECT_BYTES = 240 * 1024
@@ -132,15 +172,115 @@ last-applied-configuration annotation (the API server allows 256 KiB of annotati
 _OVERHEAD = 2048  # apiVersion, kind, metadata and summary of one report
 
 
-def _split(results: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
+def _split(
+    results: list[dict[str, Any]], limit: int, known: dict[int, tuple[str, int]] | None = None
+) -> list[list[dict[str, Any]]]:
     """``results`` in consecutive chunks whose report objects stay under ``limit`` bytes."""
     chunks: list[list[dict[str, Any]]] = [[]]
     size = _OVERHEAD
     for r in results:
-        n = len(json.dumps(r).encode()) + 2  # as spaced JSON: more than the API server stores
+        known_size = known.get(id(r)) if known else None
+        n = (known_size[1] if known_size else len(json.dumps(r).encode())) + 2  # as spaced JSON
         if chunks[-1] and size + n > limit:
             chunks.append([])
             size = _OVERHEAD
         chunks[-1].append(r)
         size += n
     return chunks
+
+
+def _result_text(result: dict[str, Any], rendered: dict[int, tuple[Any, str, str]]) -> str:
+    """One result as a list item (the bulk of a report, so written directly: keys are plain)."""
+    parts = []
+    lead = "- "
+    for key, value in result.items():
+        if isinstance(value, dict | list) and value:
+            parts.append(f"{lead}{key}:\n")
+            parts.extend(
+                _yaml(
+                    value,
+                    "    " if isinstance(value, dict) else "  ",
+                    "    " if isinstance(value, dict) else "  ",
+                    rendered,
+                )
+            )
+        else:
+            parts.append(f"{lead}{key}: {_flow_empty(value)}\n")
+        lead = "  "
+    return "".join(parts)
+
+
+# A string that YAML 1.1 reads back as that string when written plain: no indicator first, no
+# ": " or " #" inside, and not a boolean, null or number. Anything else is double-quoted
+# with JSON escapes (valid YAML), which also keeps control characters out of the file.
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./()=,\[\]\-]*(?: [A-Za-z0-9_./()=,\[\]\-]+)*")
+_RESERVED = re.compile(r"(?i:y|n|yes|no|on|off|true|false|null)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _text(text: str) -> str:
+    if _PLAIN.fullmatch(text) and not _RESERVED.fullmatch(text):
+        return text
+    return json_dumps(text)
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return _text(str(value))
+
+
+def _yaml(value: Any, indent: str, first: str, rendered: dict[int, tuple[Any, str, str]]) -> Iterator[str]:
+    """Block-style YAML lines for a report (mappings, lists and scalars); ``first`` prefixes
+    the first line (a list item's ``- ``), ``indent`` the others. Written by hand: PyYAML's
+    pure-Python emitter cost 30 times the scan. Values seen before at the same indentation
+    come from ``rendered``."""
+    if isinstance(value, dict | list) and first == indent:
+        cached = rendered.get(id(value))
+        if cached is not None and cached[0] is value and cached[1] == indent:
+            yield cached[2]
+            return
+        text = "".join(_lines(value, indent, first, rendered))
+        rendered[id(value)] = (value, indent, text)  # the value is kept, so its id is not reused
+        yield text
+        return
+    yield from _lines(value, indent, first, rendered)
+
+
+def _lines(value: Any, indent: str, first: str, rendered: dict[int, tuple[Any, str, str]]) -> Iterator[str]:
+    if isinstance(value, dict):
+        if not value:
+            yield f"{first}{{}}\n"
+            return
+        lead = first
+        for key, item in value.items():
+            name = _scalar(key)
+            if (isinstance(item, dict) and item) or (isinstance(item, list) and item):
+                yield f"{lead}{name}:\n"
+                nested = indent + "  " if isinstance(item, dict) else indent
+                yield from _yaml(item, nested, nested, rendered)
+            else:
+                yield f"{lead}{name}: {_flow_empty(item)}\n"
+            lead = indent
+    elif isinstance(value, list):
+        if not value:
+            yield f"{first}[]\n"
+            return
+        lead = first
+        for item in value:
+            yield from _yaml(item, indent + "  ", lead + "- ", rendered)
+            lead = indent
+    else:
+        yield f"{first}{_scalar(value)}\n"
+
+
+def _flow_empty(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return _scalar(value)

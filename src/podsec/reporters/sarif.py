@@ -22,6 +22,7 @@ from podsec.checks._base import Check, CheckLevel
 from podsec.findings import Finding, InputError, Summary, Suppressed, fingerprint
 from podsec.reporters.base import Collected, RunInfo, clip, object_label, relative
 from podsec.reporters.base import severity_rank as _rank
+from podsec.textsafe import json_dumps
 
 SARIF_MAX_RESULTS = 5_000
 """GitHub code scanning keeps the top 5,000 results of a run (prioritized by severity)."""
@@ -198,7 +199,7 @@ class SarifReporter:
                 }
             )
             run["properties"]["omittedResults"] = {"total": len(results) - kept, "bySeverity": dict(left_out)}
-        json.dump(doc, self._out, indent=1, ensure_ascii=False)
+        self._out.write(json_dumps(doc, indent=1))  # control characters escaped
         self._out.write("\n")
 
     def _notifications(self, errors: list[InputError]) -> list[dict[str, Any]]:

@@ -13,8 +13,10 @@ from typing import TextIO
 
 from podsec.checks._base import Severity
 from podsec.findings import FileResult, Finding, InputError, ObjectResult, Summary, failing
+from podsec.model.pod import Unnamed
 from podsec.reporters.base import RunInfo
 from podsec.reporters.base import severity_rank as _rank
+from podsec.textsafe import printable as _p
 
 _COLORS = {"error": "1;35", "critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "2"}
 
@@ -32,6 +34,8 @@ def summary_line(summary: Summary, run: RunInfo) -> str:
         f"{_plural(summary.findings, 'finding')}{' (' + by_sev + ')' if by_sev else ''} in "
         f"{_plural(summary.objects, 'workload')} across {_plural(summary.files, 'file')}"
     ]
+    if summary.podless:  # what was read but held no pod: nothing is passed over unseen
+        parts.append(f"{_plural(summary.podless, 'document')} held no pod")
     if summary.errors:
         parts.append(_plural(summary.errors, "input error"))
     if summary.suppressed:
@@ -58,8 +62,13 @@ def _where(line: int | None, column: int | None, file: str | None = None) -> str
 
 
 def _who(f: Finding) -> str:
-    who = f" [{f.pod}]" if f.pod else ""
-    return who + (f" container {f.container!r}" if f.container else "")
+    who = f" [{_p(f.pod)}]" if f.pod else ""
+    return who + (f" container {_container(f.container)}" if f.container else "")
+
+
+def _container(name: str) -> str:
+    """``'name'`` (escaped like repr), or ``#N (unnamed)`` for a container without a name."""
+    return name if isinstance(name, Unnamed) else repr(name)
 
 
 def _groups(findings: Iterable[Finding]) -> list[list[Finding]]:
@@ -102,30 +111,30 @@ class TextReporter:
         template = next((f.template for f in obj.findings if f.template), None)
         origin = []
         if obj.line:
-            origin.append(f"{obj.file}:{obj.line}" if obj.file != result.file else f"line {obj.line}")
-        origin += [f"from {template}"] if template else []
+            origin.append(f"{_p(obj.file or '-')}:{obj.line}" if obj.file != result.file else f"line {obj.line}")
+        origin += [f"from {_p(template)}"] if template else []
         loc = f" ({', '.join(origin)})" if origin else ""
-        out.write(f"  {self._c('1', str(obj.object))}{loc}\n")
+        out.write(f"  {self._c('1', _p(str(obj.object)))}{loc}\n")
         for group in _groups(obj.findings):
             f = group[0]
-            where = _where(f.line, f.column, f.file if f.file != result.file else None)
+            where = _where(f.line, f.column, _p(f.file or "-") if f.file != result.file else None)
             if len(group) == 1:
-                out.write(f"    {where:>8}  {self._sev(f.severity)} {f.check}{_who(f)}: {f.message}\n")
+                out.write(f"    {where:>8}  {self._sev(f.severity)} {_p(f.check)}{_who(f)}: {_p(f.message)}\n")
                 if f.field:
-                    out.write(f"    {'':>8}  {'':<8} {self._c('2', 'field: ' + f.field)}\n")
+                    out.write(f"    {'':>8}  {'':<8} {self._c('2', 'field: ' + _p(f.field))}\n")
                 if f.values is not None:
                     at = f"{f.values.file}:{f.values.line}" if f.values.line else f.values.file
-                    out.write(f"    {'':>8}  {'':<8} {self._c('2', f'values: {f.values.key} ({at})')}\n")
+                    out.write(f"    {'':>8}  {'':<8} {self._c('2', _p(f'values: {f.values.key} ({at})'))}\n")
                 self._help([f.check])
                 continue
             top = min(group, key=lambda g: _rank(g.severity))
-            what = f"{f.missing} is not set"
+            what = f"{_p(f.missing or '')} is not set"
             out.write(
                 f"    {where:>8}  {self._sev(top.severity)} {_who(f).strip() + ': ' if _who(f) else ''}"
                 f"{what} ({len(group)} checks)\n"
             )
             for g in sorted(group, key=lambda g: (_rank(g.severity), g.check)):
-                out.write(f"    {'':>8}    {self._sev(g.severity)} {g.check}: {g.message}\n")
+                out.write(f"    {'':>8}    {self._sev(g.severity)} {_p(g.check)}: {_p(g.message)}\n")
             self._help(g.check for g in sorted(group, key=lambda g: (_rank(g.severity), g.check)))
 
     def file(self, result: FileResult) -> None:
@@ -133,11 +142,11 @@ class TextReporter:
         failing_objects = [o for o in result.objects if o.findings]
         if not failing_objects and not result.errors:
             return
-        out.write(self._c("1", result.file or "-") + "\n")
+        out.write(self._c("1", _p(result.file or "-")) + "\n")
         for err in result.errors:
             where = f"{err.line}:{err.column}" if err.line and err.column else (str(err.line) if err.line else "-")
-            shown = f"{err.file}:{where}" if err.file != result.file else where
-            out.write(f"  {self._c('1;31', 'error')} {shown}  {err.message}\n")
+            shown = f"{_p(err.file or '-')}:{where}" if err.file != result.file else where
+            out.write(f"  {self._c('1;31', 'error')} {shown}  {_p(err.message)}\n")
         for obj in failing_objects:
             self._object(result, obj)
         out.write("\n")
@@ -159,7 +168,7 @@ def _stale(out: TextIO, summary: Summary, run: RunInfo) -> None:
         count = f" (x{e['count']})" if e.get("count", 1) != 1 else ""
         where = f" ({e['file']})" if e.get("file") else ""
         what = f"{e['check']} {e.get('object', '?')}{who}: {e.get('field', '')}" if "check" in e else "input error"
-        out.write(f"  {what}{count}{where}\n")
+        out.write(_p(f"  {what}{count}{where}") + "\n")
 
 
 class ConciseReporter:
@@ -172,7 +181,7 @@ class ConciseReporter:
         where = file or "-"
         if line:
             where += f":{line}:{column or 1}"  # always a column, as editors and problem matchers expect
-        self._out.write(f"{where}: {rest}\n")
+        self._out.write(_p(f"{where}: {rest}") + "\n")
 
     def _error(self, e: InputError) -> None:
         self._line(e.file, e.line, e.column, f"error input {e.message}")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pathspec
@@ -20,28 +20,122 @@ import pathspec
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import FileResult, InputError, ObjectResult
 from podsec.model.workloads import KindTable, ObjectRef
-from podsec.sources import kyaml
+from podsec.sources import kyaml, textscan
+from podsec.textsafe import display_path
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 * 1024 * 1024
-_KIND = re.compile(rb"""kind["']?[ \t]*:[ \t]*["']?([A-Za-z0-9_.-]*)""")
-# In block style, keys at column 0 belong to the top-level mapping.
-_TOP_VALUE = re.compile(rb"""[ \t]*(["']?)([A-Za-z0-9_./-]+)\1[ \t]*(?:#[^\n]*)?\r?(?:\n|$)""")
+
+# The pre-filter: a block-style document that names its apiVersion and kind on plain
+# column-0 lines, and in which nothing could make a column-0 line part of something else,
+# is certain to be what those lines say.
+_DOC_START = re.compile(rb"---[ \t]*(?:#[^\r\n]*)?\r?\n")
+_KEY_LINE = rb"[A-Za-z0-9_][A-Za-z0-9_.\-/]*:(?:[ \t]|\r?$)"
+_FIRST_LINE = re.compile(rb"(?m)(?:[ \t]*(?:\#[^\r\n]*)?\r?\n)*" + _KEY_LINE)
+# A column-0 line that could give the root a key in another spelling (quoted, tagged,
+# anchored, complex, merged) or make the root something else (flow, block scalar,
+# document markers, directives). Other column-0 lines are plain keys, sequence items or
+# comments, or syntax errors, which the syntax check reports.
+_NOT_A_KEY_LINE = re.compile(rb"\n[\"'?<{\[&*!%|>@`.\t\\]")
+# Block scalar content (the lines indented past a line that ends in | or >) is text.
+_BLOCK_SCALAR = re.compile(
+    rb"(?m)^( *)[^ \r\n#][^\r\n]*[ \t][|>][-+0-9]*[ \t]*(?:#[^\r\n]*)?\r?\n((?:(?:\1 [^\r\n]*| *)\r?\n)*)"
+)
+# A quoted scalar or flow collection that starts on a line and does not end on it, and
+# what it spans: libyaml lets such continuation lines start at column 0.
+_OPENER = re.compile(rb"""(?m)(?:^|[ \t\[{,:])(["'\[{])""")
+_DQ_SPAN = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_SQ_SPAN = re.compile(rb"'(?:[^']|'')*'", re.S)
+_COLUMN_0 = re.compile(rb"[\r\n][^ \t\r\n]")
+_TOP_VALUE = re.compile(
+    rb"""[ \t]*(?:([A-Za-z0-9_./-]+)|"([A-Za-z0-9_./-]*)"|'([A-Za-z0-9_./-]*)')[ \t]*(?:\#[^\r\n]*)?\r?(?:\n|\Z)"""
+)
+_CONTINUED = re.compile(rb"(?:[ \t]*\r?\n)*[ \t]+[^ \t\r\n]")
+# What could spell a key in another way (escapes), or give a scalar a type (explicit tags).
+_ESCAPE = re.compile(rb"\\(?:[xuU]|\r?\n)")
 
 
-def _top_level(chunk: bytes, key: bytes) -> list[bytes] | None:
-    """Values of ``key:`` lines at column 0; None if any such line is not a plain value."""
-    values = []
-    needle = b"\n" + key + b":"
-    pos = 0 if chunk.startswith(key + b":") else chunk.find(needle)
-    while pos != -1:
-        start = pos + len(key) + 1 + (chunk[pos : pos + 1] == b"\n")
-        m = _TOP_VALUE.match(chunk, start)
+def _blank_block_scalars(body: bytes) -> bytes:
+    if b"|" not in body and b">" not in body:
+        return body
+    return _BLOCK_SCALAR.sub(lambda m: m.group()[: m.start(2) - m.start()] + b"\n" * m.group(2).count(b"\n"), body)
+
+
+def _spans_stay_indented(body: bytes) -> bool:
+    """Whether every quoted scalar and flow collection that goes on past its first line
+    keeps its continuation lines indented (so no column-0 line is part of one)."""
+    pos = 0
+    while (m := _OPENER.search(body, pos)) is not None:
+        start, opener = m.start(1), m.group(1)
+        if opener in (b"[", b"{"):
+            end, depth = textscan._scan_flow(body, start + 1, 1, len(body), [1])
+            if depth:
+                return False
+        else:
+            span = (_DQ_SPAN if opener == b'"' else _SQ_SPAN).match(body, start)
+            if span is None:
+                return False
+            end = span.end()
+        if _COLUMN_0.search(body, start, end):
+            return False
+        pos = end
+    return True
+
+
+_KEY_END = re.compile(rb"[ \t]*:")
+
+
+def _top_value(body: bytes, key: bytes) -> tuple[str, int] | None:
+    """The value of the one column-0 ``key:`` line of ``body`` (which starts with a line
+    break), when it is certainly a plain string, and where that line starts."""
+    needle = b"\n" + key
+    found: tuple[str, int] | None = None
+    pos = body.find(needle)
+    while pos != -1:  # bytes.find: far faster than a regular expression over the document
+        end = _KEY_END.match(body, pos + len(needle))
+        if end is not None:
+            if found is not None or end.end() != pos + len(needle) + 1:
+                return None  # a duplicate key, or "kind :" (the same key): the full read decides
+            m = _TOP_VALUE.match(body, end.end())
+            if m is None:
+                return None
+            value = (m.group(1) or m.group(2) or m.group(3) or b"").decode()
+            if not value:
+                return None
+            if m.group(1) is not None:
+                if not kyaml.plain_is_string(value):
+                    return None  # apiVersion: 1 is a number, which Kubernetes refuses
+                if _CONTINUED.match(body, m.end()):
+                    return None  # an indented next line would continue the scalar
+            found = (value, pos)
+        pos = body.find(needle, pos + len(needle))
+    return found
+
+
+def _identity(chunk: bytes, *, unusual_breaks: bool | None = None) -> tuple[str, str] | None:
+    """(apiVersion, kind) of a block-style document when they are certain without parsing it."""
+    if textscan.unusual_breaks(chunk) if unusual_breaks is None else unusual_breaks:
+        return None
+    if chunk.startswith(b"---"):
+        m = _DOC_START.match(chunk)
         if m is None:
             return None
-        values.append(m.group(2))
-        pos = chunk.find(needle, start)
-    return values
+        body = b"\n" + chunk[m.end() :]
+    else:
+        body = b"\n" + chunk
+    if not body.startswith((b"\napiVersion:", b"\nkind:")) and _FIRST_LINE.match(body, 1) is None:
+        return None  # the root must be a block mapping at column 0
+    if _NOT_A_KEY_LINE.search(body) is not None:
+        return None
+    kind, api = _top_value(body, b"kind"), _top_value(body, b"apiVersion")
+    if kind is None or api is None:
+        return None
+    # Only what comes before those lines could open a quoted scalar or flow collection that
+    # the lines are part of (libyaml lets their continuation lines start at column 0).
+    text = _blank_block_scalars(body[: max(kind[1], api[1]) + 1])
+    if (b'"' in text or b"'" in text or b"[" in text or b"{" in text) and not _spans_stay_indented(text):
+        return None
+    return api[0], kind[0]
 
 
 _HELM = re.compile(rb"\{\{-?\s*(?:\.Values|\.Release|\.Chart|include|template|toYaml|if|range|end|\$)")
@@ -192,7 +286,7 @@ class Walk:
                 if chart is not None:  # as a directory scan leaves the chart out
                     in_charts.setdefault(chart, []).append(given)
                     continue
-                yield Target(given, given)
+                yield Target(given, display_path(given))
         for chart, files in in_charts.items():
             more = f" (and {len(files) - 1} more)" if len(files) > 1 else ""
             self.notes.append(f"{files[0]}{more} is in the Helm chart {chart}: {_NOT_A_MANIFEST.format(chart=chart)}")
@@ -259,7 +353,7 @@ class Walk:
                 if self._excluded(full, given, is_dir=False):
                     continue
                 yielded += 1
-                yield Target(full, full)
+                yield Target(full, display_path(full))
         if yielded == 0 and self.excluded > excluded_before:
             self.notes.append(f"{given}: everything in it is excluded by the exclude patterns; nothing scanned there")
         elif seen == 0 and len(self.notes) == notes_before:  # as ruff warns of a path with no Python files
@@ -303,63 +397,99 @@ def _check_bytes(data: bytes, name: str) -> InputError | None:
     return None
 
 
-def _chunks(data: bytes) -> Iterator[tuple[bytes, int]]:
-    """(chunk, number of lines before it) for each ``---``-separated part."""
+def _count_lf(chunk: bytes) -> int:
+    return chunk.count(b"\n")
+
+
+_DOC_MARKER = re.compile(
+    rb"(?:\r\n|[\r\n]|\xc2\x85|\xe2\x80[\xa8\xa9])(?=---(?:[ \t\r\n]|\xc2\x85|\xe2\x80[\xa8\xa9]|\Z))"
+)
+
+
+def _chunks(data: bytes, *, json_like: bool = False, unusual: bool | None = None) -> Iterator[tuple[bytes, int]]:
+    """(chunk, number of lines before it) for each ``---``-separated part.
+
+    A ``---`` line after any YAML line break (CR, NEL, U+2028 and U+2029 too) starts a
+    document, except in JSON text, whose strings may hold such characters.
+    """
     starts = [0]
-    pos = data.find(b"\n---")
-    while pos != -1:  # a "---" line (bytes.find is far faster than a MULTILINE regex)
-        start = pos + 1
-        if data[start + 3 : start + 4] in (b"", b" ", b"\t", b"\r", b"\n"):
-            starts.append(start)
-        pos = data.find(b"\n---", start)
+    if json_like or not (textscan.unusual_breaks(data) if unusual is None else unusual):
+        pos = data.find(b"\n---")
+        while pos != -1:  # a "---" line (bytes.find is far faster than a MULTILINE regex)
+            start = pos + 1
+            if data[start + 3 : start + 4] in (b"", b" ", b"\t", b"\r", b"\n"):
+                starts.append(start)
+            pos = data.find(b"\n---", start)
+        count: Callable[[bytes], int] = _count_lf
+    else:
+        starts += [m.end() for m in _DOC_MARKER.finditer(data)]
+        count = textscan.count_breaks
     line = 0
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(data)
         chunk = data[start:end]
         yield chunk, line
-        line += chunk.count(b"\n")
+        line += count(chunk)
 
 
-def _needs_parse(chunk: bytes, kinds: KindTable) -> bool:
-    """Whether a chunk might hold a pod (or lack kind/apiVersion, which is reported).
+def _kubernetes_api(api: str) -> bool:
+    """Whether an apiVersion is one of Kubernetes' own (core, apps, *.k8s.io ...)."""
+    group = api.rpartition("/")[0]
+    return "." not in group or group.endswith(".k8s.io")
 
-    A block-style document names its kind and apiVersion at column 0, which settles
-    it; anything else (JSON, flow style, indented documents) is judged conservatively.
+
+def _needs_parse(chunk: bytes, kinds: KindTable, *, unusual_breaks: bool | None = None) -> bool:
+    """Whether a chunk might hold a pod, or something a full read would report.
+
+    Only a document whose apiVersion and kind are certain without parsing it (`_identity`),
+    name a kind without a pod, and could not hold one in a standard shape is left out.
     """
-    top_kinds = _top_level(chunk, b"kind")
-    top_apis = _top_level(chunk, b"apiVersion")
-    if top_kinds is not None and top_apis is not None and len(top_kinds) == 1 and len(top_apis) == 1:
-        kind, api = top_kinds[0].decode(), top_apis[0].decode()
-        return kind.endswith("List") or kinds.rule_for({"kind": kind, "apiVersion": api}) is not None
-    if b"apiVersion" not in chunk:
+    found = _identity(chunk, unusual_breaks=unusual_breaks)
+    if found is None:
         return True
-    found = _KIND.findall(chunk)
-    if not found:
+    api, kind = found
+    obj = {"apiVersion": api, "kind": kind}
+    if kind.endswith("List") or kinds.rule_for(obj) is not None or kinds.served_problem(obj) is not None:
         return True
-    pod_kinds = kinds.kind_names
-    return any(k in pod_kinds or k.endswith(b"List") or not k for k in found)
+    if b"!" in chunk and (b"!!" in chunk or b"!<" in chunk):
+        return True  # explicit tags: the full read checks that each value can hold its type
+    if not kinds.detect_shapes or _kubernetes_api(api):
+        return False  # Kubernetes' own kinds have known schemas: no pod hides in them
+    return b"containers" in chunk or (b"\\" in chunk and _ESCAPE.search(chunk) is not None)
 
 
-def _objects(data: Any, prefix: str = "") -> Iterator[tuple[Mapping[str, Any] | None, str]]:
-    """Objects in a document, expanding ``kind: *List``; (None, reason) for a non-object.
+def _describe(value: object) -> str:
+    from podsec.model.schema import describe
 
-    A JSON Patch (a list of operations, as in a kustomization's patch file that no
-    kustomization uses at the moment) holds no object: it is passed over quietly, like a ConfigMap.
-    """
-    if _is_json_patch(data):
+    return describe(value)
+
+
+def _objects(data: Any, kinds: KindTable, prefix: str = "") -> Iterator[tuple[Mapping[str, Any] | None, str]]:
+    """Objects in a document, expanding ``kind: *List``; (None, reason) for what cannot be one."""
+    if _is_json_patch(data):  # a JSON Patch document (a list of operations): no object, passed over quietly
         return
     if not isinstance(data, dict):
-        what = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        what = "a list" if isinstance(data, list) else _describe(data)
         yield None, f"{prefix}the document is {what}, not a Kubernetes object"
         return
     kind, api = data.get("kind"), data.get("apiVersion")
-    if not isinstance(kind, str) or not kind or not isinstance(api, str) or not api:
-        absent = " and ".join(k for k, v in (("apiVersion", api), ("kind", kind)) if not isinstance(v, str) or not v)
+    wrong = [(k, v) for k, v in (("apiVersion", api), ("kind", kind)) if v is not None and not isinstance(v, str)]
+    if wrong:
+        key, value = wrong[0]
+        yield None, f"{prefix}{key}: expected a string, got {_describe(value)}"
+        return
+    if not kind or not api:
+        absent = " and ".join(k for k, v in (("apiVersion", api), ("kind", kind)) if not v)
         yield None, f"{prefix}not a Kubernetes object: no {absent}"
         return
+    assert isinstance(kind, str) and isinstance(api, str)
     if kind.endswith("List") and isinstance(data.get("items"), list):
         for i, item in enumerate(data["items"]):
-            yield from _objects(item, f"{prefix}items[{i}]: ")
+            yield from _objects(item, kinds, f"{prefix}items[{i}]: ")
+        return
+    problem = kinds.served_problem(data)
+    if problem is not None:
+        yield None, f"{prefix}{ObjectRef.of(data)}: {problem}"
         return
     yield data, ""
 
@@ -374,13 +504,23 @@ def _is_json_patch(data: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Located:
-    """An object read from a file: the object, its document's line offset, its own line, and
-    the Helm template it was rendered from (``# Source:`` comment), if any."""
+    """An object read from a file: the object, its document's line offset, its own line, the
+    Helm template it was rendered from (``# Source:`` comment), if any, and which document
+    of the file (1-based) holds it."""
 
     obj: Mapping[str, Any]
     line_offset: int
     line: int
     template: str | None = None
+    document: int = 0
+
+
+@dataclass(slots=True)
+class Counts:
+    """What `read_objects` saw: documents with content, and which of them had errors."""
+
+    documents: int = 0
+    failed: set[int] = field(default_factory=set)
 
 
 def _template(chunk: bytes) -> str | None:
@@ -394,69 +534,125 @@ def _template(chunk: bytes) -> str | None:
     return None
 
 
-def read_objects(data: bytes, name: str, kinds: KindTable, *, every: bool = False) -> Iterator[Located | InputError]:
+def read_objects(
+    data: bytes, name: str, kinds: KindTable, *, every: bool = False, counts: Counts | None = None
+) -> Iterator[Located | InputError]:
     """Every object of one file's bytes that may carry a pod (``every``: every object), and every input error.
 
     Otherwise, documents whose column-0 kind carries no pod are only syntax-checked.
+    An empty file, or one of comments only, holds nothing and is not an error.
     """
+    counts = counts if counts is not None else Counts()
     bad = _check_bytes(data, name)
     if bad is not None:
+        counts.failed.add(0)
         yield bad
         return
-    found = failed = False  # any document with content at all; any error
-    for chunk, offset in _chunks(data):
-        if not every and not _needs_parse(chunk, kinds):
-            found = True  # it names an apiVersion and a kind
+    json_like = textscan.looks_like_json(data)
+    unusual = textscan.unusual_breaks(data)
+    for chunk, offset in _chunks(data, json_like=json_like, unusual=unusual):
+        if json_like:
+            chunk = textscan.normalize_json(chunk)
+        if not every and not _needs_parse(chunk, kinds, unusual_breaks=unusual or json_like):
+            counts.documents += 1  # it names an apiVersion and a kind
             try:
-                kyaml.syntax_check(chunk)
+                kyaml.check_stream(chunk)
             except kyaml.YamlError as exc:
-                failed = True
+                counts.failed.add(counts.documents)
                 yield _yaml_error(exc, chunk, name, offset)
             continue
         try:
             docs = kyaml.load_all(chunk)
         except kyaml.YamlError as exc:
-            failed = True
+            counts.documents += 1
+            counts.failed.add(counts.documents)
             yield _yaml_error(exc, chunk, name, offset)
             continue
         template = _template(chunk)
         for doc in docs:
             if doc.data is None:
                 continue  # an empty document, as between two "---" lines
-            found = True
-            for obj, problem in _objects(doc.data):
+            counts.documents += 1
+            for obj, problem in _objects(doc.data, kinds):
                 if obj is None:
-                    failed = True
+                    counts.failed.add(counts.documents)
                     yield InputError(name, offset + doc.line, problem)
                     continue
-                yield Located(obj, offset, _object_line(doc.data, obj, offset + doc.line, offset), template)
-    if not found and not failed:
-        yield InputError(name, None, "no Kubernetes objects: the file is empty or holds only comments")
+                line = _object_line(doc.data, obj, offset + doc.line, offset)
+                yield Located(obj, offset, line, template, counts.documents)
+
+
+def internal_error(name: str | None, line: int | None, exc: BaseException, *, debug: bool = False) -> InputError:
+    """An unexpected exception while handling one file (or object), as an error of that file.
+
+    The message says it is a podsec bug; with ``debug`` the error carries the traceback
+    (shown on stderr by the command line, also when it comes from a worker process).
+    """
+    trace = None
+    if debug:
+        import traceback
+
+        trace = "".join(traceback.format_exception(exc))
+    what = type(exc).__name__
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    hint = "" if debug else "; run with --debug for the traceback"
+    what += f": {detail}" if detail else ""
+    message = f"internal error while reading this file: {what} (a podsec bug: please report it{hint})"
+    return InputError(name, line, message, debug=trace)
 
 
 def scan_bytes(data: bytes, name: str, ctx: Context, relocate: Relocate | None = None) -> FileResult:
-    """Evaluate every object in one file's bytes."""
+    """Evaluate every object in one file's bytes.
+
+    An unexpected exception while evaluating one object becomes an error for that object;
+    while reading the file, an error for the file (`internal_error`). Other objects and
+    files are still scanned.
+    """
     result = FileResult(name)
     every = ctx.policies is not None and ctx.policies.scope == "all"
-    for item in read_objects(data, name, ctx.kinds, every=every):
-        if isinstance(item, InputError):
-            result.errors.append(item)
-            continue
-        outcome = evaluate_object(
-            item.obj, ctx, file=name, line_offset=item.line_offset, object_line=item.line, template=item.template
-        )
-        if isinstance(outcome, list):
-            result.errors.extend(outcome)
-        elif outcome is not None:
-            if relocate is not None:
-                outcome = relocate(item.obj, outcome)
-            elif item.template is not None and (outcome.findings or outcome.suppressed):
-                from podsec.sources import helm
-
-                outcome = helm.annotate(outcome, item.template, name)
-            result.objects.append(outcome)
-            result.errors.extend(outcome.errors)
+    counts = Counts()
+    with_pod: set[int] = set()
+    try:
+        for item in read_objects(data, name, ctx.kinds, every=every, counts=counts):
+            if isinstance(item, InputError):
+                result.errors.append(item)
+                continue
+            try:
+                outcome = _evaluate(item, ctx, name, relocate)
+            except Exception as exc:  # one object's bug must not hide the others
+                counts.failed.add(item.document)
+                result.errors.append(internal_error(name, item.line, exc, debug=ctx.debug))
+                continue
+            if isinstance(outcome, list):
+                counts.failed.add(item.document)
+                result.errors.extend(outcome)
+            elif outcome is not None:
+                result.objects.append(outcome)
+                result.errors.extend(outcome.errors)
+                if outcome.carries_pod:
+                    with_pod.add(item.document)
+    except Exception as exc:
+        counts.failed.add(-1)
+        result.errors.append(internal_error(name, None, exc, debug=ctx.debug))
+    result.documents = counts.documents
+    result.podless = max(0, counts.documents - len(with_pod | (counts.failed - {0, -1})))
     return result
+
+
+def _evaluate(
+    item: Located, ctx: Context, name: str, relocate: Relocate | None
+) -> ObjectResult | list[InputError] | None:
+    outcome = evaluate_object(
+        item.obj, ctx, file=name, line_offset=item.line_offset, object_line=item.line, template=item.template
+    )
+    if isinstance(outcome, ObjectResult):
+        if relocate is not None:
+            outcome = relocate(item.obj, outcome)
+        elif item.template is not None and (outcome.findings or outcome.suppressed):
+            from podsec.sources import helm
+
+            outcome = helm.annotate(outcome, item.template, name)
+    return outcome
 
 
 def _object_line(doc: Any, obj: Any, doc_line: int, offset: int) -> int:
@@ -506,21 +702,27 @@ def read_target(target: Target, stdin: Any = None) -> bytes | InputError:
 
 
 def scan_target(target: Target, ctx: Context) -> FileResult:
-    data = read_target(target)
-    if isinstance(data, InputError):
-        return FileResult(target.name, errors=[data])
-    result = scan_bytes(data, target.name, ctx, target.relocate)
-    result.sources = target.sources
-    return result
+    """One file's result; whatever goes wrong is an error for this file, never for the run."""
+    try:
+        data = read_target(target)
+        if isinstance(data, InputError):
+            return FileResult(target.name, errors=[data])
+        result = scan_bytes(data, target.name, ctx, target.relocate)
+        result.sources = target.sources
+        return result
+    except Exception as exc:
+        return FileResult(target.name, errors=[internal_error(target.name, None, exc, debug=ctx.debug)])
 
 
 __all__ = [
+    "Counts",
     "Exclude",
     "Located",
     "ObjectRef",
     "Target",
     "Walk",
     "discover",
+    "internal_error",
     "missing",
     "read_objects",
     "read_target",
