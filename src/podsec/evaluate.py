@@ -96,7 +96,7 @@ class _Builder:
             level=check.level.value,
             object=self.ref,
             pod=pod,
-            container=container,
+            container=None if container is None else str(container),  # a plain str (Unnamed too)
             field=format_path(path),
             file=self.file,
             line=line,

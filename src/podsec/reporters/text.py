@@ -8,6 +8,7 @@ shown the first time the check appears in the run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -66,9 +67,13 @@ def _who(f: Finding) -> str:
     return who + (f" container {_container(f.container)}" if f.container else "")
 
 
+_UNNAMED = re.compile(r"#[0-9]+ \(unnamed\)")
+
+
 def _container(name: str) -> str:
-    """``'name'`` (escaped like repr), or ``#N (unnamed)`` for a container without a name."""
-    return name if isinstance(name, Unnamed) else repr(name)
+    """``'name'`` (escaped like repr), or ``#N (unnamed)`` for a container without a name
+    (a name Kubernetes would refuse, so it cannot be a real one)."""
+    return name if isinstance(name, Unnamed) or _UNNAMED.fullmatch(name) else repr(name)
 
 
 def _groups(findings: Iterable[Finding]) -> list[list[Finding]]:
