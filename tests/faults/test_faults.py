@@ -236,6 +236,42 @@ def test_slowloris_and_idle_connections_are_closed(server: Server) -> None:
     assert post(server, review(pod(restricted=True)))[0] == 200
 
 
+def test_upgrade_requests_do_not_escape_the_connection_limits(server: Server) -> None:
+    """uvicorn[standard] brings a WebSocket library: an Upgrade request used to hand the connection
+    to it, out of the guard's reach (no header or idle timeout, never evicted), so a few hundred
+    of them locked every other client out, for good."""
+    ctx = server.context()
+    held = []
+    upgrades = [
+        b"GET /validate HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        http("POST", "/validate", b"{}", "Connection: Upgrade\r\nUpgrade: websocket\r\n"),
+    ]
+    try:
+        for i in range(20):
+            raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+            s.sendall(upgrades[i % 2])
+            held.append(s)
+        closed = 0
+        deadline = time.monotonic() + 8  # the fixture's idle and header timeouts are 2 s and 1 s
+        for s in held:
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                while s.recv(4096):  # whatever answer, then the end of the connection
+                    pass
+                closed += 1
+            except TimeoutError:  # still open
+                pass
+            except OSError:  # reset: closed
+                closed += 1
+        assert closed == 20
+    finally:
+        for s in held:
+            s.close()
+    assert post(server, review(pod(restricted=True)))[0] == 200
+
+
 def test_connections_beyond_the_limit_evict_idle_ones(server: Server) -> None:
     ctx = server.context()
     conns = []

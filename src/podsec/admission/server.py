@@ -488,6 +488,10 @@ def serve(state: State, *, host: str, port: int, graceful_seconds: int = 25, shu
         port=port,
         loop="uvloop",
         http="httptools",
+        # No WebSocket protocol: uvicorn[standard] brings one, and an Upgrade request would hand its
+        # connection to it, beyond the guard's timeouts and eviction. Without it, an Upgrade header
+        # is ignored and the request answered like any other.
+        ws="none",
         lifespan="on",
         access_log=False,
         log_config=None,
