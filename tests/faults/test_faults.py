@@ -343,6 +343,26 @@ def _surrogate(field: str) -> bytes:
     return json.dumps(body).encode().replace(b'"MARK"', b'"\\ud800"')
 
 
+_WRONG_TYPES = [  # a type the API server never sends, anywhere podsec reads
+    (("userInfo", "username"), ["system:admin"]),
+    (("userInfo", "username"), {"a": 1}),
+    (("userInfo",), "alice"),
+    (("object",), 7),
+    (("object",), "a pod"),
+    (("object",), [{"kind": "Pod"}]),
+    (("oldObject",), "a pod"),
+]
+
+
+def _wrong_type(path: tuple[str, ...], value: object) -> bytes:
+    body = review(pod(restricted=True))
+    where = body["request"]
+    for key in path[:-1]:
+        where = where[key]
+    where[path[-1]] = value
+    return json.dumps(body).encode()
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -353,6 +373,7 @@ def _surrogate(field: str) -> bytes:
         _surrogate("name"),
         b"\xff\xfe{}",
         b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": [], "operation": "CREATE"}}',
+        *(_wrong_type(path, value) for path, value in _WRONG_TYPES),
     ],
 )
 def test_bad_bodies_are_400_not_500(server: Server, body: bytes) -> None:

@@ -114,7 +114,7 @@ def echo(value: Any) -> str:
     return clean(text, MAX_ECHO + 8)
 
 
-_MAPPINGS = ("kind", "resource", "userInfo")  # read with .get(); object and oldObject are checked where used
+_MAPPINGS = ("kind", "resource", "userInfo", "object", "oldObject")  # read with .get()
 _STRINGS = ("name", "namespace", "subResource")
 
 
@@ -146,6 +146,9 @@ def parse(body: Any) -> Mapping[str, Any]:
         value = request.get(key)
         if value is not None and not isinstance(value, str):
             raise ReviewError(f"request.{key}: expected a string, got {echo(value)}")
+    username = (request.get("userInfo") or {}).get("username")
+    if username is not None and not isinstance(username, str):  # PSA's exemptions compare it
+        raise ReviewError(f"request.userInfo.username: expected a string, got {echo(username)}")
     return request
 
 
