@@ -353,6 +353,25 @@ def test_mutation_is_opt_in_and_skips_windows_and_updates() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        # Windows pods that do not say os.name (the API server accepts Linux fields on them, and
+        # Windows ignores them: the patch would only say something untrue about the pod)
+        lambda p: p["spec"].update(hostNetwork=True, securityContext={"windowsOptions": {"hostProcess": True}}),
+        lambda p: p["spec"]["containers"][0].update(securityContext={"windowsOptions": {"hostProcess": True}}),
+        lambda p: p["spec"].update(nodeSelector={"kubernetes.io/os": "windows"}),
+        # a mirror pod is the kubelet's record of a static pod: a patch would make it differ from what runs
+        lambda p: p["metadata"].update(annotations={"kubernetes.io/config.mirror": "hash"}),
+    ],
+)
+def test_mutation_skips_windows_and_mirror_pods(change: Any) -> None:
+    p = pod()
+    change(p)
+    r, _ = mutated(p)
+    assert "patch" not in r
+
+
 def test_identical_pods_are_evaluated_once_and_answered_alike() -> None:
     reviewer = Reviewer()
     first = answer(review(pod()), restricted_labels(), reviewer)

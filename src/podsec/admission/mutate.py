@@ -2,7 +2,9 @@
 
 Only on Pod CREATE, only where the namespace asks for it (``podsec.io/mutate: "true"``),
 never over an explicit value, never ``runAsNonRoot``/``runAsUser`` (an image that needs
-root would stop starting), and nothing Linux-only on a Windows pod:
+root would stop starting), nothing Linux-only on a Windows pod (``os.name: windows``, or
+without it a HostProcess container or a ``kubernetes.io/os: windows`` node selector), and
+nothing on a mirror pod (the kubelet's record of a static pod):
 
 * ``spec.securityContext.seccompProfile: {type: RuntimeDefault}`` when the pod sets none and
   carries no legacy ``seccomp.security.alpha.kubernetes.io/pod`` annotation (Kubernetes'
@@ -35,6 +37,7 @@ def pointer(*parts: str | int) -> str:
 
 
 SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 
 def _container_ops(kind: str, i: int, c: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -71,17 +74,41 @@ def _container_ops(kind: str, i: int, c: Mapping[str, Any]) -> list[dict[str, An
     return ops
 
 
+def _host_process(sc: Any) -> bool:
+    options = sc.get("windowsOptions") if isinstance(sc, dict) else None
+    return isinstance(options, dict) and options.get("hostProcess") is True
+
+
+def _windows(spec: Mapping[str, Any]) -> bool:
+    """A Windows pod: ``os.name: windows`` (Kubernetes then forbids Linux fields), or, where the
+    pod does not say, a HostProcess container or a node selector for Windows nodes."""
+    os_spec = spec.get("os")
+    if isinstance(os_spec, dict) and os_spec.get("name") == "windows":
+        return True
+    selector = spec.get("nodeSelector")
+    if isinstance(selector, dict) and selector.get("kubernetes.io/os") == "windows":
+        return True
+    if _host_process(spec.get("securityContext")):
+        return True
+    for kind in ("initContainers", "containers"):
+        items = spec.get(kind)
+        if isinstance(items, list) and any(
+            isinstance(c, dict) and _host_process(c.get("securityContext")) for c in items
+        ):
+            return True
+    return False
+
+
 def patch_for(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The JSON Patch of safe defaults for ``pod`` (empty when there is nothing to add)."""
     spec = pod.get("spec")
-    if not isinstance(spec, dict):
-        return []
-    os_spec = spec.get("os") if isinstance(spec.get("os"), dict) else {}
-    if isinstance(os_spec, dict) and os_spec.get("name") == "windows":
-        return []  # seccomp, allowPrivilegeEscalation and capabilities are forbidden on Windows pods
-    ops: list[dict[str, Any]] = []
+    if not isinstance(spec, dict) or _windows(spec):
+        return []  # seccomp, allowPrivilegeEscalation and capabilities are Linux's (forbidden with os.name windows)
     meta = pod.get("metadata")
     notes = meta.get("annotations") if isinstance(meta, dict) else None
+    if isinstance(notes, dict) and MIRROR_ANNOTATION in notes:
+        return []  # the kubelet's record of a static pod: a patch would make it differ from what runs
+    ops: list[dict[str, Any]] = []
     legacy = isinstance(notes, dict) and SECCOMP_POD_ANNOTATION in notes
     psc = spec.get("securityContext")
     if legacy:
