@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import contextlib
+import gzip
 import json
 import pathlib
 import socket
@@ -379,6 +380,25 @@ def _wrong_type(path: tuple[str, ...], value: object) -> bytes:
 def test_bad_bodies_are_400_not_500(server: Server, body: bytes) -> None:
     status, answer = post(server, body)
     assert status == 400 and "error" in answer
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "gzip, identity"])
+def test_compressed_bodies_are_refused_not_inflated(server: Server, encoding: str) -> None:
+    """The API server never compresses a review; a body that says it is compressed is not read
+    as JSON (even when it is JSON) and never inflated (a bomb would be bounded by nothing)."""
+    body = json.dumps(review(pod(restricted=True))).encode()
+    wire = http("POST", "/validate", gzip.compress(body) if encoding == "gzip" else body,
+                f"Content-Encoding: {encoding}\r\nConnection: close\r\n")  # fmt: skip
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+        server.context().wrap_socket(raw, server_hostname="127.0.0.1") as s,
+    ):
+        s.sendall(wire)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 415"), data[:200]
+    assert b"Content-Encoding" in data
 
 
 def test_no_redirect_from_client_input(server: Server) -> None:

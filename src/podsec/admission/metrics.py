@@ -28,7 +28,7 @@ SUBRESOURCES = frozenset(
 DECISIONS = frozenset({"allow", "deny", "warn", "mutate", "exempt", "skip", "error", "unreviewed"})
 MODES = frozenset({"enforce", "warn", "audit", "exempt", "skip", "error", "allow", "mutate", "deny"})
 UNREVIEWED = frozenset({"deadline", "overload", "worker", "internal"})
-STATUSES = frozenset({"400", "404", "405", "408", "413", "431", "503"})
+STATUSES = frozenset({"400", "404", "405", "408", "413", "415", "431", "503"})
 OTHER = "other"
 
 _REQUEST_LABELS = ("endpoint", "operation", "resource", "subresource")

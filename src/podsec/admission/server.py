@@ -209,12 +209,17 @@ def _containers(obj: Any, reviewer: Reviewer) -> int:
 async def _read(state: State, scope: Scope, receive: Receive) -> bytes:
     """The request body: JSON content type, within max_body and the body budget. The caller gives
     the bytes back to the budget. A body that does not arrive in time is the guard's to drop."""
-    ctype, length = b"", None
+    ctype, length, encoding = b"", None, None
     for name, value in scope["headers"]:
         if name == b"content-type":
             ctype = value
         elif name == b"content-length":
             length = value
+        elif name == b"content-encoding":
+            encoding = value
+    if encoding is not None and encoding.strip().lower() != b"identity":  # never inflated: a bomb
+        text = bounded(encoding.decode("latin-1"), 64)
+        raise Refusal(415, f"Content-Encoding {text} is not accepted: the API server sends reviews uncompressed")
     if ctype != b"application/json":  # the API server's exact header; anything else is parsed
         media = ctype.decode("latin-1").split(";")[0].strip().lower()
         if media != "application/json":
@@ -322,7 +327,7 @@ class ReviewEndpoint:
     async def _refuse(self, send: Send, exc: Refusal) -> None:
         self.state.metrics.bad_request(exc.status)
         LOG.line("bad request", {"endpoint": self.endpoint, "status": exc.status, "reason": exc.reason}, "warning")
-        close = exc.status in (408, 413, 503)  # the rest of that body is not read: start afresh
+        close = exc.status in (408, 413, 415, 503)  # the rest of that body is not read: start afresh
         await _send(send, exc.status, orjson.dumps({"error": exc.reason}), close=close, retry=exc.status == 503)
 
     async def _run(self, job: Job, send: Send, start: float, deadline: float) -> None:
