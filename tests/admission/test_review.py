@@ -606,3 +606,24 @@ def test_a_huge_pods_answer_names_every_kind_of_violation(n: int) -> None:
     assert f'privileged (container "{last}" must not set securityContext.privileged=true)' in message
     assert message.count("host namespaces (hostPID=true)") == 1  # a pod-level violation once, not once a slice
     assert answer(review(_many(n)), restricted_labels())["allowed"] is True  # the rest pass
+
+
+def test_a_patch_stays_small_whatever_the_pod() -> None:
+    """A patch grows with the pod: 15 MB for 100,000 containers, held by the server for as long
+    as a client takes to read it (forever, for one that does not). Past MAX_PATCH_OPS operations
+    the pod is admitted unmutated, with a warning and an audit annotation saying why."""
+    from podsec.admission.mutate import MAX_PATCH_OPS
+
+    p = _many(MAX_PATCH_OPS + 1)  # one operation each
+    for c in p["spec"]["containers"]:
+        del c["securityContext"]
+    r, _ = mutated(p)
+    assert "patch" not in r and r["allowed"] is True
+    assert r["warnings"] == [f"podsec: not mutated: the patch would take more than {MAX_PATCH_OPS} operations"]
+    assert r["auditAnnotations"]["unmutated"] == f"the patch would take more than {MAX_PATCH_OPS} operations"
+    small = _many(MAX_PATCH_OPS // 2 - 1)
+    for c in small["spec"]["containers"]:
+        del c["securityContext"]
+    r, after = mutated(small)
+    assert len(base64.b64decode(r["patch"])) < 64 * 1024
+    assert after["spec"]["containers"][-1]["securityContext"]["allowPrivilegeEscalation"] is False

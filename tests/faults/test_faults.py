@@ -273,6 +273,35 @@ def test_upgrade_requests_do_not_escape_the_connection_limits(server: Server) ->
     assert post(server, review(pod(restricted=True)))[0] == 200
 
 
+def test_clients_that_stop_reading_answers_are_dropped(server: Server) -> None:
+    """Pipelined reviews from a client that never reads: the answers fill its connection's
+    buffers, the next answer waits for them to drain, and the connection stayed busy for good
+    (never idle, so never timed out nor evicted: 20 of them were all open after 40 s; a few
+    hundred would lock every other client out). An answer not taken within the header timeout
+    drops the connection."""
+    ctx = server.context()
+    one = http("POST", "/validate", json.dumps(review(pod(restricted=True))).encode())
+    held = []
+    try:
+        for _ in range(10):
+            raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+            s.settimeout(5)
+            with contextlib.suppress(OSError):
+                s.sendall(one * 400)  # about 1.4 MB of reviews, 240 kB of answers: more than the buffers hold
+            held.append(s)
+        deadline = time.monotonic() + 15
+        while metric(server, "podsec_webhook_connections") > 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert metric(server, "podsec_webhook_connections") <= 1  # the one asking
+    finally:
+        for s in held:
+            s.close()
+    status, answer = post(server, review(pod(restricted=True)))
+    assert status == 200, answer
+
+
 def test_connections_beyond_the_limit_evict_idle_ones(server: Server) -> None:
     ctx = server.context()
     conns = []
@@ -356,7 +385,7 @@ _WRONG_TYPES = [  # a type the API server never sends, anywhere podsec reads
 
 
 def _wrong_type(path: tuple[str, ...], value: object) -> bytes:
-    body = review(pod(restricted=True))
+    body = json.loads(json.dumps(review(pod(restricted=True))))  # review() shares userInfo between calls
     where = body["request"]
     for key in path[:-1]:
         where = where[key]

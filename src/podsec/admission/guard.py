@@ -6,8 +6,10 @@
 * **Slow and idle clients**: a TLS handshake must finish within ``handshake_timeout``; a
   request, headers and body, must arrive within ``header_timeout`` of the connection opening
   or of the request's first byte (slowloris, slow bodies; checked every second, so up to a
-  second later); a connection idle between requests is closed after ``idle_timeout`` (uvicorn's
-  keep-alive timeout). Headers larger than ``max_header_bytes`` drop the connection.
+  second later); so must an answer be taken by the client (one that sends pipelined requests
+  and reads nothing would hold a busy connection for good); a connection idle between requests
+  is closed after ``idle_timeout`` (uvicorn's keep-alive timeout). Headers larger than
+  ``max_header_bytes`` drop the connection.
 * **Bodies**: `BodyBudget` bounds the bytes of request bodies held at once, across all requests.
 
 Every bound is a number of bytes or seconds fixed at start-up, so the server's memory does not
@@ -51,6 +53,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self.opened = 0.0
         self.waiting_since: float | None = None  # a request (or the first one) is due since then
         self.header_bytes = 0  # bytes received since the request began, while its headers are coming
+        self.unread_since: float | None = None  # answers have waited for the client to read them since then
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         connections = self.server_state.connections
@@ -101,10 +104,24 @@ class GuardedProtocol(HttpToolsProtocol):
 
 
 def sweep(connections: Iterable[Any], limits: Limits, now: float) -> int:
-    """Drop every connection whose request (headers and body) or first request is overdue."""
+    """Drop every connection whose request (headers and body) or first request is overdue, or
+    whose client has left answers unread for as long: writing paused (the next answer waits for
+    the buffers to drain), or closing (a TLS close waits until what is buffered has been sent).
+    A client sending pipelined requests and reading nothing kept its connection, and the answers
+    buffered for it, far past the idle timeout."""
     dropped = 0
     for c in list(connections):
-        since = c.waiting_since if isinstance(c, GuardedProtocol) else None
+        if not isinstance(c, GuardedProtocol):
+            continue
+        since = c.waiting_since
+        transport = c.transport
+        if transport is not None and (transport.is_closing() or c.flow.write_paused):
+            if c.unread_since is None:
+                c.unread_since = now
+            elif since is None or c.unread_since < since:
+                since = c.unread_since
+        else:
+            c.unread_since = None
         if since is not None and now - since > limits.header_timeout:
             c.drop()
             dropped += 1

@@ -38,6 +38,7 @@ def pointer(*parts: str | int) -> str:
 
 SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+MAX_PATCH_OPS = 512  # at most ~70 kB of patch (~95 kB base64): a pod of a few hundred containers
 
 
 def _container_ops(kind: str, i: int, c: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -99,8 +100,14 @@ def _windows(spec: Mapping[str, Any]) -> bool:
     return False
 
 
+class TooLarge(Exception):
+    """The patch would take more than MAX_PATCH_OPS operations."""
+
+
 def patch_for(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The JSON Patch of safe defaults for ``pod`` (empty when there is nothing to add)."""
+    """The JSON Patch of safe defaults for ``pod`` (empty when there is nothing to add); TooLarge
+    past MAX_PATCH_OPS operations (the answer, and the memory that holds it until the client has
+    read it, would grow with the pod)."""
     spec = pod.get("spec")
     if not isinstance(spec, dict) or _windows(spec):
         return []  # seccomp, allowPrivilegeEscalation and capabilities are Linux's (forbidden with os.name windows)
@@ -125,6 +132,8 @@ def patch_for(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
             for i, c in enumerate(items):
                 if isinstance(c, dict):
                     ops += _container_ops(kind, i, c)
+                    if len(ops) > MAX_PATCH_OPS:
+                        raise TooLarge
     return ops
 
 

@@ -711,7 +711,12 @@ class Reviewer:
         ns = policy_for(labels, self.config.defaults, mutate_default=self.config.mutate_default)
         if not ns.mutate:
             return response(uid, True), Decision(True, "skip", "mutation not enabled for the namespace")
-        ops = mutate.patch_for(obj)
+        try:
+            ops = mutate.patch_for(obj)
+        except mutate.TooLarge:
+            note = f"the patch would take more than {mutate.MAX_PATCH_OPS} operations"
+            body = response(uid, True, warnings=[f"podsec: not mutated: {note}"], auditAnnotations={"unmutated": note})
+            return body, Decision(True, "skip", note)
         if not ops:
             return response(uid, True), Decision(True, "allow")
         patched = response(uid, True, patch=mutate.encode(ops), patchType="JSONPatch")
