@@ -102,15 +102,15 @@ def _limit_args(ws: argparse.ArgumentParser) -> None:
         "--review-deadline", type=float, default=8.0, metavar="S", help="answer every review within S seconds (8)"
     )
     g.add_argument("--queue", type=int, metavar="N", help="reviews waiting for a worker (default: 4 per worker)")
-    g.add_argument("--max-body-bytes", type=int, default=8 * MiB, metavar="B", help="one request body (8 MiB)")
+    g.add_argument("--max-body-bytes", type=int, default=16 * MiB, metavar="B", help="one request body (16 MiB)")
     g.add_argument(
-        "--body-budget-bytes", type=int, default=48 * MiB, metavar="B", help="request bodies held at once (48 MiB)"
+        "--body-budget-bytes", type=int, default=32 * MiB, metavar="B", help="request bodies held at once (32 MiB)"
     )
     g.add_argument(
         "--inline-bytes", type=int, default=64 * 1024, metavar="B", help="smaller reviews are answered without a worker"
     )
     g.add_argument(
-        "--worker-memory-bytes", type=int, default=512 * MiB, metavar="B", help="each worker's heap limit (512 MiB)"
+        "--worker-memory-bytes", type=int, default=160 * MiB, metavar="B", help="each worker's heap limit (160 MiB)"
     )
     g.add_argument("--max-connections", type=int, default=512, metavar="N", help="open connections (512)")
     g.add_argument("--handshake-timeout", type=float, default=5.0, metavar="S", help="TLS handshake (5 s)")

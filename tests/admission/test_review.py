@@ -627,3 +627,43 @@ def test_a_patch_stays_small_whatever_the_pod() -> None:
     r, after = mutated(small)
     assert len(base64.b64decode(r["patch"])) < 64 * 1024
     assert after["spec"]["containers"][-1]["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def _with_name(raw: bytes) -> bytes:
+    body = review(pod(restricted=True))
+    body["request"]["object"]["spec"]["priority"] = "MARK"
+    return json.dumps(body).encode().replace(b'"MARK"', raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _with_name(b"7"),
+        _with_name(b'"\\ud800"'),
+        _with_name(b'"\\ud83d\\ude00"'),
+        _with_name(b'"\xed\xa0\x80"'),  # a surrogate encoded in UTF-8
+        _with_name(b'"\xff"'),
+        _with_name(b"NaN"),
+        _with_name(b"-Infinity"),
+        _with_name(b"1e400"),
+        _with_name(str(2**64).encode()),
+        _with_name(b"1" * 400),
+        _with_name(b'"a\x01b"'),
+        _with_name(b"[" * 1100 + b"]" * 1100),
+        b"\xef\xbb\xbf" + _with_name(b"7"),
+        _with_name(b"7").decode().encode("utf-16"),
+        _with_name(b"7") + b" x",
+    ],
+)
+def test_the_large_body_parser_reads_what_orjson_reads(raw: bytes) -> None:
+    """Workers parse large bodies with the standard library (memory): it must accept and refuse what
+    orjson does, and read the same values."""
+    from podsec.admission import handling
+
+    def outcome(read: Any) -> Any:
+        try:
+            return json.dumps(read(raw), sort_keys=True)
+        except handling.Refusal as exc:
+            return exc.status
+
+    assert outcome(handling.read_large) == outcome(handling.read)

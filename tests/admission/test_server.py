@@ -130,10 +130,10 @@ def test_bad_requests(server: Server) -> None:
         r = post(c, "/validate", wrong)
         assert r.status_code == 400 and "expected an admission.k8s.io/v1 AdmissionReview" in r.json()["error"]
         big = review(pod())
-        big["request"]["object"]["metadata"]["annotations"] = {"x": "y" * (9 * 1024 * 1024)}
+        big["request"]["object"]["metadata"]["annotations"] = {"x": "y" * (17 * 1024 * 1024)}
         assert post(c, "/validate", big).status_code == 413
     with server.client() as c:  # 413 closes the connection (the rest of that body is not read)
-        chunks = (b"x" * 65536 for _ in range(140))  # no Content-Length: the limit holds for streamed bodies too
+        chunks = (b"x" * 65536 for _ in range(270))  # no Content-Length: the limit holds for streamed bodies too
         assert c.post("/validate", content=chunks, headers={"Content-Type": "application/json"}).status_code == 413
         assert c.get("/validate").status_code == 405
         assert c.get("/healthz").text == "ok"

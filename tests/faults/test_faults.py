@@ -14,7 +14,9 @@ import json
 import pathlib
 import socket
 import ssl
+import struct
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +25,7 @@ import pytest
 
 from podsec.admission.server import ServerSettings
 from tests.admission.payloads import pod, review
-from tests.faults.harness import Load, Server, big_pod, http, log_lines, metric, post, request, start
+from tests.faults.harness import Load, Server, api_server_pod, big_pod, http, log_lines, metric, post, request, start
 
 MiB = 1024 * 1024
 BOUND = ServerSettings(workers=2).memory_bound()  # the fault server's settings: what the README documents
@@ -151,8 +153,8 @@ def test_distinct_huge_pods_leave_memory_bounded(server: Server) -> None:
 
 
 def test_a_pod_too_big_for_a_workers_memory_gets_the_failure_mode_not_an_oom(server: Server) -> None:
-    body = json.dumps(review(big_pod(230_000, minimal=True))).encode()  # just under the 8 MiB body limit
-    assert 7.5 * MiB < len(body) < 8 * MiB
+    body = json.dumps(review(big_pod(470_000, minimal=True))).encode()  # just under the 16 MiB body limit
+    assert 15.5 * MiB < len(body) < 16 * MiB
     peak = 0
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         sent = pool.submit(post, server, body, "/validate", 60)
@@ -162,9 +164,59 @@ def test_a_pod_too_big_for_a_workers_memory_gets_the_failure_mode_not_an_oom(ser
         status, answer = sent.result()
     r = answer["response"]
     assert status == 200 and r["allowed"] is False and r["status"]["code"] in (403, 500), r["status"]
-    print(f"peak RSS with a 230,000-container pod: {peak / MiB:.0f} MiB (bound {BOUND / MiB:.0f} MiB)")
+    print(f"peak RSS with a 470,000-container pod: {peak / MiB:.0f} MiB (bound {BOUND / MiB:.0f} MiB)")
     assert peak < BOUND
     assert post(server, review(big_pod(100)))[1]["response"]["status"]["code"] == 403
+
+
+def test_an_update_of_the_largest_pod_etcd_stores_is_reviewed_as_the_api_server_sends_it(server: Server) -> None:
+    """26,000 minimal containers (about the most etcd stores) come with their defaults and
+    managedFields: an UPDATE carries two such objects, 15 MiB, which the old 8 MiB limit refused
+    (413: with failurePolicy Fail, a legitimate update denied)."""
+    new = api_server_pod(26_000)
+    old = json.loads(json.dumps(new))
+    old["spec"]["containers"][0]["image"] = "j"
+    body = json.dumps(review(new, operation="UPDATE", old=old), separators=(",", ":")).encode()
+    assert 14 * MiB < len(body) < 16 * MiB
+    status, answer = post(server, body, timeout=60)
+    assert status == 200, answer
+    r = answer["response"]
+    assert r["allowed"] is False and r["status"]["code"] == 403, r["status"]  # evaluated, not cut off
+
+
+def test_a_worker_out_of_memory_answers_by_the_failure_mode_not_400(tmp_path: pathlib.Path) -> None:
+    """orjson reserves about twelve times a body's size before parsing it: under a worker's heap
+    limit it said 'malformed JSON: Not enough memory' (a 400, blaming the client) or crashed the
+    worker (SIGSEGV). Out of memory is the failure mode's answer, and the worker lives on."""
+    frame = struct.Struct(">II")
+    body = json.dumps(review(api_server_pod(26_000)), separators=(",", ":")).encode()  # 7.8 MiB
+    argv = [sys.executable, "-m", "podsec.admission.worker", "--memory-bytes", str(64 * MiB)]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def read() -> dict[str, Any]:
+        assert proc.stdout is not None
+        head = proc.stdout.read(frame.size)
+        assert len(head) == frame.size, f"the worker died: {proc.wait()}"
+        hlen, blen = frame.unpack(head)
+        header: dict[str, Any] = json.loads(proc.stdout.read(hlen))
+        proc.stdout.read(blen)
+        return header
+
+    try:
+        assert read()["t"] == "ready"
+        for i in (1, 2):  # and again: the worker is still there
+            job = json.dumps({"t": "job", "id": i, "endpoint": "validate", "today": "2026-11-30", "known": True,
+                              "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}).encode()  # fmt: skip
+            proc.stdin.write(frame.pack(len(job), len(body)) + job + body)
+            proc.stdin.flush()
+            reply = read()
+            assert reply["t"] == "error" and "memory" in reply["reason"].lower(), reply
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
 
 
 def test_many_clients_holding_big_bodies_are_refused_not_buffered(server: Server) -> None:
@@ -300,6 +352,44 @@ def test_clients_that_stop_reading_answers_are_dropped(server: Server) -> None:
             s.close()
     status, answer = post(server, review(pod(restricted=True)))
     assert status == 200, answer
+
+
+def test_pipelined_requests_are_answered_in_order_but_not_queued_without_bound(server: Server) -> None:
+    ctx = server.context()
+    bodies = [review(pod(f"web-{i}", restricted=True)) for i in range(3)]
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s,
+    ):
+        s.sendall(b"".join(http("POST", "/validate", json.dumps(b).encode()) for b in bodies))
+        reader = s.makefile("rb")
+        for b in bodies:  # three answers, in order
+            assert reader.readline().startswith(b"HTTP/1.1 200")
+            length = 0
+            while (line := reader.readline()) != b"\r\n":
+                if line.lower().startswith(b"content-length"):
+                    length = int(line.split(b":")[1])
+            assert json.loads(reader.read(length))["response"]["uid"] == b["request"]["uid"]
+    # Hundreds of requests ahead of their answers, and nothing read: each queued request held its
+    # headers and body (1.2 MB a connection); past 8 the connection is dropped.
+    one = http("POST", "/validate", json.dumps(review(pod(restricted=True))).encode())
+    held = []
+    before = server.rss()
+    try:
+        for _ in range(50):
+            raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+            c.settimeout(0.5)
+            with contextlib.suppress(OSError):
+                c.sendall(one * 300)
+            held.append(c)
+        grown = server.rss() - before
+    finally:
+        for c in held:
+            c.close()
+    print(f"50 clients pipelining 300 reviews each, reading nothing: {grown / MiB:.1f} MiB")
+    assert grown < 20 * MiB
 
 
 def test_connections_beyond_the_limit_evict_idle_ones(server: Server) -> None:

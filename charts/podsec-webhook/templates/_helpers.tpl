@@ -4,9 +4,9 @@ app.kubernetes.io/part-of: podsec
 {{- end -}}
 
 {{/* The memory limit: podsec's bound (ServerSettings.memory_bound) for .Values.workers, in 64 MiB
-steps: 252 MiB for the server process, 536 MiB per worker. tests/charts checks it against podsec. */}}
+steps: 264 MiB for the server process, 184 MiB per worker. tests/charts checks it against podsec. */}}
 {{- define "podsec.memory" -}}
-{{- $mi := add 252 (mul 536 (int .Values.workers)) -}}
+{{- $mi := add 264 (mul 184 (int .Values.workers)) -}}
 {{- mul (div (add $mi 63) 64) 64 -}}Mi
 {{- end -}}
 

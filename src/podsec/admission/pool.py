@@ -139,7 +139,9 @@ class Pool:
         if job.known is not None:
             header.update(known=job.known, labels=job.labels)
         assert w.proc.stdin is not None
-        w.proc.stdin.write(_frame(header, job.raw))
+        head = orjson.dumps(header)
+        w.proc.stdin.write(_HEAD.pack(len(head), len(job.raw)) + head)
+        w.proc.stdin.write(job.raw)  # not joined to the header: that would copy the body while it is sent
 
     def _next(self, w: _Worker) -> None:
         """``w`` is free: give it the next live job, or mark it idle."""

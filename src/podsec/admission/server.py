@@ -67,10 +67,12 @@ MiB = 1024 * 1024
 log = logging.getLogger("podsec.webhook")
 # Measured on CPython 3.11 (README, "Webhook limits"): resident memory of a started server, of a
 # worker's code and libraries (shared pages excluded from its heap limit), per open TLS connection
-# (OpenSSL's buffers and uvicorn's), and of an inline review per body byte (parsed JSON and views).
+# (OpenSSL's buffers and uvicorn's: at most 48 KiB measured; plus answers the client has not read:
+# up to the 64 KiB write buffer's mark and one answer of at most 96 KiB, a bounded patch), and of
+# an inline review per body byte (parsed JSON and views).
 BASE_MAIN = 80 * MiB
 BASE_WORKER_CODE = 24 * MiB
-PER_CONNECTION = 96 * 1024
+PER_CONNECTION = 208 * 1024
 INLINE_PEAK_PER_BYTE = 128
 CACHE_BYTES = 16 * MiB
 
@@ -82,23 +84,29 @@ class ServerSettings:
     workers: int = 2
     deadline: float = 8.0  # seconds per review, and within the API server's ?timeout= (the manifests': 10)
     queue: int = 8  # reviews waiting for a worker
-    # Two objects (UPDATE: object and oldObject) of the API server's 3 MiB request limit, their
-    # defaulted fields and the envelope.
-    max_body: int = 8 * MiB
-    body_budget: int = 48 * MiB  # bodies held at once, all requests together
+    # What a real API server sends (measured, kube-apiserver 1.37): a pod's review carries its
+    # defaults and managedFields, ~315 bytes a minimal container; etcd stores no pod past about
+    # 27,000 of them, whose UPDATE (object and oldObject) is ~16 MB. (The 3 MiB request of
+    # 90,000 arrives as 28 MB, in a dry run only: it is refused, 413, failing closed.)
+    max_body: int = 16 * MiB
+    body_budget: int = 32 * MiB  # bodies held at once, all requests together
     inline_bytes: int = 64 * 1024
     inline_containers: int = 64
-    worker_memory: int = 512 * MiB  # each worker's heap (RLIMIT_DATA); replaced after a review above half of it
+    # Each worker's heap (RLIMIT_DATA); replaced after a review above half of it. A 16 MiB review
+    # as the API server sends it needs 128 MiB (parsed by `handling.read_large`; evaluated a slice
+    # of containers at a time); a review that needs more gets the failure mode.
+    worker_memory: int = 160 * MiB
     limits: Limits = field(default_factory=Limits)
 
     def memory_bound(self) -> int:
         """The most memory the server and its workers can hold, in bytes (README, "Webhook limits").
 
-        Main process: its start-up size, twice the body budget (chunks, then joined), every
-        connection's TLS and HTTP buffers, the evaluation cache, the log queue and an inline
+        Main process: its start-up size, the body budget and one body's copy (a body that came
+        in parts is joined, one at a time), every connection's TLS and HTTP buffers with the
+        answers its client has not read yet, the evaluation cache, the log queue and an inline
         review; each worker: its heap limit and its code.
         """
-        main = BASE_MAIN + 2 * self.body_budget + self.limits.max_connections * PER_CONNECTION
+        main = BASE_MAIN + self.body_budget + self.max_body + self.limits.max_connections * PER_CONNECTION
         main += CACHE_BYTES + 2 * QUEUE_BYTES + INLINE_PEAK_PER_BYTE * self.inline_bytes
         return main + self.workers * (self.worker_memory + BASE_WORKER_CODE)
 
@@ -164,7 +172,7 @@ class State:
     today: Callable[[], date] = field(default_factory=Today)
     settings: ServerSettings = field(default_factory=ServerSettings)
     pool: Pool | None = None  # None: every review on the event loop (tests of the review logic)
-    budget: BodyBudget = field(default_factory=lambda: BodyBudget(48 * MiB))
+    budget: BodyBudget = field(default_factory=lambda: BodyBudget(ServerSettings().body_budget))
     server: Any = None  # the uvicorn server, for its connection count
 
     def deadline(self, scope: Scope) -> float:

@@ -80,11 +80,12 @@ def serve(config_path: str | None, inp: IO[bytes], out: IO[bytes]) -> None:
         if frame is None:
             return
         job, raw = frame
+        del frame  # the body is freed once parsed
         if job.get("t") != "job":
             continue
         jid = job["id"]
         try:
-            request = handling.read(raw)
+            request = (handling.read_large if len(raw) > handling.LARGE else handling.read)(raw)
             del raw
             known, labels = job.get("known"), job.get("labels")
             if known is None:
@@ -102,7 +103,7 @@ def serve(config_path: str | None, inp: IO[bytes], out: IO[bytes]) -> None:
             write_frame(out, {"t": "bad", "id": jid, "status": exc.status, "reason": exc.reason})
             gc.collect()
             continue
-        except Exception as exc:  # a bug, not the client's doing: the server answers by the failure mode
+        except Exception as exc:  # a bug or no memory, not the client's doing: the server answers by the failure mode
             write_frame(out, {"t": "error", "id": jid, "reason": repr(exc)[:512]})
             gc.collect()
             continue
