@@ -103,3 +103,22 @@ def test_network_policy_admits_only_the_api_server(capsys: pytest.CaptureFixture
     assert policy["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8443}], "from": sources}]
     assert policy["egress"][0]["to"] == sources
     assert main(["webhook", "manifests", "--replicas", "1"]) == 2
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+def test_the_memory_limit_is_the_bound_of_the_server_the_manifests_start(
+    workers: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The limit is computed from `ServerSettings` defaults; the Deployment starts `webhook serve`
+    with the flags' defaults: they must be the same bounds, or the limit would not hold them."""
+    from podsec.admission.cli import server_settings_from
+    from podsec.admission.server import ServerSettings
+    from podsec.cli import build_parser
+
+    docs = manifests(capsys, "--workers", str(workers))
+    container = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    served = server_settings_from(build_parser().parse_args(container["args"]))
+    assert served.workers == workers
+    assert served.memory_bound() == ServerSettings(workers=workers).memory_bound()
+    limit = int(container["resources"]["limits"]["memory"].removesuffix("Mi")) * 1024 * 1024
+    assert 0 <= limit - served.memory_bound() < 64 * 1024 * 1024

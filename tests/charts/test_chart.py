@@ -127,6 +127,20 @@ def test_memory_limit_follows_the_servers_bound(helm: str, workers: int) -> None
     assert int(limit.removesuffix("Mi")) * 1024 * 1024 >= ServerSettings(workers=workers).memory_bound()
 
 
+def test_the_charts_memory_helper_is_the_servers_bound() -> None:
+    """The chart's limit formula (server process + per worker) from `ServerSettings.memory_bound`,
+    checked without helm too (the rendering is compared above when helm is there)."""
+    import re
+
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    found = re.search(r"\$mi := add (\d+) \(mul (\d+) \(int \.Values\.workers\)\)", helpers)
+    assert found, "podsec.memory's formula changed: update this test"
+    server, per_worker = (int(g) * 1024 * 1024 for g in found.groups())
+    assert server == ServerSettings(workers=0).memory_bound()
+    assert per_worker == ServerSettings(workers=1).memory_bound() - server
+    assert f"{server // 2**20} MiB for the server process, {per_worker // 2**20} MiB per worker" in helpers
+
+
 def test_rendered_chart_passes_hardened_and_the_schema(
     helm: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from podsec.config import load
 from podsec.findings import EXIT_CLEAN, EXIT_ERROR
+
+if TYPE_CHECKING:
+    from podsec.admission.server import ServerSettings
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,13 +67,38 @@ def run(args: argparse.Namespace) -> int:
     return _serve(args)
 
 
+def server_settings_from(args: argparse.Namespace) -> ServerSettings:
+    """The server's bounds from ``webhook serve``'s flags (the manifests' memory limit is computed
+    from `ServerSettings` defaults: tests check that the flags' defaults give the same)."""
+    from podsec.admission.guard import Limits
+    from podsec.admission.server import ServerSettings, cpu_count
+
+    workers = args.workers or cpu_count()
+    limits = Limits(
+        max_connections=args.max_connections,
+        handshake_timeout=args.handshake_timeout,
+        header_timeout=args.header_timeout,
+        idle_timeout=args.idle_timeout,
+    )
+    return ServerSettings(
+        workers=workers,
+        deadline=args.review_deadline,
+        queue=args.queue if args.queue is not None else 4 * workers,
+        max_body=args.max_body_bytes,
+        body_budget=args.body_budget_bytes,
+        inline_bytes=args.inline_bytes,
+        worker_memory=args.worker_memory_bytes,
+        limits=limits,
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     from podsec.admission import logs
-    from podsec.admission.guard import BodyBudget, Limits
+    from podsec.admission.guard import BodyBudget
     from podsec.admission.namespaces import NamespaceLabels, StaticNamespaces, WatchedNamespaces
     from podsec.admission.pool import Pool
     from podsec.admission.review import Reviewer
-    from podsec.admission.server import CertReloader, ServerSettings, State, cpu_count, serve, worker_argv
+    from podsec.admission.server import CertReloader, State, serve, worker_argv
     from podsec.admission.settings import settings
 
     logs.setup(sys.stderr.buffer)
@@ -96,23 +125,8 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_ERROR
-    workers = args.workers or cpu_count()
-    limits = Limits(
-        max_connections=args.max_connections,
-        handshake_timeout=args.handshake_timeout,
-        header_timeout=args.header_timeout,
-        idle_timeout=args.idle_timeout,
-    )
-    server_settings = ServerSettings(
-        workers=workers,
-        deadline=args.review_deadline,
-        queue=args.queue if args.queue is not None else 4 * workers,
-        max_body=args.max_body_bytes,
-        body_budget=args.body_budget_bytes,
-        inline_bytes=args.inline_bytes,
-        worker_memory=args.worker_memory_bytes,
-        limits=limits,
-    )
+    server_settings = server_settings_from(args)
+    workers = server_settings.workers
     pool = Pool(
         workers,
         worker_argv(args.config, server_settings.worker_memory),
