@@ -247,7 +247,7 @@ def test_many_clients_holding_big_bodies_are_refused_not_buffered(server: Server
     finally:
         for s in held:
             s.close()
-    assert statuses and set(statuses) == {503}  # beyond the 48 MiB budget: refused at once, with Retry-After
+    assert statuses and set(statuses) == {503}  # beyond the 32 MiB budget: refused at once, with Retry-After
     assert len(statuses) >= 40 - 16
     assert during - before < 100 * MiB
     assert post(server, review(pod(restricted=True)))[0] == 200
