@@ -11,7 +11,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -34,7 +34,7 @@ from podsec.findings import (
 from podsec.model.standards import PolicyVersion, format_version
 from podsec.model.workloads import KindTable
 from podsec.rego.engine import RegoError
-from podsec.reporters import REPORTERS, RunInfo
+from podsec.reporters import REPORTERS, Reporter, RunInfo
 from podsec.reporters.sarif import SARIF_HARD_LIMIT, SARIF_MAX_RESULTS
 from podsec.sources.files import (
     KUSTOMIZATION_FILES,
@@ -118,6 +118,68 @@ def _limit_args(ws: argparse.ArgumentParser) -> None:
     g.add_argument("--idle-timeout", type=float, default=30.0, metavar="S", help="a connection between requests (30 s)")
 
 
+def _evaluation_args(p: argparse.ArgumentParser) -> None:
+    """What ``scan`` and ``audit`` share: the checks to run, the reports and the exit code."""
+    p.add_argument(
+        "--profile",
+        choices=[profile.value for profile in engine.Profile],
+        help="baseline or restricted (Pod Security Standards, exactly), or hardened: restricted plus podsec's "
+        "own checks (default: hardened)",
+    )
+    p.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
+    p.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
+    p.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="run only these checks: check ids or level names (baseline, restricted, hardened), comma-separated "
+        "(repeatable); an off-by-default check named here is turned on",
+    )
+    p.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="never run these checks: check ids or level names, comma-separated (repeatable)",
+    )
+    p.add_argument("--format", choices=sorted(REPORTERS), help="output format on standard output (default: text)")
+    p.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="FORMAT[=FILE]",
+        help=f"write FORMAT ({', '.join(REPORTERS)}) to FILE, or to standard output without =FILE (repeatable)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=[*SEVERITIES, "none"],
+        metavar="SEVERITY",
+        help=f"lowest severity that makes the exit code 1 ({', '.join(SEVERITIES)}), or none to only report "
+        f"(default: {DEFAULT_FAIL_ON.value}: informational findings never fail)",
+    )
+    p.add_argument(
+        "--no-passes",
+        action="store_true",
+        help="leave passing results out of policyreport reports (failures and exemptions stay)",
+    )
+    p.add_argument(
+        "--sarif-max-results",
+        type=int,
+        metavar="N",
+        help=f"at most N results in a SARIF report, the most severe kept (default: {SARIF_MAX_RESULTS:,}, "
+        f"what GitHub code scanning keeps of a run; at most {SARIF_HARD_LIMIT:,})",
+    )
+    p.add_argument(
+        "--no-annotation-exemptions",
+        action="store_true",
+        help="ignore podsec.io/exempt annotations (config-file exemptions still apply)",
+    )
+    p.add_argument("--no-color", action="store_true", help="never colour the text output")
+    _policy_args(p)
+
+
 def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description="Kubernetes security contexts, governed as code.")
     parser.add_argument("--version", action="version", version=f"podsec {__version__}")
@@ -140,46 +202,7 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
         help="auto (default): render each top-level kustomization found under the PATHs with kubectl, when "
         "kubectl is on the PATH; off: scan the files as they are (patch files are still left out)",
     )
-    s.add_argument(
-        "--profile",
-        choices=[p.value for p in engine.Profile],
-        help="baseline or restricted (Pod Security Standards, exactly), or hardened: restricted plus podsec's "
-        "own checks (default: hardened)",
-    )
-    s.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
-    s.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
-    s.add_argument(
-        "--select",
-        action="append",
-        default=[],
-        metavar="NAMES",
-        help="run only these checks: check ids or level names (baseline, restricted, hardened), comma-separated "
-        "(repeatable); an off-by-default check named here is turned on",
-    )
-    s.add_argument(
-        "--ignore",
-        action="append",
-        default=[],
-        metavar="NAMES",
-        help="never run these checks: check ids or level names, comma-separated (repeatable)",
-    )
-    s.add_argument("--format", choices=sorted(REPORTERS), help="output format on standard output (default: text)")
-    s.add_argument(
-        "-o",
-        "--output",
-        action="append",
-        default=[],
-        metavar="FORMAT[=FILE]",
-        help=f"write FORMAT ({', '.join(REPORTERS)}) to FILE, or to standard output without =FILE (repeatable)",
-    )
     s.add_argument("--no-progress", action="store_true", help="no progress line on stderr (shown on a terminal only)")
-    s.add_argument(
-        "--fail-on",
-        choices=[*SEVERITIES, "none"],
-        metavar="SEVERITY",
-        help=f"lowest severity that makes the exit code 1 ({', '.join(SEVERITIES)}), or none to only report "
-        f"(default: {DEFAULT_FAIL_ON.value}: informational findings never fail)",
-    )
     s.add_argument(
         "--baseline",
         metavar="FILE",
@@ -190,27 +213,9 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
         metavar="FILE",
         help="write every current finding to this baseline file and exit 0 (2 if an input could not be read)",
     )
-    s.add_argument(
-        "--no-passes",
-        action="store_true",
-        help="leave passing results out of policyreport reports (failures and exemptions stay)",
-    )
-    s.add_argument(
-        "--sarif-max-results",
-        type=int,
-        metavar="N",
-        help=f"at most N results in a SARIF report, the most severe kept (default: {SARIF_MAX_RESULTS:,}, "
-        f"what GitHub code scanning keeps of a run; at most {SARIF_HARD_LIMIT:,})",
-    )
-    s.add_argument(
-        "--no-annotation-exemptions",
-        action="store_true",
-        help="ignore podsec.io/exempt annotations (config-file exemptions still apply)",
-    )
+    _evaluation_args(s)
     s.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores, for large inputs)")
-    s.add_argument("--no-color", action="store_true", help="never colour the text output")
     _common(s)
-    _policy_args(s)
 
     e = sub.add_parser("explain", help="show the effective security context of every container, and its sources")
     e.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
@@ -431,16 +436,30 @@ def _accepted(args: argparse.Namespace, config: Config) -> tuple[str | None, bas
         raise ConfigError(str(exc)) from None
 
 
-def _scan(args: argparse.Namespace, config: Config) -> int:
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """What a run evaluates with (built from the options ``scan`` and ``audit`` share)."""
+
+    ctx: Context
+    policy: engine.Policy
+    policies: PolicySet | None
+    fail_on: Severity | None
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """Every check evaluated on each object (built-in and policy)."""
+        extra = self.policies.checks if self.policies else ()
+        disabled = self.policies.disabled if self.policies else frozenset()
+        return (*(s.check for s in self.policy.checks), *(c for c in extra if c.id not in disabled))
+
+
+def evaluation(args: argparse.Namespace, config: Config) -> Evaluation | None:
+    """The context, policy and exit threshold the options ask for; None after a usage error (said)."""
     checks = _checks_to_run(args, config)
     if checks is None:
-        return EXIT_ERROR
+        return None
     policy, policies, ignored = checks
     extra = policies.checks if policies else ()
-    problem = _bad_numbers(args)
-    if problem:
-        print(f"podsec: error: {problem}", file=sys.stderr)
-        return EXIT_ERROR
     ctx = Context(
         policy,
         KindTable(config.kinds, detect_shapes=config.detect_pod_shapes),
@@ -453,6 +472,57 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         debug=args.debug,
         known_checks=frozenset(c.id for c in (*ALL_CHECKS, *extra)),
     )
+    return Evaluation(ctx, policy, policies, _fail_on(args, config))
+
+
+def run_info(args: argparse.Namespace, config: Config, ev: Evaluation, started: float, **extra: Any) -> RunInfo:
+    return RunInfo(
+        str(ev.policy),
+        format_version(ev.policy.evaluated_version),
+        checks=ev.checks,
+        started=started,
+        base_dir=os.getcwd(),
+        tool_version=__version__,
+        config=config.path,
+        fail_on=ev.fail_on.value if ev.fail_on else "none",
+        passes=not args.no_passes,
+        sarif_max_results=args.sarif_max_results or SARIF_MAX_RESULTS,
+        **extra,
+    )
+
+
+def open_reporters(
+    outputs: list[tuple[str, str | None]], run: RunInfo, stack: contextlib.ExitStack, *, no_color: bool
+) -> list[Reporter] | None:
+    """A reporter for each output, every file opened first (a bad path costs no run); None when
+    a file cannot be opened (said)."""
+    streams: dict[str, TextIO] = {}
+    for fmt, path in outputs:
+        if path is not None:
+            try:
+                opened = open(path, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 (the stack closes it)
+                streams[path] = stack.enter_context(opened)
+            except OSError as exc:
+                print(f"podsec: error: -o {fmt}={path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+                return None
+    reporters = []
+    for fmt, path in outputs:
+        stream = sys.stdout if path is None else streams[path]
+        tty = path is None and sys.stdout.isatty()
+        color = fmt in ("text", "concise") and tty and not no_color and "NO_COLOR" not in os.environ
+        reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
+    return reporters
+
+
+def _scan(args: argparse.Namespace, config: Config) -> int:
+    ev = evaluation(args, config)
+    if ev is None:
+        return EXIT_ERROR
+    ctx, fail_on = ev.ctx, ev.fail_on
+    problem = _bad_numbers(args)
+    if problem:
+        print(f"podsec: error: {problem}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         outputs = _outputs(args)
         started = _started()
@@ -465,40 +535,13 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     baseline_file, accepted = _accepted(args, config)
     if any(fmt == "html" for fmt, _ in outputs):
         ctx = replace(ctx, explain=True)
-    fail_on = _fail_on(args, config)
-    run = RunInfo(
-        str(policy),
-        format_version(policy.evaluated_version),
-        checks=(
-            *(s.check for s in policy.checks),
-            *(c for c in extra if not policies or c.id not in policies.disabled),
-        ),
-        started=started,
-        base_dir=os.getcwd(),
-        tool_version=__version__,
-        config=config.path,
-        fail_on=fail_on.value if fail_on else "none",
-        baseline=baseline_file,
-        passes=not args.no_passes,
-        sarif_max_results=args.sarif_max_results or SARIF_MAX_RESULTS,
-    )
+    run = run_info(args, config, ev, started, baseline=baseline_file)
     everything: list[Finding] = []
     broken: list[InputError] = []  # input errors, for --update-baseline
     with contextlib.ExitStack() as stack:
-        streams: dict[str, TextIO] = {}
-        for fmt, path in outputs:  # every file opened before the scan: a bad path costs no scan
-            if path is not None:
-                try:
-                    streams[path] = stack.enter_context(open(path, "w", encoding="utf-8", errors="backslashreplace"))
-                except OSError as exc:
-                    print(f"podsec: error: -o {fmt}={path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-                    return EXIT_ERROR
-        reporters = []
-        for fmt, path in outputs:
-            stream = sys.stdout if path is None else streams[path]
-            tty = path is None and sys.stdout.isatty()
-            color = fmt in ("text", "concise") and tty and not args.no_color and "NO_COLOR" not in os.environ
-            reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
+        reporters = open_reporters(outputs, run, stack, no_color=args.no_color)
+        if reporters is None:
+            return EXIT_ERROR
         progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
         summary = Summary(notes=list(config.notes))
         for result in _results(args, config, ctx, summary.notes):

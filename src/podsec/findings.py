@@ -169,6 +169,8 @@ class Summary:
     by_severity: dict[str, int] = field(default_factory=dict)
     stale: list[Mapping[str, Any]] = field(default_factory=list)  # baseline entries no finding matched
     notes: list[str] = field(default_factory=list)  # what was left out and why (excluded, not rendered)
+    sections: dict[str, Any] = field(default_factory=dict)  # more of the run for the JSON report (audit: cluster)
+    text: list[str] = field(default_factory=list)  # blocks the text report shows before its summary line
 
     def add(self, result: FileResult) -> None:
         self.files += result.read

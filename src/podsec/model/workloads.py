@@ -156,6 +156,10 @@ class KindTable:
         self.kind_names = frozenset(kind.encode() for kind in self.kinds)
         self.detect_shapes = detect_shapes
 
+    def pod_kinds(self) -> list[tuple[str, str]]:
+        """Every (API group, kind) with a rule: the built-ins in table order, then the user's."""
+        return list(self._rules)
+
     def rule_for(self, obj: Mapping[str, Any]) -> KindRule | None:
         kind, group = obj.get("kind"), group_of(obj.get("apiVersion"))
         if not isinstance(kind, str) or group is None:

@@ -25,6 +25,7 @@ class RunInfo:
     baseline: str | None = None  # the baseline file findings were matched against
     passes: bool = True  # policyreport: include passing results
     sarif_max_results: int = 5_000
+    inputs: tuple[str, str] = ("file", "files")  # what a FileResult stands for: a file, or a namespace (audit)
 
 
 class Reporter(Protocol):
@@ -75,9 +76,14 @@ def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return f"{text[:limit]}… ({len(text) - limit:,} characters left out; the json report has the whole text)"
 
 
+def is_uri(path: str | None) -> bool:
+    """A location that is not a file: ``k8s://context/namespaces/shop/deployments.apps/web`` (audit)."""
+    return path is not None and "://" in path
+
+
 def relative(path: str | None, base: str) -> str | None:
-    """``path`` relative to ``base`` when it lies inside it, else as given ("-" stays "-")."""
-    if path is None or path == "-" or not base:
+    """``path`` relative to ``base`` when it lies inside it, else as given ("-" and URIs stay)."""
+    if path is None or path == "-" or not base or is_uri(path):
         return path
     full = os.path.abspath(path)
     try:

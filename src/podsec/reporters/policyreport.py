@@ -18,7 +18,7 @@ from typing import Any, TextIO, cast
 
 from podsec.checks._base import Check
 from podsec.findings import Finding, ObjectResult, Summary
-from podsec.reporters.base import CATEGORY, Collected, RunInfo, clip, evaluated, relative
+from podsec.reporters.base import CATEGORY, MAX_MESSAGE_CHARS, Collected, RunInfo, clip, evaluated, relative
 from podsec.textsafe import json_dumps
 
 CLUSTER_SCOPED = frozenset(
@@ -28,7 +28,7 @@ CLUSTER_SCOPED = frozenset(
         "MutatingWebhookConfiguration", "APIService", "CSIDriver", "IngressClass", "ClusterWorkflowTemplate",
     }
 )  # fmt: skip
-_STATUSES = ("pass", "fail", "warn", "error", "skip")
+STATUSES = ("pass", "fail", "warn", "error", "skip")
 
 
 def _resource(obj: ObjectResult, namespace: str | None) -> dict[str, Any]:
@@ -39,20 +39,20 @@ def _resource(obj: ObjectResult, namespace: str | None) -> dict[str, Any]:
     return ref
 
 
-class PolicyReportReporter:
-    def __init__(self, out: TextIO, run: RunInfo) -> None:
-        self._out, self._run = out, run
-        self._seen = Collected()
-        self._timestamp = {"seconds": int(run.started), "nanos": 0}  # one object: rendered once
+class Results:
+    """Makes the ``results[]`` items of a run's reports (each check's parts are made once)."""
+
+    def __init__(self, run: RunInfo) -> None:
+        self._run = run
+        self.timestamp = {"seconds": int(run.started), "nanos": 0}  # one object: rendered once
         self._files: dict[str | None, str | None] = {}
         self._pass_parts: dict[str, tuple[str, str, int]] = {}
+        self.by_id = {c.id: c for c in run.checks}
 
-    def file(self, result: Any) -> None:
-        self._seen.add(result)
-
-    def _result(self, check: Check | None, check_id: str, status: str, obj: ObjectResult | None,
-                namespace: str | None, found: list[Finding], extra: dict[str, str],
-                resources: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    def result(self, check: Check | None, check_id: str, status: str, obj: ObjectResult | None,
+               found: list[Finding], extra: dict[str, str], resources: list[dict[str, Any]] | None,
+               limit: int = MAX_MESSAGE_CHARS) -> dict[str, Any]:  # fmt: skip
+        """One result; ``resources`` None leaves them out (a report whose scope is the object)."""
         level = check.level.value if check else (found[0].level if found else "policy")
         severity = found[0].severity if found else (check.severity.value if check else "medium")
         result: dict[str, Any] = {
@@ -61,9 +61,10 @@ class PolicyReportReporter:
             "result": status,
             "scored": True,
             "source": "podsec",
-            "timestamp": self._timestamp,
-            "resources": resources,  # one list per object, shared by its results (rendered once)
+            "timestamp": self.timestamp,
         }
+        if resources is not None:
+            result["resources"] = resources  # one list per object, shared by its results (rendered once)
         if severity in ("critical", "high", "medium", "low", "info"):
             result["severity"] = severity
         elif severity == "error":  # the schema has no "error" severity: the API would reject the pod
@@ -71,13 +72,13 @@ class PolicyReportReporter:
         if check is not None:
             result["category"] = CATEGORY[check.level]
         if found:
-            result["message"] = clip("; ".join(f.message for f in found))
+            result["message"] = clip("; ".join(f.message for f in found), limit)
         elif check is not None:
             result["message"] = check.title
         props = dict(extra)
         if found:
-            props["field"] = clip(", ".join(dict.fromkeys(f.field for f in found if f.field)))
-            containers = clip(", ".join(dict.fromkeys(f.container for f in found if f.container)))
+            props["field"] = clip(", ".join(dict.fromkeys(f.field for f in found if f.field)), limit)
+            containers = clip(", ".join(dict.fromkeys(f.container for f in found if f.container)), limit)
             if containers:
                 props["container"] = containers
             props["line"] = str(found[0].line or "")
@@ -92,20 +93,47 @@ class PolicyReportReporter:
             self._files[file] = relative(file, self._run.base_dir)
         return self._files[file]
 
-    def _pass_text(self, check: Check | None, check_id: str, resources: str, props: str) -> tuple[str, int]:
+    def pass_text(self, check: Check | None, check_id: str, resources: str, props: str) -> tuple[str, int]:
         """A passing result as YAML (most of a report) and its size as JSON, from the check's
         parts (made once) and the object's."""
         parts = self._pass_parts.get(check_id)
         if parts is None:
-            sample = self._result(check, check_id, "pass", None, None, [], {}, [])
+            sample = self.result(check, check_id, "pass", None, [], {}, [])
             text = _result_text(sample, {})
             head, _, tail = text.partition("  resources: []\n")
             size = len(json.dumps(sample).encode()) - len("[]") - len("{}")
             parts = self._pass_parts[check_id] = (head + "  resources:\n", tail.rpartition("  properties:")[0], size)
         return parts[0] + resources + parts[1] + props, parts[2]
 
+    def statuses(self, obj: ObjectResult) -> Iterator[tuple[str, Check | None, str, list[Finding], str | None]]:
+        """(check id, check, result, its findings, exemption reason) for each check evaluated on
+        ``obj`` and each that failed, in report order; passes only when the run includes them."""
+        failing: dict[str, list[Finding]] = {}
+        for f in obj.findings:
+            failing.setdefault(f.check, []).append(f)
+        skipped = {s.finding.check: s for s in obj.suppressed}
+        ids = evaluated(self._run, obj)
+        for check_id in [*ids, *(c for c in failing if c not in ids)]:
+            check = self.by_id.get(check_id)
+            if check_id in failing:
+                yield check_id, check, "fail", failing[check_id], None
+            elif check_id in skipped:
+                yield check_id, check, "skip", [], skipped[check_id].exemption.reason
+            elif self._run.passes:
+                yield check_id, check, "pass", [], None
+
+
+class PolicyReportReporter:
+    def __init__(self, out: TextIO, run: RunInfo) -> None:
+        self._out, self._run = out, run
+        self._seen = Collected()
+        self._results = Results(run)
+
+    def file(self, result: Any) -> None:
+        self._seen.add(result)
+
     def finish(self, summary: Summary) -> None:
-        by_id = {c.id: c for c in self._run.checks}
+        make = self._results
         reports: dict[str | None, list[dict[str, Any]]] = {}
         texts: dict[int, tuple[str, int]] = {}  # id of a passing result -> its YAML and JSON size
         rendered: dict[int, tuple[Any, str, str]] = {}
@@ -113,33 +141,24 @@ class PolicyReportReporter:
             cluster = obj.object.kind in CLUSTER_SCOPED
             namespace = None if cluster else (obj.object.namespace or "default")
             extra = {} if cluster or obj.object.namespace else {"namespace": "unspecified"}
-            failing: dict[str, list[Finding]] = {}
-            for f in obj.findings:
-                failing.setdefault(f.check, []).append(f)
-            skipped = {s.finding.check: s for s in obj.suppressed}
             results = reports.setdefault(namespace, [])
-            ids = evaluated(self._run, obj)
             res = [_resource(obj, namespace)]
             res_text = props_text = ""
             obj_size = 0
-            for check_id in [*ids, *(c for c in failing if c not in ids)]:
-                check = by_id.get(check_id)
-                if check_id in failing:
-                    r = self._result(check, check_id, "fail", obj, namespace, failing[check_id], extra, res)
-                elif check_id in skipped:
-                    reason = {"exemption": skipped[check_id].exemption.reason}
-                    r = self._result(check, check_id, "skip", obj, namespace, [], {**extra, **reason}, res)
-                elif self._run.passes:
+            for check_id, check, status, found, reason in make.statuses(obj):
+                if status == "fail":
+                    r = make.result(check, check_id, "fail", obj, found, extra, res)
+                elif status == "skip":
+                    r = make.result(check, check_id, "skip", obj, [], {**extra, "exemption": reason or ""}, res)
+                else:
                     if not res_text:  # the object's part of its passing results
-                        props = self._result(check, check_id, "pass", obj, namespace, [], extra, res)["properties"]
+                        props = make.result(check, check_id, "pass", obj, [], extra, res)["properties"]
                         res_text = "".join(_yaml(res, "  ", "  ", rendered))
                         props_text = _result_text({"properties": props}, rendered).replace("- ", "  ", 1)
                         obj_size = len(json.dumps(res).encode()) + len(json.dumps(props).encode())
                     r = {"result": "pass"}  # stands for the result: its text and size are known
-                    text, size = self._pass_text(check, check_id, res_text, props_text)
+                    text, size = make.pass_text(check, check_id, res_text, props_text)
                     texts[id(r)] = (text, size + obj_size)
-                else:
-                    continue
                 results.append(r)
         docs = []
         for namespace in sorted(reports, key=lambda n: (n is not None, n or "")):
@@ -154,7 +173,7 @@ class PolicyReportReporter:
                         "apiVersion": "wgpolicyk8s.io/v1alpha2",
                         "kind": "PolicyReport" if namespace is not None else "ClusterPolicyReport",
                         "metadata": meta,
-                        "summary": {s: sum(1 for r in results if r["result"] == s) for s in _STATUSES},
+                        "summary": summarize(results),
                         "results": results,
                     }
                 )
@@ -163,6 +182,10 @@ class PolicyReportReporter:
             self._out.write(f"---\n{''.join(_yaml(doc, '', '', rendered))}")
             body = "".join(texts[id(r)][0] if id(r) in texts else _result_text(r, rendered) for r in items)
             self._out.write("results:\n" + body if items else "results: []\n")
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, int]:
+    return {s: sum(1 for r in results if r["result"] == s) for s in STATUSES}
 
 
 MAX_OBJECT_BYTES = 240 * 1024

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from podsec.checks import get
 from podsec.checks._base import Check, CheckLevel
 from podsec.findings import Finding, InputError, Summary, Suppressed, fingerprint
-from podsec.reporters.base import Collected, RunInfo, clip, object_label, relative
+from podsec.reporters.base import Collected, RunInfo, clip, is_uri, object_label, relative
 from podsec.reporters.base import severity_rank as _rank
 from podsec.textsafe import json_dumps
 
@@ -100,6 +100,8 @@ class SarifReporter:
         rel = relative(file, self._run.base_dir)
         if rel in (None, "-"):
             artifact: dict[str, Any] = {"uri": "stdin"}
+        elif is_uri(rel):
+            artifact = {"uri": rel}
         elif os.path.isabs(str(rel)):
             artifact = {"uri": pathlib.Path(str(rel)).as_uri()}
         else:

@@ -15,7 +15,7 @@ from typing import TextIO
 from podsec.checks._base import Severity
 from podsec.findings import FileResult, Finding, InputError, ObjectResult, Summary, failing
 from podsec.model.pod import Unnamed
-from podsec.reporters.base import RunInfo
+from podsec.reporters.base import RunInfo, is_uri
 from podsec.reporters.base import severity_rank as _rank
 from podsec.textsafe import printable as _p
 
@@ -33,7 +33,7 @@ def summary_line(summary: Summary, run: RunInfo) -> str:
     )
     parts = [
         f"{_plural(summary.findings, 'finding')}{' (' + by_sev + ')' if by_sev else ''} in "
-        f"{_plural(summary.objects, 'workload')} across {_plural(summary.files, 'file')}"
+        f"{_plural(summary.objects, 'workload')} across {_plural(summary.files, *run.inputs)}"
     ]
     if summary.podless:  # what was read but held no pod: nothing is passed over unseen
         parts.append(f"{_plural(summary.podless, 'document')} held no pod")
@@ -122,7 +122,8 @@ class TextReporter:
         out.write(f"  {self._c('1', _p(str(obj.object)))}{loc}\n")
         for group in _groups(obj.findings):
             f = group[0]
-            where = _where(f.line, f.column, _p(f.file or "-") if f.file != result.file else None)
+            shown = f.file != result.file and not (is_uri(f.file) and f.file == obj.file)  # a cluster object's URI
+            where = _where(f.line, f.column, _p(f.file or "-") if shown else None)
             if len(group) == 1:
                 out.write(f"    {where:>8}  {self._sev(f.severity)} {_p(f.check)}{_who(f)}: {_p(f.message)}\n")
                 if f.field:
@@ -157,6 +158,8 @@ class TextReporter:
         out.write("\n")
 
     def finish(self, summary: Summary) -> None:
+        for block in summary.text:
+            self._out.write(block)
         self._out.write(summary_line(summary, self._run) + "\n")
         _stale(self._out, summary, self._run)
 
