@@ -217,6 +217,14 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores, for large inputs)")
     _common(s)
 
+    a = sub.add_parser(
+        "audit", help="audit a running cluster: its workloads, and each namespace's Pod Security readiness"
+    )
+    from podsec.cluster import cli as audit_cli
+
+    audit_cli.add_arguments(a, _version)
+    _evaluation_args(a)
+
     e = sub.add_parser("explain", help="show the effective security context of every container, and its sources")
     e.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
     e.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
@@ -524,8 +532,8 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         print(f"podsec: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
     try:
-        outputs = _outputs(args)
-        started = _started()
+        outputs = report_outputs(args)
+        started = started_at()
     except ValueError as exc:
         print(f"podsec: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -545,7 +553,7 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
         summary = Summary(notes=list(config.notes))
         for result in _results(args, config, ctx, summary.notes):
-            _show_tracebacks(result.errors)
+            show_tracebacks(result.errors)
             if accepted is not None:
                 result = accepted.filter(result)
             if args.update_baseline:
@@ -583,19 +591,23 @@ def _update_baseline(path: str, findings: list[Finding], errors: list[InputError
 def _bad_numbers(args: argparse.Namespace) -> str | None:
     if args.jobs is not None and args.jobs < 1:
         return "--jobs must be at least 1"
+    return bad_sarif_limit(args)
+
+
+def bad_sarif_limit(args: argparse.Namespace) -> str | None:
     if args.sarif_max_results is not None and not 1 <= args.sarif_max_results <= SARIF_HARD_LIMIT:
         return f"--sarif-max-results must be between 1 and {SARIF_HARD_LIMIT:,}"
     return None
 
 
-def _show_tracebacks(errors: Iterable[InputError]) -> None:
+def show_tracebacks(errors: Iterable[InputError]) -> None:
     """With --debug, the traceback of each internal error (it travels with the error)."""
     for err in errors:
         if err.debug:
             sys.stderr.write(err.debug)
 
 
-def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+def report_outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     """(format, file or None for standard output) for every report asked for."""
     outputs: list[tuple[str, str | None]] = []
     if args.format or not args.output:
@@ -623,7 +635,7 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 _MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
 
 
-def _started() -> float:
+def started_at() -> float:
     """When the run started, for report timestamps: SOURCE_DATE_EPOCH (reproducible builds) or now."""
     text = os.environ.get("SOURCE_DATE_EPOCH")
     if not text:
@@ -746,7 +758,7 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
         for item in _explained(args, config):
             if isinstance(item, InputError):
                 errors += 1
-                _show_tracebacks([item])
+                show_tracebacks([item])
             yield item
 
     writer = explain.write_json if args.format == "json" else explain.write_text
@@ -859,6 +871,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
             from podsec.admission import cli as webhook_cli
 
             return webhook_cli.run(args)
+        if args.command == "audit":
+            from podsec.cluster import cli as audit_cli
+
+            return audit_cli.run(args, load(args.config, known=None))
         paths = [*getattr(args, "paths", []), *getattr(args, "kustomize_dirs", [])]
         config = load(getattr(args, "config", None), known=None, paths=paths)
         if args.command == "explain":
