@@ -111,9 +111,8 @@ def free_port() -> int:
         return port
 
 
-def _client_certs(directory: pathlib.Path) -> None:
-    """Client certificates in ``system:masters``, signed by ca.crt: ``admin`` (admin.crt/key) and
-    ``podsec-bulk`` (bulk.crt/key, left out of the audit log); and the service-account signing key."""
+def client_cert(directory: pathlib.Path, user: str, file: str, groups: Sequence[str] = ()) -> tuple[str, str]:
+    """A client certificate for ``user`` in ``groups``, signed by ca.crt: (cert path, key path)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -123,31 +122,40 @@ def _client_certs(directory: pathlib.Path) -> None:
 
     ca_cert, ca_key = certs.load_ca(str(directory))
     now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            *(x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups),
+            x509.NameAttribute(NameOID.COMMON_NAME, user),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    crt, pem = directory / f"{file}.crt", directory / f"{file}.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(crt), str(pem)
+
+
+def _client_certs(directory: pathlib.Path) -> None:
+    """Client certificates in ``system:masters``, signed by ca.crt: ``admin`` (admin.crt/key) and
+    ``podsec-bulk`` (bulk.crt/key, left out of the audit log); and the service-account signing key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     for user, file in (("admin", "admin"), ("podsec-bulk", "bulk")):
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
-                x509.NameAttribute(NameOID.COMMON_NAME, user),
-            ]
-        )
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=7))
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        (directory / f"{file}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (directory / f"{file}.key").write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
+        client_cert(directory, user, file, ("system:masters",))
     sa = ec.generate_private_key(ec.SECP256R1())  # service-account token signing
     (directory / "sa.key").write_bytes(
         sa.private_bytes(
@@ -313,17 +321,24 @@ class KubeEnv:
 
     def _write_kubeconfig(self) -> None:
         cert, key = self.client_cert
+        self.kubeconfig.write_text(self.kubeconfig_text(cert, key))
+
+    def kubeconfig_text(self, cert: str, key: str, server: str | None = None) -> str:
+        """A kubeconfig (context podsec-test) for this server, or ``server`` (a proxy in front of it)."""
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": "podsec-test", "cluster": {"server": self.url, "certificate-authority": str(self.ca)}}
+                {
+                    "name": "podsec-test",
+                    "cluster": {"server": server or self.url, "certificate-authority": str(self.ca)},
+                }
             ],
             "users": [{"name": "admin", "user": {"client-certificate": cert, "client-key": key}}],
             "contexts": [{"name": "podsec-test", "context": {"cluster": "podsec-test", "user": "admin"}}],
             "current-context": "podsec-test",
         }
-        self.kubeconfig.write_text(json.dumps(config, indent=2))
+        return json.dumps(config, indent=2)
 
     def stop(self) -> None:
         """Stop the API server, then etcd (SIGTERM, then SIGKILL after 15 s)."""

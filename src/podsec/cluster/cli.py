@@ -131,7 +131,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
             f"podsec: error: the audit is partial: {len(outcome.problems)} problem(s), see the report", file=sys.stderr
         )
     code = exit_code(summary, fail_on=ev.fail_on)
-    if written and written.get("errors") and code != EXIT_ERROR:
+    for problem in (written or {}).get("errors", []):
+        print(f"podsec: error: cannot write a report: {problem}", file=sys.stderr)
+    if written and written.get("errors"):
         code = EXIT_ERROR  # reports asked for and not written: said, and not a clean run
     return code
 
