@@ -120,6 +120,12 @@ def _limit_args(ws: argparse.ArgumentParser) -> None:
 
 def _evaluation_args(p: argparse.ArgumentParser) -> None:
     """What ``scan`` and ``audit`` share: the checks to run, the reports and the exit code."""
+    _check_args(p)
+    _report_args(p)
+
+
+def _check_args(p: argparse.ArgumentParser) -> None:
+    """The checks to run (``scan``, ``audit``, ``monitor``)."""
     p.add_argument(
         "--profile",
         choices=[profile.value for profile in engine.Profile],
@@ -143,6 +149,16 @@ def _evaluation_args(p: argparse.ArgumentParser) -> None:
         metavar="NAMES",
         help="never run these checks: check ids or level names, comma-separated (repeatable)",
     )
+    p.add_argument(
+        "--no-annotation-exemptions",
+        action="store_true",
+        help="ignore podsec.io/exempt annotations (config-file exemptions still apply)",
+    )
+    _policy_args(p)
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    """The reports and the exit code (``scan``, ``audit``)."""
     p.add_argument("--format", choices=sorted(REPORTERS), help="output format on standard output (default: text)")
     p.add_argument(
         "-o",
@@ -171,13 +187,7 @@ def _evaluation_args(p: argparse.ArgumentParser) -> None:
         help=f"at most N results in a SARIF report, the most severe kept (default: {SARIF_MAX_RESULTS:,}, "
         f"what GitHub code scanning keeps of a run; at most {SARIF_HARD_LIMIT:,})",
     )
-    p.add_argument(
-        "--no-annotation-exemptions",
-        action="store_true",
-        help="ignore podsec.io/exempt annotations (config-file exemptions still apply)",
-    )
     p.add_argument("--no-color", action="store_true", help="never colour the text output")
-    _policy_args(p)
 
 
 def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
@@ -224,6 +234,20 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
 
     audit_cli.add_arguments(a, _version)
     _evaluation_args(a)
+
+    m = sub.add_parser("monitor", help="watch a cluster: metrics, readiness and PolicyReports kept current")
+    from podsec.cluster import service
+
+    audit_cli.add_arguments(m, _version)
+    service.add_arguments(m)
+    _check_args(m)
+    m.set_defaults(fail_on="none", monitor_command=None)
+    msub = m.add_subparsers(dest="monitor_command", parser_class=_Parser)
+    mm = msub.add_parser("manifests", help="print the Kubernetes objects that run the monitor")
+    mm.add_argument("--namespace", default="podsec", help="the namespace it runs in (podsec)")
+    mm.add_argument("--image", default="ghcr.io/podsec/podsec:0.1.0", help="the podsec image")
+    mm.add_argument("--replicas", type=int, default=2, help="replicas (2; one writes reports, by Lease)")
+    mm.add_argument("--no-reports", action="store_true", help="metrics only: no PolicyReports, no write rights")
 
     e = sub.add_parser("explain", help="show the effective security context of every container, and its sources")
     e.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
@@ -871,6 +895,16 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
             from podsec.admission import cli as webhook_cli
 
             return webhook_cli.run(args)
+        if args.command == "monitor" and args.monitor_command == "manifests":
+            from podsec.cluster import manifests
+
+            options = manifests.Options(args.namespace, args.image, args.replicas, not args.no_reports)
+            sys.stdout.write(manifests.render(options))
+            return EXIT_CLEAN
+        if args.command == "monitor":
+            from podsec.cluster import service
+
+            return service.run(args, load(args.config, known=None))
         if args.command == "audit":
             from podsec.cluster import cli as audit_cli
 

@@ -90,15 +90,13 @@ class Options:
         return f"{-(-bound // (64 * MiB)) * 64}Mi"
 
 
-def _labels() -> dict[str, str]:
-    return {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "podsec"}
+API_TOKEN_MOUNT = {"name": "api-token", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": True}
 
 
-def _deployment(o: Options) -> dict[str, Any]:
-    namespace, image = o.namespace, o.image
-    probe = {"httpGet": {"path": "/healthz", "port": PORT, "scheme": "HTTPS"}, "periodSeconds": 10, "timeoutSeconds": 2}
-    ready = {"httpGet": {"path": "/readyz", "port": PORT, "scheme": "HTTPS"}, "periodSeconds": 5, "timeoutSeconds": 2}
-    token = {
+def api_token_volume() -> dict[str, Any]:
+    """The service account token, mounted explicitly (``automountServiceAccountToken: false``,
+    as the hardened profile asks): a short-lived token, the cluster's CA and the namespace."""
+    return {
         "name": "api-token",
         "projected": {
             "sources": [
@@ -108,6 +106,21 @@ def _deployment(o: Options) -> dict[str, Any]:
             ]
         },
     }
+
+
+def container_security() -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+
+
+def _labels() -> dict[str, str]:
+    return {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "podsec"}
+
+
+def _deployment(o: Options) -> dict[str, Any]:
+    namespace, image = o.namespace, o.image
+    probe = {"httpGet": {"path": "/healthz", "port": PORT, "scheme": "HTTPS"}, "periodSeconds": 10, "timeoutSeconds": 2}
+    ready = {"httpGet": {"path": "/readyz", "port": PORT, "scheme": "HTTPS"}, "periodSeconds": 5, "timeoutSeconds": 2}
+    token = api_token_volume()
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -165,19 +178,11 @@ def _deployment(o: Options) -> dict[str, Any]:
                             },
                             "livenessProbe": probe,
                             "readinessProbe": ready,
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": True,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
+                            "securityContext": container_security(),
                             "volumeMounts": [
                                 {"name": "tls", "mountPath": "/tls", "readOnly": True},
                                 {"name": "config", "mountPath": "/config", "readOnly": True},
-                                {
-                                    "name": "api-token",
-                                    "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
-                                    "readOnly": True,
-                                },
+                                API_TOKEN_MOUNT,
                             ],
                         }
                     ],

@@ -250,7 +250,7 @@ class Auditor:
                     template=not pod,
                     verdicts=evaluated.verdicts,
                     runtime_classes=evaluated.runtime_classes,
-                    creator=self._creator(resource.kind, obj),
+                    creator=readiness.creator(resource.kind, obj),
                     running=live,
                 )
                 self.subjects[uid] = subject
@@ -268,15 +268,6 @@ class Auditor:
             return owners.Decision.CHECK.value
         ref = ObjectRef(None, owner.kind, owner.namespace, owner.name)
         return f"differs from the template of {ref}"
-
-    @staticmethod
-    def _creator(kind: str, obj: Mapping[str, Any]) -> str | None:
-        if kind != "Pod":
-            return readiness.POD_MAKER.get(kind)
-        for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-            if isinstance(ref, dict) and ref.get("controller") is True:
-                return str(ref.get("kind") or "") or None
-        return None
 
 
 def audit(api: Api, ctx: Context, options: Options) -> Outcome:

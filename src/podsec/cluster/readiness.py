@@ -47,6 +47,18 @@ CONTROLLER_MANAGER = "system:kube-controller-manager"
 LEVELS = (Level.BASELINE, Level.RESTRICTED)
 
 
+def creator(kind: str, obj: Mapping[str, Any]) -> str | None:
+    """The kind whose controller creates ``obj``'s pods (a pod's: its controller owner's kind)."""
+    if kind != "Pod":
+        return POD_MAKER.get(kind)
+    meta = obj.get("metadata")
+    refs = meta.get("ownerReferences") if isinstance(meta, dict) else None
+    for ref in refs if isinstance(refs, list) else ():
+        if isinstance(ref, dict) and ref.get("controller") is True:
+            return str(ref.get("kind") or "") or None
+    return None
+
+
 @dataclass(slots=True)
 class Subject:
     """An evaluated object of a namespace and the running pods its findings stand for."""

@@ -1,0 +1,158 @@
+"""``podsec monitor``: the long-running service around `monitor.Monitor` — JSON logs, ``/metrics``,
+``/healthz`` (the processing loop is alive), ``/readyz`` (every kind has been listed once), the
+Lease, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from podsec.admission import logs
+from podsec.cluster import api as kube
+from podsec.cluster import psaconfig
+from podsec.cluster.lease import Elector
+from podsec.cluster.metrics import MonitorMetrics
+from podsec.cluster.monitor import Monitor, Settings
+from podsec.config import Config
+from podsec.findings import EXIT_ERROR
+
+LOG = logging.getLogger("podsec.monitor")
+HEARTBEAT_SECONDS = 60.0  # /healthz fails when the processing loop has not turned for this long
+
+
+def add_arguments(m: argparse.ArgumentParser) -> None:
+    g = m.add_argument_group("monitor")
+    g.add_argument("--listen", default="0.0.0.0:8080", metavar="HOST:PORT",
+                   help="serve /metrics, /healthz and /readyz here (0.0.0.0:8080; port 0: any free port)")  # fmt: skip
+    g.add_argument("--resync", type=float, default=3600.0, metavar="S", help="list every kind afresh every S s (3600)")
+    g.add_argument("--debounce", type=float, default=2.0, metavar="S",
+                   help="gather a namespace's changes for S seconds before judging it again (2)")  # fmt: skip
+    g.add_argument("--max-namespace-series", type=int, default=5000, metavar="N",
+                   help="namespaces with metric series of their own; the rest count as _other (5000)")  # fmt: skip
+    g.add_argument("--leader-election", choices=["on", "off"], default="on",
+                   help="with --write-reports: only the replica holding the Lease writes (on)")  # fmt: skip
+    g.add_argument("--lease-namespace", metavar="NS", help="the Lease's namespace (default: the pod's or context's)")
+    g.add_argument("--lease-name", default="podsec-monitor", metavar="NAME", help="the Lease (podsec-monitor)")
+    g.add_argument("--lease-duration", type=float, default=15.0, metavar="S", help="seconds a Lease holds (15)")
+    g.add_argument("--run-seconds", type=float, metavar="S", help="stop after S seconds (tests, benchmarks)")
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--listen {text}: expected HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    monitor: Monitor
+    registry: Any
+    heartbeat: list[float]
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            self._send(200, generate_latest(self.registry), CONTENT_TYPE_LATEST)
+        elif path == "/healthz":
+            alive = time.monotonic() - self.heartbeat[0] < HEARTBEAT_SECONDS
+            self._send(200 if alive else 503, b"ok\n" if alive else b"processing loop stalled\n")
+        elif path == "/readyz":
+            ready = self.monitor.ready
+            self._send(200 if ready else 503, b"ok\n" if ready else b"first lists not done\n")
+        else:
+            self._send(404, b"not found\n")
+
+    def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    from podsec import cli
+
+    if args.namespaces or args.all_namespaces:
+        print("podsec: error: the monitor always watches every namespace (no -n or -A)", file=sys.stderr)
+        return EXIT_ERROR
+    logs.setup(sys.stderr.buffer)
+    ev = cli.evaluation(args, config)
+    if ev is None:
+        return EXIT_ERROR
+    try:
+        host, port = _listen(args.listen)
+        psa = psaconfig.load(args.psa_config) if args.psa_config else psaconfig.PsaConfig()
+        http, target = kube.connect(args.kubeconfig, args.context, timeout=args.request_timeout)
+    except (ValueError, psaconfig.PsaConfigError, kube.ClusterError) as exc:
+        print(f"podsec: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    api = kube.Api(http, target, qps=args.qps, burst=args.burst, retry_seconds=args.request_timeout)
+    settings = Settings(
+        page_size=args.page_size,
+        resync=args.resync,
+        debounce=args.debounce,
+        pinned=args.readiness_version,
+        psa=psa,
+        write_reports=args.write_reports,
+        passes=not args.reports_fail_only,
+    )
+    metrics = MonitorMetrics(max_namespaces=args.max_namespace_series)
+    monitor = Monitor(api, ev.ctx, settings, metrics)
+    heartbeat = [time.monotonic()]
+    handler = type("Handler", (_Handler,), {"monitor": monitor, "registry": metrics.register(), "heartbeat": heartbeat})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="podsec-http", daemon=True).start()
+    LOG.info("serving", extra={"fields": {"address": f"{host}:{server.server_address[1]}", "context": target.context,
+                                          "server": target.server}})  # fmt: skip
+    stop = monitor.stop
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    lease: threading.Thread | None = None
+    if args.write_reports and args.leader_election == "on":
+        namespace = args.lease_namespace or target.namespace
+        identity = f"{socket.gethostname()}_{os.getpid()}"
+        elector = Elector(api, namespace, args.lease_name, identity, duration=args.lease_duration)
+
+        def changed(held: bool) -> None:
+            metrics.leader = int(held)
+            if held:
+                monitor.written.clear()  # a new leader writes every report once
+
+        lease = threading.Thread(target=elector.run, args=(monitor.leader, stop, changed), name="podsec-lease")
+        lease.start()
+    elif args.write_reports:
+        monitor.leader.set()
+        metrics.leader = 1
+    if args.run_seconds is not None:
+        timer = threading.Timer(args.run_seconds, stop.set)
+        timer.daemon = True
+        timer.start()
+    try:
+        monitor.start()
+    except kube.ClusterError as exc:
+        LOG.error("cannot start", extra={"fields": {"error": str(exc)}})
+        return EXIT_ERROR
+    while not stop.is_set():
+        heartbeat[0] = time.monotonic()
+        monitor.run_for(1.0)
+    LOG.info("stopping", extra={"fields": {"objects": len(monitor.entries), "evaluations": monitor.evaluations}})
+    if lease is not None:
+        lease.join(10)  # it steps down, so that another replica takes over at once
+    server.shutdown()
+    api.close()
+    return 0

@@ -1,0 +1,226 @@
+"""``podsec monitor`` against the real API server, run as users run it (a process): metrics that
+follow changes (a workload added, deleted, a namespace relabelled), readiness reports, one writer
+among replicas (the Lease), a watch that expires (410) or loses the server, and the manifests the
+server accepts. No controller manager runs here: owned objects are made explicitly."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.kube import harness
+from tests.kube.cluster import (
+    container,
+    create,
+    deployment_chain,
+    install_policyreport_crds,
+    pod,
+    pod_spec,
+    restricted,
+    workload,
+)
+from tests.kube.faultproxy import Fault, FaultProxy
+from tests.kube.fixtures import NamespaceFactory
+
+PRIVILEGED = pod_spec(container("app", privileged=True))
+
+
+class Running:
+    def __init__(self, proc: subprocess.Popen[bytes], log: pathlib.Path) -> None:
+        self.proc, self.log = proc, log
+        self.url = ""
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.startswith("{")]
+
+    def metrics(self) -> dict[str, float]:
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+        return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(podsec_\S+) (\S+)$", text, re.M)}
+
+    def metric(self, name: str) -> float | None:
+        return self.metrics().get(name)
+
+    def status(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 30.0, what: str = "") -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout:.0f} s: {what}")
+
+
+@pytest.fixture
+def monitor(kube: harness.KubeEnv, tmp_path: pathlib.Path) -> Iterator[Callable[..., Running]]:
+    started: list[Running] = []
+
+    def start(*args: str, kubeconfig: pathlib.Path | None = None) -> Running:
+        log = tmp_path / f"monitor-{len(started)}.log"
+        cmd = [sys.executable, "-m", "podsec", "monitor", "--kubeconfig", str(kubeconfig or kube.kubeconfig),
+               "--listen", "127.0.0.1:0", "--debounce", "0.2", "--lease-namespace", "default", *args]  # fmt: skip
+        with log.open("wb") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ})
+        running = Running(proc, log)
+        started.append(running)
+
+        def serving() -> bool:
+            assert proc.poll() is None, log.read_text()
+            found = [line for line in running.lines() if line.get("msg") == "serving"]
+            if found:
+                running.url = "http://" + found[0]["address"]
+            return bool(found)
+
+        wait_for(serving, 30, "the monitor serves")
+        wait_for(lambda: running.status("/readyz") == 200, 60, "the monitor is ready")
+        return running
+
+    yield start
+    for running in started:
+        if running.proc.poll() is None:
+            running.proc.terminate()
+            running.proc.wait(20)
+
+
+def _level(ns: str) -> str:
+    return f'podsec_namespace_enforceable_level{{namespace="{ns}"}}'
+
+
+def test_metrics_follow_the_cluster(
+    kube: harness.KubeEnv, kube_namespace: NamespaceFactory, monitor: Callable[..., Running]
+) -> None:
+    ns = kube_namespace()
+    deployment_chain(kube, ns, "web", pod_spec(restricted()), pods=3)
+    m = monitor()
+    assert m.status("/healthz") == 200
+    wait_for(lambda: m.metric(_level(ns)) == 2.0, 10, "restricted is enforceable")
+    assert m.metric(f'podsec_namespace_label_drift{{namespace="{ns}"}}') == 1.0
+    evaluations = m.metric("podsec_evaluations_total") or 0
+
+    create(kube, workload("Deployment", ns, "batch", PRIVILEGED, replicas=0))
+    took = wait_for(lambda: m.metric(_level(ns)) == 0.0, 10, "a privileged template blocks baseline")
+    assert took < 5
+    key = f'podsec_violations{{check="privileged",level="baseline",namespace="{ns}"}}'
+    assert m.metric(key) == 1.0
+    assert (m.metric("podsec_evaluations_total") or 0) - evaluations == 1  # only what changed
+
+    kube.kubectl("delete", "deployment", "batch", "-n", ns)
+    wait_for(lambda: m.metric(_level(ns)) == 2.0, 10, "the deletion is seen")
+    assert m.metric(key) is None
+
+    create(kube, pod(ns, "plain", pod_spec(container("app"))))
+    kube.kubectl("label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
+    wait_for(lambda: m.metric(f'podsec_namespace_would_break{{namespace="{ns}"}}') == 1.0, 10, "would break")
+    assert m.metric(f'podsec_namespace_enforced_level{{namespace="{ns}"}}') == 2.0
+    latency = m.metric("podsec_change_to_metric_seconds_count")
+    assert latency and latency > 0
+    m.proc.terminate()
+    assert m.proc.wait(20) == 0
+    assert all(line["level"] in ("info", "warning") for line in m.lines())
+
+
+def test_one_replica_writes_reports(
+    kube: harness.KubeEnv, kube_namespace: NamespaceFactory, monitor: Callable[..., Running]
+) -> None:
+    install_policyreport_crds(kube)
+    ns = kube_namespace()
+    web, _, _ = deployment_chain(kube, ns, "web", pod_spec(container("app")), pods=2)
+    lease = f"podsec-test-{ns}"
+    first = monitor("--write-reports", "--lease-name", lease, "--lease-duration", "3")
+    second = monitor("--write-reports", "--lease-name", lease, "--lease-duration", "3")
+    wait_for(lambda: (first.metric("podsec_leader") or 0) + (second.metric("podsec_leader") or 0) == 1, 10, "1 leader")
+    leader, other = (first, second) if first.metric("podsec_leader") == 1 else (second, first)
+
+    def report_exists() -> bool:
+        status, _, _ = kube.request("GET", f"/apis/wgpolicyk8s.io/v1alpha2/namespaces/{ns}/policyreports/"
+                                    f"podsec-{web['metadata']['uid']}")  # fmt: skip
+        return status == 200
+
+    wait_for(report_exists, 15, "the leader writes the Deployment's report")
+    wait_for(lambda: kube.request("GET", f"/apis/wgpolicyk8s.io/v1alpha2/namespaces/{ns}/policyreports/"
+                                  "podsec-readiness")[0] == 200, 15, "readiness report")  # fmt: skip
+    assert (other.metric("podsec_reports_written_total") or 0) == 0
+    status, held, _ = kube.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/default/leases/{lease}")
+    assert status == 200 and held["spec"]["holderIdentity"].endswith(f"_{leader.proc.pid}")
+
+    leader.proc.terminate()  # steps down: the other takes over
+    assert leader.proc.wait(20) == 0
+    wait_for(lambda: other.metric("podsec_leader") == 1.0, 15, "the other replica leads")
+
+
+def test_watch_expiry_and_the_server_going_away(
+    kube: harness.KubeEnv, kube_namespace: NamespaceFactory, monitor: Callable[..., Running], tmp_path: pathlib.Path
+) -> None:
+    with FaultProxy(kube) as proxy:
+        config = tmp_path / "kubeconfig-proxy"
+        config.write_text(proxy.kubeconfig())
+        expired: list[int] = []
+
+        def expire_pod_watch(method: str, path: str, n: int) -> Fault | None:
+            if "/pods?" in path and "watch=true" in path and len(expired) < 1:
+                expired.append(n)
+                return Fault(watch_events=0)
+            return None
+
+        proxy.rules.append(expire_pod_watch)
+        m = monitor(kubeconfig=config)
+        wait_for(lambda: bool(expired), 10, "the pods watch expires")
+        wait_for(lambda: (m.metric('podsec_watch_restarts_total{reason="gone",resource="pods"}') or 0) >= 1, 10,
+                 "relisted after 410")  # fmt: skip
+        ns = kube_namespace()
+        create(kube, pod(ns, "later", PRIVILEGED))
+        wait_for(lambda: m.metric(_level(ns)) == 0.0, 15, "current after the relist")
+
+        down = [True]
+        proxy.rules[:] = [lambda method, path, n: Fault(drop=True) if down[0] else None]
+        wait_for(lambda: any(k.startswith("podsec_list_failures") for k in m.metrics()), 30, "failures counted")
+        assert m.status("/healthz") == 200  # alive, and saying what fails
+        down[0] = False
+        ns2 = kube_namespace()
+        create(kube, pod(ns2, "after", PRIVILEGED))
+        wait_for(lambda: m.metric(_level(ns2)) == 0.0, 60, "current again once the server is back")
+
+
+def test_manifests_are_accepted_and_hardened(kube: harness.KubeEnv, tmp_path: pathlib.Path) -> None:
+    from podsec.cli import main
+
+    out = subprocess.run([sys.executable, "-m", "podsec", "monitor", "manifests", "--namespace", "podsec-mon"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    kinds = [d["kind"] for d in docs]
+    assert kinds == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment",
+                     "Service", "PrometheusRule"]  # fmt: skip
+    kube.request(
+        "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "podsec-mon"}}
+    )
+    applied = tmp_path / "monitor.yaml"
+    applied.write_text(yaml.safe_dump_all([d for d in docs if d["kind"] != "PrometheusRule"]))
+    result = kube.kubectl("apply", "--dry-run=server", "-f", str(applied), check=False)
+    assert result.returncode == 0, result.stderr
+    deployment = tmp_path / "deployment.yaml"
+    deployment.write_text(yaml.safe_dump(docs[kinds.index("Deployment")]))
+    assert main(["scan", "--profile", "hardened", "--fail-on", "info", str(deployment)]) == 0
+    role = docs[1]["rules"]
+    writes = [r for r in role if set(r["verbs"]) - {"get", "list", "watch"}]
+    assert [r["apiGroups"] for r in writes] == [["wgpolicyk8s.io"]]
+    rules = {a["alert"] for a in docs[-1]["spec"]["groups"][0]["rules"]}
+    assert {"PodsecNamespaceWouldBreak", "PodsecLabelDrift", "PodsecAuditStale", "PodSecurityDenials"} <= rules
