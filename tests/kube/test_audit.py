@@ -284,3 +284,27 @@ def test_reports_that_cannot_be_written(kube: harness.KubeEnv, kube_namespace: N
     assert code == 2
     assert report["cluster"]["reportsWritten"]["written"] == 0
     assert "forbidden" in report["cluster"]["reportsWritten"]["errors"][0].lower()
+
+
+def test_podsec_exemptions_apply_as_in_scans(
+    kube: harness.KubeEnv, kube_namespace: NamespaceFactory, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ns = kube_namespace()
+    spec = pod_spec(container("app", runAsUser=0))
+    annotated = workload("Deployment", ns, "annotated", spec)
+    annotated["spec"]["template"]["metadata"]["annotations"] = {
+        "podsec.io/exempt": "runAsUser", "podsec.io/exempt-reason": "legacy image (OPS-1)"}  # fmt: skip
+    create(kube, annotated)
+    create(kube, workload("Deployment", ns, "configured", spec))
+    (tmp_path / ".podsec.yaml").write_text(
+        f"exemptions:\n  - checks: [runAsUser]\n    namespace: {ns}\n    name: configured\n    reason: migrating (OPS-2)\n"
+    )
+    monkeypatch.chdir(tmp_path)  # the configuration is found as in scans: here or above
+    _, report = audit_json(kube, "-n", ns)
+    hidden = {(s["object"]["name"], s["check"]) for s in report["suppressed"]}
+    assert {("annotated", "runAsUser"), ("configured", "runAsUser")} <= hidden
+    assert not [f for f in report["findings"] if f["check"] == "runAsUser"]
+    r = readiness(report, ns)  # PSA knows nothing of podsec's exemptions: both still block restricted
+    assert sorted(b["object"]["name"] for b in r["blockers"]["restricted"]) == ["annotated", "configured"]
+    _, report = audit_json(kube, "-n", ns, "--no-annotation-exemptions")
+    assert {f["object"]["name"] for f in report["findings"] if f["check"] == "runAsUser"} == {"annotated"}
