@@ -24,6 +24,7 @@ from tests.kube import harness
 from tests.kube.cluster import (
     container,
     create,
+    debug_container,
     deployment_chain,
     install_policyreport_crds,
     pod,
@@ -143,19 +144,21 @@ def test_one_replica_writes_reports(
 ) -> None:
     install_policyreport_crds(kube)
     ns = kube_namespace()
-    web, _, _ = deployment_chain(kube, ns, "web", pod_spec(container("app")), pods=2)
+    web, _, pods = deployment_chain(kube, ns, "web", pod_spec(container("app")), pods=2)
     lease = f"podsec-test-{ns}"
     first = monitor("--write-reports", "--lease-name", lease, "--lease-duration", "3")
     second = monitor("--write-reports", "--lease-name", lease, "--lease-duration", "3")
     wait_for(lambda: (first.metric("podsec_leader") or 0) + (second.metric("podsec_leader") or 0) == 1, 10, "1 leader")
     leader, other = (first, second) if first.metric("podsec_leader") == 1 else (second, first)
 
-    def report_exists() -> bool:
-        status, _, _ = kube.request("GET", f"/apis/wgpolicyk8s.io/v1alpha2/namespaces/{ns}/policyreports/"
-                                    f"podsec-{web['metadata']['uid']}")  # fmt: skip
-        return status == 200
+    def report_exists(uid: str) -> bool:
+        path = f"/apis/wgpolicyk8s.io/v1alpha2/namespaces/{ns}/policyreports/podsec-{uid}"
+        return kube.request("GET", path)[0] == 200
 
-    wait_for(report_exists, 15, "the leader writes the Deployment's report")
+    wait_for(lambda: report_exists(web["metadata"]["uid"]), 15, "the leader writes the Deployment's report")
+    assert not report_exists(pods[0]["metadata"]["uid"])  # a pod like its template: no report of its own
+    debug_container(kube, ns, pods[0]["metadata"]["name"], privileged=True)
+    wait_for(lambda: report_exists(pods[0]["metadata"]["uid"]), 15, "the debugged pod gets its own report")
     wait_for(lambda: kube.request("GET", f"/apis/wgpolicyk8s.io/v1alpha2/namespaces/{ns}/policyreports/"
                                   "podsec-readiness")[0] == 200, 15, "readiness report")  # fmt: skip
     assert (other.metric("podsec_reports_written_total") or 0) == 0

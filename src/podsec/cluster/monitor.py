@@ -264,7 +264,7 @@ class Monitor:
             return  # nothing an evaluation reads has changed (a status update, a new label)
         owner = self.entries.get(entry.owner or "")
         if owner is None or (owner.digests != entry.digests and not _one_of(entry.digests, owner.digests)):
-            entry.verdicts = self._evaluate(entry, obj)
+            entry.verdicts = self._evaluate(entry, obj, owner)
         self.entries[uid] = entry
         self.by_namespace.setdefault(namespace, set()).add(uid)
         self.dirty.setdefault(namespace, event.received)
@@ -290,7 +290,9 @@ class Monitor:
             level = Level(policy.enforce.profile)
             self.evaluator.add_level(name, level_policy(level, policy.enforce.version, self.cluster))
 
-    def _evaluate(self, entry: Entry, obj: Mapping[str, Any]) -> Verdicts | None:
+    def _evaluate(self, entry: Entry, obj: Mapping[str, Any], owner: Entry | None = None) -> Verdicts | None:
+        """Evaluate; write its report (the leader) when it stands for itself: a top-level owner, or
+        an owned object whose findings differ from its owner's (a pod with a debug container)."""
         self.evaluations += 1
         uri = object_uri(self.api.target.context, entry.resource.name, entry.namespace, entry.name)
         evaluated = self.evaluator.evaluate(obj, file=uri)
@@ -298,8 +300,14 @@ class Monitor:
         if result is None:
             self.metrics.evaluation_errors += 1
             return None
-        if self.settings.write_reports and self.leader.is_set() and entry.owner is None:
-            self._write(Reported(result, entry.uid, owners.Decision.TOP.value))
+        if self.settings.write_reports and self.leader.is_set():
+            if entry.owner is None or owner is None:
+                self._write(Reported(result, entry.uid, owners.Decision.TOP.value))
+            else:
+                stand = self._standing(owner)
+                if stand is None or stand.key != evaluated.key:
+                    why = f"differs from the template of {stand.ref}" if stand else owners.Decision.CHECK.value
+                    self._write(Reported(result, entry.uid, why))
         return Verdicts(
             result.object,
             evaluated.key,
@@ -307,6 +315,15 @@ class Monitor:
             evaluated.runtime_classes,
             tuple(sorted({(f.level, f.check) for f in result.findings})),
         )
+
+    def _standing(self, owner: Entry | None) -> Verdicts | None:
+        """The evaluation that stands for ``owner`` (itself, or the owner it is like: a
+        ReplicaSet like its Deployment)."""
+        for _ in range(4):
+            if owner is None or owner.verdicts is not None:
+                break
+            owner = self.entries.get(owner.owner or "")
+        return owner.verdicts if owner is not None else None
 
     def _refetch(self, entry: Entry) -> Verdicts | None:
         """Evaluate an object again from the API (a level it was not evaluated at, an owner that
