@@ -248,6 +248,7 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     mm.add_argument("--image", default="ghcr.io/podsec/podsec:0.1.0", help="the podsec image")
     mm.add_argument("--replicas", type=int, default=2, help="replicas (2; one writes reports, by Lease)")
     mm.add_argument("--no-reports", action="store_true", help="metrics only: no PolicyReports, no write rights")
+    mm.add_argument("--no-prometheus-rule", action="store_true", help="leave out the PrometheusRule")
 
     e = sub.add_parser("explain", help="show the effective security context of every container, and its sources")
     e.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
@@ -898,7 +899,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
         if args.command == "monitor" and args.monitor_command == "manifests":
             from podsec.cluster import manifests
 
-            options = manifests.Options(args.namespace, args.image, args.replicas, not args.no_reports)
+            options = manifests.Options(
+                args.namespace, args.image, args.replicas, not args.no_reports, not args.no_prometheus_rule
+            )
             sys.stdout.write(manifests.render(options))
             return EXIT_CLEAN
         if args.command == "monitor":

@@ -16,6 +16,7 @@ from podsec.admission.manifests import API_TOKEN_MOUNT, api_token_volume, contai
 from podsec.model.workloads import BUILTIN_RULES
 
 NAME = "podsec-monitor"
+CORE = frozenset({"Pod", "ReplicationController", "PodTemplate"})
 PORT = 8080
 
 
@@ -25,6 +26,7 @@ class Options:
     image: str = "ghcr.io/podsec/podsec:0.1.0"
     replicas: int = 2
     write_reports: bool = True
+    prometheus_rule: bool = True
     stale_seconds: int = 3 * 3600  # the stale-audit alert: no complete audit for this long
 
 
@@ -38,8 +40,9 @@ def _read_rules() -> list[dict[str, Any]]:
     groups: dict[str, set[str]] = {"": {"namespaces"}}
     for rule in BUILTIN_RULES:
         for group in rule.groups:
-            if group != "extensions":  # served by no current Kubernetes
-                groups.setdefault(group, set()).add(rule.kind.lower() + "s")
+            if group == "extensions" or (group == "" and rule.kind not in CORE):
+                continue  # served by no current Kubernetes (the core group's DeploymentConfig: OpenShift 3)
+            groups.setdefault(group, set()).add(rule.kind.lower() + "s")
     return [{"apiGroups": [g], "resources": sorted(r), "verbs": ["get", "list", "watch"]}
             for g, r in sorted(groups.items())]  # fmt: skip
 
@@ -114,7 +117,7 @@ def objects(o: Options) -> list[dict[str, Any]]:
     rbac = "rbac.authorization.k8s.io/v1"
     write = [{"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports", "clusterpolicyreports"],
               "verbs": ["get", "list", "create", "patch", "update", "delete"]}] if o.write_reports else []  # fmt: skip
-    return [
+    docs = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": NAME, "namespace": ns, "labels": labels},
          "automountServiceAccountToken": False},
         {"apiVersion": rbac, "kind": "ClusterRole", "metadata": {"name": NAME, "labels": labels},
@@ -135,6 +138,7 @@ def objects(o: Options) -> list[dict[str, Any]]:
          "metadata": {"name": NAME, "namespace": ns, "labels": labels},
          "spec": {"groups": [{"name": "podsec", "rules": _alerts(o)}]}},
     ]  # fmt: skip
+    return docs if o.prometheus_rule else docs[:-1]
 
 
 def render(o: Options) -> str:
