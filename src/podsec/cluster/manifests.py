@@ -117,7 +117,7 @@ def objects(o: Options) -> list[dict[str, Any]]:
     rbac = "rbac.authorization.k8s.io/v1"
     write = [{"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports", "clusterpolicyreports"],
               "verbs": ["get", "list", "create", "patch", "update", "delete"]}] if o.write_reports else []  # fmt: skip
-    docs = [
+    docs: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": NAME, "namespace": ns, "labels": labels},
          "automountServiceAccountToken": False},
         {"apiVersion": rbac, "kind": "ClusterRole", "metadata": {"name": NAME, "labels": labels},
