@@ -308,3 +308,22 @@ def test_podsec_exemptions_apply_as_in_scans(
     assert sorted(b["object"]["name"] for b in r["blockers"]["restricted"]) == ["annotated", "configured"]
     _, report = audit_json(kube, "-n", ns, "--no-annotation-exemptions")
     assert {f["object"]["name"] for f in report["findings"] if f["check"] == "runAsUser"} == {"annotated"}
+
+
+def test_context_and_kubeconfig_lists_as_kubectl(
+    kube: harness.KubeEnv, kube_namespace: NamespaceFactory, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ns = kube_namespace()
+    create(kube, pod(ns, "p", PRIVILEGED))
+    other = json.loads(kube.kubeconfig.read_text())
+    other["clusters"][0] = {"name": "nowhere", "cluster": {"server": "https://127.0.0.1:1"}}
+    other["contexts"] = [{"name": "nowhere", "context": {"cluster": "nowhere", "user": "admin", "namespace": ns}}]
+    other["current-context"] = "nowhere"
+    first = tmp_path / "first"
+    first.write_text(json.dumps(other))
+    monkeypatch.setenv("KUBECONFIG", f"{first}:{kube.kubeconfig}")  # merged as kubectl merges them
+    from podsec.cli import main
+
+    assert main(["audit", "--context", "podsec-test", "-n", ns, "--format", "json"]) == 1
+    code = main(["audit", "--request-timeout", "1", "--format", "json"])  # current context: nothing answers
+    assert code == 2
