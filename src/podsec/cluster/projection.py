@@ -22,7 +22,7 @@ evaluated; whether it is *reported* depends on its findings (`violations_key`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -41,22 +41,55 @@ READ_ANNOTATIONS = (
 )
 TOKEN_VOLUME = "kube-api-access-"
 _SPEC = {k: v for k, v in schema.POD_SPEC.items() if not k.endswith("ontainers") and k != "serviceAccountName"}
+_CONTAINERS = schema.ListOf(schema.CONTAINER)
+
+
+Projector = Callable[[Any], Any]
+_PROJECTORS: dict[int, Projector] = {}
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _projector(shape: Any) -> Projector:
+    """A function that keeps of a value only the fields of ``shape`` (made once per shape); a value
+    of the wrong type is kept as it is (it is an input error either way, and must not compare equal
+    to a valid one)."""
+    found = _PROJECTORS.get(id(shape))  # shapes are the schema's constants: a fixed number of them
+    if found is not None:
+        return found
+    made: Projector
+    if isinstance(shape, schema.ListOf):
+        item = _projector(shape.item)
+
+        def made(value: Any) -> Any:
+            return [None if v is None else item(v) for v in value] if isinstance(value, list) else value
+
+    elif isinstance(shape, schema.MapOf):
+        entry = _projector(shape.value)
+
+        def made(value: Any) -> Any:
+            if not isinstance(value, dict):
+                return value
+            return {k: None if v is None else entry(v) for k, v in value.items()}
+
+    elif isinstance(shape, dict):
+        fields = {k: _projector(sub) for k, sub in shape.items()}
+
+        def made(value: Any) -> Any:
+            if not isinstance(value, dict):
+                return value
+            return {k: f(v) for k, v in value.items() if v is not None and (f := fields.get(k)) is not None}
+
+    else:
+        made = _identity
+    _PROJECTORS[id(shape)] = made
+    return made
 
 
 def _project(value: Any, shape: Any) -> Any:
-    """``value`` with only the fields of ``shape``; a value of the wrong type is kept as it is (it
-    is an input error either way, and must not compare equal to a valid one)."""
-    if value is None:
-        return None
-    if isinstance(shape, schema.ListOf):
-        return [_project(v, shape.item) for v in value] if isinstance(value, list) else value
-    if isinstance(shape, schema.MapOf):
-        return {k: _project(v, shape.value) for k, v in value.items()} if isinstance(value, dict) else value
-    if isinstance(shape, dict):
-        if not isinstance(value, dict):
-            return value
-        return {k: _project(value[k], sub) for k, sub in shape.items() if value.get(k) is not None}
-    return value
+    return None if value is None else _projector(shape)(value)
 
 
 def _token_volume(volume: Any) -> bool:
@@ -107,7 +140,7 @@ def projection(obj: Mapping[str, Any], src: PodSource) -> dict[str, Any]:
             "annotations": _annotations(pod.get("metadata")),
             "spec": _spec(spec),
             "containers": {
-                kind: _project(spec.get(kind), schema.ListOf(schema.CONTAINER)) if isinstance(spec, dict) else None
+                kind: _project(spec.get(kind), _CONTAINERS) if isinstance(spec, dict) else None
                 for kind in ("initContainers", "containers", "ephemeralContainers")
             },
         }
@@ -115,7 +148,7 @@ def projection(obj: Mapping[str, Any], src: PodSource) -> dict[str, Any]:
         "annotations": [_annotations(get_path(obj, m)) for m in src.metadata],
         "spec": [_spec(get_path(obj, layer)) for layer in src.layers],
         "containers": [
-            _project(get_path(obj, c.path), schema.ListOf(schema.CONTAINER) if c.many else schema.CONTAINER)
+            _project(get_path(obj, c.path), _CONTAINERS if c.many else schema.CONTAINER)
             for c in src.containers
         ],
     }
