@@ -230,16 +230,14 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     a = sub.add_parser(
         "audit", help="audit a running cluster: its workloads, and each namespace's Pod Security readiness"
     )
-    from podsec.cluster import cli as audit_cli
+    from podsec.cluster import options as cluster_options
 
-    audit_cli.add_arguments(a, _version)
+    cluster_options.audit_arguments(a, _version)
     _evaluation_args(a)
 
     m = sub.add_parser("monitor", help="watch a cluster: metrics, readiness and PolicyReports kept current")
-    from podsec.cluster import service
-
-    audit_cli.add_arguments(m, _version)
-    service.add_arguments(m)
+    cluster_options.audit_arguments(m, _version)
+    cluster_options.monitor_arguments(m)
     _check_args(m)
     m.set_defaults(fail_on="none", monitor_command=None)
     msub = m.add_subparsers(dest="monitor_command", parser_class=_Parser)

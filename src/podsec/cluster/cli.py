@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from podsec.cluster import api as kube
@@ -19,40 +18,9 @@ from podsec.cluster import audit, psaconfig
 from podsec.cluster.readiness import Readiness
 from podsec.config import Config
 from podsec.findings import EXIT_ERROR, FileResult, InputError, Summary, exit_code
-from podsec.model.standards import PolicyVersion
 
 MAX_TEXT_BLOCKERS = 5
 """Blocking objects the text report names per namespace (the JSON report has every one)."""
-
-
-def add_arguments(a: argparse.ArgumentParser, version: Callable[[str], PolicyVersion]) -> None:
-    g = a.add_argument_group("cluster")
-    g.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: KUBECONFIG, then ~/.kube/config, "
-                   "then the in-cluster service account)")  # fmt: skip
-    g.add_argument("--context", metavar="NAME", help="kubeconfig context (default: its current context)")
-    g.add_argument("-n", "--namespace", dest="namespaces", action="append", default=[], metavar="NS",
-                   help="audit this namespace (repeatable; default: the context's namespace, as kubectl)")  # fmt: skip
-    g.add_argument("-A", "--all-namespaces", action="store_true",
-                   help="audit every namespace (and cluster-scoped pod-bearing kinds)")  # fmt: skip
-    g.add_argument("--qps", type=float, default=50.0, metavar="N", help="requests per second to the API server (50)")
-    g.add_argument("--burst", type=int, default=100, metavar="N", help="requests at once above --qps (100)")
-    g.add_argument("--page-size", type=int, default=500, metavar="N", help="objects per list request (500)")
-    g.add_argument("--request-timeout", type=float, default=30.0, metavar="S",
-                   help="give up on a request (and on retrying a failing one) after S seconds (30)")  # fmt: skip
-    r = a.add_argument_group("readiness")
-    r.add_argument("--psa-config", metavar="FILE",
-                   help="the API server's AdmissionConfiguration (or PodSecurityConfiguration): PSA's defaults and "
-                   "exemptions are honoured")  # fmt: skip
-    r.add_argument("--readiness-version", type=version, metavar="v1.N",
-                   help="the Pod Security version readiness pins (default: the API server's)")  # fmt: skip
-    w = a.add_argument_group("reports in the cluster")
-    w.add_argument("--write-reports", action="store_true",
-                   help="server-side apply a PolicyReport per top-level owner (owned by it) and a readiness "
-                   "summary per namespace (field manager podsec)")  # fmt: skip
-    w.add_argument("--reports-fail-only", action="store_true",
-                   help="written reports hold failures and exemptions only, no passing results")  # fmt: skip
-    a.add_argument("--config", metavar="FILE", help="configuration file (default: .podsec.yaml here or above)")
-    a.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
 
 
 def _bad_numbers(args: argparse.Namespace) -> str | None:

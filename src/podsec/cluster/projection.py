@@ -148,8 +148,7 @@ def projection(obj: Mapping[str, Any], src: PodSource) -> dict[str, Any]:
         "annotations": [_annotations(get_path(obj, m)) for m in src.metadata],
         "spec": [_spec(get_path(obj, layer)) for layer in src.layers],
         "containers": [
-            _project(get_path(obj, c.path), _CONTAINERS if c.many else schema.CONTAINER)
-            for c in src.containers
+            _project(get_path(obj, c.path), _CONTAINERS if c.many else schema.CONTAINER) for c in src.containers
         ],
     }
 

@@ -30,23 +30,6 @@ LOG = logging.getLogger("podsec.monitor")
 HEARTBEAT_SECONDS = 60.0  # /healthz fails when the processing loop has not turned for this long
 
 
-def add_arguments(m: argparse.ArgumentParser) -> None:
-    g = m.add_argument_group("monitor")
-    g.add_argument("--listen", default="0.0.0.0:8080", metavar="HOST:PORT",
-                   help="serve /metrics, /healthz and /readyz here (0.0.0.0:8080; port 0: any free port)")  # fmt: skip
-    g.add_argument("--resync", type=float, default=3600.0, metavar="S", help="list every kind afresh every S s (3600)")
-    g.add_argument("--debounce", type=float, default=2.0, metavar="S",
-                   help="gather a namespace's changes for S seconds before judging it again (2)")  # fmt: skip
-    g.add_argument("--max-namespace-series", type=int, default=5000, metavar="N",
-                   help="namespaces with metric series of their own; the rest count as _other (5000)")  # fmt: skip
-    g.add_argument("--leader-election", choices=["on", "off"], default="on",
-                   help="with --write-reports: only the replica holding the Lease writes (on)")  # fmt: skip
-    g.add_argument("--lease-namespace", metavar="NS", help="the Lease's namespace (default: the pod's or context's)")
-    g.add_argument("--lease-name", default="podsec-monitor", metavar="NAME", help="the Lease (podsec-monitor)")
-    g.add_argument("--lease-duration", type=float, default=15.0, metavar="S", help="seconds a Lease holds (15)")
-    g.add_argument("--run-seconds", type=float, metavar="S", help="stop after S seconds (tests, benchmarks)")
-
-
 def _listen(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
