@@ -30,6 +30,7 @@ from tests.kube.cluster import (
     pod,
     pod_spec,
     restricted,
+    user_kubeconfig,
     workload,
 )
 from tests.kube.faultproxy import Fault, FaultProxy
@@ -75,7 +76,7 @@ def wait_for(check: Callable[[], bool], timeout: float = 30.0, what: str = "") -
 def monitor(kube: harness.KubeEnv, tmp_path: pathlib.Path) -> Iterator[Callable[..., Running]]:
     started: list[Running] = []
 
-    def start(*args: str, kubeconfig: pathlib.Path | None = None) -> Running:
+    def start(*args: str, kubeconfig: pathlib.Path | None = None, ready: bool = True) -> Running:
         log = tmp_path / f"monitor-{len(started)}.log"
         cmd = [sys.executable, "-m", "podsec", "monitor", "--kubeconfig", str(kubeconfig or kube.kubeconfig),
                "--listen", "127.0.0.1:0", "--debounce", "0.2", "--lease-namespace", "default", *args]  # fmt: skip
@@ -92,7 +93,8 @@ def monitor(kube: harness.KubeEnv, tmp_path: pathlib.Path) -> Iterator[Callable[
             return bool(found)
 
         wait_for(serving, 30, "the monitor serves")
-        wait_for(lambda: running.status("/readyz") == 200, 60, "the monitor is ready")
+        if ready:
+            wait_for(lambda: running.status("/readyz") == 200, 60, "the monitor is ready")
         return running
 
     yield start
@@ -227,3 +229,19 @@ def test_manifests_are_accepted_and_hardened(kube: harness.KubeEnv, tmp_path: pa
     assert [r["apiGroups"] for r in writes] == [["wgpolicyk8s.io"]]
     rules = {a["alert"] for a in docs[-1]["spec"]["groups"][0]["rules"]}
     assert {"PodsecNamespaceWouldBreak", "PodsecLabelDrift", "PodsecAuditStale", "PodSecurityDenials"} <= rules
+
+
+def test_a_kind_it_may_not_watch_is_never_skipped(kube: harness.KubeEnv, monitor: Callable[..., Running]) -> None:
+    rules = [
+        {"apiGroups": [""], "resources": ["namespaces", "pods", "replicationcontrollers", "podtemplates"],
+         "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["apps"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]},  # not cronjobs
+    ]  # fmt: skip
+    m = monitor(kubeconfig=user_kubeconfig(kube, "limited-monitor", rules), ready=False)
+    wait_for(lambda: (m.metric('podsec_list_failures_total{resource="cronjobs.batch"}') or 0) >= 1, 30, "counted")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(m.url + "/readyz", timeout=10)
+    assert refused.value.code == 503 and b"cronjobs.batch" in refused.value.read()
+    assert any("forbidden" in str(line.get("error", "")).lower() for line in m.lines())
+    assert m.metric("podsec_audit_last_success_timestamp_seconds") is None  # never claims a complete audit

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -210,7 +211,12 @@ class Monitor:
 
     @property
     def ready(self) -> bool:
-        return bool(self.resources) and {r.name for r in self.resources} | {NAMESPACES.name} <= self.synced
+        return bool(self.resources) and not self.unlisted()
+
+    def unlisted(self) -> list[str]:
+        """The kinds not listed yet (not allowed, or failing): until they are, no namespace is judged,
+        ``/readyz`` names them, and the stale-audit alert fires in the end."""
+        return sorted({r.name for r in self.resources} | {NAMESPACES.name} - self.synced)
 
     def run_for(self, seconds: float) -> None:
         """Process events for ``seconds``; judge dirty namespaces every ``debounce`` seconds."""
@@ -230,6 +236,8 @@ class Monitor:
         obj = event.obj or {}
         meta = obj.get("metadata") or {}
         uid, namespace = str(meta.get("uid") or ""), meta.get("namespace")
+        if isinstance(namespace, str):
+            namespace = sys.intern(namespace)  # one copy per namespace, not one per object
         if event.resource is NAMESPACES:
             name = str(meta.get("name") or "")
             if event.kind == "DELETED":

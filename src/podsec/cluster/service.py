@@ -54,7 +54,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200 if alive else 503, b"ok\n" if alive else b"processing loop stalled\n")
         elif path == "/readyz":
             ready = self.monitor.ready
-            self._send(200 if ready else 503, b"ok\n" if ready else b"first lists not done\n")
+            waiting = ", ".join(self.monitor.unlisted()) or "discovery"
+            self._send(200 if ready else 503, b"ok\n" if ready else f"not listed yet: {waiting}\n".encode())
         else:
             self._send(404, b"not found\n")
 
