@@ -18,6 +18,7 @@ from podsec.cluster import audit, psaconfig
 from podsec.cluster.readiness import Readiness
 from podsec.config import Config
 from podsec.findings import EXIT_ERROR, FileResult, InputError, Summary, exit_code
+from podsec.model.standards import PolicyVersion
 
 MAX_TEXT_BLOCKERS = 5
 """Blocking objects the text report names per namespace (the JSON report has every one)."""
@@ -44,9 +45,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if problem:
         print(f"podsec: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
-    ev = cli.evaluation(args, config)
-    if ev is None:
-        return EXIT_ERROR
     try:
         outputs = cli.report_outputs(args)
         started = cli.started_at()
@@ -60,13 +58,36 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print(f"podsec: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     client = kube.Api(http, target, qps=args.qps, burst=args.burst, retry_seconds=args.request_timeout)
+    with contextlib.closing(client):
+        return _audit(args, config, client, psa, outputs, started)
+
+
+def _audit(
+    args: argparse.Namespace,
+    config: Config,
+    client: kube.Api,
+    psa: psaconfig.PsaConfig,
+    outputs: list[tuple[str, str | None]],
+    started: float,
+) -> int:
+    from podsec import cli
+
+    target = client.target
+    if args.latest_is is None and config.latest_is is None:
+        try:  # "latest" means what it means to the cluster's own PSA
+            args.latest_is = PolicyVersion(audit.server_version(client)[1][1])
+        except kube.ClusterError as exc:
+            print(f"podsec: error: cannot audit {target.context} ({target.server}): {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    ev = cli.evaluation(args, config)
+    if ev is None:
+        return EXIT_ERROR
     namespaces = None if args.all_namespaces else tuple(dict.fromkeys(args.namespaces or [target.namespace]))
     options = audit.Options(namespaces, args.page_size, psa, args.readiness_version)
     try:
         outcome = audit.audit(client, ev.ctx, options)
     except kube.ClusterError as exc:  # not even the server's version or discovery could be read
         print(f"podsec: error: cannot audit {target.context} ({target.server}): {exc}", file=sys.stderr)
-        client.close()
         return EXIT_ERROR
     written: dict[str, Any] | None = None
     if args.write_reports:
@@ -75,7 +96,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
         written = reports.write(
             client, outcome, cli.run_info(args, config, ev, started), passes=not args.reports_fail_only
         )
-    client.close()
     run_info = cli.run_info(args, config, ev, started, inputs=("namespace", "namespaces"))
     summary = Summary(notes=list(config.notes))
     summary.sections["cluster"] = cluster_section(outcome, client, psa, written)

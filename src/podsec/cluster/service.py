@@ -20,11 +20,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from podsec.admission import logs
 from podsec.cluster import api as kube
 from podsec.cluster import psaconfig
+from podsec.cluster.audit import server_version
 from podsec.cluster.lease import Elector
 from podsec.cluster.metrics import MonitorMetrics
 from podsec.cluster.monitor import Monitor, Settings
 from podsec.config import Config
 from podsec.findings import EXIT_ERROR
+from podsec.model.standards import PolicyVersion
 
 LOG = logging.getLogger("podsec.monitor")
 HEARTBEAT_SECONDS = 60.0  # /healthz fails when the processing loop has not turned for this long
@@ -74,9 +76,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print("podsec: error: the monitor always watches every namespace (no -n or -A)", file=sys.stderr)
         return EXIT_ERROR
     logs.setup(sys.stderr.buffer)
-    ev = cli.evaluation(args, config)
-    if ev is None:
-        return EXIT_ERROR
     try:
         host, port = _listen(args.listen)
         psa = psaconfig.load(args.psa_config) if args.psa_config else psaconfig.PsaConfig()
@@ -85,6 +84,15 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print(f"podsec: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     api = kube.Api(http, target, qps=args.qps, burst=args.burst, retry_seconds=args.request_timeout)
+    if args.latest_is is None and config.latest_is is None:
+        try:  # "latest" means what it means to the cluster's own PSA
+            args.latest_is = PolicyVersion(server_version(api)[1][1])
+        except kube.ClusterError as exc:
+            print(f"podsec: error: cannot reach {target.server}: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    ev = cli.evaluation(args, config)
+    if ev is None:
+        return EXIT_ERROR
     settings = Settings(
         page_size=args.page_size,
         resync=args.resync,
