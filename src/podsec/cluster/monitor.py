@@ -216,7 +216,7 @@ class Monitor:
     def unlisted(self) -> list[str]:
         """The kinds not listed yet (not allowed, or failing): until they are, no namespace is judged,
         ``/readyz`` names them, and the stale-audit alert fires in the end."""
-        return sorted({r.name for r in self.resources} | {NAMESPACES.name} - self.synced)
+        return sorted(({r.name for r in self.resources} | {NAMESPACES.name}) - self.synced)
 
     def run_for(self, seconds: float) -> None:
         """Process events for ``seconds``; judge dirty namespaces every ``debounce`` seconds."""
