@@ -243,5 +243,5 @@ def test_a_kind_it_may_not_watch_is_never_skipped(kube: harness.KubeEnv, monitor
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(m.url + "/readyz", timeout=10)
     assert refused.value.code == 503 and b"cronjobs.batch" in refused.value.read()
-    assert any("forbidden" in str(line.get("error", "")).lower() for line in m.lines())
+    wait_for(lambda: any("forbidden" in str(line.get("error", "")).lower() for line in m.lines()), 10, "logged")
     assert m.metric("podsec_audit_last_success_timestamp_seconds") is None  # never claims a complete audit
