@@ -10,8 +10,10 @@ returning a `Fault` or None (pass it on). Bounded: a test starts one proxy and s
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -47,6 +49,7 @@ class FaultProxy:
         self.kube = kube
         self.rules: list[Rule] = []
         self.requests: list[str] = []  # "METHOD path?query" of every request received
+        self.streams: set[Any] = set()  # client connections of the watches being passed on
         self.lock = threading.Lock()
         upstream = urlsplit(kube.url)
         self._host, self._port = upstream.hostname or "127.0.0.1", upstream.port or 443
@@ -88,6 +91,14 @@ class FaultProxy:
         self.server.shutdown()
         self.server.server_close()
 
+    def cut(self) -> None:
+        """Drop the connections of every watch being passed on (the server went away)."""
+        with self.lock:
+            streams = list(self.streams)
+        for connection in streams:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         with self.lock:
             self.requests.append(f"{h.command} {h.path}")
@@ -128,6 +139,8 @@ class FaultProxy:
         h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
         events = 0
+        with self.lock:
+            self.streams.add(h.connection)
         try:
             while True:
                 if fault is not None and 0 <= fault.watch_events <= events:
@@ -143,6 +156,8 @@ class FaultProxy:
         except OSError:
             h.close_connection = True
         finally:
+            with self.lock:
+                self.streams.discard(h.connection)
             conn.close()
 
     @staticmethod

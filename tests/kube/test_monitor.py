@@ -197,6 +197,7 @@ def test_watch_expiry_and_the_server_going_away(
 
         down = [True]
         proxy.rules[:] = [lambda method, path, n: Fault(drop=True) if down[0] else None]
+        proxy.cut()  # the watches in progress go too
         wait_for(lambda: any(k.startswith("podsec_list_failures") for k in m.metrics()), 30, "failures counted")
         assert m.status("/healthz") == 200  # alive, and saying what fails
         down[0] = False
