@@ -157,7 +157,10 @@ def install_policyreport_crds(kube: harness.KubeEnv) -> None:
         assert status in (201, 409), body
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        status, doc, _ = kube.request("GET", "/apis/wgpolicyk8s.io/v1alpha2")
+        try:
+            status, doc, _ = kube.request("GET", "/apis/wgpolicyk8s.io/v1alpha2")
+        except ValueError:  # "404 page not found" in plain text: not served yet
+            status, doc = 404, None
         names = {r["name"] for r in (doc or {}).get("resources", [])} if status == 200 else set()
         if {"policyreports", "clusterpolicyreports"} <= names:
             return
