@@ -10,12 +10,12 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
-from podsec import __version__, baseline, docs, engine, explain, scan
+from podsec import __version__, baseline, beyond, docs, engine, explain, inventory, scan
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import Check, CheckLevel, Severity
 from podsec.config import Config, ConfigError, load, verify_ids
@@ -34,11 +34,12 @@ from podsec.findings import (
 from podsec.model.standards import PolicyVersion, format_version
 from podsec.model.workloads import KindTable
 from podsec.rego.engine import RegoError
-from podsec.reporters import REPORTERS, RunInfo
+from podsec.reporters import REPORTERS, Reporter, RunInfo
 from podsec.reporters.sarif import SARIF_HARD_LIMIT, SARIF_MAX_RESULTS
 from podsec.sources.files import (
     KUSTOMIZATION_FILES,
     Exclude,
+    Member,
     Target,
     Walk,
     internal_error,
@@ -64,6 +65,11 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(EXIT_ERROR, f"podsec: error: {message}\n")
+
+
+def _kube_version(text: str) -> tuple[int, int]:
+    version = _version(text if text.startswith("v") or text == "latest" else f"v{text}")
+    return version.clamp(engine.NEWEST)
 
 
 def _version(text: str) -> PolicyVersion:
@@ -163,23 +169,8 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
         metavar="NAMES",
         help="never run these checks: check ids or level names, comma-separated (repeatable)",
     )
-    s.add_argument("--format", choices=sorted(REPORTERS), help="output format on standard output (default: text)")
-    s.add_argument(
-        "-o",
-        "--output",
-        action="append",
-        default=[],
-        metavar="FORMAT[=FILE]",
-        help=f"write FORMAT ({', '.join(REPORTERS)}) to FILE, or to standard output without =FILE (repeatable)",
-    )
+    _report_args(s)
     s.add_argument("--no-progress", action="store_true", help="no progress line on stderr (shown on a terminal only)")
-    s.add_argument(
-        "--fail-on",
-        choices=[*SEVERITIES, "none"],
-        metavar="SEVERITY",
-        help=f"lowest severity that makes the exit code 1 ({', '.join(SEVERITIES)}), or none to only report "
-        f"(default: {DEFAULT_FAIL_ON.value}: informational findings never fail)",
-    )
     s.add_argument(
         "--baseline",
         metavar="FILE",
@@ -307,10 +298,63 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     wc.add_argument("--reuse-ca", action="store_true", help="sign with the CA already in DIR (rotation)")
     wc.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
 
+    r = sub.add_parser(
+        "rbac", help="who can run privileged pods, exec into pods, escalate or impersonate, from RBAC manifests"
+    )
+    r.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
+    r.add_argument(
+        "--kube-version",
+        type=_kube_version,
+        metavar="v1.N",
+        help="the cluster's Kubernetes version (default: the newest podsec knows): from 1.35 exec, attach and "
+        "port-forward need create; before, get sufficed",
+    )
+    _report_args(r)
+    r.add_argument(
+        "--no-default-roles",
+        action="store_true",
+        help="do not assume Kubernetes' default ClusterRoles (cluster-admin, admin, edit, view, system:*) "
+        "where the input does not define them",
+    )
+    r.add_argument("--no-color", action="store_true", help="never colour the text output")
+    _common(r)
+
+    ps = sub.add_parser(
+        "psp", help="map PodSecurityPolicies to Pod Security Standards levels, and namespaces to the labels to use"
+    )
+    ps.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
+    ps.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    ps.add_argument(
+        "--no-default-roles",
+        action="store_true",
+        help="do not assume Kubernetes' default ClusterRoles where the input does not define them",
+    )
+    _common(ps)
+
     t = sub.add_parser("test", help="run policy test suites (podsec-test.yaml files)")
     t.add_argument("paths", nargs="+", metavar="DIR", help="directory searched for podsec-test.yaml, or a suite file")
     t.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
     return parser
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    """--format, -o and --fail-on: the reports a run writes and which findings fail it."""
+    p.add_argument("--format", choices=sorted(REPORTERS), help="output format on standard output (default: text)")
+    p.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="FORMAT[=FILE]",
+        help=f"write FORMAT ({', '.join(REPORTERS)}) to FILE, or to standard output without =FILE (repeatable)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=[*SEVERITIES, "none"],
+        metavar="SEVERITY",
+        help=f"lowest severity that makes the exit code 1 ({', '.join(SEVERITIES)}), or none to only report "
+        f"(default: {DEFAULT_FAIL_ON.value}: informational findings never fail)",
+    )
 
 
 def _policy_args(p: argparse.ArgumentParser) -> None:
@@ -414,7 +458,8 @@ def _checks_to_run(args: argparse.Namespace, config: Config) -> tuple[engine.Pol
         policies.disabled = frozenset(
             c.id for c in extra if c.id in ignored or (chosen is not None and c.id not in chosen)
         )
-    if chosen is not None and not policy.checks and not (policies and set(c.id for c in extra) - policies.disabled):
+    policy_checks = policies and set(c.id for c in extra) - policies.disabled
+    if chosen is not None and not policy.checks and not policy.beyond and not policy_checks:
         print("podsec: error: --select leaves no check to run in this profile", file=sys.stderr)
         return None
     return policy, policies, ignored
@@ -485,20 +530,11 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     everything: list[Finding] = []
     broken: list[InputError] = []  # input errors, for --update-baseline
     with contextlib.ExitStack() as stack:
-        streams: dict[str, TextIO] = {}
-        for fmt, path in outputs:  # every file opened before the scan: a bad path costs no scan
-            if path is not None:
-                try:
-                    streams[path] = stack.enter_context(open(path, "w", encoding="utf-8", errors="backslashreplace"))
-                except OSError as exc:
-                    print(f"podsec: error: -o {fmt}={path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-                    return EXIT_ERROR
-        reporters = []
-        for fmt, path in outputs:
-            stream = sys.stdout if path is None else streams[path]
-            tty = path is None and sys.stdout.isatty()
-            color = fmt in ("text", "concise") and tty and not args.no_color and "NO_COLOR" not in os.environ
-            reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
+        try:
+            reporters = _reporters(stack, outputs, run, no_color=args.no_color)
+        except OutputError as exc:
+            print(f"podsec: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
         progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
         summary = Summary(notes=list(config.notes))
         for result in _results(args, config, ctx, summary.notes):
@@ -514,7 +550,8 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
                 reporter.file(result)
         progress.done()
         if accepted is not None:
-            ran = {c.id for c in run.checks} | {c.id for c in ALL_CHECKS if c.level is CheckLevel.GOVERNANCE}
+            ran = {c.id for c in (*run.checks, *policy.beyond)}
+            ran |= {c.id for c in ALL_CHECKS if c.level is CheckLevel.GOVERNANCE}
             summary.stale = accepted.stale(ran)
         for reporter in reporters:
             reporter.finish(summary)
@@ -550,6 +587,40 @@ def _show_tracebacks(errors: Iterable[InputError]) -> None:
     for err in errors:
         if err.debug:
             sys.stderr.write(err.debug)
+
+
+class OutputError(Exception):
+    """A report file that cannot be written."""
+
+
+def _reporters(
+    stack: contextlib.ExitStack,
+    outputs: Sequence[tuple[str, str | None]],
+    run: RunInfo,
+    *,
+    no_color: bool,
+    before: Callable[[str, TextIO], None] | None = None,
+) -> list[Reporter]:
+    """A reporter for each output (standard output or a file, colour only on a terminal); ``before``
+    writes first to each output's stream. Every file is opened before anything is written (a bad
+    path costs no scan): one that cannot be is an `OutputError`."""
+    streams: dict[str, TextIO] = {}
+    for fmt, path in outputs:
+        if path is not None:
+            try:
+                file = open(path, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 - the stack closes it
+                streams[path] = stack.enter_context(file)
+            except OSError as exc:
+                raise OutputError(f"-o {fmt}={path}: cannot write: {exc.strerror or exc}") from None
+    reporters = []
+    for fmt, path in outputs:
+        stream = sys.stdout if path is None else streams[path]
+        tty = path is None and sys.stdout.isatty()
+        color = fmt in ("text", "concise") and tty and not no_color and "NO_COLOR" not in os.environ
+        if before is not None:
+            before(fmt, stream)
+        reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
+    return reporters
 
 
 def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -636,7 +707,7 @@ def _results(args: argparse.Namespace, config: Config, ctx: Context, notes: list
     own = (args.baseline, args.update_baseline, config.baseline)  # baselines are podsec's files, not manifests
     skip |= {os.path.abspath(p) for p in own if p}
     walk = Walk(args.paths, excludes, skip, config.path)
-    yield from scan.run(itertools.chain(targets, walk), ctx, jobs=args.jobs)
+    yield from beyond.complete(scan.run(itertools.chain(targets, walk), ctx, jobs=args.jobs), ctx)
     notes.extend(walk.notes)
 
 
@@ -681,6 +752,8 @@ def _explained_file(target: Target, kinds: KindTable, *, debug: bool) -> Iterato
     for item in read_objects(data, target.name, kinds):
         if isinstance(item, InputError):
             yield item
+            continue
+        if isinstance(item, Member):
             continue
         try:
             outcome = explain.explain_object(
@@ -754,6 +827,96 @@ def _checks(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+def _inventory(args: argparse.Namespace, config: Config) -> inventory.Inventory:
+    kinds = KindTable(config.kinds, detect_shapes=config.detect_pod_shapes)
+    inv = inventory.read(args.paths, _excludes(args, config), kinds)
+    if not args.no_default_roles:
+        inv.add_defaults()
+    return inv
+
+
+def _rbac(args: argparse.Namespace, config: Config) -> int:
+    from podsec import rbac_report
+    from podsec.analysis import rbac
+
+    try:
+        outputs = _outputs(args)
+        started = _started()
+    except ValueError as exc:
+        print(f"podsec: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    kinds = KindTable(config.kinds, detect_shapes=config.detect_pod_shapes)
+    inv = _inventory(args, config)
+    version = args.kube_version or engine.NEWEST
+    access = rbac.analyze(inv.authorizer(), inv.enforce_levels(), version=version, controllers=inv.controllers(kinds))
+    try:
+        ignored = engine.resolve_names(config.ignore, ALL_CHECKS, "ignore")
+    except engine.ConfigurationError as exc:
+        raise ConfigError(str(exc)) from None
+    policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None))
+    ctx = Context(
+        policy,
+        kinds,
+        severity=config.severity,
+        exemptions=config.exemptions,
+        annotation_exemptions=config.annotation_exemptions,
+        today=date.today(),
+        ignore=frozenset(ignored | set(config.disable)),
+    )
+    found = {r.file: r for r in rbac_report.findings(inv, access, ctx)}
+    results = [FileResult(e.file, errors=[e], read=False) for e in inv.errors if e.file not in inv.files]
+    for file in inv.files:
+        result = found.pop(file, None) or FileResult(file)
+        result.read = True
+        result.errors = [e for e in inv.errors if e.file == file]
+        results.append(result)
+    results += found.values()
+    fail_on = _fail_on(args, config)
+    run = RunInfo(
+        "rbac",
+        format_version(version),
+        started=started,
+        base_dir=os.getcwd(),
+        tool_version=__version__,
+        config=config.path,
+        fail_on=fail_on.value if fail_on else "none",
+    )
+    summary = Summary()
+    summary.sections["rbac"] = rbac_report.section(access, inv)
+    with contextlib.ExitStack() as stack:
+
+        def headline(fmt: str, stream: TextIO) -> None:
+            if fmt == "text":
+                rbac_report.write_headline(stream, access, inv)
+
+        try:
+            reporters = _reporters(stack, outputs, run, no_color=args.no_color, before=headline)
+        except OutputError as exc:
+            print(f"podsec: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        for result in results:
+            summary.add(result)
+            for reporter in reporters:
+                reporter.file(result)
+        for reporter in reporters:
+            reporter.finish(summary)
+    return exit_code(summary, fail_on=fail_on)
+
+
+def _psp(args: argparse.Namespace, config: Config) -> int:
+    from podsec import psp_report
+
+    inv = _inventory(args, config)
+    policies = psp_report.assess(inv)
+    rows = psp_report.advice(inv, policies)
+    if args.format == "json":
+        json.dump(psp_report.as_json(policies, rows, inv), sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        psp_report.write_text(sys.stdout, policies, rows, inv)
+    return EXIT_ERROR if inv.errors else EXIT_CLEAN
+
+
 def _test(args: argparse.Namespace) -> int:
     from podsec.rego import testing
 
@@ -820,6 +983,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
         config = load(getattr(args, "config", None), known=None, paths=paths)
         if args.command == "explain":
             return _explain(args, config)
+        if args.command == "rbac":
+            return _rbac(args, config)
+        if args.command == "psp":
+            return _psp(args, config)
         return _scan(args, config)
     except ConfigError as exc:
         print(f"podsec: configuration error: {exc}", file=sys.stderr)

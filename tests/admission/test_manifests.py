@@ -28,8 +28,8 @@ def test_manifests_pass_hardened_and_the_schema(tmp_path: pathlib.Path, capsys: 
     kinds = [d["kind"] for d in docs]
     assert kinds == [
         "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Service",
-        "PodDisruptionBudget", "NetworkPolicy", "Issuer", "Certificate", "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration",
+        "PodDisruptionBudget", "NetworkPolicy", "NetworkPolicy", "Issuer", "Certificate",
+        "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
     ]  # fmt: skip
     for doc in docs:
         if doc["kind"] in CERT_MANAGER:

@@ -38,6 +38,8 @@ class JsonReporter:
         out.write(f' "errors": [{chr(10) + "  " + errors + chr(10) if errors else ""}],\n')
         hidden = ",\n  ".join(json_dumps(s.as_dict()) for s in self._suppressed)
         out.write(f' "suppressed": [{chr(10) + "  " + hidden + chr(10) if hidden else ""}],\n')
+        for key, value in summary.sections.items():
+            out.write(f" {json_dumps(key)}: {json_dumps(value)},\n")
         meta = {**summary.as_dict(), "profile": self._run.profile, "evaluatedVersion": self._run.evaluated}
         if self._run.baseline:
             meta["baselined"] = summary.baselined
