@@ -306,6 +306,8 @@ def _mutations(obj: Mapping[str, Any]) -> list[Mutation]:
         ("fsGroup", "fsGroup"),
     ):
         strategy = spec.get(key)
+        if key == "seLinux" and isinstance(strategy, dict) and not strategy.get("seLinuxOptions"):
+            continue  # MustRunAs with no options has nothing to set
         if isinstance(strategy, dict) and strategy.get("rule") == "MustRunAs":
             add(("spec", key, "rule"), f"sets {target} on pods that do not set it (rule MustRunAs)")
         elif key == "runAsUser" and isinstance(strategy, dict) and strategy.get("rule") == "MustRunAsNonRoot":
