@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from podsec.analysis import psp, rbac
 from podsec.analysis.rbac import Grant, Request
+from podsec.beyond import problem_errors
 from podsec.inventory import Inventory, Placed
 from podsec.model.standards import Level
 
@@ -47,6 +48,7 @@ def assess(inv: Inventory) -> list[Policy]:
     out = []
     for placed in inv.policies:
         a = psp.assess(placed.obj)
+        inv.errors += problem_errors(placed.obj, a.problems, placed.file, placed.line, placed.line_offset)
         name = a.name or ""
 
         def requests(ns: str | None, everywhere: bool, name: str = name) -> Sequence[Request]:
