@@ -303,13 +303,24 @@ def test_refused_objects() -> None:
     ]
     bad_binding = {"apiVersion": f"{GROUP}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "b"},
                    "roleRef": {"apiGroup": GROUP, "kind": "Role", "name": "r"},
-                   "subjects": [{"kind": "ServiceAccount", "name": "x"}, {"kind": "User", "name": "u"},
+                   "subjects": [{"kind": "ServiceAccount", "name": "x"}, {"kind": "User", "name": "u", "apiGroup": "v1"},
                                 {"kind": "Robot", "name": "r"}]}  # fmt: skip
     b, problems = rbac.read_binding(bad_binding)
     assert b is None
     assert [p.path for p in problems] == [
         ("roleRef", "kind"), ("subjects", 0, "namespace"), ("subjects", 1, "apiGroup"), ("subjects", 2, "kind")
     ]  # fmt: skip
+
+
+def test_empty_api_groups_are_defaulted() -> None:
+    """The API server defaults an empty roleRef.apiGroup, and a User or Group subject's, to
+    rbac.authorization.k8s.io (SetDefaults_RoleBinding, SetDefaults_Subject): such a binding is valid."""
+    plain = {"apiVersion": f"{GROUP}/v1", "kind": "RoleBinding", "metadata": {"name": "b", "namespace": "a"},
+             "roleRef": {"kind": "Role", "name": "r"},
+             "subjects": [{"kind": "User", "name": "u"}, {"kind": "Group", "name": "g", "apiGroup": ""}]}  # fmt: skip
+    b, problems = rbac.read_binding(plain)
+    assert problems == [] and b is not None
+    assert [str(s) for _, s in b.subjects] == ["User u", "Group g"]
 
 
 def analyze(text: str, levels: dict[str | None, Level], version: tuple[int, int] = (1, 37), **kw: Any) -> rbac.Access:

@@ -118,6 +118,8 @@ class World:
             {"kind": "Group", "name": f"system:serviceaccounts:{self.a}", "apiGroup": GROUP},
             {"kind": "ServiceAccount", "name": "sa2", "namespace": self.b},
             {"kind": "User", "name": f"system:serviceaccount:{self.b}:sa3", "apiGroup": GROUP},
+            {"kind": "User", "name": f"u2-{t}"},  # apiGroup left out: the server defaults it
+            {"kind": "Group", "name": f"g1-{t}", "apiGroup": ""},
         ]
         if ns is not None:  # only in the test's own namespaces: these groups cover every account
             pool += [
@@ -148,7 +150,7 @@ class World:
                 "apiVersion": f"{GROUP}/v1",
                 "kind": kind,
                 "metadata": meta,
-                "roleRef": {"apiGroup": GROUP, "kind": ref_kind, "name": ref},
+                "roleRef": {"kind": ref_kind, "name": ref, **({"apiGroup": GROUP} if self.rng.random() < 0.7 else {})},
                 "subjects": subjects,
             }
         )

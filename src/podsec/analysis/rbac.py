@@ -267,7 +267,7 @@ def read_binding(obj: Mapping[str, Any]) -> tuple[Binding | None, list[Problem]]
         problems.append(Problem(("roleRef",), "a binding needs a roleRef"))
     else:
         role_kind, role_name = str(ref.get("kind") or ""), str(ref.get("name") or "")
-        if ref.get("apiGroup") != GROUP:
+        if (ref.get("apiGroup") or GROUP) != GROUP:  # an empty one is defaulted (SetDefaults_RoleBinding)
             problems.append(Problem(("roleRef", "apiGroup"), f'supported values: "{GROUP}"'))
         allowed = ("ClusterRole",) if cluster else ("Role", "ClusterRole")
         if role_kind not in allowed:
@@ -297,7 +297,7 @@ def read_binding(obj: Mapping[str, Any]) -> tuple[Binding | None, list[Problem]]
                 continue
             subjects.append((i, Subject("ServiceAccount", sname, sns or ns)))
         else:
-            if group != GROUP:
+            if group and group != GROUP:  # an empty one is defaulted to GROUP (SetDefaults_Subject)
                 problems.append(Problem((*path, "apiGroup"), f'supported values: "{GROUP}"'))
                 continue
             subjects.append((i, _user_subject(skind, sname)))
