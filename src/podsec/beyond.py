@@ -23,6 +23,7 @@ from objects it lists.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -254,6 +255,7 @@ def namespace_results(facts: Facts, ctx: Context) -> Iterator[FileResult]:
         findings: list[Finding] = []
         suppressed: list[Suppressed] = []
         ref = ObjectRef("v1", "Namespace", None, iso.namespace.name)  # the same whichever object it is shown on
+        exempting = _namespace_exemptions(ref, ns, ctx)
         for check, direction in zip(NAMESPACE_CHECKS, netpol.DIRECTIONS, strict=True):
             if check.id not in active or check.id in ctx.ignore or iso.denials(direction):
                 continue
@@ -268,9 +270,7 @@ def namespace_results(facts: Facts, ctx: Context) -> Iterator[FileResult]:
                 level=check.level.value,
                 message=_deny_message(iso, direction, check),
             )
-            exemption = next(
-                (e for e in anchor.exemptions if e.covers(check.id, None, None) and not _expired(e, ctx)), None
-            )
+            exemption = next((e for e in exempting if e.covers(check.id, None, None) and not _expired(e, ctx)), None)
             if exemption is not None:
                 suppressed.append(Suppressed(f, exemption))
             else:
@@ -281,6 +281,21 @@ def namespace_results(facts: Facts, ctx: Context) -> Iterator[FileResult]:
             by_file.setdefault(anchor.finding.file, []).append(result)
     for file, objects in by_file.items():
         yield FileResult(file, objects=objects, read=False)
+
+
+def _namespace_exemptions(ref: ObjectRef, ns: NamespaceFacts, ctx: Context) -> list[Exemption]:
+    """What may exempt a namespace's findings, whichever object shows them: the configuration's
+    exemptions for its Namespace object (``kind: Namespace, name: N``) or for everything in it
+    (``namespace: N`` alone), and the annotations of its Namespace object — never those of the
+    object that happens to be seen first in it."""
+    name = ref.name or ""
+    found = [
+        e
+        for e in ctx.exemptions
+        if e.covers_object(ref)
+        or (e.kind is None and e.name is None and e.namespace is not None and fnmatch.fnmatchcase(name, e.namespace))
+    ]
+    return found + (list(ns.own.exemptions) if ns.own is not None else [])
 
 
 def _expired(e: Exemption, ctx: Context) -> bool:
