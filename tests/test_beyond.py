@@ -167,6 +167,31 @@ def test_exemptions_on_the_namespace_and_the_policy(tmp_path: pathlib.Path, caps
     assert doc["findings"] == []
 
 
+def test_namespace_exemptions_do_not_depend_on_the_first_object(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    annotated = DEPLOYMENT.replace(
+        "  namespace: shop\n", "  namespace: shop\n  annotations:\n    podsec.io/exempt: defaultDenyIngress\n"
+        "    podsec.io/exempt-reason: not the namespace's to say\n"
+    )  # fmt: skip
+    path = tmp_path / "x.yaml"
+    path.write_text(annotated)
+    _, doc = scan(capsys, "--select", "defaultDenyIngress", str(path))
+    assert [f["check"] for f in doc["findings"]] == ["defaultDenyIngress"]  # a workload's annotation: not used
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "exemptions:\n- {checks: [defaultDenyIngress], kind: Namespace, name: shop, reason: mesh}\n"
+        "- {checks: [defaultDenyEgress], namespace: 'sh*', reason: mesh}\n"
+        "- {checks: [defaultDenyEgress], kind: Deployment, namespace: shop, reason: not a namespace}\n"
+    )
+    _, doc = scan(capsys, "--config", str(config), "--select", ",".join(NS_CHECKS), str(path))
+    assert doc["findings"] == []
+    assert sorted(s["check"] for s in doc["suppressed"]) == sorted(NS_CHECKS)
+    config.write_text("exemptions:\n- {checks: ['*'], kind: Deployment, namespace: shop, reason: its pods}\n")
+    _, doc = scan(capsys, "--config", str(config), "--select", ",".join(NS_CHECKS), str(path))
+    assert sorted(f["check"] for f in doc["findings"]) == sorted(NS_CHECKS)
+
+
 def test_refused_policies_are_input_errors_with_lines(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -177,6 +202,55 @@ def test_refused_policies_are_input_errors_with_lines(
     (error,) = doc["errors"]
     assert error["line"] == 8 and 'spec.policyTypes[0]: unsupported value "ingress"' in error["message"]
     assert "the API server refuses this object" in error["message"]
+
+
+def test_rbac_select_ignore_and_baseline(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "rbac.yaml"
+    path.write_text(RBAC)
+
+    def checks(*args: str) -> set[str]:
+        main(["rbac", "--format", "json", *args, str(path)])
+        return {f["check"] for f in json.loads(capsys.readouterr().out)["findings"]}
+
+    assert checks() == {"rbacPrivilegedPods", "rbacExec", "rbacImpersonate"}
+    assert checks("--select", "rbacExec") == {"rbacExec"}
+    assert checks("--ignore", "rbacExec,rbacImpersonate") == {"rbacPrivilegedPods"}
+    assert checks("--select", "rbac", "--ignore", "rbacExec") == {"rbacPrivilegedPods", "rbacImpersonate"}
+    assert main(["rbac", "--ignore", "rbac", str(path)]) == 2
+    assert "leave no rbac check to run" in capsys.readouterr().err
+    assert main(["rbac", "--select", "noSuchCheck", str(path)]) == 2
+    capsys.readouterr()
+    sarif = tmp_path / "o.sarif"
+    main(["rbac", "--select", "rbacExec", "-o", f"sarif={sarif}", str(path)])
+    assert [r["id"] for r in json.loads(sarif.read_text())["runs"][0]["tool"]["driver"]["rules"]] == ["rbacExec"]
+    accepted = tmp_path / "baseline.yaml"
+    assert main(["rbac", "--update-baseline", str(accepted), str(path)]) == 0
+    assert "wrote 4 baseline entries" in capsys.readouterr().err
+    assert main(["rbac", "--baseline", str(accepted), "--format", "json", str(path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["findings"] == [] and doc["summary"]["baselined"] >= 3
+    path.write_text(RBAC.replace("name: ops, apiGroup", "name: admins, apiGroup"))  # a new subject is new
+    assert main(["rbac", "--baseline", str(accepted), "--format", "json", str(path)]) == 1
+    assert {f["object"]["name"] for f in json.loads(capsys.readouterr().out)["findings"]} == {"ops"}
+
+
+def test_rbac_json_lists_cluster_wide_grants_once(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "rbac.yaml"
+    path.write_text(RBAC)
+    main(["rbac", "--format", "json", str(path)])
+    section = json.loads(capsys.readouterr().out)["rbac"]
+    in_namespaces = [g for ns in section["namespaces"] for grants in ns["powers"].values() for g in grants]
+    assert in_namespaces and not any(g["everywhere"] for g in in_namespaces)
+    assert any(g["binding"]["name"] == "ops" for grants in section["everywhere"].values() for g in grants)
+
+
+def test_junit_has_one_suite_per_file(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(DEPLOYMENT + "---\n" + OPEN)
+    main(["scan", "--no-progress", "--format", "junit", str(path)])
+    out = capsys.readouterr().out
+    assert out.count("<testsuite ") == 1  # the namespace's findings join the suite of the file they are shown in
+    assert "Namespace/shop" in out and " : no default-deny" not in out
 
 
 def test_every_output_format(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -154,33 +154,10 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     )
     s.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
     s.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
-    s.add_argument(
-        "--select",
-        action="append",
-        default=[],
-        metavar="NAMES",
-        help="run only these checks: check ids or level names (baseline, restricted, hardened), comma-separated "
-        "(repeatable); an off-by-default check named here is turned on",
-    )
-    s.add_argument(
-        "--ignore",
-        action="append",
-        default=[],
-        metavar="NAMES",
-        help="never run these checks: check ids or level names, comma-separated (repeatable)",
-    )
+    _selection_args(s, "baseline, restricted, hardened")
     _report_args(s)
     s.add_argument("--no-progress", action="store_true", help="no progress line on stderr (shown on a terminal only)")
-    s.add_argument(
-        "--baseline",
-        metavar="FILE",
-        help="report and fail only on findings that are not in this baseline file (see --update-baseline)",
-    )
-    s.add_argument(
-        "--update-baseline",
-        metavar="FILE",
-        help="write every current finding to this baseline file and exit 0 (2 if an input could not be read)",
-    )
+    _baseline_args(s)
     s.add_argument(
         "--no-passes",
         action="store_true",
@@ -309,7 +286,9 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
         help="the cluster's Kubernetes version (default: the newest podsec knows): from 1.35 exec, attach and "
         "port-forward need create; before, get sufficed",
     )
+    _selection_args(r, "rbac")
     _report_args(r)
+    _baseline_args(r)
     r.add_argument(
         "--no-default-roles",
         action="store_true",
@@ -380,6 +359,37 @@ def _policies(args: argparse.Namespace, config: Config) -> PolicySet | None:
     syntax = args.rego_syntax or config.rego_syntax or "auto"
     scope = args.policy_scope or config.policy_scope or "pods"
     return rego.load(paths, syntax=syntax, scope=scope)  # type: ignore[arg-type]
+
+
+def _selection_args(p: argparse.ArgumentParser, levels: str) -> None:
+    p.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help=f"run only these checks: check ids or level names ({levels}), comma-separated "
+        "(repeatable); an off-by-default check named here is turned on",
+    )
+    p.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="never run these checks: check ids or level names, comma-separated (repeatable)",
+    )
+
+
+def _baseline_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="report and fail only on findings that are not in this baseline file (see --update-baseline)",
+    )
+    p.add_argument(
+        "--update-baseline",
+        metavar="FILE",
+        help="write every current finding to this baseline file and exit 0 (2 if an input could not be read)",
+    )
 
 
 def _names(values: Sequence[str]) -> list[str]:
@@ -849,10 +859,16 @@ def _rbac(args: argparse.Namespace, config: Config) -> int:
     inv = _inventory(args, config)
     version = args.kube_version or engine.NEWEST
     access = rbac.analyze(inv.authorizer(), inv.enforce_levels(), version=version, controllers=inv.controllers(kinds))
-    try:
-        ignored = engine.resolve_names(config.ignore, ALL_CHECKS, "ignore")
-    except engine.ConfigurationError as exc:
-        raise ConfigError(str(exc)) from None
+    verify_ids(config, frozenset(c.id for c in ALL_CHECKS))
+    chosen, ignored = _selection(args, config, ALL_CHECKS)
+    own = [c for c in ALL_CHECKS if c.level is CheckLevel.RBAC]
+    if chosen is not None and not args.select and not chosen & {c.id for c in own}:
+        chosen = None  # the configuration's select names only checks of scan: all of these run
+    running = tuple(c for c in own if c.id not in ignored and (chosen is None or c.id in chosen))
+    if not running:
+        print("podsec: error: --select and --ignore leave no rbac check to run", file=sys.stderr)
+        return EXIT_ERROR
+    baseline_file, accepted = _accepted(args, config)
     policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None))
     ctx = Context(
         policy,
@@ -861,7 +877,7 @@ def _rbac(args: argparse.Namespace, config: Config) -> int:
         exemptions=config.exemptions,
         annotation_exemptions=config.annotation_exemptions,
         today=date.today(),
-        ignore=frozenset(ignored | set(config.disable)),
+        ignore=frozenset(c.id for c in own if c not in running),
     )
     found = {r.file: r for r in rbac_report.findings(inv, access, ctx)}
     results = [FileResult(e.file, errors=[e], read=False) for e in inv.errors if e.file not in inv.files]
@@ -875,12 +891,16 @@ def _rbac(args: argparse.Namespace, config: Config) -> int:
     run = RunInfo(
         "rbac",
         format_version(version),
+        checks=running,
         started=started,
         base_dir=os.getcwd(),
         tool_version=__version__,
         config=config.path,
         fail_on=fail_on.value if fail_on else "none",
+        baseline=baseline_file,
     )
+    everything: list[Finding] = []
+    broken: list[InputError] = []
     summary = Summary()
     summary.sections["rbac"] = rbac_report.section(access, inv)
     with contextlib.ExitStack() as stack:
@@ -895,11 +915,20 @@ def _rbac(args: argparse.Namespace, config: Config) -> int:
             print(f"podsec: error: {exc}", file=sys.stderr)
             return EXIT_ERROR
         for result in results:
+            if accepted is not None:
+                result = accepted.filter(result)
+            if args.update_baseline:
+                everything.extend(f for obj in result.objects for f in obj.findings)
+                broken.extend(result.errors)
             summary.add(result)
             for reporter in reporters:
                 reporter.file(result)
+        if accepted is not None:
+            summary.stale = accepted.stale({c.id for c in running})
         for reporter in reporters:
             reporter.finish(summary)
+    if args.update_baseline:
+        return _update_baseline(args.update_baseline, everything, broken)
     return exit_code(summary, fail_on=fail_on)
 
 

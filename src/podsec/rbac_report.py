@@ -129,7 +129,8 @@ def section(access_: Access, inv: Inventory) -> dict[str, Any]:
     """The ``rbac`` section of the JSON report."""
     namespaces = []
     for name, level in sorted(access_.namespaces.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
-        powers = {p.id: [_grant(g) for g in access_.holders(p, name)] for p in rbac.POWERS}
+        # grants bound in this namespace; those of ClusterRoleBindings apply here too, listed once under "everywhere"
+        powers = {p.id: [_grant(g) for g in access_.holders(p, name) if not g.everywhere] for p in rbac.POWERS}
         namespaces.append(
             {
                 "namespace": name,
