@@ -202,6 +202,11 @@ def test_refused_policies_are_input_errors_with_lines(
     (error,) = doc["errors"]
     assert error["line"] == 8 and 'spec.policyTypes[0]: unsupported value "ingress"' in error["message"]
     assert "the API server refuses this object" in error["message"]
+    path.write_text(DENY_ALL.format(ns="n"))  # namespace: n is the boolean false to Kubernetes
+    code, doc = scan(capsys, str(path))
+    assert code == 2 and doc["findings"] == []
+    (error,) = doc["errors"]
+    assert error["line"] == 5 and "metadata.namespace: expected a string, got boolean false" in error["message"]
 
 
 def test_rbac_select_ignore_and_baseline(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -286,6 +291,11 @@ def test_peek_reads_plain_metadata_only() -> None:
     assert peek(b"apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: x}\n", 0) is None
     assert peek(b"apiVersion: v1\nkind: Service\nmetadata:\n  namespace: *ns\n", 0) is None
     assert peek(b'{"apiVersion": "v1", "kind": "Service"}', 0) is None
+    # YAML 1.1 as Kubernetes reads it: "n" is false, "1" a number; quoted, they are names
+    assert peek(b"apiVersion: v1\nkind: Service\nmetadata:\n  namespace: n\n", 0) is None
+    assert peek(b"apiVersion: v1\nkind: Service\nmetadata:\n  name: 1\n", 0) is None
+    m = peek(b"apiVersion: v1\nkind: Service\nmetadata:\n  namespace: 'n'\n", 0)
+    assert m is not None and m.namespace == "n"
 
 
 RBAC = """\

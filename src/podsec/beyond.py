@@ -36,6 +36,7 @@ from podsec.checks._base import Check
 from podsec.evaluate import Context
 from podsec.exemptions import Exemption
 from podsec.findings import FileResult, Finding, InputError, ObjectResult, Suppressed
+from podsec.model import schema
 from podsec.model.paths import Path, format_path, locate
 from podsec.model.workloads import ObjectRef
 
@@ -153,6 +154,14 @@ def record(
     kind = obj.get("kind")
     if not isinstance(kind, str):
         return outcome
+    if kind in KINDS:  # a name or namespace that is not a string: the API server refuses the object
+        wrong: list[schema.TypeProblem] = []
+        schema.validate(obj.get("metadata"), schema.METADATA, ("metadata",), wrong)
+        if wrong:
+            problems = [Problem(p.path, p.message) for p in wrong]
+            return problem_errors(obj, problems, file, item.line, item.line_offset) + (
+                outcome if isinstance(outcome, list) else []
+            )
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     assert isinstance(meta, dict)
     if kind == "Namespace" and obj.get("apiVersion") == "v1":

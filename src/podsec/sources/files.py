@@ -531,6 +531,8 @@ def peek(chunk: bytes, line_offset: int, found: tuple[str, str] | None = None) -
         if value is None:
             return None  # an alias, a flow value, a template: read it properly
         text = next(g for g in value.groups() if g is not None).decode()
+        if value.group(3) is not None and not kyaml.plain_is_string(text):
+            return None  # namespace: n is a boolean to Kubernetes (YAML 1.1): read it properly
         keys[m.group(3)] = (text, line_offset + i + 1, depth + 1)
     ns, name = keys.get(b"namespace"), keys.get(b"name")
     at = (ns[1], ns[2]) if ns else (line_offset + start_line + 1, 1)
