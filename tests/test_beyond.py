@@ -145,6 +145,16 @@ def test_profiles_and_selection(tmp_path: pathlib.Path, capsys: pytest.CaptureFi
     assert [c for c, *_ in only(doc, *NS_CHECKS, "allowAllIngress")] == ["allowAllIngress", "defaultDenyIngress"]
     code, doc = scan(capsys, "--select", "defaultDenyIngress", str(path))
     assert code == 1 and {f["check"] for f in doc["findings"]} == {"defaultDenyIngress"}
+    code, doc = scan(capsys, "--select", "hardened", "--ignore", "defaultDenyIngress", str(path))
+    assert {"defaultDenyEgress", "allowAllIngress"} <= {f["check"] for f in doc["findings"]}
+    assert "defaultDenyIngress" not in {f["check"] for f in doc["findings"]}
+    config = tmp_path / "c.yaml"
+    config.write_text("checks:\n  disable: [allowAllIngress]\n  severity: {defaultDenyEgress: high}\n")
+    _, doc = scan(capsys, "--config", str(config), str(path))
+    by_check = {f["check"]: f["severity"] for f in doc["findings"]}
+    assert "allowAllIngress" not in by_check and by_check["defaultDenyEgress"] == "high"
+    assert main(["scan", "--select", "rbacExec", str(path)]) == 2
+    assert "rbacExec: run by `podsec rbac`" in capsys.readouterr().err
 
 
 def test_exemptions_on_the_namespace_and_the_policy(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:

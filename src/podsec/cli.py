@@ -470,7 +470,9 @@ def _checks_to_run(args: argparse.Namespace, config: Config) -> tuple[engine.Pol
         )
     policy_checks = policies and set(c.id for c in extra) - policies.disabled
     if chosen is not None and not policy.checks and not policy.beyond and not policy_checks:
-        print("podsec: error: --select leaves no check to run in this profile", file=sys.stderr)
+        rbac_ids = sorted(c.id for c in ALL_CHECKS if c.level is CheckLevel.RBAC and c.id in chosen)
+        hint = f" ({', '.join(rbac_ids)}: run by `podsec rbac`)" if rbac_ids else ""
+        print(f"podsec: error: --select leaves no check to run in this profile{hint}", file=sys.stderr)
         return None
     return policy, policies, ignored
 
