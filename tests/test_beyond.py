@@ -249,6 +249,22 @@ def test_rbac_select_ignore_and_baseline(tmp_path: pathlib.Path, capsys: pytest.
     assert {f["object"]["name"] for f in json.loads(capsys.readouterr().out)["findings"]} == {"ops"}
 
 
+def test_rbac_reads_files_as_scan_does(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A kustomization's patch files are not manifests, nor is a strategic-merge $patch: delete."""
+    (tmp_path / "rbac.yaml").write_text(RBAC)
+    (tmp_path / "kustomization.yaml").write_text("resources: [rbac.yaml]\npatches:\n- path: patch.yaml\n")
+    (tmp_path / "patch.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: deployers, namespace: dev}\n"
+        "subjects: []\n"
+    )
+    (tmp_path / "orphan.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: old}\n$patch: delete\n"
+    )
+    assert main(["rbac", "--format", "json", str(tmp_path)]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["errors"] == [] and doc["findings"]
+
+
 def test_rbac_json_lists_cluster_wide_grants_once(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "rbac.yaml"
     path.write_text(RBAC)

@@ -840,8 +840,20 @@ def _checks(args: argparse.Namespace) -> int:
 
 
 def _inventory(args: argparse.Namespace, config: Config) -> inventory.Inventory:
+    """The objects under the PATHs, read as scan reads files: kustomizations' patch files and other
+    inputs that are not manifests are left out (kustomizations are not rendered here)."""
+    from podsec.sources import kustomize
+
     kinds = KindTable(config.kinds, detect_shapes=config.detect_pod_shapes)
-    inv = inventory.read(args.paths, _excludes(args, config), kinds)
+    excludes = _excludes(args, config)
+    found = kustomize.plan(Walk(args.paths, excludes).directories(with_file=KUSTOMIZATION_FILES))
+    own = {
+        os.path.abspath(p)
+        for p in (getattr(args, "baseline", None), getattr(args, "update_baseline", None), config.baseline)
+        if p
+    }
+    inv = inventory.read(args.paths, excludes, kinds, skip=found.inputs | own)
+    inv.errors += found.errors
     if not args.no_default_roles:
         inv.add_defaults()
     return inv

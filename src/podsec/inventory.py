@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -155,10 +156,15 @@ def _plural(kind: str) -> str:
     return low + "s"
 
 
-def read(paths: Sequence[str], excludes: Sequence[Exclude] = (), kinds: KindTable | None = None) -> Inventory:
-    """Every object under ``paths`` (files, directories, ``-``)."""
+def read(
+    paths: Sequence[str],
+    excludes: Sequence[Exclude] = (),
+    kinds: KindTable | None = None,
+    skip: AbstractSet[str] = frozenset(),
+) -> Inventory:
+    """Every object under ``paths`` (files, directories, ``-``), but for the files in ``skip`` (absolute)."""
     inv = Inventory(errors=list(missing(paths)))
-    for target in Walk(paths, excludes):
+    for target in Walk(paths, excludes, skip):
         data = read_target(target)
         inv.files.append(target.name)
         if isinstance(data, InputError):
@@ -180,6 +186,8 @@ def _add_bytes(inv: Inventory, data: bytes, name: str, kinds: KindTable) -> None
         if isinstance(item, InputError):
             inv.errors.append(item)
         elif isinstance(item, Located):
+            if "$patch" in item.obj:  # a strategic-merge patch ($patch: delete), which kustomize applies: no object
+                continue
             inv.add(Placed(item.obj, name, item.line, item.line_offset, item.template))
         else:
             assert not isinstance(item, Member)
