@@ -25,10 +25,11 @@ def test_committed_docs_are_current() -> None:
 @pytest.mark.parametrize("check", [c for c in ALL_CHECKS if c.level is not CheckLevel.GOVERNANCE], ids=lambda c: c.id)
 def test_examples_behave_as_documented(check: Check) -> None:
     assert check.example is not None, f"{check.id} has no documented example"
-    failing = docs.run_example(check, docs.example_pod(check.example.failing))
+    failing = docs.run_example(check, docs.example_manifest(check, check.example.failing))
     assert failing, "the failing example does not fail"
     assert all(f.line is not None for f in failing)
-    assert docs.run_example(check, docs.example_pod(check.example.fixed)) == [], "the fixed example still fails"
+    fixed = docs.run_example(check, docs.example_manifest(check, check.example.fixed))
+    assert fixed == [], "the fixed example still fails"
 
 
 def test_every_check_has_the_metadata_its_page_needs() -> None:

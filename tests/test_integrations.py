@@ -136,7 +136,8 @@ def test_gitlab_template_runs_its_script(tmp_path: pathlib.Path) -> None:
     assert done.returncode == 1, done.stderr
     assert "deploy/bad.yaml:11:7: critical privileged" in done.stdout
     junit = ET.parse(repo / "podsec-junit.xml").getroot()
-    assert junit.get("tests") == "2" and junit.get("failures") == "1"
+    # the pod, the compliant file, and the pod's namespace "ns" (no default-deny network policy)
+    assert junit.get("tests") == "3" and junit.get("failures") == "2"
     for artifact in job["artifacts"]["paths"]:
         assert (repo / artifact).is_file()
 

@@ -374,7 +374,10 @@ def test_policyreport_yaml_is_what_pyyaml_would_read(
     path = write(tmp_path, "p.yaml", text + "---\n" + POD.replace("name: c", 'name: "\\x01\\u2028 [x]"'))
     _code, out, _ = run(capsys, "scan", "--format", "policyreport", path)
     docs = list(yaml.safe_load_all(out))
-    assert [d["metadata"].get("namespace") for d in docs] == ["default", "yes"]
+    # the namespaces' default-deny findings are about Namespace objects: a ClusterPolicyReport
+    kinds = [(d["kind"], d["metadata"].get("namespace")) for d in docs]
+    assert kinds == [("ClusterPolicyReport", None), ("PolicyReport", "default"), ("PolicyReport", "yes")]
+    assert {r["resources"][0]["name"] for r in docs[0]["results"]} == {"yes"}  # a pod naming none: no namespace
     messages = [r["message"] for d in docs for r in d["results"] if r["result"] == "fail"]
     assert any('container "\x01\u2028 [x]"' in m for m in messages)
     assert "\x01" not in out and "\u2028" not in out

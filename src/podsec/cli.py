@@ -10,12 +10,12 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
-from podsec import __version__, baseline, docs, engine, explain, scan
+from podsec import __version__, baseline, beyond, docs, engine, explain, inventory, scan
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import Check, CheckLevel, Severity
 from podsec.config import Config, ConfigError, load, verify_ids
@@ -39,6 +39,7 @@ from podsec.reporters.sarif import SARIF_HARD_LIMIT, SARIF_MAX_RESULTS
 from podsec.sources.files import (
     KUSTOMIZATION_FILES,
     Exclude,
+    Member,
     Target,
     Walk,
     internal_error,
@@ -64,6 +65,11 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(EXIT_ERROR, f"podsec: error: {message}\n")
+
+
+def _kube_version(text: str) -> tuple[int, int]:
+    version = _version(text if text.startswith("v") or text == "latest" else f"v{text}")
+    return version.clamp(engine.NEWEST)
 
 
 def _version(text: str) -> PolicyVersion:
@@ -118,78 +124,6 @@ def _limit_args(ws: argparse.ArgumentParser) -> None:
     g.add_argument("--idle-timeout", type=float, default=30.0, metavar="S", help="a connection between requests (30 s)")
 
 
-def _evaluation_args(p: argparse.ArgumentParser) -> None:
-    """What ``scan`` and ``audit`` share: the checks to run, the reports and the exit code."""
-    _check_args(p)
-    _report_args(p)
-
-
-def _check_args(p: argparse.ArgumentParser) -> None:
-    """The checks to run (``scan``, ``audit``, ``monitor``)."""
-    p.add_argument(
-        "--profile",
-        choices=[profile.value for profile in engine.Profile],
-        help="baseline or restricted (Pod Security Standards, exactly), or hardened: restricted plus podsec's "
-        "own checks (default: hardened)",
-    )
-    p.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
-    p.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
-    p.add_argument(
-        "--select",
-        action="append",
-        default=[],
-        metavar="NAMES",
-        help="run only these checks: check ids or level names (baseline, restricted, hardened), comma-separated "
-        "(repeatable); an off-by-default check named here is turned on",
-    )
-    p.add_argument(
-        "--ignore",
-        action="append",
-        default=[],
-        metavar="NAMES",
-        help="never run these checks: check ids or level names, comma-separated (repeatable)",
-    )
-    p.add_argument(
-        "--no-annotation-exemptions",
-        action="store_true",
-        help="ignore podsec.io/exempt annotations (config-file exemptions still apply)",
-    )
-    _policy_args(p)
-
-
-def _report_args(p: argparse.ArgumentParser) -> None:
-    """The reports and the exit code (``scan``, ``audit``)."""
-    p.add_argument("--format", choices=sorted(REPORTERS), help="output format on standard output (default: text)")
-    p.add_argument(
-        "-o",
-        "--output",
-        action="append",
-        default=[],
-        metavar="FORMAT[=FILE]",
-        help=f"write FORMAT ({', '.join(REPORTERS)}) to FILE, or to standard output without =FILE (repeatable)",
-    )
-    p.add_argument(
-        "--fail-on",
-        choices=[*SEVERITIES, "none"],
-        metavar="SEVERITY",
-        help=f"lowest severity that makes the exit code 1 ({', '.join(SEVERITIES)}), or none to only report "
-        f"(default: {DEFAULT_FAIL_ON.value}: informational findings never fail)",
-    )
-    p.add_argument(
-        "--no-passes",
-        action="store_true",
-        help="leave passing results out of policyreport reports (failures and exemptions stay)",
-    )
-    p.add_argument(
-        "--sarif-max-results",
-        type=int,
-        metavar="N",
-        help=f"at most N results in a SARIF report, the most severe kept (default: {SARIF_MAX_RESULTS:,}, "
-        f"what GitHub code scanning keeps of a run; at most {SARIF_HARD_LIMIT:,})",
-    )
-    p.add_argument("--no-color", action="store_true", help="never colour the text output")
-
-
 def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description="Kubernetes security contexts, governed as code.")
     parser.add_argument("--version", action="version", version=f"podsec {__version__}")
@@ -212,28 +146,59 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
         help="auto (default): render each top-level kustomization found under the PATHs with kubectl, when "
         "kubectl is on the PATH; off: scan the files as they are (patch files are still left out)",
     )
+    s.add_argument(
+        "--profile",
+        choices=[p.value for p in engine.Profile],
+        help="baseline or restricted (Pod Security Standards, exactly), or hardened: restricted plus podsec's "
+        "own checks (default: hardened)",
+    )
+    s.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
+    s.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
+    _selection_args(s, "baseline, restricted, hardened")
+    _report_args(s)
     s.add_argument("--no-progress", action="store_true", help="no progress line on stderr (shown on a terminal only)")
+    _baseline_args(s)
     s.add_argument(
-        "--baseline",
-        metavar="FILE",
-        help="report and fail only on findings that are not in this baseline file (see --update-baseline)",
+        "--no-passes",
+        action="store_true",
+        help="leave passing results out of policyreport reports (failures and exemptions stay)",
     )
     s.add_argument(
-        "--update-baseline",
-        metavar="FILE",
-        help="write every current finding to this baseline file and exit 0 (2 if an input could not be read)",
+        "--sarif-max-results",
+        type=int,
+        metavar="N",
+        help=f"at most N results in a SARIF report, the most severe kept (default: {SARIF_MAX_RESULTS:,}, "
+        f"what GitHub code scanning keeps of a run; at most {SARIF_HARD_LIMIT:,})",
     )
-    _evaluation_args(s)
+    s.add_argument(
+        "--no-annotation-exemptions",
+        action="store_true",
+        help="ignore podsec.io/exempt annotations (config-file exemptions still apply)",
+    )
     s.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores, for large inputs)")
+    s.add_argument("--no-color", action="store_true", help="never colour the text output")
     _common(s)
+    _policy_args(s)
 
-    a = sub.add_parser(
-        "audit", help="audit a running cluster: its workloads, and each namespace's Pod Security readiness"
-    )
+    a = sub.add_parser("audit", help="audit a running cluster: its workloads and each namespace's readiness")
     from podsec.cluster import options as cluster_options
 
     cluster_options.audit_arguments(a, _version)
-    _evaluation_args(a)
+    _check_args(a)
+    _report_args(a)
+    a.add_argument(
+        "--no-passes",
+        action="store_true",
+        help="leave passing results out of policyreport reports (failures and exemptions stay)",
+    )
+    a.add_argument(
+        "--sarif-max-results",
+        type=int,
+        metavar="N",
+        help=f"at most N results in a SARIF report, the most severe kept (default: {SARIF_MAX_RESULTS:,}; "
+        f"at most {SARIF_HARD_LIMIT:,})",
+    )
+    a.add_argument("--no-color", action="store_true", help="never colour the text output")
 
     m = sub.add_parser("monitor", help="watch a cluster: metrics, readiness and PolicyReports kept current")
     cluster_options.audit_arguments(m, _version)
@@ -343,10 +308,65 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     wc.add_argument("--reuse-ca", action="store_true", help="sign with the CA already in DIR (rotation)")
     wc.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
 
+    r = sub.add_parser(
+        "rbac", help="who can run privileged pods, exec into pods, escalate or impersonate, from RBAC manifests"
+    )
+    r.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
+    r.add_argument(
+        "--kube-version",
+        type=_kube_version,
+        metavar="v1.N",
+        help="the cluster's Kubernetes version (default: the newest podsec knows): from 1.35 exec, attach and "
+        "port-forward need create; before, get sufficed",
+    )
+    _selection_args(r, "rbac")
+    _report_args(r)
+    _baseline_args(r)
+    r.add_argument(
+        "--no-default-roles",
+        action="store_true",
+        help="do not assume Kubernetes' default ClusterRoles (cluster-admin, admin, edit, view, system:*) "
+        "where the input does not define them",
+    )
+    r.add_argument("--no-color", action="store_true", help="never colour the text output")
+    _common(r)
+
+    ps = sub.add_parser(
+        "psp", help="map PodSecurityPolicies to Pod Security Standards levels, and namespaces to the labels to use"
+    )
+    ps.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
+    ps.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    ps.add_argument(
+        "--no-default-roles",
+        action="store_true",
+        help="do not assume Kubernetes' default ClusterRoles where the input does not define them",
+    )
+    _common(ps)
+
     t = sub.add_parser("test", help="run policy test suites (podsec-test.yaml files)")
     t.add_argument("paths", nargs="+", metavar="DIR", help="directory searched for podsec-test.yaml, or a suite file")
     t.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
     return parser
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    """--format, -o and --fail-on: the reports a run writes and which findings fail it."""
+    p.add_argument("--format", choices=sorted(REPORTERS), help="output format on standard output (default: text)")
+    p.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="FORMAT[=FILE]",
+        help=f"write FORMAT ({', '.join(REPORTERS)}) to FILE, or to standard output without =FILE (repeatable)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=[*SEVERITIES, "none"],
+        metavar="SEVERITY",
+        help=f"lowest severity that makes the exit code 1 ({', '.join(SEVERITIES)}), or none to only report "
+        f"(default: {DEFAULT_FAIL_ON.value}: informational findings never fail)",
+    )
 
 
 def _policy_args(p: argparse.ArgumentParser) -> None:
@@ -372,6 +392,56 @@ def _policies(args: argparse.Namespace, config: Config) -> PolicySet | None:
     syntax = args.rego_syntax or config.rego_syntax or "auto"
     scope = args.policy_scope or config.policy_scope or "pods"
     return rego.load(paths, syntax=syntax, scope=scope)  # type: ignore[arg-type]
+
+
+def _check_args(p: argparse.ArgumentParser) -> None:
+    """The checks to run, as scan chooses them (``audit``, ``monitor``)."""
+    p.add_argument(
+        "--profile",
+        choices=[profile.value for profile in engine.Profile],
+        help="baseline or restricted (Pod Security Standards, exactly), or hardened: restricted plus podsec's "
+        "own checks (default: hardened)",
+    )
+    p.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
+    p.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
+    _selection_args(p, "baseline, restricted, hardened")
+    p.add_argument(
+        "--no-annotation-exemptions",
+        action="store_true",
+        help="ignore podsec.io/exempt annotations (config-file exemptions still apply)",
+    )
+    _policy_args(p)
+
+
+def _selection_args(p: argparse.ArgumentParser, levels: str) -> None:
+    p.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help=f"run only these checks: check ids or level names ({levels}), comma-separated "
+        "(repeatable); an off-by-default check named here is turned on",
+    )
+    p.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="never run these checks: check ids or level names, comma-separated (repeatable)",
+    )
+
+
+def _baseline_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="report and fail only on findings that are not in this baseline file (see --update-baseline)",
+    )
+    p.add_argument(
+        "--update-baseline",
+        metavar="FILE",
+        help="write every current finding to this baseline file and exit 0 (2 if an input could not be read)",
+    )
 
 
 def _names(values: Sequence[str]) -> list[str]:
@@ -450,8 +520,11 @@ def _checks_to_run(args: argparse.Namespace, config: Config) -> tuple[engine.Pol
         policies.disabled = frozenset(
             c.id for c in extra if c.id in ignored or (chosen is not None and c.id not in chosen)
         )
-    if chosen is not None and not policy.checks and not (policies and set(c.id for c in extra) - policies.disabled):
-        print("podsec: error: --select leaves no check to run in this profile", file=sys.stderr)
+    policy_checks = policies and set(c.id for c in extra) - policies.disabled
+    if chosen is not None and not policy.checks and not policy.beyond and not policy_checks:
+        rbac_ids = sorted(c.id for c in ALL_CHECKS if c.level is CheckLevel.RBAC and c.id in chosen)
+        hint = f" ({', '.join(rbac_ids)}: run by `podsec rbac`)" if rbac_ids else ""
+        print(f"podsec: error: --select leaves no check to run in this profile{hint}", file=sys.stderr)
         return None
     return policy, policies, ignored
 
@@ -469,7 +542,7 @@ def _accepted(args: argparse.Namespace, config: Config) -> tuple[str | None, bas
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """What a run evaluates with (built from the options ``scan`` and ``audit`` share)."""
+    """What a run evaluates with, as scan builds it (``audit`` and ``monitor``)."""
 
     ctx: Context
     policy: engine.Policy
@@ -525,38 +598,57 @@ def run_info(args: argparse.Namespace, config: Config, ev: Evaluation, started: 
 def open_reporters(
     outputs: list[tuple[str, str | None]], run: RunInfo, stack: contextlib.ExitStack, *, no_color: bool
 ) -> list[Reporter] | None:
-    """A reporter for each output, every file opened first (a bad path costs no run); None when
-    a file cannot be opened (said)."""
-    streams: dict[str, TextIO] = {}
-    for fmt, path in outputs:
-        if path is not None:
-            try:
-                opened = open(path, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 (the stack closes it)
-                streams[path] = stack.enter_context(opened)
-            except OSError as exc:
-                print(f"podsec: error: -o {fmt}={path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-                return None
-    reporters = []
-    for fmt, path in outputs:
-        stream = sys.stdout if path is None else streams[path]
-        tty = path is None and sys.stdout.isatty()
-        color = fmt in ("text", "concise") and tty and not no_color and "NO_COLOR" not in os.environ
-        reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
-    return reporters
+    """`_reporters`, or None when a file cannot be opened (said)."""
+    try:
+        return _reporters(stack, outputs, run, no_color=no_color)
+    except OutputError as exc:
+        print(f"podsec: error: {exc}", file=sys.stderr)
+        return None
+
+
+def report_outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    return _outputs(args)
+
+
+def started_at() -> float:
+    return _started()
+
+
+def show_tracebacks(errors: Iterable[InputError]) -> None:
+    _show_tracebacks(errors)
+
+
+def bad_sarif_limit(args: argparse.Namespace) -> str | None:
+    if args.sarif_max_results is not None and not 1 <= args.sarif_max_results <= SARIF_HARD_LIMIT:
+        return f"--sarif-max-results must be between 1 and {SARIF_HARD_LIMIT:,}"
+    return None
 
 
 def _scan(args: argparse.Namespace, config: Config) -> int:
-    ev = evaluation(args, config)
-    if ev is None:
+    checks = _checks_to_run(args, config)
+    if checks is None:
         return EXIT_ERROR
-    ctx, fail_on = ev.ctx, ev.fail_on
+    policy, policies, ignored = checks
+    extra = policies.checks if policies else ()
     problem = _bad_numbers(args)
     if problem:
         print(f"podsec: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
+    ctx = Context(
+        policy,
+        KindTable(config.kinds, detect_shapes=config.detect_pod_shapes),
+        severity=config.severity,
+        exemptions=config.exemptions,
+        annotation_exemptions=config.annotation_exemptions and not args.no_annotation_exemptions,
+        today=date.today(),
+        policies=policies,
+        ignore=frozenset(ignored),
+        debug=args.debug,
+        known_checks=frozenset(c.id for c in (*ALL_CHECKS, *extra)),
+    )
     try:
-        outputs = report_outputs(args)
-        started = started_at()
+        outputs = _outputs(args)
+        started = _started()
     except ValueError as exc:
         print(f"podsec: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -566,17 +658,35 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     baseline_file, accepted = _accepted(args, config)
     if any(fmt == "html" for fmt, _ in outputs):
         ctx = replace(ctx, explain=True)
-    run = run_info(args, config, ev, started, baseline=baseline_file)
+    fail_on = _fail_on(args, config)
+    run = RunInfo(
+        str(policy),
+        format_version(policy.evaluated_version),
+        checks=(
+            *(s.check for s in policy.checks),
+            *(c for c in extra if not policies or c.id not in policies.disabled),
+        ),
+        started=started,
+        base_dir=os.getcwd(),
+        tool_version=__version__,
+        config=config.path,
+        fail_on=fail_on.value if fail_on else "none",
+        baseline=baseline_file,
+        passes=not args.no_passes,
+        sarif_max_results=args.sarif_max_results or SARIF_MAX_RESULTS,
+    )
     everything: list[Finding] = []
     broken: list[InputError] = []  # input errors, for --update-baseline
     with contextlib.ExitStack() as stack:
-        reporters = open_reporters(outputs, run, stack, no_color=args.no_color)
-        if reporters is None:
+        try:
+            reporters = _reporters(stack, outputs, run, no_color=args.no_color)
+        except OutputError as exc:
+            print(f"podsec: error: {exc}", file=sys.stderr)
             return EXIT_ERROR
         progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
         summary = Summary(notes=list(config.notes))
         for result in _results(args, config, ctx, summary.notes):
-            show_tracebacks(result.errors)
+            _show_tracebacks(result.errors)
             if accepted is not None:
                 result = accepted.filter(result)
             if args.update_baseline:
@@ -588,7 +698,8 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
                 reporter.file(result)
         progress.done()
         if accepted is not None:
-            ran = {c.id for c in run.checks} | {c.id for c in ALL_CHECKS if c.level is CheckLevel.GOVERNANCE}
+            ran = {c.id for c in (*run.checks, *policy.beyond)}
+            ran |= {c.id for c in ALL_CHECKS if c.level is CheckLevel.GOVERNANCE}
             summary.stale = accepted.stale(ran)
         for reporter in reporters:
             reporter.finish(summary)
@@ -617,20 +728,48 @@ def _bad_numbers(args: argparse.Namespace) -> str | None:
     return bad_sarif_limit(args)
 
 
-def bad_sarif_limit(args: argparse.Namespace) -> str | None:
-    if args.sarif_max_results is not None and not 1 <= args.sarif_max_results <= SARIF_HARD_LIMIT:
-        return f"--sarif-max-results must be between 1 and {SARIF_HARD_LIMIT:,}"
-    return None
-
-
-def show_tracebacks(errors: Iterable[InputError]) -> None:
+def _show_tracebacks(errors: Iterable[InputError]) -> None:
     """With --debug, the traceback of each internal error (it travels with the error)."""
     for err in errors:
         if err.debug:
             sys.stderr.write(err.debug)
 
 
-def report_outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+class OutputError(Exception):
+    """A report file that cannot be written."""
+
+
+def _reporters(
+    stack: contextlib.ExitStack,
+    outputs: Sequence[tuple[str, str | None]],
+    run: RunInfo,
+    *,
+    no_color: bool,
+    before: Callable[[str, TextIO], None] | None = None,
+) -> list[Reporter]:
+    """A reporter for each output (standard output or a file, colour only on a terminal); ``before``
+    writes first to each output's stream. Every file is opened before anything is written (a bad
+    path costs no scan): one that cannot be is an `OutputError`."""
+    streams: dict[str, TextIO] = {}
+    for fmt, path in outputs:
+        if path is not None:
+            try:
+                file = open(path, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 - the stack closes it
+                streams[path] = stack.enter_context(file)
+            except OSError as exc:
+                raise OutputError(f"-o {fmt}={path}: cannot write: {exc.strerror or exc}") from None
+    reporters = []
+    for fmt, path in outputs:
+        stream = sys.stdout if path is None else streams[path]
+        tty = path is None and sys.stdout.isatty()
+        color = fmt in ("text", "concise") and tty and not no_color and "NO_COLOR" not in os.environ
+        if before is not None:
+            before(fmt, stream)
+        reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
+    return reporters
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     """(format, file or None for standard output) for every report asked for."""
     outputs: list[tuple[str, str | None]] = []
     if args.format or not args.output:
@@ -658,7 +797,7 @@ def report_outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 _MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
 
 
-def started_at() -> float:
+def _started() -> float:
     """When the run started, for report timestamps: SOURCE_DATE_EPOCH (reproducible builds) or now."""
     text = os.environ.get("SOURCE_DATE_EPOCH")
     if not text:
@@ -714,7 +853,7 @@ def _results(args: argparse.Namespace, config: Config, ctx: Context, notes: list
     own = (args.baseline, args.update_baseline, config.baseline)  # baselines are podsec's files, not manifests
     skip |= {os.path.abspath(p) for p in own if p}
     walk = Walk(args.paths, excludes, skip, config.path)
-    yield from scan.run(itertools.chain(targets, walk), ctx, jobs=args.jobs)
+    yield from beyond.complete(scan.run(itertools.chain(targets, walk), ctx, jobs=args.jobs), ctx)
     notes.extend(walk.notes)
 
 
@@ -760,6 +899,8 @@ def _explained_file(target: Target, kinds: KindTable, *, debug: bool) -> Iterato
         if isinstance(item, InputError):
             yield item
             continue
+        if isinstance(item, Member):
+            continue
         try:
             outcome = explain.explain_object(
                 item.obj, kinds, file=target.name, line_offset=item.line_offset, line=item.line
@@ -781,7 +922,7 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
         for item in _explained(args, config):
             if isinstance(item, InputError):
                 errors += 1
-                show_tracebacks([item])
+                _show_tracebacks([item])
             yield item
 
     writer = explain.write_json if args.format == "json" else explain.write_text
@@ -830,6 +971,127 @@ def _checks(args: argparse.Namespace) -> int:
         off = "" if c.default_on else " (off by default)"
         sys.stdout.write(f"{c.id:<{width}}  {c.level.value:<10}  {c.severity.value:<8}  {c.title}{off}\n")
     return EXIT_CLEAN
+
+
+def _inventory(args: argparse.Namespace, config: Config) -> inventory.Inventory:
+    """The objects under the PATHs, read as scan reads files: kustomizations' patch files and other
+    inputs that are not manifests are left out (kustomizations are not rendered here)."""
+    from podsec.sources import kustomize
+
+    kinds = KindTable(config.kinds, detect_shapes=config.detect_pod_shapes)
+    excludes = _excludes(args, config)
+    found = kustomize.plan(Walk(args.paths, excludes).directories(with_file=KUSTOMIZATION_FILES))
+    own = {
+        os.path.abspath(p)
+        for p in (getattr(args, "baseline", None), getattr(args, "update_baseline", None), config.baseline)
+        if p
+    }
+    inv = inventory.read(args.paths, excludes, kinds, skip=found.inputs | own)
+    inv.errors += found.errors
+    if not args.no_default_roles:
+        inv.add_defaults()
+    return inv
+
+
+def _rbac(args: argparse.Namespace, config: Config) -> int:
+    from podsec import rbac_report
+    from podsec.analysis import rbac
+
+    try:
+        outputs = _outputs(args)
+        started = _started()
+    except ValueError as exc:
+        print(f"podsec: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    kinds = KindTable(config.kinds, detect_shapes=config.detect_pod_shapes)
+    inv = _inventory(args, config)
+    version = args.kube_version or engine.NEWEST
+    access = rbac.analyze(inv.authorizer(), inv.enforce_levels(), version=version, controllers=inv.controllers(kinds))
+    verify_ids(config, frozenset(c.id for c in ALL_CHECKS))
+    chosen, ignored = _selection(args, config, ALL_CHECKS)
+    own = [c for c in ALL_CHECKS if c.level is CheckLevel.RBAC]
+    if chosen is not None and not args.select and not chosen & {c.id for c in own}:
+        chosen = None  # the configuration's select names only checks of scan: all of these run
+    running = tuple(c for c in own if c.id not in ignored and (chosen is None or c.id in chosen))
+    if not running:
+        print("podsec: error: --select and --ignore leave no rbac check to run", file=sys.stderr)
+        return EXIT_ERROR
+    baseline_file, accepted = _accepted(args, config)
+    policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None))
+    ctx = Context(
+        policy,
+        kinds,
+        severity=config.severity,
+        exemptions=config.exemptions,
+        annotation_exemptions=config.annotation_exemptions,
+        today=date.today(),
+        ignore=frozenset(c.id for c in own if c not in running),
+    )
+    found = {r.file: r for r in rbac_report.findings(inv, access, ctx)}
+    results = [FileResult(e.file, errors=[e], read=False) for e in inv.errors if e.file not in inv.files]
+    for file in inv.files:
+        result = found.pop(file, None) or FileResult(file)
+        result.read = True
+        result.errors = [e for e in inv.errors if e.file == file]
+        results.append(result)
+    results += found.values()
+    fail_on = _fail_on(args, config)
+    run = RunInfo(
+        "rbac",
+        format_version(version),
+        checks=running,
+        started=started,
+        base_dir=os.getcwd(),
+        tool_version=__version__,
+        config=config.path,
+        fail_on=fail_on.value if fail_on else "none",
+        baseline=baseline_file,
+    )
+    everything: list[Finding] = []
+    broken: list[InputError] = []
+    summary = Summary()
+    summary.sections["rbac"] = rbac_report.section(access, inv)
+    with contextlib.ExitStack() as stack:
+
+        def headline(fmt: str, stream: TextIO) -> None:
+            if fmt == "text":
+                rbac_report.write_headline(stream, access, inv)
+
+        try:
+            reporters = _reporters(stack, outputs, run, no_color=args.no_color, before=headline)
+        except OutputError as exc:
+            print(f"podsec: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        for result in results:
+            if accepted is not None:
+                result = accepted.filter(result)
+            if args.update_baseline:
+                everything.extend(f for obj in result.objects for f in obj.findings)
+                broken.extend(result.errors)
+            summary.add(result)
+            for reporter in reporters:
+                reporter.file(result)
+        if accepted is not None:
+            summary.stale = accepted.stale({c.id for c in running})
+        for reporter in reporters:
+            reporter.finish(summary)
+    if args.update_baseline:
+        return _update_baseline(args.update_baseline, everything, broken)
+    return exit_code(summary, fail_on=fail_on)
+
+
+def _psp(args: argparse.Namespace, config: Config) -> int:
+    from podsec import psp_report
+
+    inv = _inventory(args, config)
+    policies = psp_report.assess(inv)
+    rows = psp_report.advice(inv, policies)
+    if args.format == "json":
+        json.dump(psp_report.as_json(policies, rows, inv), sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        psp_report.write_text(sys.stdout, policies, rows, inv)
+    return EXIT_ERROR if inv.errors else EXIT_CLEAN
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -914,6 +1176,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
         config = load(getattr(args, "config", None), known=None, paths=paths)
         if args.command == "explain":
             return _explain(args, config)
+        if args.command == "rbac":
+            return _rbac(args, config)
+        if args.command == "psp":
+            return _psp(args, config)
         return _scan(args, config)
     except ConfigError as exc:
         print(f"podsec: configuration error: {exc}", file=sys.stderr)

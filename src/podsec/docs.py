@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from podsec import engine
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check, CheckLevel, Platform
+from podsec.checks._base import Check, CheckLevel, Platform, Scope
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import Finding, ObjectResult
 from podsec.model.standards import Level, PolicyVersion, format_version
@@ -32,6 +32,12 @@ _LEVEL_TEXT = {
     CheckLevel.HARDENED: "podsec **hardened**",
     CheckLevel.GOVERNANCE: "every profile (exemption governance)",
     CheckLevel.POLICY: "your Rego policies (`--policy`), in every profile",
+    CheckLevel.RBAC: "`podsec rbac` (not a scan profile)",
+}
+_SCOPE_TEXT = {
+    Scope.NAMESPACE: "each namespace the input names (`podsec scan`, across all its files)",
+    Scope.OBJECT: "the objects it is about, as `podsec scan` reads them",
+    Scope.RBAC: "the roles, bindings and namespaces `podsec rbac` reads",
 }
 _PLATFORM_TEXT = {
     Platform.ANY: "every pod",
@@ -50,8 +56,23 @@ def example_pod(spec: str) -> str:
     return f"apiVersion: v1\nkind: Pod\n{meta}spec:\n{body}"
 
 
+def example_manifest(check: Check, text: str) -> str:
+    """The manifest of an example: as written for checks not about pods, else a Pod around the spec."""
+    return text if check.example is not None and check.example.whole else example_pod(text)
+
+
 def run_example(check: Check, manifest: str) -> list[Finding]:
     """The findings ``check`` alone reports on ``manifest`` (at the newest version)."""
+    if check.scope is Scope.RBAC:
+        return _run_rbac_example(check, manifest)
+    if check.scope is not Scope.POD:
+        from podsec import beyond
+        from podsec.sources.files import scan_bytes
+
+        policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
+        context = Context(policy, KindTable())
+        results = beyond.complete([scan_bytes(manifest.encode(), "example.yaml", context)], context)
+        return [f for r in results for obj in r.objects for f in obj.findings if f.check == check.id]
     if check.level is CheckLevel.HARDENED:
         policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
     else:
@@ -62,6 +83,18 @@ def run_example(check: Check, manifest: str) -> list[Finding]:
     outcome = evaluate_object(doc.data, ctx, file="example.yaml")
     assert isinstance(outcome, ObjectResult), outcome
     return [f for f in outcome.findings if f.check == check.id]
+
+
+def _run_rbac_example(check: Check, manifest: str) -> list[Finding]:
+    from podsec import inventory, rbac_report
+    from podsec.analysis import rbac
+
+    inv = inventory.from_bytes(manifest.encode(), "example.yaml")
+    inv.add_defaults()
+    access = rbac.analyze(inv.authorizer(), inv.enforce_levels(), version=engine.NEWEST)
+    context = Context(engine.select(engine.Profile.HARDENED, PolicyVersion(None)), KindTable())
+    results = rbac_report.findings(inv, access, context)
+    return [f for r in results for obj in r.objects for f in obj.findings if f.check == check.id]
 
 
 def severity_text(check: Check, checks: Sequence[Check] = ALL_CHECKS) -> str:
@@ -90,7 +123,7 @@ def page(check: Check) -> str:
     rows = [
         ("Profile", _LEVEL_TEXT[check.level]),
         ("Severity", severity_text(check)),
-        ("Applies to", _PLATFORM_TEXT[check.platform]),
+        ("Applies to", _SCOPE_TEXT.get(check.scope) or _PLATFORM_TEXT[check.platform]),
     ]
     if check.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED):
         rows[-1] = ("Applies to", "every pod, with Pod Security Admission's own exceptions (Windows, user namespaces)")
@@ -111,7 +144,7 @@ def page(check: Check) -> str:
     out.append("| | |\n| --- | --- |\n" + "".join(f"| {k} | {v} |\n" for k, v in rows))
     out.append(f"## Why it matters\n\n{check.rationale}\n")
     if check.example is not None:
-        failing = example_pod(check.example.failing)
+        failing = example_manifest(check, check.example.failing)
         found = run_example(check, failing)
         out.append(f"## Failing example\n\n```yaml\n{failing}```\n")
         out.append(
@@ -119,7 +152,7 @@ def page(check: Check) -> str:
             + "".join(f"example.yaml:{f.line}:{f.column} {f.check}: {f.message}\n" for f in found)
             + "```\n"
         )
-        out.append(f"## Fixed\n\n```yaml\n{example_pod(check.example.fixed)}```\n")
+        out.append(f"## Fixed\n\n```yaml\n{example_manifest(check, check.example.fixed)}```\n")
     out.append(f"## Remediation\n\n{check.remediation}\n")
     refs = list(check.references)
     if check.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED):

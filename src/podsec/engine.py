@@ -8,13 +8,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check, CheckLevel, Platform, Revision, Violation
+from podsec.checks._base import Check, CheckLevel, Platform, Revision, Scope, Violation
 from podsec.model.paths import Path
 from podsec.model.pod import PodView
 from podsec.model.standards import Level, PolicyVersion, Version
 
 NEWEST: Version = max(
-    since for check in ALL_CHECKS if check.level is not CheckLevel.HARDENED for since, _ in check.revisions
+    since
+    for check in ALL_CHECKS
+    if check.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED)
+    for since, _ in check.revisions
 )
 
 
@@ -49,6 +52,7 @@ class Policy:
     evaluated_version: Version
     checks: tuple[Selected, ...]
     profile: Profile | None = None  # None: a bare PSS level (as PSA evaluates it)
+    beyond: tuple[Check, ...] = ()  # hardened checks about other objects and namespaces (podsec.beyond)
 
     def __str__(self) -> str:
         return f"{self.profile or self.level}:{self.version}"
@@ -163,10 +167,15 @@ def select(
     order = {CheckLevel.BASELINE: 0, CheckLevel.RESTRICTED: 1}
     pss_checks.sort(key=lambda s: (order[s[0].level], s[0].id.encode()))
     own: list[tuple[Check, Revision]] = []
+    beyond: list[Check] = []
     if profile is Profile.HARDENED:
         for c in checks:
             on = c.default_on or c.id in enable or c.id in options or (chosen is not None and c.id in chosen)
-            if c.level is CheckLevel.HARDENED and on and wanted(c) and (fn := c.revision_at(at)) is not None:
+            if c.level is not CheckLevel.HARDENED or not on or not wanted(c):
+                continue
+            if c.scope is not Scope.POD:
+                beyond.append(c)
+            elif (fn := c.revision_at(at)) is not None:
                 own.append((c, fn))
     by_id = {c.id: (c, fn) for c, fn in in_profile}
     selected = tuple(
@@ -177,7 +186,7 @@ def select(
         )
         for c, fn in (*pss_checks, *own)
     )
-    return Policy(pss, version, at, selected, profile)
+    return Policy(pss, version, at, selected, profile, tuple(beyond))
 
 
 @dataclass(frozen=True, slots=True)

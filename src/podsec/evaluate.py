@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -345,6 +345,72 @@ def evaluate_object(
         details,
         carries_pod=bool(sources),
     )
+
+
+def object_findings(
+    obj: Mapping[str, Any],
+    ctx: Context,
+    found: Sequence[tuple[Check, Path, str]],
+    *,
+    file: str | None,
+    line_offset: int = 0,
+    object_line: int | None = None,
+    template: str | None = None,
+) -> ObjectResult:
+    """Findings ``(check, field path, message)`` about an object that is not a workload (a
+    NetworkPolicy rule, a PodSecurityPolicy), located, with severities and exemptions as for pods."""
+    ref = ObjectRef.of(obj)
+    b = _Builder(obj, ref, ctx, file, line_offset, template or _origin(obj))
+    findings = [b.finding(check, path, message, pod=None, container=None) for check, path, message in found]
+    errors: list[InputError] = []
+    exempter = _Exempter(exemption_candidates(obj, ctx, b, findings, errors), ctx.today)
+    kept: list[Finding] = []
+    suppressed: list[Suppressed] = []
+    for f in findings:
+        match = exempter.match(f.check, None, None)
+        if match is None:
+            kept.append(f)
+        else:
+            suppressed.append(Suppressed(f, match))
+    kept += exempter.expired_findings(b)
+    if ctx.ignore:
+        kept = [f for f in kept if f.check not in ctx.ignore]
+    return ObjectResult(
+        ref, file, object_line, tuple(kept), (), tuple(suppressed), tuple(errors), carries_pod=False, counted=False
+    )
+
+
+def place(
+    obj: Mapping[str, Any], ctx: Context, check: Check, path: Path, *, file: str | None, line_offset: int = 0
+) -> Finding:
+    """A finding of ``check`` at ``path`` in ``obj`` with no message yet: where a finding about the
+    object (or its namespace) is reported."""
+    return _Builder(obj, ObjectRef.of(obj), ctx, file, line_offset, _origin(obj)).finding(
+        check, path, "", pod=None, container=None
+    )
+
+
+def exemption_candidates(
+    obj: Mapping[str, Any],
+    ctx: Context,
+    b: _Builder | None = None,
+    problems: list[Finding] | None = None,
+    errors: list[InputError] | None = None,
+) -> list[Exemption]:
+    """The exemptions that may apply to ``obj``: the config's, and its own annotation (when honoured).
+    An annotation that cannot be used is added to ``problems`` as a finding; one that names no
+    known check, to ``errors``."""
+    ref = ObjectRef.of(obj)
+    candidates = list(exemptions.applicable(ctx.exemptions, ref))
+    if ctx.annotation_exemptions:
+        b = b or _Builder(obj, ref, ctx, None, 0)
+        from_annotations, invalid, unknown_ids = _annotation_exemptions(obj, [], b)
+        candidates += ctx.annotation_filter(from_annotations) if ctx.annotation_filter else from_annotations
+        if problems is not None:
+            problems += invalid
+        if errors is not None:
+            errors += unknown_ids
+    return candidates
 
 
 def _details(

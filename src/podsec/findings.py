@@ -10,11 +10,14 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from podsec.checks._base import Severity
 from podsec.exemptions import Exemption
 from podsec.model.workloads import ObjectRef
+
+if TYPE_CHECKING:
+    from podsec.beyond import Facts
 
 LocationKind = Literal["field", "parent"]
 
@@ -142,6 +145,7 @@ class ObjectResult:
     details: Mapping[str, Any] | None = None  # the explain view, when a report asks for it (HTML)
     carries_pod: bool = True  # False: seen only by policies (--policy-scope all); built-in checks did not run
     baselined: tuple[Finding, ...] = ()  # findings the baseline file accepts: not reported, never failing
+    counted: bool = True  # False: not a workload (a NetworkPolicy, a namespace, a binding), left out of the count
 
 
 @dataclass(slots=True)
@@ -154,6 +158,7 @@ class FileResult:
     baselined_errors: list[InputError] = field(default_factory=list)  # accepted by the baseline: never failing
     documents: int = 0  # YAML documents with content
     podless: int = 0  # of them, those that held no pod (and were not errors)
+    facts: Facts | None = None  # what the analyses beyond the pod need from this file (podsec.beyond)
 
 
 @dataclass(slots=True)
@@ -169,14 +174,14 @@ class Summary:
     by_severity: dict[str, int] = field(default_factory=dict)
     stale: list[Mapping[str, Any]] = field(default_factory=list)  # baseline entries no finding matched
     notes: list[str] = field(default_factory=list)  # what was left out and why (excluded, not rendered)
-    sections: dict[str, Any] = field(default_factory=dict)  # more of the run for the JSON report (audit: cluster)
+    sections: dict[str, Any] = field(default_factory=dict)  # more top-level parts of the JSON report (rbac, cluster)
     text: list[str] = field(default_factory=list)  # blocks the text report shows before its summary line
 
     def add(self, result: FileResult) -> None:
         self.files += result.read
         self.documents += result.documents
         self.podless += result.podless
-        self.objects += len(result.objects)
+        self.objects += sum(1 for obj in result.objects if obj.counted)
         self.errors += len(result.errors)
         self.baselined += len(result.baselined_errors)
         for obj in result.objects:

@@ -28,8 +28,8 @@ def test_manifests_pass_hardened_and_the_schema(tmp_path: pathlib.Path, capsys: 
     kinds = [d["kind"] for d in docs]
     assert kinds == [
         "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Service",
-        "PodDisruptionBudget", "NetworkPolicy", "Issuer", "Certificate", "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration",
+        "PodDisruptionBudget", "NetworkPolicy", "NetworkPolicy", "Issuer", "Certificate",
+        "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
     ]  # fmt: skip
     for doc in docs:
         if doc["kind"] in CERT_MANAGER:
@@ -57,8 +57,10 @@ def test_manifests_pass_hardened_and_the_schema(tmp_path: pathlib.Path, capsys: 
     config = yaml.safe_load(next(d for d in docs if d["kind"] == "ConfigMap")["data"]["podsec.yaml"])
     assert config["webhook"]["annotationExemptions"] is False and config["webhook"]["failureMode"] == "deny"
     assert "annotationExemptions" not in config  # the scan setting does not reach the webhook
-    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")
+    deny, policy = (d for d in docs if d["kind"] == "NetworkPolicy")
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}  # the namespace: default deny
     assert policy["spec"]["podSelector"] == deployment["spec"]["selector"]
+    assert policy["metadata"]["annotations"]["podsec.io/exempt"] == "allowAllIngress, allowAllEgress"  # ports only
     assert policy["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8443}]}]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     validating = next(d for d in docs if d["kind"] == "ValidatingWebhookConfiguration")
@@ -97,7 +99,9 @@ def test_cert_and_secret_mode(tmp_path: pathlib.Path, capsys: pytest.CaptureFixt
 
 def test_network_policy_admits_only_the_api_server(capsys: pytest.CaptureFixture[str]) -> None:
     docs = manifests(capsys, "--api-server-cidr", "10.0.0.10/32", "--api-server-cidr", "fd00::10/128")
-    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")["spec"]
+    policy = next(d for d in docs if d["metadata"]["name"] == "podsec-webhook" and d["kind"] == "NetworkPolicy")
+    assert "annotations" not in policy["metadata"]  # it names the sources: nothing to exempt
+    policy = policy["spec"]
     sources = [{"ipBlock": {"cidr": "10.0.0.10/32"}}, {"ipBlock": {"cidr": "fd00::10/128"}}]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     assert policy["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8443}], "from": sources}]

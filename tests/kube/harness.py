@@ -62,7 +62,8 @@ def go_available() -> bool:
 
 
 def binaries(*, build: bool = True) -> pathlib.Path:
-    """The directory holding kube-apiserver, kubectl and etcd, building them if needed and allowed."""
+    """The directory holding kube-apiserver, kube-controller-manager, kubectl and etcd, building them if
+    needed and allowed."""
     if not go_available():
         raise KubeUnavailable("Go is not installed, so kube-apiserver and etcd cannot be built")
     cmd = "build" if build else "dir"
@@ -339,6 +340,22 @@ class KubeEnv:
             "current-context": "podsec-test",
         }
         return json.dumps(config, indent=2)
+
+    def start_controllers(self, *controllers: str) -> None:
+        """Run kube-controller-manager with only ``controllers`` (``clusterrole-aggregation``, …) against
+        this server, as admin, serving nothing; it is stopped with the server. Once per server."""
+        if any(p.args and str(p.args[0]).endswith("kube-controller-manager") for p in self.processes):
+            return
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(self.bindir / "kube-controller-manager"),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--controllers={','.join(controllers)}",
+                "--leader-elect=false",
+                "--secure-port=0",
+            ],
+        )
 
     def stop(self) -> None:
         """Stop the API server, then etcd (SIGTERM, then SIGKILL after 15 s)."""

@@ -9,8 +9,10 @@ Choices, and why:
   (liveness: never tied to the API server) and ``/readyz``.
 * Memory sized from the server's bound (`ServerSettings.memory_bound`: the body budget,
   connections, caches and each worker's heap limit), CPU limited to the workers' count.
-* A NetworkPolicy: ingress only on the webhook port, from ``--api-server-cidr`` (the API
-  server's addresses) when given; egress only to the API server's port.
+* NetworkPolicies: default deny (ingress and egress) for the namespace; for the webhook,
+  ingress only on its port, from ``--api-server-cidr`` (the API server's addresses) when given,
+  and egress only to the API server's ports. Without the addresses those two rules name ports
+  only, and carry a podsec exemption of the allow-all checks that says why.
 * The pods pass podsec's own ``hardened`` profile: non-root UID/GID, RuntimeDefault
   seccomp, read-only root filesystem, no capabilities, no privilege escalation, a user
   namespace (``hostUsers: false``, Kubernetes 1.33+), and the service account token only
@@ -227,19 +229,37 @@ def _webhook(name: str, o: Options, path: str, rules: list[dict[str, Any]], fail
     }
 
 
-def _network_policy(o: Options) -> dict[str, Any]:
-    """Ingress only to the webhook's port, from the API server's addresses when they are given;
-    egress only to the API server (the namespace watch), on its usual ports."""
+DEFAULT_DENY = "default-deny"
+OPEN_REASON = "the API server calls the webhook, and is called by it, from addresses not known in advance"
+
+
+def _network_policies(o: Options) -> list[dict[str, Any]]:
+    """Default deny for the whole namespace; then, for the webhook, ingress only to its port, from the
+    API server's addresses when they are given, and egress only to the API server (the namespace
+    watch), on its usual ports. Without the addresses those rules name ports only: podsec's
+    allow-all checks are exempted on that policy, with the reason."""
     sources = [{"ipBlock": {"cidr": c}} for c in o.api_server_cidrs]
     ingress: dict[str, Any] = {"ports": [{"protocol": "TCP", "port": PORT}]}
     egress: dict[str, Any] = {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}
+    meta: dict[str, Any] = {"name": NAME, "namespace": o.namespace, "labels": _labels()}
     if sources:
         ingress["from"] = sources
         egress["to"] = sources
-    return {
+    else:
+        meta["annotations"] = {
+            "podsec.io/exempt": "allowAllIngress, allowAllEgress",
+            "podsec.io/exempt-reason": OPEN_REASON,
+        }
+    deny = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {"name": NAME, "namespace": o.namespace, "labels": _labels()},
+        "metadata": {"name": DEFAULT_DENY, "namespace": o.namespace, "labels": _labels()},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    }
+    webhook = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": meta,
         "spec": {
             "podSelector": {"matchLabels": _labels()},
             "policyTypes": ["Ingress", "Egress"],
@@ -247,6 +267,7 @@ def _network_policy(o: Options) -> dict[str, Any]:
             "egress": [egress],
         },
     }
+    return [deny, webhook]
 
 
 def objects(o: Options) -> list[dict[str, Any]]:
@@ -313,7 +334,7 @@ def objects(o: Options) -> list[dict[str, Any]]:
             "metadata": {"name": NAME, "namespace": namespace},
             "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _labels()}},
         },
-        _network_policy(o),
+        *_network_policies(o),
     ]
     if tls == "cert-manager":
         docs += [

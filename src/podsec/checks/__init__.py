@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from podsec.checks import (
+    access,
     api_validation,
     app_armor,
     capabilities,
@@ -17,6 +18,8 @@ from podsec.checks import (
     host_probes,
     identity,
     isolation,
+    legacy,
+    network,
     privilege_escalation,
     privileged,
     proc_mount,
@@ -73,6 +76,17 @@ _DEFINED: tuple[Check, ...] = (
     isolation.SHARE_PROCESS_NAMESPACE,
     isolation.USER_NAMESPACE,
     isolation.CONFINEMENT,
+    # podsec's own checks about other objects than pods (evaluated by podsec.beyond)
+    network.DEFAULT_DENY_INGRESS,
+    network.DEFAULT_DENY_EGRESS,
+    network.ALLOW_ALL_INGRESS,
+    network.ALLOW_ALL_EGRESS,
+    legacy.POD_SECURITY_POLICY,
+    # podsec rbac
+    access.PRIVILEGED_PODS,
+    access.EXEC,
+    access.ESCALATE,
+    access.IMPERSONATE,
     governance.EXPIRED,
     governance.INVALID,
 )

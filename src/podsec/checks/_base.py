@@ -19,6 +19,7 @@ __all__ = [
     "Platform",
     "PodView",
     "Revision",
+    "Scope",
     "Severity",
     "Violation",
 ]
@@ -43,6 +44,17 @@ class CheckLevel(StrEnum):
     HARDENED = "hardened"  # podsec's own checks, beyond the Pod Security Standards
     GOVERNANCE = "governance"  # about exemptions themselves; reported under every profile
     POLICY = "policy"  # a rule of a user's Rego policy (--policy)
+    RBAC = "rbac"  # who may do what (podsec rbac)
+
+
+class Scope(StrEnum):
+    """What a check looks at. Only ``pod`` checks run on pods; the others are evaluated by
+    `podsec.beyond` on the objects (or the namespaces) they are about."""
+
+    POD = "pod"
+    OBJECT = "object"  # one non-pod object (a NetworkPolicy rule, a PodSecurityPolicy)
+    NAMESPACE = "namespace"  # a namespace, across the objects of the input
+    RBAC = "rbac"  # roles and bindings together (podsec rbac)
 
 
 class Platform(StrEnum):
@@ -55,10 +67,12 @@ class Platform(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """A documented example: pod-spec YAML that fails the check, and its fixed version."""
+    """A documented example: pod-spec YAML that fails the check, and its fixed version
+    (``whole``: complete manifests, for checks that are not about pods)."""
 
     failing: str
     fixed: str
+    whole: bool = False
 
 
 class Violation(NamedTuple):
@@ -114,6 +128,7 @@ class Check:
     options: Mapping[str, int | str] = field(default_factory=dict)  # name -> default
     example: Example | None = None
     references: tuple[str, ...] = ()
+    scope: Scope = Scope.POD
 
     def revision_at(self, version: Version) -> Revision | None:
         found: Revision | None = None

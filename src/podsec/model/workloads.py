@@ -148,7 +148,8 @@ class KindTable:
     def __init__(self, extra: Iterable[KindRule] = (), *, detect_shapes: bool = True) -> None:
         extra = tuple(extra)
         self._rules: dict[tuple[str, str], KindRule] = {}
-        for rule in (*BUILTIN_RULES, *extra):
+        self.rules: tuple[KindRule, ...] = (*BUILTIN_RULES, *extra)
+        for rule in self.rules:
             for group in rule.groups:
                 self._rules[(group, rule.kind)] = rule
         self._user = frozenset((group, rule.kind) for rule in extra for group in rule.groups)

@@ -55,6 +55,7 @@ CATEGORY = {
     CheckLevel.HARDENED: "podsec hardening",
     CheckLevel.GOVERNANCE: "podsec exemptions",
     CheckLevel.POLICY: "Rego policy",
+    CheckLevel.RBAC: "podsec rbac",
 }
 
 SEVERITY_ORDER = [s.value for s in Severity]

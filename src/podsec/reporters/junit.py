@@ -39,12 +39,14 @@ class JUnitReporter:
     def finish(self, summary: Summary) -> None:
         root = ET.Element("testsuites", name="podsec")
         totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        suites: dict[str, tuple[ET.Element, dict[str, int]]] = {}  # one suite per file (its namespaces' too)
         for result in self._order:
             if not result.objects and not result.errors:
                 continue
             name = relative(result.file, self._run.base_dir) or "-"
-            suite = ET.SubElement(root, "testsuite", name=_p(name))
-            counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+            if name not in suites:
+                suites[name] = ET.SubElement(root, "testsuite", name=_p(name)), dict.fromkeys(totals, 0)
+            suite, counts = suites[name]
             for err in result.errors:
                 file = relative(err.file, self._run.base_dir) or name
                 case = self._case(suite, name, f"read {file}" + (f":{err.line}" if err.line else ""), file, err.line)
@@ -70,6 +72,7 @@ class JUnitReporter:
                     out.text = "\n".join(
                         _p(f"exempted: {s.finding.check} ({s.exemption.reason})") for s in obj.suppressed
                     )
+        for suite, counts in suites.values():
             for key, value in counts.items():
                 suite.set(key, str(value))
                 totals[key] += value
@@ -88,4 +91,5 @@ def _ordered(findings: Sequence[Finding]) -> list[Finding]:
 def _line(f: Finding, base: str) -> str:
     where = f"{relative(f.file, base) or '-'}:{f.line or '?'}:{f.column or '?'}"
     who = f" container {f.container!r}" if f.container else ""
-    return f"{f.severity} {f.check} {where}{who} {f.field}: {f.message}"
+    at = f" {f.field}:" if f.field else ""  # a namespace's finding is about the whole object
+    return f"{f.severity} {f.check} {where}{who}{at} {f.message}"

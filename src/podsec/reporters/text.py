@@ -31,9 +31,10 @@ def summary_line(summary: Summary, run: RunInfo) -> str:
     by_sev = ", ".join(
         f"{n:,} {s}" for s, n in sorted(summary.by_severity.items(), key=lambda item: _rank(item[0])) if n
     )
+    where = f" in {_plural(summary.objects, 'workload')}" if summary.objects or not summary.findings else ""
     parts = [
-        f"{_plural(summary.findings, 'finding')}{' (' + by_sev + ')' if by_sev else ''} in "
-        f"{_plural(summary.objects, 'workload')} across {_plural(summary.files, *run.inputs)}"
+        f"{_plural(summary.findings, 'finding')}{' (' + by_sev + ')' if by_sev else ''}{where} "
+        f"across {_plural(summary.files, *run.inputs)}"
     ]
     if summary.podless:  # what was read but held no pod: nothing is passed over unseen
         parts.append(f"{_plural(summary.podless, 'document')} held no pod")

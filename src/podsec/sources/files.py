@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import pathspec
 
+from podsec import beyond
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import FileResult, InputError, ObjectResult
 from podsec.model.workloads import KindTable, ObjectRef
@@ -438,24 +439,105 @@ def _kubernetes_api(api: str) -> bool:
     return "." not in group or group.endswith(".k8s.io")
 
 
-def _needs_parse(chunk: bytes, kinds: KindTable, *, unusual_breaks: bool | None = None) -> bool:
-    """Whether a chunk might hold a pod, or something a full read would report.
+def _needs_parse(
+    chunk: bytes, kinds: KindTable, *, unusual_breaks: bool | None = None, also: AbstractSet[str] = frozenset()
+) -> bool:
+    """Whether a chunk might hold a pod, an object of a kind in ``also``, or something a full
+    read would report.
 
     Only a document whose apiVersion and kind are certain without parsing it (`_identity`),
     name a kind without a pod, and could not hold one in a standard shape is left out.
     """
-    found = _identity(chunk, unusual_breaks=unusual_breaks)
+    return _parse_needed(chunk, kinds, _identity(chunk, unusual_breaks=unusual_breaks), also)
+
+
+def _parse_needed(
+    chunk: bytes, kinds: KindTable, found: tuple[str, str] | None, also: AbstractSet[str] = frozenset()
+) -> bool:
+    """`_needs_parse`, given the chunk's `_identity`."""
     if found is None:
         return True
     api, kind = found
     obj = {"apiVersion": api, "kind": kind}
-    if kind.endswith("List") or kinds.rule_for(obj) is not None or kinds.served_problem(obj) is not None:
+    if kind.endswith("List") or kind in also or kinds.rule_for(obj) is not None:
+        return True
+    if kinds.served_problem(obj) is not None:
         return True
     if b"!" in chunk and (b"!!" in chunk or b"!<" in chunk):
         return True  # explicit tags: the full read checks that each value can hold its type
     if not kinds.detect_shapes or _kubernetes_api(api):
         return False  # Kubernetes' own kinds have known schemas: no pod hides in them
     return b"containers" in chunk or (b"\\" in chunk and _ESCAPE.search(chunk) is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A document read only as far as its kind, name and namespace (it carries no pod): enough to
+    know which namespaces the input holds. ``line``/``column``: its ``namespace:`` key, or its
+    ``metadata:`` key when it names no namespace."""
+
+    api_version: str
+    kind: str
+    name: str | None
+    namespace: str | None
+    line: int
+    column: int
+
+
+_META_KEY = re.compile(rb"""^( +)(["']?)(name|namespace)\2[ \t]*:[ \t]*(.*?)[ \t]*(?:#.*)?\r?$""")
+_PLAIN = re.compile(rb"""^(?:"([^"\\]*)"|'([^']*)'|([A-Za-z0-9][A-Za-z0-9_.:/-]*))$""")
+
+
+def peek(chunk: bytes, line_offset: int, found: tuple[str, str] | None = None) -> Member | None:
+    """The kind, name and namespace of a block-style document without parsing it; None when its
+    identity is not certain (`_identity`) or its metadata is not written plainly enough (the
+    caller then parses it). Reads only the lines of its ``metadata:`` mapping. ``found``: its
+    `_identity`, when already known."""
+    found = found or _identity(chunk)
+    if found is None:
+        return None
+    if chunk.startswith(b"metadata:"):
+        pos = 0
+    else:
+        pos = chunk.find(b"\nmetadata:")
+        if pos == -1:
+            return None
+        pos += 1
+    end = chunk.find(b"\n", pos)
+    if chunk[pos + len(b"metadata:") : end if end != -1 else len(chunk)].strip(b" \t\r"):
+        return None  # metadata: {…} on one line, or a comment after it
+    start_line = chunk.count(b"\n", 0, pos)
+    keys: dict[bytes, tuple[str, int, int]] = {}
+    indent: int | None = None
+    i = start_line
+    while end != -1:
+        pos, i = end + 1, i + 1
+        end = chunk.find(b"\n", pos)
+        line = chunk[pos : end if end != -1 else len(chunk)]
+        stripped = line.lstrip(b" ")
+        if not stripped.strip() or stripped.startswith(b"#"):
+            continue
+        depth = len(line) - len(stripped)
+        if depth == 0:
+            break
+        if indent is None:
+            indent = depth
+        if depth != indent:
+            continue
+        m = _META_KEY.match(line)
+        if m is None:
+            continue
+        value = _PLAIN.match(m.group(4))
+        if value is None:
+            return None  # an alias, a flow value, a template: read it properly
+        text = next(g for g in value.groups() if g is not None).decode()
+        if value.group(3) is not None and not kyaml.plain_is_string(text):
+            return None  # namespace: n is a boolean to Kubernetes (YAML 1.1): read it properly
+        keys[m.group(3)] = (text, line_offset + i + 1, depth + 1)
+    ns, name = keys.get(b"namespace"), keys.get(b"name")
+    at = (ns[1], ns[2]) if ns else (line_offset + start_line + 1, 1)
+    api, kind = found
+    return Member(api, kind, name[0] if name else None, ns[0] if ns else None, *at)
 
 
 def _describe(value: object) -> str:
@@ -535,11 +617,20 @@ def _template(chunk: bytes) -> str | None:
 
 
 def read_objects(
-    data: bytes, name: str, kinds: KindTable, *, every: bool = False, counts: Counts | None = None
-) -> Iterator[Located | InputError]:
-    """Every object of one file's bytes that may carry a pod (``every``: every object), and every input error.
+    data: bytes,
+    name: str,
+    kinds: KindTable,
+    *,
+    every: bool = False,
+    counts: Counts | None = None,
+    also: AbstractSet[str] = frozenset(),
+    members: bool = False,
+) -> Iterator[Located | Member | InputError]:
+    """Every object of one file's bytes that may carry a pod or is of a kind in ``also`` (``every``:
+    every object), and every input error.
 
-    Otherwise, documents whose column-0 kind carries no pod are only syntax-checked.
+    Otherwise, documents whose column-0 kind carries no pod are only syntax-checked — and, with
+    ``members``, peeked at for their kind, name and namespace (a `Member`).
     An empty file, or one of comments only, holds nothing and is not an error.
     """
     counts = counts if counts is not None else Counts()
@@ -553,14 +644,20 @@ def read_objects(
     for chunk, offset in _chunks(data, json_like=json_like, unusual=unusual):
         if json_like:
             chunk = textscan.normalize_json(chunk)
-        if not every and not _needs_parse(chunk, kinds, unusual_breaks=unusual or json_like):
-            counts.documents += 1  # it names an apiVersion and a kind
-            try:
-                kyaml.check_stream(chunk)
-            except kyaml.YamlError as exc:
-                counts.failed.add(counts.documents)
-                yield _yaml_error(exc, chunk, name, offset)
-            continue
+        found = None if every else _identity(chunk, unusual_breaks=unusual or json_like)
+        if not every and not _parse_needed(chunk, kinds, found, also):
+            member = peek(chunk, offset, found) if members else None
+            if not members or member is not None:  # else not plain enough to peek at: parse it
+                counts.documents += 1  # it names an apiVersion and a kind
+                try:
+                    kyaml.check_stream(chunk)
+                except kyaml.YamlError as exc:
+                    counts.failed.add(counts.documents)
+                    yield _yaml_error(exc, chunk, name, offset)
+                    continue
+                if member is not None:
+                    yield member
+                continue
         try:
             docs = kyaml.load_all(chunk)
         except kyaml.YamlError as exc:
@@ -609,16 +706,24 @@ def scan_bytes(data: bytes, name: str, ctx: Context, relocate: Relocate | None =
     files are still scanned.
     """
     result = FileResult(name)
-    every = ctx.policies is not None and ctx.policies.scope == "all"
+    facts = beyond.Facts() if ctx.policy.beyond else None
+    every = (ctx.policies is not None and ctx.policies.scope == "all") or (facts is not None and relocate is not None)
+    also = beyond.KINDS if facts is not None else frozenset()
     counts = Counts()
     with_pod: set[int] = set()
     try:
-        for item in read_objects(data, name, ctx.kinds, every=every, counts=counts):
+        for item in read_objects(
+            data, name, ctx.kinds, every=every, counts=counts, also=also, members=facts is not None
+        ):
             if isinstance(item, InputError):
                 result.errors.append(item)
                 continue
+            if isinstance(item, Member):
+                assert facts is not None
+                facts.add_member(item, name, ctx)
+                continue
             try:
-                outcome = _evaluate(item, ctx, name, relocate)
+                outcome = _evaluate(item, ctx, name, relocate, facts)
             except Exception as exc:  # one object's bug must not hide the others
                 counts.failed.add(item.document)
                 result.errors.append(internal_error(name, item.line, exc, debug=ctx.debug))
@@ -636,15 +741,18 @@ def scan_bytes(data: bytes, name: str, ctx: Context, relocate: Relocate | None =
         result.errors.append(internal_error(name, None, exc, debug=ctx.debug))
     result.documents = counts.documents
     result.podless = max(0, counts.documents - len(with_pod | (counts.failed - {0, -1})))
+    result.facts = facts
     return result
 
 
 def _evaluate(
-    item: Located, ctx: Context, name: str, relocate: Relocate | None
+    item: Located, ctx: Context, name: str, relocate: Relocate | None, facts: beyond.Facts | None = None
 ) -> ObjectResult | list[InputError] | None:
     outcome = evaluate_object(
         item.obj, ctx, file=name, line_offset=item.line_offset, object_line=item.line, template=item.template
     )
+    if facts is not None:  # its namespace, network policy facts and findings beyond the pod
+        outcome = beyond.record(item, name, ctx, facts, outcome, relocate)
     if isinstance(outcome, ObjectResult):
         if relocate is not None:
             outcome = relocate(item.obj, outcome)
@@ -718,6 +826,7 @@ __all__ = [
     "Counts",
     "Exclude",
     "Located",
+    "Member",
     "ObjectRef",
     "Target",
     "Walk",
