@@ -214,7 +214,7 @@ def test_manifests_are_accepted_and_hardened(kube: harness.KubeEnv, tmp_path: pa
     docs = [d for d in yaml.safe_load_all(out) if d]
     kinds = [d["kind"] for d in docs]
     assert kinds == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment",
-                     "Service", "PrometheusRule"]  # fmt: skip
+                     "NetworkPolicy", "NetworkPolicy", "Service", "PrometheusRule"]  # fmt: skip
     kube.request(
         "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "podsec-mon"}}
     )
@@ -223,7 +223,7 @@ def test_manifests_are_accepted_and_hardened(kube: harness.KubeEnv, tmp_path: pa
     result = kube.kubectl("apply", "--dry-run=server", "-f", str(applied), check=False)
     assert result.returncode == 0, result.stderr
     deployment = tmp_path / "deployment.yaml"
-    deployment.write_text(yaml.safe_dump(docs[kinds.index("Deployment")]))
+    deployment.write_text(yaml.safe_dump_all([d for d in docs if d["kind"] in ("Deployment", "NetworkPolicy")]))
     assert main(["scan", "--profile", "hardened", "--fail-on", "info", str(deployment)]) == 0
     role = docs[1]["rules"]
     writes = [r for r in role if set(r["verbs"]) - {"get", "list", "watch"}]

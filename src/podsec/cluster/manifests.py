@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from podsec.admission.manifests import API_TOKEN_MOUNT, api_token_volume, container_security
+from podsec.admission.manifests import API_TOKEN_MOUNT, DEFAULT_DENY, api_token_volume, container_security
 from podsec.model.workloads import BUILTIN_RULES
 
 NAME = "podsec-monitor"
@@ -112,6 +112,43 @@ def _alerts(o: Options) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+OPEN_REASON = (
+    "Prometheus scrapes the metrics from its own namespace, and the monitor calls the API server, at addresses "
+    "not known in advance"
+)
+
+
+def _network_policies(o: Options) -> list[dict[str, Any]]:
+    """Default deny in its namespace (the webhook's policy of the same name, when both run there), then
+    metrics in and the API server out, on their ports only."""
+    deny = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": DEFAULT_DENY, "namespace": o.namespace, "labels": _labels()},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    }
+    own = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": NAME,
+            "namespace": o.namespace,
+            "labels": _labels(),
+            "annotations": {
+                "podsec.io/exempt": "allowAllIngress, allowAllEgress",
+                "podsec.io/exempt-reason": OPEN_REASON,
+            },
+        },
+        "spec": {
+            "podSelector": {"matchLabels": _labels()},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": PORT}]}],
+            "egress": [{"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}],
+        },
+    }
+    return [deny, own]
+
+
 def objects(o: Options) -> list[dict[str, Any]]:
     ns, labels = o.namespace, _labels()
     rbac = "rbac.authorization.k8s.io/v1"
@@ -132,6 +169,7 @@ def objects(o: Options) -> list[dict[str, Any]]:
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
          "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": ns}]},
         _deployment(o),
+        *_network_policies(o),
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": NAME, "namespace": ns, "labels": labels},
          "spec": {"selector": labels, "ports": [{"name": "metrics", "port": PORT, "targetPort": "metrics"}]}},
         {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
