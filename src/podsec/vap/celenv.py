@@ -1,0 +1,184 @@
+"""The CEL environment of a Kubernetes API server, on cel-expr-python.
+
+`Environment(version)` compiles expressions as an API server of that version accepts
+them in a new ValidatingAdmissionPolicy: with the CEL features and libraries of its
+compatibility version (one minor release before it, k8s.io/component-base), with the
+variables the admission plugin declares (``object``, ``oldObject``, ``request``,
+``namespaceObject``, ``params`` when the policy has a ``paramKind``, and
+``variables.<name>`` typed by each variable's own expression), and with the result
+type each kind of expression must have.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cel_expr_python import cel
+
+from podsec.vap import k8slib
+
+Version = tuple[int, int]
+
+OLDEST: Version = (1, 28)
+NEWEST: Version = (1, 37)
+"""The Kubernetes versions podsec can emulate (ValidatingAdmissionPolicy with variables and
+namespaceObject exists from 1.28; 1.37 is the newest release podsec knows)."""
+
+
+def compatibility(version: Version) -> Version:
+    """The CEL a server of ``version`` accepts in new objects: that of the release before it."""
+    return (version[0], version[1] - 1)
+
+
+def parse_version(text: str) -> Version:
+    m = re.fullmatch(r"v?1\.(0|[1-9][0-9]*)", text.strip())
+    if m is None:
+        raise ValueError(f'invalid Kubernetes version "{text}": expected 1.N, such as 1.33')
+    version = (1, int(m.group(1)))
+    if not OLDEST <= version <= NEWEST:
+        raise ValueError(f"Kubernetes {text}: podsec emulates 1.{OLDEST[1]} to 1.{NEWEST[1]}")
+    return version
+
+
+# (extension, cel-expr-python config name and version, first Kubernetes version, last+1)
+_EXTENSIONS: tuple[tuple[str, int | None, Version, Version | None], ...] = (
+    ("strings", 0, (1, 0), (1, 29)),
+    ("strings", 2, (1, 29), None),
+    ("optional", None, (1, 28), None),
+    ("sets", None, (1, 29), None),
+    ("two-var-comprehensions", None, (1, 32), None),
+    ("lists", 2, (1, 34), None),  # cel-go ext.Lists v3 has exactly cel-cpp's v2 functions
+)
+
+
+def _config(version: Version) -> Any:
+    lines = ["extensions:"]
+    for name, ext_version, since, until in _EXTENSIONS:
+        if since <= version and (until is None or version < until):
+            lines.append(f"  - name: {name}")
+            if ext_version is not None:
+                lines.append(f"    version: {ext_version}")
+    return cel.NewEnvConfigFromYaml("\n".join(lines) + "\n")
+
+
+class CompileError(Exception):
+    """An expression the API server would refuse (``compilation failed: ...``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    expression: str
+    compiled: Any  # cel.Expression
+    result: str  # the result type's name, for error messages
+
+
+_RESULT = {"bool": ("bool",), "string": ("string",), "annotation": ("string", "null_type"), "any": ()}
+_NOT_OFFLINE = {
+    "authorizer": "the authorizer library needs a live cluster's authorization; podsec does not evaluate it offline",
+    "format": "the format library (format.named, format.dns1123Label ...) is not supported by podsec's offline "
+    "evaluator",
+}
+_CROSS_NUMERIC = re.compile(
+    r"found no matching overload for '_(?:<|<=|>|>=|==|!=)_' applied to '\((?:int|uint|double), "
+)
+
+
+def _type_name(t: Any) -> str:
+    name = str(t.name()).lower()
+    return {"null": "null_type"}.get(name, name)
+
+
+class Environment:
+    """Compiles the expressions of one policy for one Kubernetes version."""
+
+    def __init__(self, version: Version, *, params: bool, variables: Mapping[str, Any] | None = None) -> None:
+        self.version = version
+        self.cel_version = compatibility(version)
+        names: dict[str, Any] = {
+            "object": cel.Type.DYN,
+            "oldObject": cel.Type.DYN,
+            "request": cel.Type.DYN,
+            "namespaceObject": cel.Type.DYN,
+        }
+        if params:
+            names["params"] = cel.Type.DYN
+        for name, t in (variables or {}).items():
+            names[f"variables.{name}"] = t
+        self._env = cel.NewEnv(
+            k8slib.POOL,
+            config=_config(self.cel_version),
+            variables=names,
+            functions=k8slib.declarations(self.cel_version),
+        )
+
+    def compile(self, expression: str, result: str) -> Program:
+        """Compile ``expression``, which must give ``result`` (bool, string, annotation or any)."""
+        try:
+            compiled = self._env.compile(expression)
+        except RuntimeError as exc:
+            message = str(exc).removeprefix("INVALID_ARGUMENT: ").removesuffix(" [INVALID_ARGUMENT]").strip()
+            for name, why in _NOT_OFFLINE.items():
+                if f"undeclared reference to '{name}'" in message:
+                    raise CompileError(why) from None
+            if self.cel_version >= (1, 28) and _only_cross_numeric(message):
+                # Kubernetes enables cross-type numeric comparisons (1 < 1.5); cel-cpp's checker
+                # refuses them, its runtime compares across types: evaluate such an expression unchecked.
+                return Program(expression, self._env.compile(expression, disable_check=True), "dyn")
+            raise CompileError(f"compilation failed: {message}") from None
+        got = _type_name(compiled.return_type())
+        wanted = _RESULT[result]
+        if wanted and got not in wanted:
+            if len(wanted) == 1:
+                raise CompileError(f"must evaluate to {wanted[0]} but got {got}")
+            raise CompileError(f"must evaluate to one of [{' '.join(wanted)}] but got {got}")
+        return Program(expression, compiled, got)
+
+    def output_type(self, program: Program) -> Any:
+        """The declared type of a variable defined by ``program``."""
+        return program.compiled.return_type() if program.result != "dyn" else cel.Type.DYN
+
+
+def _only_cross_numeric(message: str) -> bool:
+    errors = [line for line in message.splitlines() if line.startswith("ERROR:")]
+    return bool(errors) and all(_CROSS_NUMERIC.search(line) for line in errors)
+
+
+class EvalError(Exception):
+    """A CEL evaluation error, worded as cel-go words it where podsec knows the wording."""
+
+
+_STATUS = re.compile(r"^[A-Z_]+: ")
+_WORDING = (
+    (re.compile(r'^Key not found in map : "?(.*?)"?$'), r"no such key: \1"),
+    (re.compile(r"^No value with name \"(.*)\" found in Activation$"), r"no such attribute: \1"),
+    (re.compile(r"^divide by zero$"), "division by zero"),
+    (re.compile(r"^modulus by zero$"), "modulus by zero"),
+    (re.compile(r"^Index error: index=(-?\d+) size=(\d+)$"), r"index out of bounds: \1"),
+    (re.compile(r"^No matching overloads found : (.*)$"), r"no such overload: \1"),
+)
+
+
+def error_text(raw: str) -> str:
+    text = _STATUS.sub("", raw.strip(), count=1)
+    for pattern, replacement in _WORDING:
+        if pattern.match(text):
+            return pattern.sub(replacement, text)
+    return text
+
+
+def run(program: Program, activation: Mapping[str, Any]) -> Any:
+    """Evaluate; the plain Python result, or `EvalError`."""
+    value = program.compiled.eval(data=dict(activation))
+    if value.type() == cel.Type.ERROR:
+        raise EvalError(error_text(str(value.value())))
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    result = value.plain_value()
+    if isinstance(result, bytearray):
+        return bytes(result)
+    return result

@@ -1,0 +1,589 @@
+"""Kubernetes' CEL libraries (k8s.io/apiserver/pkg/cel/library) for cel-expr-python.
+
+cel-expr-python (Google's cel-cpp) has CEL itself and the cel-go extensions
+Kubernetes uses (strings, optional, sets, lists, two-variable comprehensions);
+Kubernetes' own libraries are added here as Python functions. Their opaque types
+(``kubernetes.Quantity``, ``net.IP`` ...) are protobuf messages of the same names,
+holding a canonical text, so that ``==`` and ``type()`` behave as in Kubernetes.
+
+Each library says the Kubernetes version that introduced it (base.go); `declarations`
+returns only those of a given version, so a policy that uses a newer function does not
+compile, exactly as the API server refuses it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from cel_expr_python import cel
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+Version = tuple[int, int]
+
+# -- opaque types as messages ---------------------------------------------------------
+
+_OPAQUE = {"kubernetes": ("Quantity", "URL", "Semver"), "net": ("IP", "CIDR")}
+
+
+def _pool() -> descriptor_pool.DescriptorPool:
+    pool = descriptor_pool.DescriptorPool()
+    for package, names in _OPAQUE.items():
+        fdp = descriptor_pb2.FileDescriptorProto(name=f"podsec/{package}.proto", package=package, syntax="proto3")
+        for name in names:
+            msg = fdp.message_type.add(name=name)
+            msg.field.add(
+                name="value",
+                number=1,
+                type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+                label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
+            )
+        pool.Add(fdp)
+    return pool
+
+
+POOL = _pool()
+
+
+def _message(name: str) -> Any:
+    return message_factory.GetMessageClass(POOL.FindMessageTypeByName(name))
+
+
+QuantityMsg, URLMsg, SemverMsg = (
+    _message("kubernetes.Quantity"),
+    _message("kubernetes.URL"),
+    _message("kubernetes.Semver"),
+)
+IPMsg, CIDRMsg = _message("net.IP"), _message("net.CIDR")
+QUANTITY, URL, SEMVER = cel.Type("kubernetes.Quantity"), cel.Type("kubernetes.URL"), cel.Type("kubernetes.Semver")
+IP, CIDR = cel.Type("net.IP"), cel.Type("net.CIDR")
+
+S, INT, B, D = cel.Type.STRING, cel.Type.INT, cel.Type.BOOL, cel.Type.DOUBLE
+DYN, LIST = cel.Type.DYN, cel.Type.List(cel.Type.DYN)
+
+
+class CelError(Exception):
+    """An evaluation error raised by a library function (becomes a CEL error value)."""
+
+
+# -- lists (library.Lists v0) -----------------------------------------------------------
+
+
+def _comparable(xs: Sequence[Any]) -> None:
+    kinds = {type(x) for x in xs}
+    numbers = {int, float, bool}
+    if len(kinds) > 1 and not kinds <= {int, float}:
+        raise CelError("no such overload")
+    if kinds and next(iter(kinds)) not in (*numbers, str, bytes, bytearray):
+        raise CelError("no such overload")
+
+
+def _is_sorted(xs: list[Any]) -> bool:
+    _comparable(xs)
+    return all(xs[i] <= xs[i + 1] for i in range(len(xs) - 1))
+
+
+def _sum(xs: list[Any]) -> Any:
+    if not xs:
+        return 0
+    if not all(type(x) in (int, float) for x in xs):
+        raise CelError("no such overload")
+    if len({type(x) for x in xs}) > 1:
+        raise CelError("no such overload")
+    return sum(xs)
+
+
+def _min(xs: list[Any]) -> Any:
+    if not xs:
+        raise CelError("min called on empty list")
+    _comparable(xs)
+    return min(xs)
+
+
+def _max(xs: list[Any]) -> Any:
+    if not xs:
+        raise CelError("max called on empty list")
+    _comparable(xs)
+    return max(xs)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return bool(a == b)
+
+
+# -- regex ----------------------------------------------------------------------------
+# cel-cpp and Go both use RE2 syntax; Python's re is close enough for find/findAll on
+# the patterns policies use, and a pattern re cannot compile is an error either way.
+
+
+def _regex(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise CelError(f"error parsing regexp: {exc}") from None
+
+
+def _find(s: str, pattern: str) -> str:
+    m = _regex(pattern).search(s)
+    return m.group(0) if m else ""
+
+
+def _find_all(s: str, pattern: str, limit: int = -1) -> list[str]:
+    if limit == 0:
+        return []
+    found = [m.group(0) for m in _regex(pattern).finditer(s)]
+    return found if limit < 0 else found[:limit]
+
+
+# -- URLs -----------------------------------------------------------------------------
+
+
+def _parse_url(s: str) -> Any:
+    """Go's url.ParseRequestURI: an absolute URI, or an absolute path."""
+    if not s or not (s.startswith("/") or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", s)):
+        raise CelError(f'URL parse error during conversion from string: parse "{s}": invalid URI for request')
+    if any(c in s for c in " \x7f") or any(ord(c) < 0x20 for c in s):
+        raise CelError(f'URL parse error during conversion from string: parse "{s}": invalid character in URL')
+    return URLMsg(value=s)
+
+
+def _url_parts(u: Any) -> Any:
+    return urlsplit(u.value)
+
+
+def _url_host(u: Any) -> str:
+    return str(_url_parts(u).netloc.rpartition("@")[2])
+
+
+def _url_hostname(u: Any) -> str:
+    host = _url_host(u)
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host[1:]
+    return host.rpartition(":")[0] if ":" in host else host
+
+
+def _url_port(u: Any) -> str:
+    host = _url_host(u)
+    if host.startswith("["):
+        rest = host[host.find("]") + 1 :] if "]" in host else ""
+        return rest[1:] if rest.startswith(":") else ""
+    return host.rpartition(":")[2] if ":" in host else ""
+
+
+def _url_path(u: Any) -> str:
+    return quote(_url_parts(u).path, safe="/:@!$&'()*+,;=-._~%")
+
+
+def _url_query(u: Any) -> dict[str, list[str]]:
+    return {k: list(v) for k, v in parse_qs(_url_parts(u).query, keep_blank_values=True).items()}
+
+
+def _is_url(s: str) -> bool:
+    try:
+        _parse_url(s)
+    except CelError:
+        return False
+    return True
+
+
+# -- quantities (resource.Quantity) -------------------------------------------------------
+
+_SUFFIX = {
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+}
+_QUANTITY = re.compile(
+    r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$"
+)
+
+
+def _quantity_value(s: str) -> Decimal:
+    m = _QUANTITY.match(s)
+    if m is None:
+        raise CelError("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+    number, exponent, suffix = m.group(1), m.group(2), m.group(3) or ""
+    try:
+        value = Decimal(number) * (Decimal(f"1{exponent}") if exponent else _SUFFIX[suffix])
+    except InvalidOperation:
+        raise CelError("unable to parse quantity's suffix") from None
+    # resource.Quantity rounds up to nano units
+    return value.quantize(Decimal("1e-9"), rounding="ROUND_CEILING") if value % Decimal("1e-9") else value
+
+
+def _q(value: Decimal) -> Any:
+    return QuantityMsg(value=format(value.normalize(), "f"))
+
+
+def _qv(q: Any) -> Decimal:
+    return Decimal(q.value)
+
+
+def _quantity(s: str) -> Any:
+    return _q(_quantity_value(s))
+
+
+def _is_quantity(s: str) -> bool:
+    try:
+        _quantity_value(s)
+    except CelError:
+        return False
+    return True
+
+
+def _sign(q: Any) -> int:
+    v = _qv(q)
+    return (v > 0) - (v < 0)
+
+
+def _cmp(a: Decimal, b: Decimal) -> int:
+    return (a > b) - (a < b)
+
+
+def _as_integer(q: Any) -> int:
+    v = _qv(q)
+    if v != v.to_integral_value() or not -(2**63) <= v < 2**63:
+        raise CelError("cannot convert value to integer")
+    return int(v)
+
+
+def _add(q: Any, other: Any) -> Any:
+    return _q(_qv(q) + (Decimal(other) if isinstance(other, int) else _qv(other)))
+
+
+def _sub(q: Any, other: Any) -> Any:
+    return _q(_qv(q) - (Decimal(other) if isinstance(other, int) else _qv(other)))
+
+
+# -- IP addresses and CIDRs -------------------------------------------------------------
+
+
+def _ip_addr(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        addr = ipaddress.ip_address(raw)
+    except ValueError:
+        raise CelError(f'IP Address "{raw}" parse error during conversion from string: ParseAddr("{raw}")') from None
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.scope_id:
+            raise CelError(f'IP address "{raw}" with zone value is not allowed')
+        if addr.ipv4_mapped is not None:
+            raise CelError(f'IPv4-mapped IPv6 address "{raw}" is not allowed')
+    elif raw.count(".") == 3 and any(len(p) > 1 and p.startswith("0") for p in raw.split(".")):
+        raise CelError(f'IP Address "{raw}" parse error during conversion from string: ParseAddr("{raw}")')
+    return addr
+
+
+def _ip(raw: str) -> Any:
+    return IPMsg(value=str(_ip_addr(raw)))
+
+
+def _ipv(ip: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(ip.value)
+
+
+def _is_ip(raw: str) -> bool:
+    try:
+        _ip_addr(raw)
+    except CelError:
+        return False
+    return True
+
+
+def _is_canonical(raw: str) -> bool:
+    return str(_ip_addr(raw)) == raw
+
+
+def _link_local_multicast(ip: Any) -> bool:
+    a = _ipv(ip)
+    if isinstance(a, ipaddress.IPv4Address):
+        return a in ipaddress.ip_network("224.0.0.0/24")
+    return a in ipaddress.ip_network("ff02::/16")
+
+
+def _global_unicast(ip: Any) -> bool:
+    a = _ipv(ip)
+    broadcast = isinstance(a, ipaddress.IPv4Address) and a == ipaddress.IPv4Address("255.255.255.255")
+    return not (a.is_unspecified or a.is_loopback or a.is_multicast or a.is_link_local or broadcast)
+
+
+def _cidr_net(raw: str) -> tuple[Any, int]:
+    addr, sep, length = raw.partition("/")
+    if not sep or not length.isdigit() or (len(length) > 1 and length.startswith("0")):
+        raise CelError(f'network address "{raw}" parse error during conversion from string: netip.ParsePrefix("{raw}")')
+    ip = _ip_addr(addr)
+    if int(length) > ip.max_prefixlen:
+        raise CelError(f'network address "{raw}" parse error during conversion from string: netip.ParsePrefix("{raw}")')
+    return ip, int(length)
+
+
+def _cidr(raw: str) -> Any:
+    ip, length = _cidr_net(raw)
+    return CIDRMsg(value=f"{ip}/{length}")
+
+
+def _is_cidr(raw: str) -> bool:
+    try:
+        _cidr_net(raw)
+    except CelError:
+        return False
+    return True
+
+
+def _network(c: Any) -> Any:
+    return ipaddress.ip_network(c.value, strict=False)
+
+
+def _contains_ip(c: Any, ip: Any) -> bool:
+    addr = _ip_addr(ip) if isinstance(ip, str) else _ipv(ip)
+    net = _network(c)
+    return addr.version == net.version and addr in net
+
+
+def _contains_cidr(c: Any, other: Any) -> bool:
+    inner = _network(_cidr(other) if isinstance(other, str) else other)
+    net = _network(c)
+    return inner.version == net.version and inner.subnet_of(net)
+
+
+def _cidr_ip(c: Any) -> Any:
+    return IPMsg(value=c.value.partition("/")[0])
+
+
+def _masked(c: Any) -> Any:
+    return CIDRMsg(value=str(_network(c)))
+
+
+# -- semantic versions (blang/semver) ---------------------------------------------------
+
+_SEMVER = re.compile(
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(?:-((?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*))?"
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+)
+
+
+def _normalize_semver(s: str) -> str:
+    """Drop a leading "v", add missing minor and patch numbers, drop leading zeros."""
+    s = s.removeprefix("v")
+    core = re.match(r"^[0-9.]*", s)
+    digits = core.group(0) if core else ""
+    parts = [p.lstrip("0") or "0" for p in digits.split(".")] if digits else []
+    while len(parts) < 3:
+        parts.append("0")
+    return ".".join(parts) + s[len(digits) :]
+
+
+def _semver(s: str, normalize: bool = False) -> Any:
+    text = _normalize_semver(s) if normalize else s
+    if _SEMVER.match(text) is None:
+        raise CelError(f"Could not parse Semver string: {text}")
+    return SemverMsg(value=text)
+
+
+def _is_semver(s: str, normalize: bool = False) -> bool:
+    try:
+        _semver(s, normalize)
+    except CelError:
+        return False
+    return True
+
+
+def _semver_key(v: Any) -> tuple[Any, ...]:
+    m = _SEMVER.match(v.value)
+    assert m is not None
+    pre = m.group(4)
+    ids: tuple[Any, ...] = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")) if pre else ()
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3)), 0 if pre else 1, ids)
+
+
+def _semver_cmp(a: Any, b: Any) -> int:
+    ka, kb = _semver_key(a), _semver_key(b)
+    return (ka > kb) - (ka < kb)
+
+
+def _semver_part(index: int) -> Callable[[Any], int]:
+    def part(v: Any) -> int:
+        return int(v.value.split("-")[0].split("+")[0].split(".")[index])
+
+    return part
+
+
+def _compare(a: Any, b: Any) -> int:
+    """compareTo of two quantities or two semantic versions."""
+    if isinstance(a, SemverMsg) and isinstance(b, SemverMsg):
+        return _semver_cmp(a, b)
+    if isinstance(a, QuantityMsg) and isinstance(b, QuantityMsg):
+        return _cmp(_qv(a), _qv(b))
+    raise CelError("no such overload")
+
+
+def _SAME_KINDS(*args: Any) -> Any:  # never called: a marker for overloads without a runtime function
+    raise CelError("no such overload")
+
+
+# -- declarations by version ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Overload:
+    id: str
+    result: Any
+    params: tuple[Any, ...]
+    impl: Callable[..., Any]
+    member: bool = False
+
+
+def _o(oid: str, result: Any, params: Sequence[Any], impl: Callable[..., Any], member: bool = False) -> Overload:
+    return Overload(oid, result, tuple(params), impl, member)
+
+
+def _m(oid: str, result: Any, params: Sequence[Any], impl: Callable[..., Any]) -> Overload:
+    return _o(oid, result, params, impl, member=True)
+
+
+_LISTS = {
+    "isSorted": [_m("list_is_sorted", B, [LIST], _is_sorted)],
+    "sum": [_m("list_sum", DYN, [LIST], _sum)],
+    "min": [_m("list_min", DYN, [LIST], _min)],
+    "max": [_m("list_max", DYN, [LIST], _max)],
+}
+_REGEX = {
+    "find": [_m("string_find_string", S, [S, S], _find)],
+    "findAll": [
+        _m("string_find_all_string", cel.Type.List(S), [S, S], _find_all),
+        _m("string_find_all_string_int", cel.Type.List(S), [S, S, INT], _find_all),
+    ],
+}
+_URLS = {
+    "url": [_o("string_to_url", URL, [S], _parse_url)],
+    "isURL": [_o("is_url_string", B, [S], _is_url)],
+    "getScheme": [_m("url_get_scheme", S, [URL], lambda u: _url_parts(u).scheme)],
+    "getHost": [_m("url_get_host", S, [URL], _url_host)],
+    "getHostname": [_m("url_get_hostname", S, [URL], _url_hostname)],
+    "getPort": [_m("url_get_port", S, [URL], _url_port)],
+    "getEscapedPath": [_m("url_get_escaped_path", S, [URL], _url_path)],
+    "getQuery": [_m("url_get_query", cel.Type.Map(S, cel.Type.List(S)), [URL], _url_query)],
+}
+_QUANTITIES = {
+    "quantity": [_o("string_to_quantity", QUANTITY, [S], _quantity)],
+    "isQuantity": [_o("is_quantity_string", B, [S], _is_quantity)],
+    "sign": [_m("quantity_sign", INT, [QUANTITY], _sign)],
+    "isGreaterThan": [_m("quantity_is_greater_than", B, [QUANTITY, QUANTITY], lambda a, b: _compare(a, b) > 0)],
+    "isLessThan": [_m("quantity_is_less_than", B, [QUANTITY, QUANTITY], lambda a, b: _compare(a, b) < 0)],
+    "compareTo": [_m("quantity_compare_to", INT, [QUANTITY, QUANTITY], lambda a, b: _compare(a, b))],
+    "asApproximateFloat": [_m("quantity_get_float", D, [QUANTITY], lambda q: float(_qv(q)))],
+    "asInteger": [_m("quantity_get_int", INT, [QUANTITY], _as_integer)],
+    "isInteger": [_m("quantity_is_integer", B, [QUANTITY], lambda q: _qv(q) == _qv(q).to_integral_value())],
+    "add": [
+        _m("quantity_add", QUANTITY, [QUANTITY, QUANTITY], _add),
+        _m("quantity_add_int", QUANTITY, [QUANTITY, INT], _add),
+    ],
+    "sub": [
+        _m("quantity_sub", QUANTITY, [QUANTITY, QUANTITY], _sub),
+        _m("quantity_sub_int", QUANTITY, [QUANTITY, INT], _sub),
+    ],
+}
+_IPS = {
+    "ip": [_o("string_to_ip", IP, [S], _ip), _m("cidr_ip", IP, [CIDR], _cidr_ip)],
+    "family": [_m("ip_family", INT, [IP], lambda ip: _ipv(ip).version)],
+    "ip.isCanonical": [_o("ip_is_canonical", B, [S], _is_canonical)],
+    "isUnspecified": [_m("ip_is_unspecified", B, [IP], lambda ip: _ipv(ip).is_unspecified)],
+    "isLoopback": [_m("ip_is_loopback", B, [IP], lambda ip: _ipv(ip).is_loopback)],
+    "isLinkLocalMulticast": [_m("ip_is_link_local_multicast", B, [IP], _link_local_multicast)],
+    "isLinkLocalUnicast": [_m("ip_is_link_local_unicast", B, [IP], lambda ip: _ipv(ip).is_link_local)],
+    "isGlobalUnicast": [_m("ip_is_global_unicast", B, [IP], _global_unicast)],
+    "isIP": [_o("is_ip", B, [S], _is_ip)],
+    "cidr": [_o("string_to_cidr", CIDR, [S], _cidr)],
+    "containsIP": [
+        _m("cidr_contains_ip_string", B, [CIDR, S], _contains_ip),
+        _m("cidr_contains_ip_ip", B, [CIDR, IP], _contains_ip),
+    ],
+    "containsCIDR": [
+        _m("cidr_contains_cidr_string", B, [CIDR, S], _contains_cidr),
+        _m("cidr_contains_cidr", B, [CIDR, CIDR], _contains_cidr),
+    ],
+    "prefixLength": [_m("cidr_prefix_length", INT, [CIDR], lambda c: int(c.value.partition("/")[2]))],
+    "masked": [_m("cidr_masked", CIDR, [CIDR], _masked)],
+    "isCIDR": [_o("is_cidr", B, [S], _is_cidr)],
+}
+_SEMVERS = {
+    "semver": [_o("string_to_semver", SEMVER, [S], _semver), _o("string_bool_to_semver", SEMVER, [S, B], _semver)],
+    "isSemver": [_o("is_semver_string", B, [S], _is_semver), _o("is_semver_string_bool", B, [S, B], _is_semver)],
+    # the runtime dispatches on kinds, not message types: the quantity overloads' functions serve both
+    "isGreaterThan": [_m("semver_is_greater_than", B, [SEMVER, SEMVER], _SAME_KINDS)],
+    "isLessThan": [_m("semver_is_less_than", B, [SEMVER, SEMVER], _SAME_KINDS)],
+    "compareTo": [_m("semver_compare_to", INT, [SEMVER, SEMVER], _SAME_KINDS)],
+    "major": [_m("semver_major", INT, [SEMVER], _semver_part(0))],
+    "minor": [_m("semver_minor", INT, [SEMVER], _semver_part(1))],
+    "patch": [_m("semver_patch", INT, [SEMVER], _semver_part(2))],
+}
+
+LIBRARIES: tuple[tuple[str, Version, dict[str, list[Overload]]], ...] = (
+    ("lists", (1, 0), _LISTS),
+    ("regex", (1, 0), _REGEX),
+    ("urls", (1, 0), _URLS),
+    ("quantity", (1, 28), _QUANTITIES),
+    ("ip/cidr", (1, 30), _IPS),
+    ("semver", (1, 33), _SEMVERS),
+)
+"""(name, first Kubernetes version, functions) of the libraries implemented here."""
+
+UNSUPPORTED: tuple[tuple[str, Version, tuple[str, ...]], ...] = (
+    ("authz", (1, 27), ("authorizer",)),
+    ("format", (1, 31), ("format",)),
+    ("lists: indexOf, lastIndexOf on lists", (1, 0), ()),  # cel-cpp has the strings' indexOf; no overloads can be added
+)
+"""Libraries Kubernetes has that podsec does not evaluate offline (they need a cluster, or optional values)."""
+
+
+def _safe(impl: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any) -> Any:
+        try:
+            return impl(*args)
+        except CelError:
+            raise
+        except (ValueError, TypeError, ArithmeticError, AttributeError, IndexError) as exc:
+            raise CelError(str(exc)) from None
+
+    return call
+
+
+def declarations(version: Version) -> list[Any]:
+    """cel-expr-python function declarations of every library available at ``version``."""
+    merged: dict[str, list[Overload]] = {}
+    for _, since, functions in LIBRARIES:
+        if since <= version:
+            for name, overloads in functions.items():
+                merged.setdefault(name, []).extend(overloads)
+    return [
+        cel.FunctionDecl(
+            name,
+            [
+                cel.Overload(o.id, o.result, list(o.params), is_member=o.member)
+                if o.impl is _SAME_KINDS
+                else cel.Overload(o.id, o.result, list(o.params), is_member=o.member, impl=_safe(o.impl))
+                for o in overloads
+            ],
+        )
+        for name, overloads in merged.items()
+    ]
