@@ -57,6 +57,7 @@ _RESTRICTED_VOLUMES = (
     "scaleIO",
     "storageos",
 )
+_VOLUME_NAMES = ".map(v, v.?name.orValue(''))"
 _SELINUX_TYPES = ("", "container_t", "container_init_t", "container_kvm_t")
 
 
@@ -84,7 +85,7 @@ class _Cel:
 
     def containers(self, lst: str) -> str:
         """``container(s) "a", "b"`` for a list of containers."""
-        names = f"{lst}.map(c, c.name)"
+        names = f"{lst}.map(c, c.?name.orValue(''))"
         return f"{self.plural(lst, 'container ', 'containers ')} + {self.q(names)}"
 
     def who(self, pod: str, lst: str) -> str:
@@ -95,11 +96,6 @@ class _Cel:
         if self.full:
             return self.q(f"{outer}.map(c, {inner}).flatten().distinct().sort()")
         return f"{outer}.map(c, {self.q(inner)}).filter(s, s != '').join(', ')"
-
-    def flat_count(self, outer: str, inner: str) -> str:
-        if self.full:
-            return f"size({outer}.map(c, {inner}).flatten().distinct())"
-        return f"{outer}.map(c, size({inner})).filter(n, n > 0).size() + {outer}.map(c, size({inner})).exists(n, n > 1).size()"
 
 
 def _sc(c: str, *fields: str) -> str:
@@ -163,7 +159,7 @@ def checks(level: str, full: bool) -> list[tuple[str, str]]:
             (
                 "hostPathVolumes",
                 f"size({vols}) == 0 ? '' : 'hostPath volumes (' + {x.plural(vols, 'volume ', 'volumes ')} + "
-                f"{x.q(f'{vols}.map(v, v.name)')} + ')'",
+                f"{x.q(vols + _VOLUME_NAMES)} + ')'",
             )
         )
 
@@ -192,7 +188,7 @@ def checks(level: str, full: bool) -> list[tuple[str, str]]:
     hosts = "[" + ", ".join(f"{h}.?{a}.?host.orValue('')" for h in handlers for a in ("httpGet", "tcpSocket")) + "]"
     hosts = f"{hosts}.filter(h, h != '')"
     c_hosts = f"variables.all.filter(c, size({hosts}) > 0)"
-    names = x.sd(f"{c_hosts}.map(c, c.name)")
+    names = x.sd(f"{c_hosts}.map(c, c.?name.orValue(''))")
     host_list = (
         f"{c_hosts}.map(c, {hosts}).flatten().distinct().sort()" if full else f"{c_hosts}.map(c, {hosts}.join(', '))"
     )
@@ -249,7 +245,7 @@ def checks(level: str, full: bool) -> list[tuple[str, str]]:
 
     # seccompProfile_baseline (annotations to v1.18, fields from v1.19; at restricted, replaced from v1.19)
     ok_value = "(a == 'runtime/default' || a == 'docker/default' || a.startsWith('localhost/'))"
-    keys = f"['{_SECCOMP_POD}'] + variables.all.map(c, '{_SECCOMP_CONTAINER}' + c.name)"
+    keys = f"['{_SECCOMP_POD}'] + variables.all.map(c, '{_SECCOMP_CONTAINER}' + c.?name.orValue(''))"
     bad_ann = f"({keys}).filter(k, k in {anns} && ![{anns}[k]].exists(a, {ok_value}))"
     entries = x.sd(f"{bad_ann}.map(k, k + '=\"' + {anns}[k] + '\"')")
     annotations_msg = (
@@ -333,7 +329,7 @@ def checks(level: str, full: bool) -> list[tuple[str, str]]:
         (
             "restrictedVolumes",
             f"size({bad_vols}) == 0 ? '' : 'restricted volume types (' + {x.plural(bad_vols, 'volume ', 'volumes ')} + "
-            f"{x.q(f'{bad_vols}.map(v, v.name)')} + {x.plural(bad_vols, ' uses ', ' use ')} + "
+            f"{x.q(bad_vols + _VOLUME_NAMES)} + {x.plural(bad_vols, ' uses ', ' use ')} + "
             f"{x.plural(vol_types, 'restricted volume type ', 'restricted volume types ')} + {x.q(vol_types)} + ')'",
         )
     )
