@@ -31,6 +31,8 @@ from podsec.engine import NEWEST as PSS_NEWEST
 from podsec.model.standards import PolicyVersion
 from podsec.vap import celenv, pss_cel
 
+OLDEST: celenv.Version = (1, 30)
+"""The generated objects use admissionregistration.k8s.io/v1, GA in Kubernetes 1.30."""
 PSA = "pod-security.kubernetes.io/"
 OWN = "podsec.io/"
 API = "admissionregistration.k8s.io/v1"
@@ -275,6 +277,9 @@ def main(args: argparse.Namespace) -> int:
         for check, why in NOT_GENERATED.items():
             sys.stdout.write(f"{check}: {why}\n")
         return 0
+    if args.kube_version < OLDEST:
+        print(f"podsec: error: podsec vap generate needs Kubernetes 1.{OLDEST[1]} or newer", file=sys.stderr)
+        return 2
     try:
         version = PolicyVersion.parse(args.pss_version)
     except ValueError as exc:
