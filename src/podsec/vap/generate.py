@@ -141,8 +141,8 @@ def _variables(level: str, mode: str, latest: int, default_spelling: str, full: 
 def _level_selectors(level: str, mode: str) -> list[list[dict[str, Any]]]:
     """namespaceSelector matchExpressions of the bindings that select ``level`` for ``mode``."""
     own, psa = f"{OWN}{mode}", f"{PSA}{mode}"
-    selectors = [[{"key": own, "operator": "In", "values": [level]}]]
-    no_own = {"key": own, "operator": "DoesNotExist"}
+    selectors: list[list[dict[str, Any]]] = [[{"key": own, "operator": "In", "values": [level]}]]
+    no_own: dict[str, Any] = {"key": own, "operator": "DoesNotExist"}
     if mode == "enforce" and level == "restricted":  # an invalid enforce level fails closed
         selectors.append(
             [
@@ -154,9 +154,9 @@ def _level_selectors(level: str, mode: str) -> list[list[dict[str, Any]]]:
     else:
         selectors.append([no_own, {"key": psa, "operator": "In", "values": [level]}])
     if mode == "warn":  # warn follows enforce when no warn label is set
-        absent = [{"key": psa, "operator": "DoesNotExist"}, no_own]
+        absent: list[dict[str, Any]] = [{"key": psa, "operator": "DoesNotExist"}, no_own]
         selectors.append([*absent, {"key": f"{OWN}enforce", "operator": "In", "values": [level]}])
-        enforce = {"key": f"{PSA}enforce", "operator": "In", "values": [level]}
+        enforce: dict[str, Any] = {"key": f"{PSA}enforce", "operator": "In", "values": [level]}
         selectors.append([*absent, {"key": f"{OWN}enforce", "operator": "DoesNotExist"}, enforce])
     return selectors
 

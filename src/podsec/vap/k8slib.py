@@ -362,7 +362,7 @@ def _contains_ip(c: Any, ip: Any) -> bool:
 def _contains_cidr(c: Any, other: Any) -> bool:
     inner = _network(_cidr(other) if isinstance(other, str) else other)
     net = _network(c)
-    return inner.version == net.version and inner.subnet_of(net)
+    return bool(inner.version == net.version and inner.subnet_of(net))
 
 
 def _cidr_ip(c: Any) -> Any:
