@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 import textwrap
+from collections import Counter
 
 import pytest
 
@@ -116,6 +117,38 @@ def test_variables_are_lazy_and_name_their_error(tmp_path: pathlib.Path) -> None
     assert out.allowed
 
 
+def test_variables_are_computed_on_first_use_and_once(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Kubernetes' composition: lazily, cached within one evaluation, never when not reached."""
+    counts: Counter[str] = Counter()
+    real = celenv._eval
+
+    def counting(program: celenv.Program, scope: celenv.Scope) -> object:
+        counts[program.expression] += 1
+        return real(program, scope)
+
+    monkeypatch.setattr(celenv, "_eval", counting)
+    variables = (
+        "[{name: unused, expression: 'object.nope'}, {name: skipped, expression: 'object.nope2 == 1'},"
+        " {name: count, expression: 'size(object.spec.containers)'}, {name: twice, expression: 'variables.count * 2'}]"
+    )
+    validations = (
+        "[{expression: 'variables.twice == 2 && variables.count == 1'},"
+        " {expression: 'variables.count > 0 || variables.skipped'}]"
+    )
+    assert _pod_outcome(_run(tmp_path, validations, variables=variables)).allowed
+    assert counts["object.nope"] == counts["object.nope2 == 1"] == 0
+    assert counts["size(object.spec.containers)"] == 1 and counts["variables.count * 2"] == 1
+
+
+def test_optional_variables_and_has(tmp_path: pathlib.Path) -> None:
+    variables = "[{name: net, expression: 'object.spec.?hostNetwork'}, {name: c, expression: 'object.spec.containers'}]"
+    check = "[{expression: '!variables.net.orValue(false) && !variables.net.hasValue() && has(variables.c)'}]"
+    assert _pod_outcome(_run(tmp_path, check, variables=variables)).allowed
+    wrong = _run(tmp_path, "[{expression: 'variables.net + 1 == 2'}]", variables=variables)
+    assert "found no matching overload for '_+_' applied to '(optional_type(dyn), int)'" in wrong.errors[0].message
+    assert "| variables.net + 1 == 2\n | ..............^" in wrong.errors[0].message  # the user's text and column
+
+
 def test_namespace_object_and_warn_and_audit(tmp_path: pathlib.Path) -> None:
     check = "[{expression: \"namespaceObject.metadata.labels.tier != 'gold'\", message: gold}]"
     out = _pod_outcome(_run(tmp_path, check, actions="[Warn, Audit]"))
@@ -198,9 +231,9 @@ def test_kubernetes_library_values() -> None:
         "'abc123'.find('[0-9]+') == '123'": True,
         "[1, 2, 3].sum() == 6 && [3, 1].min() == 1 && [1, 2].isSorted()": True,
     }
-    data = {"object": None, "oldObject": None, "request": {}, "namespaceObject": None}
+    scope = celenv.Scope(env, {"object": None, "oldObject": None, "request": {}, "namespaceObject": None})
     for expression, want in cases.items():
-        assert celenv.run(env.compile(expression, "bool"), data) is want, expression
+        assert celenv.run(env.compile(expression, "bool"), scope) is want, expression
     with pytest.raises(celenv.CompileError, match="must evaluate to bool but got dyn"):
         env.compile("object.spec", "bool")
 

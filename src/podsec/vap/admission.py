@@ -245,11 +245,7 @@ def _error(policy: Policy, binding: str | None, message: str) -> Decision | None
     return Decision(policy.name, binding, "Deny", "error", message)
 
 
-def _expression_error(program: celenv.Program, error: str, failed: Mapping[str, str]) -> str:
-    missing = "no such attribute: variables."
-    if error.startswith(missing) and error[len(missing) :] in failed:
-        name = error[len(missing) :]
-        error = f'composited variable "{name}" fails to evaluate: {failed[name]}'
+def _expression_error(program: celenv.Program, error: str) -> str:
     return f"expression '{program.expression}' resulted in error: {error}"
 
 
@@ -264,79 +260,74 @@ def validate(
     params: Mapping[str, Any] | None,
     namespace: Mapping[str, Any] | None,
 ) -> tuple[list[Decision], list[tuple[str, str]], list[Decision]]:
-    """One policy for one binding and one param: (decisions, audit annotations, annotation errors)."""
+    """One policy for one binding and one param: (decisions, audit annotations, annotation errors).
+
+    As in validator.go, match conditions, validations, messages and audit annotations are
+    each one evaluation (one `celenv.Scope`: its variables are computed at most once);
+    match conditions see no ``namespaceObject``, audit annotations the whole namespace.
+    """
     data: dict[str, Any] = {
         "object": req.object,
         "oldObject": req.old_object,
         "request": req.as_cel(),
-        "namespaceObject": namespace,
+        "namespaceObject": namespace_object(namespace) if namespace is not None else None,
     }
     if policy.param_kind is not None:
         data["params"] = params
-    if policy.match_conditions:  # evaluated without namespaceObject, variables included
-        matching = {**data, "namespaceObject": None}
-        failed = _variables(policy, matching)
+    env = policy.environment
+    if policy.match_conditions:
+        matching = celenv.Scope(env, {**data, "namespaceObject": None})
         errors = []
         for _, program in policy.match_conditions:
             try:
                 value = celenv.run(program, matching)
             except celenv.EvalError as exc:
-                errors.append(_expression_error(program, str(exc), failed))
+                errors.append(_expression_error(program, str(exc)))
                 continue
             if value is False:
                 return [], [], []
         if errors:
             d = _error(policy, binding, _aggregate(errors))
             return ([d] if d else []), [], []
-    failed = _variables(policy, data)
+    checking = celenv.Scope(env, data)
+    messages = celenv.Scope(env, data)
     decisions = []
     for index, validation in enumerate(policy.validations):
         try:
-            ok = celenv.run(validation.program, data)
+            ok = celenv.run(validation.program, checking)
         except celenv.EvalError as exc:
-            d = _error(policy, binding, _expression_error(validation.program, str(exc), failed))
+            d = _error(policy, binding, _expression_error(validation.program, str(exc)))
             decisions.append(d or Decision(policy.name, binding, "Admit", "error", index=index))
             continue
         if ok is True:
             decisions.append(Decision(policy.name, binding, "Admit", "admit", index=index))
             continue
-        message = _message(validation, data)
+        message = _message(validation, messages)
         decisions.append(
             Decision(policy.name, binding, "Deny", "deny", message, validation.reason or "Invalid", index=index)
         )
     published: list[tuple[str, str]] = []
     annotation_errors: list[Decision] = []
-    for key, program in policy.audit_annotations:
-        try:
-            value = celenv.run(program, data)
-        except celenv.EvalError as exc:
-            d = _error(policy, binding, _expression_error(program, str(exc), failed))
-            if d is not None:
-                annotation_errors.append(d)
-            continue
-        if isinstance(value, str) and value.strip():
-            published.append((key, value.strip()[:MAX_ANNOTATION_BYTES]))
+    if policy.audit_annotations:
+        annotating = celenv.Scope(env, {**data, "namespaceObject": namespace})
+        for key, program in policy.audit_annotations:
+            try:
+                value = celenv.run(program, annotating)
+            except celenv.EvalError as exc:
+                d = _error(policy, binding, _expression_error(program, str(exc)))
+                if d is not None:
+                    annotation_errors.append(d)
+                continue
+            if isinstance(value, str) and value.strip():
+                published.append((key, value.strip()[:MAX_ANNOTATION_BYTES]))
     return decisions, published, annotation_errors
 
 
-def _variables(policy: Policy, data: dict[str, Any]) -> dict[str, str]:
-    """Evaluate the variables into ``data`` (eagerly, in order; CEL has no side effects, so only
-    errors could tell this from lazy evaluation, and an error surfaces only where it is used).
-    Returns the errors by variable name."""
-    failed: dict[str, str] = {}
-    for name, program in policy.variables:
-        try:
-            data[f"variables.{name}"] = celenv.run(program, data)
-        except celenv.EvalError as exc:
-            failed[name] = str(exc)
-    return failed
-
-
-def _message(validation: Any, data: Mapping[str, Any]) -> str:
+def _message(validation: Any, scope: celenv.Scope) -> str:
     message = ""
     if validation.message_program is not None:
         try:
-            value = celenv.run(validation.message_program, data)
+            value = celenv.run(validation.message_program, scope)
         except celenv.EvalError:
             value = None
         if isinstance(value, str):
@@ -412,7 +403,7 @@ def admit(req: Request, policies: Sequence[Policy], bindings: Sequence[Binding],
                 continue
             namespace = None
             if req.namespace and not (req.kind == "Namespace" and req.group == "" and req.version == "v1"):
-                namespace = namespace_object(cluster.namespace(req.namespace))
+                namespace = cluster.namespace(req.namespace)
             for param in params:
                 decisions, published, annotation_errors = validate(policy, binding.name, req, param, namespace)
                 _apply(outcome, policy, binding, decisions)

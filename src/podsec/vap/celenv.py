@@ -7,18 +7,25 @@ variables the admission plugin declares (``object``, ``oldObject``, ``request``,
 ``namespaceObject``, ``params`` when the policy has a ``paramKind``, and
 ``variables.<name>`` typed by each variable's own expression), and with the result
 type each kind of expression must have.
+
+Variables are lazy, as in Kubernetes' composition (cel/composition.go): a `Scope` holds
+one evaluation's inputs, and a variable is computed the first time an expression of that
+evaluation uses it, then reused; an error is remembered too and surfaces, named, only in
+the expressions that use the variable. (Expressions reach variables through functions;
+`celtext` rewrites ``variables.x`` to ``variables.x()``.)
 """
 
 from __future__ import annotations
 
+import contextvars
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cel_expr_python import cel
 
-from podsec.vap import k8slib
+from podsec.vap import celtext, k8slib
 
 Version = tuple[int, int]
 
@@ -70,20 +77,27 @@ class CompileError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Program:
-    expression: str
+    expression: str  # as the user wrote it
     compiled: Any  # cel.Expression
     result: str  # the result type's name, for error messages
+    optional: bool = False  # a variable of optional type, held as a list of zero or one value
+
+    def declared_type(self) -> Any:
+        """The type a variable defined by this program has in later expressions."""
+        if self.result == "dyn" or self.result.startswith("type"):
+            return cel.Type.DYN
+        return self.compiled.return_type()
 
 
 _RESULT = {"bool": ("bool",), "string": ("string",), "annotation": ("string", "null_type"), "any": ()}
 _NOT_OFFLINE = {
     "authorizer": "the authorizer library needs a live cluster's authorization; podsec does not evaluate it offline",
-    "format": "the format library (format.named, format.dns1123Label ...) is not supported by podsec's offline "
-    "evaluator",
 }
 _CROSS_NUMERIC = re.compile(
     r"found no matching overload for '_(?:<|<=|>|>=|==|!=)_' applied to '\((?:int|uint|double), "
 )
+_DECLARED = ("object", "oldObject", "request", "namespaceObject")
+_UNDEFINED_VARIABLE = re.compile(r"undeclared reference to 'variables\.([_a-zA-Z0-9]+)' \(in container ''\)")
 
 
 def _type_name(t: Any) -> str:
@@ -92,32 +106,40 @@ def _type_name(t: Any) -> str:
 
 
 class Environment:
-    """Compiles the expressions of one policy for one Kubernetes version."""
+    """Compiles the expressions of one policy for one Kubernetes version.
 
-    def __init__(self, version: Version, *, params: bool, variables: Mapping[str, Any] | None = None) -> None:
+    ``variables`` are the policy's variables compiled so far, in order: each is visible
+    to later expressions as ``variables.<name>``.
+    """
+
+    def __init__(self, version: Version, *, params: bool, variables: Sequence[tuple[str, Program]] = ()) -> None:
         self.version = version
         self.cel_version = compatibility(version)
-        names: dict[str, Any] = {
-            "object": cel.Type.DYN,
-            "oldObject": cel.Type.DYN,
-            "request": cel.Type.DYN,
-            "namespaceObject": cel.Type.DYN,
-        }
+        self.variables = {name: program.optional for name, program in variables}
+        names: dict[str, Any] = dict.fromkeys(_DECLARED, cel.Type.DYN)
         if params:
             names["params"] = cel.Type.DYN
-        for name, t in (variables or {}).items():
-            names[f"variables.{name}"] = t
-        self._env = cel.NewEnv(
-            k8slib.POOL,
-            config=_config(self.cel_version),
-            variables=names,
-            functions=k8slib.declarations(self.cel_version),
-        )
+        functions = k8slib.declarations(self.cel_version)
+        for name, program in variables:
+            overload = cel.Overload(
+                f"podsec_variable_{name}", program.declared_type(), [], impl=_variable(name, program)
+            )
+            functions.append(cel.FunctionDecl(f"variables.{name}", [overload]))
+        self._env = cel.NewEnv(k8slib.POOL, config=_config(self.cel_version), variables=names, functions=functions)
 
     def compile(self, expression: str, result: str) -> Program:
         """Compile ``expression``, which must give ``result`` (bool, string, annotation or any)."""
         try:
-            compiled = self._env.compile(expression)
+            text = celtext.rewrite(
+                expression, variables=self.variables, formats=self.cel_version >= k8slib.FORMAT_SINCE
+            )
+        except celtext.TextError as exc:
+            if str(exc) == "unterminated string":
+                text = celtext.Rewritten(expression, expression, ())  # the parser says it better
+            else:
+                raise CompileError(f"compilation failed: ERROR: <input>: {exc}") from None
+        try:
+            compiled = self._env.compile(text.text)
         except RuntimeError as exc:
             message = str(exc).removeprefix("INVALID_ARGUMENT: ").removesuffix(" [INVALID_ARGUMENT]").strip()
             for name, why in _NOT_OFFLINE.items():
@@ -126,7 +148,8 @@ class Environment:
             if self.cel_version >= (1, 28) and _only_cross_numeric(message):
                 # Kubernetes enables cross-type numeric comparisons (1 < 1.5); cel-cpp's checker
                 # refuses them, its runtime compares across types: evaluate such an expression unchecked.
-                return Program(expression, self._env.compile(expression, disable_check=True), "dyn")
+                return Program(expression, self._env.compile(text.text, disable_check=True), "dyn")
+            message = _UNDEFINED_VARIABLE.sub(r"undefined field '\1'", text.error(message))
             raise CompileError(f"compilation failed: {message}") from None
         got = _type_name(compiled.return_type())
         wanted = _RESULT[result]
@@ -136,9 +159,18 @@ class Environment:
             raise CompileError(f"must evaluate to one of [{' '.join(wanted)}] but got {got}")
         return Program(expression, compiled, got)
 
-    def output_type(self, program: Program) -> Any:
-        """The declared type of a variable defined by ``program``."""
-        return program.compiled.return_type() if program.result != "dyn" else cel.Type.DYN
+    def compile_variable(self, expression: str) -> Program:
+        """A variable's expression; one of optional type is kept as a list of zero or one value."""
+        program = self.compile(expression, "any")
+        if not program.result.startswith("optional_type"):
+            return program
+        text = celtext.rewrite(expression, variables=self.variables, formats=self.cel_version >= k8slib.FORMAT_SINCE)
+        wrapped = self._env.compile(f"[{text.text}].filter(o, o.hasValue()).map(o, o.value())")
+        return Program(expression, wrapped, _type_name(wrapped.return_type()), optional=True)
+
+    def activation(self, data: Mapping[str, Any]) -> Any:
+        """The inputs of one evaluation, converted to CEL once for all its expressions."""
+        return self._env.Activation(data=dict(data))
 
 
 def _only_cross_numeric(message: str) -> bool:
@@ -169,12 +201,48 @@ def error_text(raw: str) -> str:
     return text
 
 
-def run(program: Program, activation: Mapping[str, Any]) -> Any:
-    """Evaluate; the plain Python result, or `EvalError`."""
-    value = program.compiled.eval(data=dict(activation))
+class Scope:
+    """One evaluation: its inputs, and the variables computed so far (values or errors)."""
+
+    def __init__(self, env: Environment, data: Mapping[str, Any]) -> None:
+        self.activation = env.activation(data)
+        self.values: dict[str, Any] = {}
+        self.errors: dict[str, str] = {}
+
+
+_SCOPE: contextvars.ContextVar[Scope] = contextvars.ContextVar("podsec_vap_scope")
+
+
+def _variable(name: str, program: Program) -> Any:
+    def value() -> Any:
+        scope = _SCOPE.get()
+        if name in scope.values:
+            return scope.values[name]
+        if name not in scope.errors:
+            try:
+                scope.values[name] = result = _eval(program, scope)
+                return result
+            except EvalError as exc:
+                scope.errors[name] = str(exc)
+        raise k8slib.CelError(f'composited variable "{name}" fails to evaluate: {scope.errors[name]}')
+
+    return value
+
+
+def _eval(program: Program, scope: Scope) -> Any:
+    value = program.compiled.eval(scope.activation)
     if value.type() == cel.Type.ERROR:
         raise EvalError(error_text(str(value.value())))
     return _plain(value)
+
+
+def run(program: Program, scope: Scope) -> Any:
+    """Evaluate ``program`` in ``scope``; the plain Python result, or `EvalError`."""
+    token = _SCOPE.set(scope)
+    try:
+        return _eval(program, scope)
+    finally:
+        _SCOPE.reset(token)
 
 
 def _plain(value: Any) -> Any:

@@ -19,16 +19,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
 
 from cel_expr_python import cel
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from podsec.vap import celtext, gourl, k8sformat
 
 Version = tuple[int, int]
 
 # -- opaque types as messages ---------------------------------------------------------
 
-_OPAQUE = {"kubernetes": ("Quantity", "URL", "Semver"), "net": ("IP", "CIDR")}
+_OPAQUE = {
+    "kubernetes": ("Quantity", "URL", "Semver", "NamedFormat"),
+    "net": ("IP", "CIDR"),
+}
 
 
 def _pool() -> descriptor_pool.DescriptorPool:
@@ -60,8 +64,10 @@ QuantityMsg, URLMsg, SemverMsg = (
     _message("kubernetes.Semver"),
 )
 IPMsg, CIDRMsg = _message("net.IP"), _message("net.CIDR")
+FormatMsg = _message("kubernetes.NamedFormat")
 QUANTITY, URL, SEMVER = cel.Type("kubernetes.Quantity"), cel.Type("kubernetes.URL"), cel.Type("kubernetes.Semver")
 IP, CIDR = cel.Type("net.IP"), cel.Type("net.CIDR")
+FORMAT = cel.Type("kubernetes.NamedFormat")
 
 S, INT, B, D = cel.Type.STRING, cel.Type.INT, cel.Type.BOOL, cel.Type.DOUBLE
 DYN, LIST = cel.Type.DYN, cel.Type.List(cel.Type.DYN)
@@ -112,10 +118,53 @@ def _max(xs: list[Any]) -> Any:
     return max(xs)
 
 
-def _equal(a: Any, b: Any) -> bool:
+def cel_equal(a: Any, b: Any) -> bool:
+    """CEL's ``==`` on plain values: numbers compare across int, uint and double, other kinds never."""
+    numbers = (int, float)
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
-    return bool(a == b)
+    if isinstance(a, numbers) and isinstance(b, numbers):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(cel_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return len(a) == len(b) and all(any(cel_equal(k, k2) and cel_equal(v, b[k2]) for k2 in b) for k, v in a.items())
+    return type(a) is type(b) and bool(a == b)
+
+
+# -- indexOf / lastIndexOf: the strings extension's (cel-go ext/strings.go) and Kubernetes' lists'
+# share one function (see celtext): the receiver's type chooses.
+
+
+def _index_of(target: Any, item: Any, offset: int | None = None) -> int:
+    if isinstance(target, list):
+        return next((i for i, x in enumerate(target) if cel_equal(x, item)), -1)
+    off = 0 if offset is None else offset
+    if off < 0:
+        raise CelError(f"index out of range: {off}")
+    if item == "":
+        return min(off, len(target))
+    if off >= len(target):
+        return -1
+    return int(target.find(item, off))
+
+
+def _last_index_of(target: Any, item: Any, offset: int | None = None) -> int:
+    if isinstance(target, list):
+        return next((i for i in range(len(target) - 1, -1, -1) if cel_equal(target[i], item)), -1)
+    if offset is None:
+        if item == "":
+            return len(target)
+        if len(target.encode()) < len(item.encode()):
+            return -1
+        offset = len(target) - 1
+    if offset < 0:
+        raise CelError(f"index out of range: {offset}")
+    if item == "":
+        return min(offset, len(target))
+    if offset >= len(target):
+        return -1
+    return int(target.rfind(item, 0, min(offset, len(target) - len(item)) + len(item)))
 
 
 # -- regex ----------------------------------------------------------------------------
@@ -142,53 +191,27 @@ def _find_all(s: str, pattern: str, limit: int = -1) -> list[str]:
     return found if limit < 0 else found[:limit]
 
 
-# -- URLs -----------------------------------------------------------------------------
+# -- URLs (Go's net/url, as library.URLs calls it) -----------------------------------------
 
 
 def _parse_url(s: str) -> Any:
-    """Go's url.ParseRequestURI: an absolute URI, or an absolute path."""
-    if not s or not (s.startswith("/") or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", s)):
-        raise CelError(f'URL parse error during conversion from string: parse "{s}": invalid URI for request')
-    if any(c in s for c in " \x7f") or any(ord(c) < 0x20 for c in s):
-        raise CelError(f'URL parse error during conversion from string: parse "{s}": invalid character in URL')
+    """``url()``: checked with url.ParseRequestURI, kept as url.Parse reads it."""
+    try:
+        gourl.parse_request_uri(s)
+        gourl.parse(s)
+    except gourl.URLError as exc:
+        raise CelError(f"URL parse error during conversion from string: {exc}") from None
     return URLMsg(value=s)
 
 
-def _url_parts(u: Any) -> Any:
-    return urlsplit(u.value)
-
-
-def _url_host(u: Any) -> str:
-    return str(_url_parts(u).netloc.rpartition("@")[2])
-
-
-def _url_hostname(u: Any) -> str:
-    host = _url_host(u)
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host[1:]
-    return host.rpartition(":")[0] if ":" in host else host
-
-
-def _url_port(u: Any) -> str:
-    host = _url_host(u)
-    if host.startswith("["):
-        rest = host[host.find("]") + 1 :] if "]" in host else ""
-        return rest[1:] if rest.startswith(":") else ""
-    return host.rpartition(":")[2] if ":" in host else ""
-
-
-def _url_path(u: Any) -> str:
-    return quote(_url_parts(u).path, safe="/:@!$&'()*+,;=-._~%")
-
-
-def _url_query(u: Any) -> dict[str, list[str]]:
-    return {k: list(v) for k, v in parse_qs(_url_parts(u).query, keep_blank_values=True).items()}
+def _url(u: Any) -> gourl.URL:
+    return gourl.parse(u.value)
 
 
 def _is_url(s: str) -> bool:
     try:
-        _parse_url(s)
-    except CelError:
+        gourl.parse_request_uri(s)
+    except gourl.URLError:
         return False
     return True
 
@@ -461,11 +484,29 @@ def _m(oid: str, result: Any, params: Sequence[Any], impl: Callable[..., Any]) -
     return _o(oid, result, params, impl, member=True)
 
 
+def _index_overloads(name: str, impl: Callable[..., Any]) -> list[Overload]:
+    """Strings' overloads and Kubernetes' ``<list<A>>.f(A)``, one overload per element type
+    (cel-expr-python has no type parameters). The runtime dispatches on kinds: one overload of
+    each kind carries the function, the others (other message types) share it."""
+    out = [_m(f"string_{name}_string", INT, [S, S], impl), _m(f"string_{name}_string_int", INT, [S, S, INT], impl)]
+    for i, element in enumerate(_ELEMENTS):
+        shared = element.is_message() and element is not _ELEMENTS[_FIRST_MESSAGE]
+        out.append(_m(f"list_{name}_{i}", INT, [cel.Type.List(element), element], _SAME_KINDS if shared else impl))
+    return out
+
+
+_ELEMENTS: tuple[Any, ...] = (INT, cel.Type.UINT, D, B, S, cel.Type.BYTES, cel.Type.NULL, cel.Type.DURATION)
+_ELEMENTS += (cel.Type.TIMESTAMP, LIST, cel.Type.Map(DYN, DYN), QUANTITY, URL, SEMVER, IP, CIDR, FORMAT)
+_FIRST_MESSAGE = next(i for i, t in enumerate(_ELEMENTS) if t.is_message())
+
+
 _LISTS = {
     "isSorted": [_m("list_is_sorted", B, [LIST], _is_sorted)],
     "sum": [_m("list_sum", DYN, [LIST], _sum)],
     "min": [_m("list_min", DYN, [LIST], _min)],
     "max": [_m("list_max", DYN, [LIST], _max)],
+    celtext.INDEX_OF["indexOf"]: _index_overloads("index_of", _index_of),
+    celtext.INDEX_OF["lastIndexOf"]: _index_overloads("last_index_of", _last_index_of),
 }
 _REGEX = {
     "find": [_m("string_find_string", S, [S, S], _find)],
@@ -477,12 +518,12 @@ _REGEX = {
 _URLS = {
     "url": [_o("string_to_url", URL, [S], _parse_url)],
     "isURL": [_o("is_url_string", B, [S], _is_url)],
-    "getScheme": [_m("url_get_scheme", S, [URL], lambda u: _url_parts(u).scheme)],
-    "getHost": [_m("url_get_host", S, [URL], _url_host)],
-    "getHostname": [_m("url_get_hostname", S, [URL], _url_hostname)],
-    "getPort": [_m("url_get_port", S, [URL], _url_port)],
-    "getEscapedPath": [_m("url_get_escaped_path", S, [URL], _url_path)],
-    "getQuery": [_m("url_get_query", cel.Type.Map(S, cel.Type.List(S)), [URL], _url_query)],
+    "getScheme": [_m("url_get_scheme", S, [URL], lambda u: _url(u).scheme)],
+    "getHost": [_m("url_get_host", S, [URL], lambda u: _url(u).host)],
+    "getHostname": [_m("url_get_hostname", S, [URL], lambda u: _url(u).hostname())],
+    "getPort": [_m("url_get_port", S, [URL], lambda u: _url(u).port())],
+    "getEscapedPath": [_m("url_get_escaped_path", S, [URL], lambda u: _url(u).escaped_path())],
+    "getQuery": [_m("url_get_query", cel.Type.Map(S, cel.Type.List(S)), [URL], lambda u: _url(u).query())],
 }
 _QUANTITIES = {
     "quantity": [_o("string_to_quantity", QUANTITY, [S], _quantity)],
@@ -538,22 +579,46 @@ _SEMVERS = {
     "patch": [_m("semver_patch", INT, [SEMVER], _semver_part(2))],
 }
 
+
+def _format_named(name: str) -> list[Any]:
+    found = k8sformat.FORMATS.get(name)
+    return [FormatMsg(value=found[0])] if found else []
+
+
+def _format_validate(f: Any, s: str) -> list[list[str]]:
+    errors = k8sformat.VALIDATORS[f.value](s)
+    return [errors] if errors else []
+
+
+def _constant_format(shown: str) -> Callable[[], Any]:
+    return lambda: FormatMsg(value=shown)
+
+
+# format.named and validate return optionals in Kubernetes: here a list of zero or one
+# value, which celtext turns into the optional with [?0].
+_FORMATS = {
+    "format.named": [_o("format_named", cel.Type.List(FORMAT), [S], _format_named)],
+    "validate": [_m("format_validate", cel.Type.List(cel.Type.List(S)), [FORMAT, S], _format_validate)],
+    **{
+        f"format.{name}": [_o(f"format_{name}", FORMAT, [], _constant_format(shown))]
+        for name, (shown, _) in k8sformat.FORMATS.items()
+    },
+}
+FORMAT_SINCE: Version = (1, 31)
+
 LIBRARIES: tuple[tuple[str, Version, dict[str, list[Overload]]], ...] = (
     ("lists", (1, 0), _LISTS),
     ("regex", (1, 0), _REGEX),
     ("urls", (1, 0), _URLS),
     ("quantity", (1, 28), _QUANTITIES),
     ("ip/cidr", (1, 30), _IPS),
+    ("format", FORMAT_SINCE, _FORMATS),
     ("semver", (1, 33), _SEMVERS),
 )
 """(name, first Kubernetes version, functions) of the libraries implemented here."""
 
-UNSUPPORTED: tuple[tuple[str, Version, tuple[str, ...]], ...] = (
-    ("authz", (1, 27), ("authorizer",)),
-    ("format", (1, 31), ("format",)),
-    ("lists: indexOf, lastIndexOf on lists", (1, 0), ()),  # cel-cpp has the strings' indexOf; no overloads can be added
-)
-"""Libraries Kubernetes has that podsec does not evaluate offline (they need a cluster, or optional values)."""
+UNSUPPORTED: tuple[tuple[str, Version, tuple[str, ...]], ...] = (("authz", (1, 27), ("authorizer",)),)
+"""Libraries Kubernetes has that podsec does not evaluate offline (they need a cluster)."""
 
 
 def _safe(impl: Callable[..., Any]) -> Callable[..., Any]:

@@ -7,6 +7,7 @@ created in a cluster.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ class Policy:
     failure_policy: str  # Fail | Ignore
     match: Mapping[str, Any]  # matchConstraints, defaulted
     param_kind: Mapping[str, Any] | None
+    environment: celenv.Environment  # where its expressions were compiled (and are evaluated)
     match_conditions: tuple[tuple[str, celenv.Program], ...]
     variables: tuple[tuple[str, celenv.Program], ...]
     validations: tuple[Validation, ...]
@@ -98,7 +100,7 @@ def _compile(env: celenv.Environment, expression: Any, result: str, where: str) 
     if not isinstance(expression, str) or not expression.strip():
         raise PolicyError(f"{where}: expression is not specified")
     try:
-        return env.compile(expression, result)
+        return env.compile_variable(expression) if result == "variable" else env.compile(expression, result)
     except celenv.CompileError as exc:
         raise PolicyError(f"{where}: {exc}") from None
 
@@ -115,18 +117,18 @@ def compile_policy(obj: Mapping[str, Any], origin: Origin, version: celenv.Versi
         raise PolicyError("spec.matchConstraints.resourceRules: Required value")
     param_kind = spec.get("paramKind")
     has_params = isinstance(param_kind, dict)
-    declared: dict[str, Any] = {}
-    variables = []
+    variables: list[tuple[str, celenv.Program]] = []
     for i, var in enumerate(_list(spec.get("variables"), "spec.variables")):
         var = _dict(var, f"spec.variables[{i}]")
         vname = var.get("name")
-        if not isinstance(vname, str) or not vname.isidentifier():
+        if not isinstance(vname, str) or re.fullmatch(r"[_a-zA-Z][_a-zA-Z0-9]*", vname) is None:
             raise PolicyError(f"spec.variables[{i}].name: must be a valid CEL identifier")
-        env = celenv.Environment(version, params=has_params, variables=declared)
-        program = _compile(env, var.get("expression"), "any", f"spec.variables[{i}].expression")
-        variables.append((vname, program))
-        declared[vname] = env.output_type(program)
-    env = celenv.Environment(version, params=has_params, variables=declared)
+        if any(vname == seen for seen, _ in variables):
+            raise PolicyError(f'spec.variables[{i}].name: Duplicate value: "{vname}"')
+        env = celenv.Environment(version, params=has_params, variables=variables)
+        where = f"spec.variables[{i}].expression"
+        variables.append((vname, _compile(env, var.get("expression"), "variable", where)))
+    env = celenv.Environment(version, params=has_params, variables=variables)
     conditions = []
     for i, cond in enumerate(_list(spec.get("matchConditions"), "spec.matchConditions")):
         cond = _dict(cond, f"spec.matchConditions[{i}]")
@@ -161,6 +163,7 @@ def compile_policy(obj: Mapping[str, Any], origin: Origin, version: celenv.Versi
         failure_policy=failure,
         match=default_match(constraints),
         param_kind=param_kind if has_params else None,
+        environment=env,
         match_conditions=tuple(conditions),
         variables=tuple(variables),
         validations=tuple(validations),
