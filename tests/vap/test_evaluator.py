@@ -265,3 +265,74 @@ def test_generated_policies_compile_for_every_supported_version() -> None:
             for obj in generate.build(profile, PolicyVersion(None), (1, minor), exempt_namespaces=["kube-system"]):
                 if obj["kind"] == "ValidatingAdmissionPolicy":
                     policy.compile_policy(obj, policy.Origin(None, None), (1, minor))
+
+
+CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: crontabs.stable.example.com}
+spec:
+  group: stable.example.com
+  names: {kind: CronTab, plural: crontabs}
+  scope: Namespaced
+  conversion: {strategy: STRATEGY}
+  versions:
+  - {name: v1, served: true, storage: true}
+  - {name: v1beta1, served: true, storage: false}
+"""
+
+EQUIVALENT_POLICY = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: p}
+spec:
+  matchConstraints:
+    matchPolicy: MATCH
+    resourceRules:
+    - {apiGroups: [stable.example.com], apiVersions: [v1], operations: [CREATE], resources: [crontabs]}
+  validations:
+  - expression: "false"
+    messageExpression: "object.apiVersion + ' ' + request.kind.version + ' ' + request.requestKind.version"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: b}
+spec: {policyName: p, validationActions: [Deny]}
+"""
+
+
+def _equivalent(tmp_path: pathlib.Path, match: str, strategy: str, resources: str) -> inputs.Inputs:
+    (tmp_path / "p.yaml").write_text(
+        EQUIVALENT_POLICY.replace("MATCH", match) + "---" + CRD.replace("STRATEGY", strategy)
+    )
+    (tmp_path / "r.yaml").write_text(resources)
+    return inputs.load([str(tmp_path / "p.yaml")], [str(tmp_path / "r.yaml")], (1, 37))
+
+
+def test_match_policy_equivalent(tmp_path: pathlib.Path) -> None:
+    """A rule for v1 matches the same resource asked for through v1beta1, seen converted to v1."""
+    tab = "apiVersion: stable.example.com/v1beta1\nkind: CronTab\nmetadata: {name: t}\nspec: {}\n"
+    loaded = _equivalent(tmp_path, "Equivalent", "None", tab)
+    ((_, out),) = outcomes(loaded)
+    assert out.denials[0].message == "stable.example.com/v1 v1 v1beta1"
+    loaded = _equivalent(tmp_path, "Exact", "None", tab)
+    ((_, out),) = outcomes(loaded)
+    assert out.allowed  # Exact: v1beta1 is not v1
+    loaded = _equivalent(tmp_path, "Equivalent", "Webhook", tab)
+    ((_, out),) = outcomes(loaded)
+    assert out.allowed and "cannot convert it to that version offline" in out.unsupported[0]
+    args = ["vap", "test", str(tmp_path / "p.yaml"), "--resources", str(tmp_path / "r.yaml")]
+    assert main(args) == 2  # what podsec cannot evaluate is an input error, never a silent pass
+
+
+def test_versions_the_server_does_not_serve(tmp_path: pathlib.Path) -> None:
+    old = "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: d}\nspec: {}\n"
+    loaded = _equivalent(tmp_path, "Equivalent", "None", old)
+    assert not loaded.resources
+    assert loaded.errors[0].message == (
+        "Kubernetes 1.37 does not serve Deployment in extensions/v1beta1 (removed in 1.16): use apps/v1"
+    )
+    wrong = "apiVersion: v1\nkind: Deployment\nmetadata: {name: d}\nspec: {}\n"
+    assert _equivalent(tmp_path, "Equivalent", "None", wrong).errors[0].message == (
+        "Kubernetes 1.37 does not serve Deployment in v1: use apps/v1"
+    )

@@ -12,11 +12,11 @@ Audit. The first denial decides the request's message.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from podsec.vap import celenv
+from podsec.vap import celenv, served
 from podsec.vap.policy import Binding, Policy
 
 MAX_MESSAGE_BYTES = 5 * 1024  # celconfig.MaxEvaluatedMessageExpressionSizeBytes
@@ -40,15 +40,15 @@ class Request:
     user_info: Mapping[str, Any] = field(default_factory=lambda: {"username": "podsec", "groups": ["system:masters"]})
     dry_run: bool = False
     options: Mapping[str, Any] | None = None
+    requested: Request | None = None  # the request as made, when a policy matched it as an equivalent resource
 
     def as_cel(self) -> dict[str, Any]:
-        gvk = {"group": self.group, "version": self.version, "kind": self.kind}
-        gvr = {"group": self.group, "version": self.version, "resource": self.resource}
+        asked = self.requested or self
         out: dict[str, Any] = {
-            "kind": gvk,
-            "resource": gvr,
-            "requestKind": gvk,
-            "requestResource": gvr,
+            "kind": {"group": self.group, "version": self.version, "kind": self.kind},
+            "resource": {"group": self.group, "version": self.version, "resource": self.resource},
+            "requestKind": {"group": asked.group, "version": asked.version, "kind": asked.kind},
+            "requestResource": {"group": asked.group, "version": asked.version, "resource": asked.resource},
             "name": self.name,
             "operation": self.operation,
             "userInfo": dict(self.user_info),
@@ -66,9 +66,15 @@ class Request:
 class Cluster:
     """What the API server would look up: namespaces and param objects."""
 
-    def __init__(self, namespaces: Mapping[str, Mapping[str, Any]], objects: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        namespaces: Mapping[str, Mapping[str, Any]],
+        objects: Sequence[Mapping[str, Any]],
+        catalog: served.Catalog | None = None,
+    ) -> None:
         self.namespaces = dict(namespaces)
         self.objects = list(objects)
+        self.catalog = catalog or served.Catalog(celenv.NEWEST)
 
     def namespace(self, name: str) -> Mapping[str, Any]:
         """The namespace object (one with no labels but the automatic one when not given)."""
@@ -137,7 +143,12 @@ def _labels(obj: Mapping[str, Any] | None) -> Mapping[str, str]:
 # -- matching (policy/matching/matching.go, webhook/predicates/rules) ------------------------
 
 
-def _rule_matches(rule: Mapping[str, Any], req: Request) -> bool:
+GVR = tuple[str, str, str]
+
+
+def _rule_matches(rule: Mapping[str, Any], req: Request, gvr: GVR) -> bool:
+    """rules.Matcher: operation, scope, group, version and resource of ``gvr``, names."""
+    group, version, resource = gvr
     scope = rule.get("scope") or "*"
     is_namespace = req.group == "" and req.resource == "namespaces"
     if scope == "Namespaced" and (is_namespace or not req.namespace):
@@ -148,28 +159,38 @@ def _rule_matches(rule: Mapping[str, Any], req: Request) -> bool:
     if "*" not in ops and req.operation not in ops:
         return False
     groups, versions = rule.get("apiGroups") or [], rule.get("apiVersions") or []
-    if "*" not in groups and req.group not in groups:
+    if "*" not in groups and group not in groups:
         return False
-    if "*" not in versions and req.version not in versions:
+    if "*" not in versions and version not in versions:
         return False
     for res in rule.get("resources") or []:
         name, _, sub = str(res).partition("/")
-        if (name == "*" or name == req.resource) and (sub == "*" or sub == req.sub_resource):
-            return True
-    return False
-
-
-def _rules_match(rules: Iterable[Mapping[str, Any]], req: Request) -> bool:
-    for rule in rules:
-        if _rule_matches(rule, req):
+        if (name == "*" or name == resource) and (sub == "*" or sub == req.sub_resource):
             names = rule.get("resourceNames") or []
-            if not names or req.name in names:
-                return True
+            return not names or req.name in names
     return False
 
 
-def resources_match(match: Mapping[str, Any], req: Request, cluster: Cluster) -> bool:
-    """MatchResources against a request (matching.Matcher.Matches)."""
+def _matching_rules(
+    rules: Sequence[Mapping[str, Any]], policy: str, req: Request, catalog: served.Catalog
+) -> GVR | None:
+    """The resource a rule matches (matching.matchesResourceRules): the request's own, or with
+    ``matchPolicy: Equivalent`` (the API server's default) an equivalent one it serves."""
+    own = (req.group, req.version, req.resource)
+    if any(_rule_matches(rule, req, own) for rule in rules):
+        return own
+    if policy == "Exact":
+        return None
+    equivalents = [(s.group, s.version, s.resource) for s in catalog.equivalents(*own)]
+    for rule in rules:
+        for gvr in equivalents:
+            if _rule_matches(rule, req, gvr):
+                return gvr
+    return None
+
+
+def resources_match(match: Mapping[str, Any], req: Request, cluster: Cluster) -> GVR | None:
+    """MatchResources against a request (matching.Matcher.Matches): the resource matched, or None."""
     ns_selector = match.get("namespaceSelector") or {}
     if (req.namespace or req.resource == "namespaces") and (
         ns_selector.get("matchLabels") or ns_selector.get("matchExpressions")
@@ -179,16 +200,50 @@ def resources_match(match: Mapping[str, Any], req: Request, cluster: Cluster) ->
         else:
             ns_labels = _labels(cluster.namespace(req.namespace))
         if not selector_matches(ns_selector, ns_labels):
-            return False
+            return None
     obj_selector = match.get("objectSelector") or {}
     if (obj_selector.get("matchLabels") or obj_selector.get("matchExpressions")) and not (
         selector_matches(obj_selector, _labels(req.object)) or selector_matches(obj_selector, _labels(req.old_object))
     ):
-        return False
-    if _rules_match(match.get("excludeResourceRules") or [], req):
-        return False
+        return None
+    policy = match.get("matchPolicy") or "Equivalent"
+    if _matching_rules(match.get("excludeResourceRules") or [], policy, req, cluster.catalog) is not None:
+        return None
     rules = match.get("resourceRules") or []
-    return not rules or _rules_match(rules, req)
+    return _matching_rules(rules, policy, req, cluster.catalog) if rules else (req.group, req.version, req.resource)
+
+
+def as_matched(req: Request, gvr: GVR, catalog: served.Catalog) -> Request:
+    """The request as a policy that matched it through ``gvr`` sees it (NewVersionedAttributes):
+    kind and resource of ``gvr``, the objects converted to its version; `Unsupported` when
+    podsec cannot convert them offline."""
+    if gvr == (req.group, req.version, req.resource):
+        return req
+    source, target = catalog.served(req.group, req.version, req.resource), catalog.served(*gvr)
+    if source is None or target is None or not (source.same_shape and target.same_shape):
+        raise Unsupported(
+            f"a policy matches this {req.kind} as {'/'.join(p for p in gvr[:2] if p)} {gvr[2]} (matchPolicy: "
+            "Equivalent); podsec cannot convert it to that version offline (only CRD versions with "
+            "conversion strategy None)"
+        )
+
+    def convert(obj: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        return None if obj is None else {**obj, "apiVersion": target.api_version}
+
+    return replace(
+        req,
+        group=target.group,
+        version=target.version,
+        kind=target.kind,
+        resource=target.resource,
+        object=convert(req.object),
+        old_object=convert(req.old_object),
+        requested=req,
+    )
+
+
+class Unsupported(Exception):
+    """Something the API server would do that podsec cannot do offline (an input error, not a verdict)."""
 
 
 # -- evaluation (validating/validator.go) ---------------------------------------------------
@@ -216,6 +271,7 @@ class Outcome:
     audit: list[dict[str, Any]] = field(default_factory=list)  # validation_failure entries
     annotations: dict[str, str] = field(default_factory=dict)
     reports: list[tuple[Decision, str]] = field(default_factory=list)  # (decision, action) per Deny/Warn/Audit
+    unsupported: list[str] = field(default_factory=list)  # what podsec could not evaluate offline
 
     @property
     def allowed(self) -> bool:
@@ -374,10 +430,16 @@ def _collect_params(policy: Policy, binding: Binding, req: Request, cluster: Clu
 def admit(req: Request, policies: Sequence[Policy], bindings: Sequence[Binding], cluster: Cluster) -> Outcome:
     """Run every policy and binding on one request (dispatcher.Dispatch)."""
     outcome = Outcome()
+    asked = req
     for policy in policies:
         try:
-            if not resources_match(policy.match, req, cluster):
+            matched = resources_match(policy.match, asked, cluster)
+            if matched is None:
                 continue
+            req = as_matched(asked, matched, cluster.catalog)
+        except Unsupported as exc:
+            outcome.unsupported.append(f"ValidatingAdmissionPolicy '{policy.name}': {exc}")
+            continue
         except SelectorError as exc:
             d = _error(policy, None, f"failed to configure policy: {exc}")
             if d:
@@ -388,7 +450,7 @@ def admit(req: Request, policies: Sequence[Policy], bindings: Sequence[Binding],
             if binding.policy_name != policy.name:
                 continue
             try:
-                if binding.match is not None and not resources_match(binding.match, req, cluster):
+                if binding.match is not None and resources_match(binding.match, asked, cluster) is None:
                     continue
             except SelectorError as exc:
                 d = _error(policy, binding.name, f"failed to configure binding: {exc}")

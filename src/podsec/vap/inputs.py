@@ -17,7 +17,7 @@ from typing import Any
 from podsec.findings import InputError
 from podsec.model.workloads import KindTable
 from podsec.sources.files import discover, missing, read_objects, read_target
-from podsec.vap import celenv
+from podsec.vap import celenv, served
 from podsec.vap.admission import Request
 from podsec.vap.policy import (
     API_VERSIONS,
@@ -30,53 +30,6 @@ from podsec.vap.policy import (
     compile_policy,
     read_binding,
 )
-
-# kind -> (resource, namespaced) for the built-in kinds whose plural is not simply kind + "s"
-# or that are cluster-scoped.
-_RESOURCES: dict[str, tuple[str, bool]] = {
-    "Namespace": ("namespaces", False),
-    "Node": ("nodes", False),
-    "PersistentVolume": ("persistentvolumes", False),
-    "ClusterRole": ("clusterroles", False),
-    "ClusterRoleBinding": ("clusterrolebindings", False),
-    "CustomResourceDefinition": ("customresourcedefinitions", False),
-    "StorageClass": ("storageclasses", False),
-    "PriorityClass": ("priorityclasses", False),
-    "RuntimeClass": ("runtimeclasses", False),
-    "IngressClass": ("ingressclasses", False),
-    "CSIDriver": ("csidrivers", False),
-    "CSINode": ("csinodes", False),
-    "VolumeAttachment": ("volumeattachments", False),
-    "APIService": ("apiservices", False),
-    "CertificateSigningRequest": ("certificatesigningrequests", False),
-    "MutatingWebhookConfiguration": ("mutatingwebhookconfigurations", False),
-    "ValidatingWebhookConfiguration": ("validatingwebhookconfigurations", False),
-    "ValidatingAdmissionPolicy": ("validatingadmissionpolicies", False),
-    "ValidatingAdmissionPolicyBinding": ("validatingadmissionpolicybindings", False),
-    "MutatingAdmissionPolicy": ("mutatingadmissionpolicies", False),
-    "MutatingAdmissionPolicyBinding": ("mutatingadmissionpolicybindings", False),
-    "PodSecurityPolicy": ("podsecuritypolicies", False),
-    "NetworkPolicy": ("networkpolicies", True),
-    "Endpoints": ("endpoints", True),
-    "Ingress": ("ingresses", True),
-    "PodDisruptionBudget": ("poddisruptionbudgets", True),
-    "ResourceQuota": ("resourcequotas", True),
-}
-
-
-def resource_of(kind: str, crds: Mapping[tuple[str, str], tuple[str, bool]]) -> tuple[str, bool, bool]:
-    """(plural resource, namespaced, known) for a kind."""
-    if kind in _RESOURCES:
-        return (*_RESOURCES[kind], True)
-    lower = kind.lower()
-    for (group_kind, _), (plural, namespaced) in crds.items():
-        if group_kind == kind:
-            return plural, namespaced, True
-    if lower.endswith("y") and not lower.endswith(("ay", "ey", "oy", "uy")):
-        return lower[:-1] + "ies", True, False
-    if lower.endswith(("s", "x", "ch", "sh")):
-        return lower + "es", True, False
-    return lower + "s", True, False
 
 
 def _plain(value: Any) -> Any:
@@ -107,6 +60,7 @@ class Inputs:
     resources: list[Resource] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    catalog: served.Catalog = field(default_factory=lambda: served.Catalog(celenv.NEWEST))
 
 
 def _read(paths: Sequence[str], inputs: Inputs) -> Iterable[tuple[Mapping[str, Any], str, int]]:
@@ -130,7 +84,7 @@ def _is(obj: Mapping[str, Any], kinds: frozenset[str]) -> bool:
 
 def load(policy_paths: Sequence[str], resource_paths: Sequence[str], version: celenv.Version) -> Inputs:
     inputs = Inputs()
-    crds: dict[tuple[str, str], tuple[str, bool]] = {}
+    crds: list[Mapping[str, Any]] = []
     resource_docs: list[tuple[Mapping[str, Any], str, int]] = []
     for paths, is_resource in ((policy_paths, False), (resource_paths, True)):
         for obj, file, line in _read(paths, inputs):
@@ -173,15 +127,16 @@ def load(policy_paths: Sequence[str], resource_paths: Sequence[str], version: ce
                     "so it enforces nothing; add a ValidatingAdmissionPolicyBinding",
                 )
             )
+    inputs.catalog = served.Catalog(version, crds)
     for obj, file, line in resource_docs:
         try:
-            inputs.resources.append(_resource(obj, file, line, crds))
+            inputs.resources.append(_resource(obj, file, line, inputs.catalog))
         except ValueError as exc:
             inputs.errors.append(InputError(file, line, str(exc)))
     return inputs
 
 
-def _note(obj: Mapping[str, Any], inputs: Inputs, crds: dict[tuple[str, str], tuple[str, bool]]) -> None:
+def _note(obj: Mapping[str, Any], inputs: Inputs, crds: list[Mapping[str, Any]]) -> None:
     inputs.objects.append(obj)
     meta = obj.get("metadata") or {}
     if obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1" and meta.get("name"):
@@ -190,11 +145,8 @@ def _note(obj: Mapping[str, Any], inputs: Inputs, crds: dict[tuple[str, str], tu
         labels["kubernetes.io/metadata.name"] = meta["name"]  # set by the API server on every namespace
         ns["metadata"]["labels"] = labels
         inputs.namespaces[meta["name"]] = ns
-    if obj.get("kind") == "CustomResourceDefinition":
-        spec = obj.get("spec") or {}
-        names = spec.get("names") or {}
-        if names.get("kind") and names.get("plural"):
-            crds[(names["kind"], spec.get("group") or "")] = (names["plural"], spec.get("scope") != "Cluster")
+    if obj.get("kind") == "CustomResourceDefinition" and str(obj.get("apiVersion")).startswith("apiextensions.k8s.io/"):
+        crds.append(obj)
 
 
 def _group_version(api_version: str) -> tuple[str, str]:
@@ -202,14 +154,13 @@ def _group_version(api_version: str) -> tuple[str, str]:
     return group, version
 
 
-def _resource(
-    obj: Mapping[str, Any], file: str, line: int, crds: Mapping[tuple[str, str], tuple[str, bool]]
-) -> Resource:
+def _resource(obj: Mapping[str, Any], file: str, line: int, catalog: served.Catalog) -> Resource:
     if obj.get("kind") == "AdmissionReview" and str(obj.get("apiVersion", "")).startswith("admission.k8s.io/"):
         return _review(obj, file, line)
     group, version = _group_version(str(obj.get("apiVersion")))
     kind = str(obj.get("kind"))
-    resource, namespaced, _ = resource_of(kind, crds)
+    resolved = catalog.resolve(group, version, kind)  # NotServed (a ValueError) for a version not served
+    resource, namespaced = resolved.resource, resolved.namespaced
     meta = obj.get("metadata") or {}
     if not namespaced and meta.get("namespace"):
         namespaced = True  # an unknown kind that says it is namespaced
