@@ -1,23 +1,31 @@
 """The generated policies, evaluated offline, agree with `podsec scan`'s engine (and so PSA):
-on every upstream PSA fixture at its level and version, and on every pod of the corpus."""
+on every upstream PSA fixture at its level and version, on every check's documented examples
+and podsec's own hardened test pods, and on every pod and workload of the corpus, with every
+corpus object accounted for."""
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
-from podsec import engine
-from podsec.findings import InputError
+from podsec import docs, engine
+from podsec.checks import ALL_CHECKS
+from podsec.checks._base import CheckLevel
+from podsec.evaluate import Context, evaluate_object
+from podsec.findings import InputError, ObjectResult
 from podsec.model import pod as podmodel
 from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindTable
 from podsec.sources import kyaml
 from podsec.sources.files import read_objects
-from podsec.vap import admission, generate, inputs, policy
+from podsec.vap import admission, generate, inputs, policy, served
+from tests.checks import test_hardened_checks as hardened_cases
 
 PSA_RESOURCES = {
     "Pod": ("", "pods"),
@@ -30,10 +38,16 @@ PSA_RESOURCES = {
     "Job": ("batch", "jobs"),
     "CronJob": ("batch", "cronjobs"),
 }
+NEWEST = (1, 37)
+PROFILES = ("baseline", "restricted", "hardened")
 
 
-def _compiled(level: str, kube: tuple[int, int]) -> tuple[list[policy.Policy], list[policy.Binding]]:
-    objects = generate.build(level, PolicyVersion(None), kube)
+@functools.cache
+def _compiled(
+    profile: str, kube: tuple[int, int], enable: tuple[str, ...] = (), minimum: int | None = None
+) -> tuple[list[policy.Policy], list[policy.Binding]]:
+    options = {"runAsUserMinimum": {"minimum": minimum}} if minimum is not None else None
+    objects = generate.build(profile, PolicyVersion(None), kube, enable=enable, options=options)
     origin = policy.Origin(None, None)
     policies = [policy.compile_policy(o, origin, kube) for o in objects if o["kind"] == "ValidatingAdmissionPolicy"]
     bindings = [policy.read_binding(o, origin) for o in objects if o["kind"] == "ValidatingAdmissionPolicyBinding"]
@@ -59,6 +73,38 @@ def _psa(obj: dict[str, Any], level: str, version: str) -> str | None:
     policy_ = engine.select(Level(level), PolicyVersion.parse(version))
     view = podmodel.build_pod(obj, source)
     return engine.verdict(engine.evaluate(view, policy_), policy_)
+
+
+def _podsec(obj: dict[str, Any], profile: str, enable: Sequence[str] = (), minimum: int | None = None) -> str | None:
+    """What podsec says of the object's pod under ``profile`` (latest): PSA's text for the Pod
+    Security Standards' levels, podsec's own aggregate (as its webhook words it) for hardened."""
+    if profile != "hardened":
+        return _psa(obj, profile, "latest")
+    (source,) = KindTable().pod_sources(obj)
+    options = {"runAsUserMinimum": {"minimum": minimum}} if minimum is not None else None
+    selected = engine.select(engine.Profile.HARDENED, PolicyVersion(None), enable=enable, options=options)
+    results = engine.evaluate(podmodel.build_pod(obj, source), selected)
+    return f'violates podsec "{selected}": {engine.aggregate(results)}' if results else None
+
+
+def _generated(
+    obj: dict[str, Any], profile: str, kube: tuple[int, int] = NEWEST, enable: tuple[str, ...] = (), **kw: Any
+) -> str | None:
+    """The generated policies' answer: a Pod's denial (enforce), a workload's warning (warn),
+    worded as the enforce message (``violates ...``), or None when admitted without one."""
+    policies, bindings = _compiled(profile, kube, enable, kw.get("minimum"))
+    mode = "enforce" if obj["kind"] == "Pod" else "warn"
+    chosen = [p for p in policies if p.name.endswith(f"-{mode}")]
+    own = generate.OWN if profile == "hardened" else generate.PSA
+    outcome = admission.admit(_request(obj, "t"), chosen, bindings, _namespace({f"{own}{mode}": profile}))
+    assert not outcome.unsupported
+    if mode == "enforce":
+        assert not outcome.warnings
+        return outcome.denials[0].message if outcome.denials else None
+    assert outcome.allowed
+    flagged = [d.message for d, action in outcome.reports if action == "Warn"]
+    assert len(flagged) <= 1
+    return flagged[0].replace("would violate", "violates", 1) if flagged else None
 
 
 @pytest.mark.parametrize("kube", [(1, 37), (1, 33)], ids=["k8s-1.37", "k8s-1.33"])
@@ -88,11 +134,86 @@ def test_every_upstream_fixture(psa_fixtures: pathlib.Path, kube: tuple[int, int
         assert counts["same message"] == 4537
 
 
-def test_every_corpus_pod(corpus: pathlib.Path) -> None:
-    """Pods are denied (enforce) and workloads warned about exactly when PSA's checks fail."""
-    compiled = {level: _compiled(level, (1, 37)) for level in ("baseline", "restricted")}
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [(change, expected) for _, change, expected in hardened_cases.CASES],
+    ids=[c[0] for c in hardened_cases.CASES],
+)
+def test_hardened_check_cases(change: Any, expected: list[tuple[str, str, str]]) -> None:
+    """podsec's own tests of its hardened checks (each check's edge cases, Windows and Linux pods)."""
+    pod = hardened_cases.tweak(change)
+    want = _podsec(pod, "hardened")
+    for check_id, _, _ in expected:
+        assert next(c for c in ALL_CHECKS if c.id == check_id).describe(())[0] + " (" in (want or "")
+    assert _generated(pod, "hardened") == want
+    got_oldest = _generated(pod, "hardened", generate.OLDEST)
+    assert (got_oldest is None) == (want is None)  # before 1.35 only PSA's message lists may be ordered differently
+
+
+def test_hardened_options_and_enable() -> None:
+    pod = hardened_cases.tweak(
+        lambda p: (hardened_cases.psc(p).update(runAsUser=1000), hardened_cases.csc(p).update(runAsUser=20000))
+    )
+    assert _generated(pod, "hardened") is None  # runAsUserMinimum is off by default
+    enabled = ("runAsUserMinimum",)
+    assert _generated(pod, "hardened", enable=enabled) == _podsec(pod, "hardened", enabled) is not None
+    assert _generated(pod, "hardened", minimum=30000) == _podsec(pod, "hardened", minimum=30000)
+    assert "below 30000" in (_generated(pod, "hardened", minimum=30000) or "")
+
+
+def test_hardened_capability_spellings() -> None:
+    """Capability names are normalised as podsec normalises them (Python's strip and upper)."""
+    for spelling, dangerous in [
+        ("cap_sys_admin", True),
+        (" CAP_NET_RAW\u3000", True),
+        ("\u017fys_admin", True),  # long s: upper() is S
+        ("checkpoint_re\ufb06ore", True),  # the st ligature: upper() is ST
+        ("sys_admin\x1c", True),  # Python strips U+001C, Go's TrimSpace would not
+        ("CAP_CAP_SYS_ADMIN", False),
+        ("sys-admin", False),
+        ("SYS_ADMINX", False),
+    ]:
+        pod = hardened_cases.tweak(
+            lambda p, s=spelling: hardened_cases.csc(p)["capabilities"].update(add=[s], drop=["all"])
+        )
+        want = _podsec(pod, "hardened")
+        assert want is not None and ("dangerous capability" in want) is dangerous, spelling
+        assert _generated(pod, "hardened") == want, spelling
+
+
+def test_upper_case_table_is_complete() -> None:
+    """The non-ASCII characters whose Python upper() is ASCII are exactly those hardened_cel knows."""
+    from podsec.vap import hardened_cel
+
+    found = {chr(c) for c in range(0x80, 0x110000) if chr(c).upper().isascii() and chr(c).upper().isalpha()}
+    assert found == set(hardened_cel._UPPER_TO_ASCII)
+
+
+def _examples() -> Iterator[tuple[str, str, str]]:
+    for check in ALL_CHECKS:
+        if check.example is not None and check.level is not CheckLevel.GOVERNANCE:
+            yield check.id, "failing", check.example.failing
+            yield check.id, "fixed", check.example.fixed
+
+
+@pytest.mark.parametrize(("check_id", "which", "snippet"), list(_examples()), ids=lambda v: str(v)[:40])
+def test_documented_examples(check_id: str, which: str, snippet: str) -> None:
+    """Every check's documented example (docs/checks), failing and fixed, under every profile."""
+    check = next(c for c in ALL_CHECKS if c.id == check_id)
+    pod = inputs._plain(kyaml.load_all(docs.example_pod(snippet).encode())[0].data)
+    enable = () if check.default_on else (check_id,)
+    for profile in PROFILES:
+        if profile != "hardened" and check.level is CheckLevel.HARDENED:
+            continue
+        want = _podsec(pod, profile, enable) if profile == "hardened" else _podsec(pod, profile)
+        assert _generated(pod, profile, enable=enable if profile == "hardened" else ()) == want, profile
+    if which == "failing":
+        text = _podsec(pod, "hardened", enable) or ""
+        assert check.describe(())[0] in text or check.level is not CheckLevel.HARDENED
+
+
+def _corpus_objects(corpus: pathlib.Path) -> Iterator[tuple[pathlib.Path, int | None, Any]]:
     kinds = KindTable()
-    counts: Counter[str] = Counter()
     for root, dirs, files in os.walk(corpus):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
@@ -100,30 +221,52 @@ def test_every_corpus_pod(corpus: pathlib.Path) -> None:
                 continue
             path = pathlib.Path(root, name)
             for item in read_objects(path.read_bytes(), str(path), kinds):
-                if isinstance(item, InputError):
-                    continue
-                obj = inputs._plain(item.obj)
-                if obj.get("kind") not in PSA_RESOURCES or obj.get("apiVersion") not in ("v1", "apps/v1", "batch/v1"):
-                    continue
-                sources = kinds.pod_sources(obj)
-                if len(sources) != 1 or podmodel.validate_pod(obj, sources[0]):
-                    counts["not a valid pod"] += 1
-                    continue
-                if obj["kind"] == "ReplicationController" and "template" not in (obj.get("spec") or {}):
-                    continue
-                for level in ("baseline", "restricted"):
-                    policies, bindings = compiled[level]
-                    mode = "enforce" if obj["kind"] == "Pod" else "warn"
-                    chosen = [p for p in policies if p.name.endswith(f"-{mode}")]
-                    labels = {f"{generate.PSA}{mode}": level}
-                    outcome = admission.admit(_request(obj, "t"), chosen, bindings, _namespace(labels))
-                    want = _psa(obj, level, "latest")
-                    flagged = outcome.denials if mode == "enforce" else outcome.warnings
-                    assert bool(flagged) == (want is not None), (path, obj.get("metadata"), want, flagged)
-                    if want is not None:
-                        first = flagged[0]
-                        got = first if isinstance(first, str) else first.message
-                        assert want.removeprefix("violates ") in got, (path, want, got)
-                    counts[f"{level} {'denied' if want else 'allowed'}"] += 1
-    assert sum(v for k, v in counts.items() if k.startswith("restricted")) > 1000
+                yield (path, item.line, item) if isinstance(item, InputError) else (path, item.line, item.obj)
+
+
+def test_every_corpus_object(corpus: pathlib.Path) -> None:
+    """Every corpus document that may carry a pod ends in exactly one accounted category; where the
+    generated policies apply, their answer (allow/deny for pods, the warning for workloads) and its
+    text equal podsec's, under each profile."""
+    kinds = KindTable()
+    catalog = served.Catalog(NEWEST)
+    counts: Counter[str] = Counter()
+    context = Context(engine.select(engine.Profile.HARDENED, PolicyVersion(None)), kinds)
+    for path, line, item in _corpus_objects(corpus):
+        if isinstance(item, InputError):
+            counts["unreadable: an input error in podsec scan"] += 1
+            continue
+        raw, obj = item, inputs._plain(item)
+        if kinds.rule_for(obj) is None:
+            continue  # a kind that carries no pod: neither podsec nor the generated policies evaluate it
+        scanned = evaluate_object(raw, context, file=str(path))
+        if obj.get("kind") not in PSA_RESOURCES:
+            assert scanned is None or isinstance(scanned, ObjectResult | list)
+            counts["kind beyond PSA's (Argo, Knative, OpenShift): scanned, not matched by the policies"] += 1
+            continue
+        group, version = inputs._group_version(str(obj.get("apiVersion")))
+        try:
+            catalog.resolve(group, version, obj["kind"])
+        except served.NotServed:
+            with pytest.raises(served.NotServed):
+                inputs._resource(obj, str(path), line or 0, catalog)
+            counts["apiVersion not served by Kubernetes 1.37: vap test reports an input error"] += 1
+            continue
+        if isinstance(scanned, list):
+            assert all(isinstance(e, InputError) for e in scanned)
+            counts["wrong field types: an input error in podsec scan (the API server refuses it too)"] += 1
+            continue
+        if scanned is None:
+            assert not kinds.pod_sources(obj)
+            for profile in PROFILES:
+                assert _generated(obj, profile) is None, (path, line)
+            counts["carries no pod (a patch, a test assertion): neither evaluates it"] += 1
+            continue
+        for profile in PROFILES:
+            want = _podsec(obj, profile)
+            assert _generated(obj, profile) == want, (path, line, profile)
+            counts[f"{profile}: {'denied' if want else 'allowed'}"] += 1
+        counts["evaluated"] += 1
     print(dict(counts))
+    assert counts["evaluated"] > 1300 and counts["hardened: denied"] > 1300
+    assert counts["carries no pod (a patch, a test assertion): neither evaluates it"] == 301

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from podsec import __version__
 from podsec.checks._base import Check, CheckLevel, Severity, Violation
-from podsec.findings import EXIT_ERROR, FileResult, Finding, ObjectResult, Summary, exit_code
+from podsec.findings import EXIT_ERROR, FileResult, Finding, InputError, ObjectResult, Summary, exit_code
 from podsec.model.workloads import ObjectRef
 from podsec.reporters import REPORTERS, RunInfo
 from podsec.vap import celenv
@@ -49,7 +49,14 @@ def add_parser(sub: argparse._SubParsersAction, parser_class: type[argparse.Argu
     t.add_argument("--no-color", action="store_true", help="never colour the text output")
     t.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
     g = vsub.add_parser("generate", help="print ValidatingAdmissionPolicies that enforce a profile like PSA")
-    g.add_argument("--profile", choices=["baseline", "restricted", "hardened"], default="restricted")
+    g.add_argument(
+        "--profile",
+        choices=["baseline", "restricted", "hardened"],
+        help="profile to enforce (default: the config's profile, else restricted)",
+    )
+    g.add_argument(
+        "--config", metavar="FILE", help="configuration file for checks.enable/disable/options (default: .podsec.yaml)"
+    )
     g.add_argument("--pss-version", default="latest", metavar="v1.N|latest", help="what latest means (default: newest)")
     g.add_argument(
         "--kube-version",
@@ -66,7 +73,9 @@ def add_parser(sub: argparse._SubParsersAction, parser_class: type[argparse.Argu
             metavar="NAME",
             help=f"PSA exemption: a {what} (repeatable)",
         )
-    g.add_argument("--not-expressible", action="store_true", help="list the hardened checks CEL cannot express")
+    g.add_argument(
+        "--not-expressible", action="store_true", help="list what the generated policies cannot evaluate as podsec does"
+    )
     g.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -134,7 +143,7 @@ def findings(resource: Resource, outcome: Outcome) -> list[Finding]:
 
 def results(inputs: Inputs) -> list[FileResult]:
     """One FileResult per input file, in order: input errors, and an object per resource."""
-    cluster = Cluster(inputs.namespaces, inputs.objects)
+    cluster = Cluster(inputs.namespaces, inputs.objects, inputs.catalog)
     by_file: dict[str | None, FileResult] = {}
     for name in inputs.files:
         by_file.setdefault(name, FileResult(name))
@@ -144,6 +153,7 @@ def results(inputs: Inputs) -> list[FileResult]:
         outcome = admit(resource.request, inputs.policies, inputs.bindings, cluster)
         ref = ObjectRef.of(resource.object)
         result = by_file.setdefault(resource.file, FileResult(resource.file))
+        result.errors.extend(InputError(resource.file, resource.line, f"{ref}: {text}") for text in outcome.unsupported)
         result.objects.append(
             ObjectResult(
                 object=ref,
@@ -184,5 +194,5 @@ def _test(args: argparse.Namespace) -> int:
 
 def outcomes(inputs: Inputs) -> Sequence[tuple[Resource, Outcome]]:
     """Every resource with the API server's answer (for tests and tools)."""
-    cluster = Cluster(inputs.namespaces, inputs.objects)
+    cluster = Cluster(inputs.namespaces, inputs.objects, inputs.catalog)
     return [(r, admit(r.request, inputs.policies, inputs.bindings, cluster)) for r in inputs.resources]

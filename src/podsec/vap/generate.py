@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
 
+from podsec import engine
+from podsec.checks._base import CheckLevel
+from podsec.config import ConfigError, load
 from podsec.engine import NEWEST as PSS_NEWEST
 from podsec.model.standards import PolicyVersion
-from podsec.vap import celenv, pss_cel
+from podsec.vap import celenv, hardened_cel, pss_cel
 
 OLDEST: celenv.Version = (1, 30)
 """The generated objects use admissionregistration.k8s.io/v1, GA in Kubernetes 1.30."""
@@ -58,29 +61,34 @@ _SIGNIFICANT = (
     "object.spec.?ephemeralContainers.orValue([]).exists(e, !oldObject.spec.?ephemeralContainers.orValue([])"
     ".exists(o, o.?name.orValue('') == e.?name.orValue('') && o.?image.orValue('') == e.?image.orValue('')))"
 )
+# podsec evaluates only objects that carry a pod (model.workloads.KindTable.pod_sources): a
+# template (or a pod's spec) that is a mapping. A live API server always has one; manifests may not.
+_HAS_POD = (
+    "type(request.resource.resource == 'pods' ? object.?spec.orValue(null) : "
+    "request.resource.resource == 'podtemplates' ? object.?template.orValue(null) : "
+    "request.resource.resource == 'cronjobs' ? object.?spec.?jobTemplate.?spec.?template.orValue(null) : "
+    "object.?spec.?template.orValue(null)) == map"
+)
 
-# podsec's hardened checks, and why they are not in the generated policies
-NOT_GENERATED = {
-    "apiPrivilegeEscalationConflict": "the API server itself rejects such pods",
-    "kubeletRunAsNonRootConflict": "needs the image's user, which admission does not see",
-    "apiMisplacedField": "the API server drops unknown fields before admission, so the policy never sees them",
-    "apiInvalidId": "the API server itself rejects such pods",
-    "apiInvalidProfile": "the API server itself rejects such pods",
-    "apiOsForbiddenField": "the API server itself rejects such pods",
-    "apiShareProcessNamespaceHostPID": "the API server itself rejects such pods",
-    "podSecurityContextMissing": "the API server defaults spec.securityContext to {}, so admission cannot tell",
-    "containerSecurityContextMissing": "not yet generated (expressible)",
-    "readOnlyRootFilesystem": "not yet generated (expressible)",
-    "rootGroup": "not yet generated (expressible)",
-    "runAsUserMinimum": "off by default; its minimum is configuration",
-    "windowsAdministrator": "not yet generated (expressible)",
-    "automountServiceAccountToken": "the ServiceAccount's own automountServiceAccountToken is not visible to a policy",
-    "dangerousCapabilities": "not yet generated (expressible)",
-    "capabilitiesDropSpelling": "not yet generated (expressible)",
-    "shareProcessNamespace": "not yet generated (expressible)",
-    "userNamespace": "not yet generated (expressible)",
-    "confinement": "not yet generated (expressible)",
+NOT_EXPRESSIBLE = {
+    "exemptions": "podsec.io/exempt annotations and the config's exemptions are not applied: an exemption's "
+    "expiry date needs today's date, which CEL in an API server does not have (PSA's exemptions are: "
+    "--exempt-namespace, --exempt-username, --exempt-runtime-class)",
 }
+"""What podsec evaluates that the generated policies cannot, and why. Every check is generated."""
+
+LIVE_NOTES = {
+    "podSecurityContextMissing": "the API server defaults spec.securityContext to {} before admission, "
+    "so on a live cluster this check never fires (offline, on manifests, it does)",
+    "apiMisplacedField": "the API server drops (or, with strict field validation, rejects) unknown fields before "
+    "admission, so on a live cluster the policy never sees them",
+    "apiPrivilegeEscalationConflict": "the API server's own validation rejects such pods before admission",
+    "apiInvalidId": "the API server's own validation rejects such pods before admission",
+    "apiInvalidProfile": "the API server's own validation rejects such pods before admission",
+    "apiOsForbiddenField": "the API server's own validation rejects such pods before admission",
+    "apiShareProcessNamespaceHostPID": "the API server's own validation rejects such pods before admission",
+}
+"""Generated checks that a live API server makes moot: it changes or refuses the object first."""
 
 
 def _latest(pss_version: PolicyVersion, kube: celenv.Version) -> tuple[int, str]:
@@ -107,7 +115,9 @@ def _mode_labels(mode: str) -> tuple[str, str]:
     return f"{own} != '' ? {own} : {psa}", f"{version}.orValue('')"
 
 
-def _variables(level: str, mode: str, latest: int, default_spelling: str, full: bool) -> list[dict[str, str]]:
+def _variables(
+    mode: str, latest: int, default_spelling: str, checks: Sequence[tuple[str, str]]
+) -> list[dict[str, str]]:
     _, version_label = _mode_labels(mode)
     valid = "s == 'latest' || s.matches('^v1\\\\.(0|[1-9][0-9]*)$')"
     spelling = f"[{version_label}].map(s, ({valid}) ? s : '{default_spelling}')[0]"
@@ -127,10 +137,10 @@ def _variables(level: str, mode: str, latest: int, default_spelling: str, full: 
             "expression": "variables.spec.?initContainers.orValue([]) + variables.spec.?containers.orValue([]) + "
             "variables.spec.?ephemeralContainers.orValue([])",
         },
+        {"name": "os", "expression": "variables.spec.?os.?name.orValue('')"},
         {"name": "spelling", "expression": spelling},
         {"name": "v", "expression": minor},
     ]
-    checks = pss_cel.checks(level, full)
     for check_id, expression in checks:
         out.append({"name": f"check_{check_id}", "expression": expression})
     failures = "[" + ", ".join(f"variables.check_{c}" for c, _ in checks) + "].filter(m, m != '')"
@@ -138,12 +148,36 @@ def _variables(level: str, mode: str, latest: int, default_spelling: str, full: 
     return out
 
 
-def _level_selectors(level: str, mode: str) -> list[list[dict[str, Any]]]:
-    """namespaceSelector matchExpressions of the bindings that select ``level`` for ``mode``."""
+def checks(
+    profile: str,
+    full: bool,
+    *,
+    enable: Sequence[str] = (),
+    disable: Sequence[str] = (),
+    options: Mapping[str, Mapping[str, int | str]] | None = None,
+) -> list[tuple[str, str]]:
+    """(check id, CEL) of every check ``profile`` runs, in podsec's order, as the config selects them
+    (`engine.select`): the Pod Security Standards at every version, then podsec's own checks."""
+    level = "baseline" if profile == "baseline" else "restricted"
+    policy = engine.select(
+        engine.Profile(profile), PolicyVersion(None), enable=enable, disable=disable, options=options
+    )
+    out = [(cid, cel) for cid, cel in pss_cel.checks(level, full) if cid not in set(disable)]
+    for selected in policy.checks:
+        if selected.check.level is CheckLevel.HARDENED:
+            chosen = (options or {}).get(selected.check.id, {})
+            out.append((selected.check.id, hardened_cel.expression(selected.check, chosen)))
+    return out
+
+
+def _level_selectors(profile: str, mode: str) -> list[list[dict[str, Any]]]:
+    """namespaceSelector matchExpressions of the bindings that select ``profile`` for ``mode``
+    (PSA's labels name only the Pod Security Standards' levels; podsec's name any profile)."""
     own, psa = f"{OWN}{mode}", f"{PSA}{mode}"
-    selectors: list[list[dict[str, Any]]] = [[{"key": own, "operator": "In", "values": [level]}]]
+    selectors: list[list[dict[str, Any]]] = [[{"key": own, "operator": "In", "values": [profile]}]]
     no_own: dict[str, Any] = {"key": own, "operator": "DoesNotExist"}
-    if mode == "enforce" and level == "restricted":  # an invalid enforce level fails closed
+    standard = profile != "hardened"
+    if standard and mode == "enforce" and profile == "restricted":  # an invalid enforce level fails closed
         selectors.append(
             [
                 no_own,
@@ -151,13 +185,14 @@ def _level_selectors(level: str, mode: str) -> list[list[dict[str, Any]]]:
                 {"key": psa, "operator": "NotIn", "values": ["privileged", "baseline"]},
             ]
         )
-    else:
-        selectors.append([no_own, {"key": psa, "operator": "In", "values": [level]}])
+    elif standard:
+        selectors.append([no_own, {"key": psa, "operator": "In", "values": [profile]}])
     if mode == "warn":  # warn follows enforce when no warn label is set
         absent: list[dict[str, Any]] = [{"key": psa, "operator": "DoesNotExist"}, no_own]
-        selectors.append([*absent, {"key": f"{OWN}enforce", "operator": "In", "values": [level]}])
-        enforce: dict[str, Any] = {"key": f"{PSA}enforce", "operator": "In", "values": [level]}
-        selectors.append([*absent, {"key": f"{OWN}enforce", "operator": "DoesNotExist"}, enforce])
+        selectors.append([*absent, {"key": f"{OWN}enforce", "operator": "In", "values": [profile]}])
+        if standard:
+            enforce: dict[str, Any] = {"key": f"{PSA}enforce", "operator": "In", "values": [profile]}
+            selectors.append([*absent, {"key": f"{OWN}enforce", "operator": "DoesNotExist"}, enforce])
     return selectors
 
 
@@ -169,12 +204,15 @@ def build(
     exempt_namespaces: Sequence[str] = (),
     exempt_usernames: Sequence[str] = (),
     exempt_runtime_classes: Sequence[str] = (),
+    enable: Sequence[str] = (),
+    disable: Sequence[str] = (),
+    options: Mapping[str, Mapping[str, int | str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The policies and bindings for ``profile``."""
-    level = "baseline" if profile == "baseline" else "restricted"
+    """The policies and bindings for ``profile`` (checks selected as in `checks`)."""
     latest, spelling = _latest(pss_version, kube)
     full = celenv.compatibility(kube) >= (1, 34)
-    shown = profile if profile != "hardened" else "restricted"
+    selected = checks(profile, full, enable=enable, disable=disable, options=options)
+    standard = "podsec" if profile == "hardened" else "PodSecurity"  # as podsec's webhook says it
     objects: list[dict[str, Any]] = []
     for mode, action in (("enforce", "Deny"), ("warn", "Warn"), ("audit", "Audit")):
         name = f"podsec-{profile}-{mode}"
@@ -199,10 +237,7 @@ def build(
             ]
         conditions = [
             {"name": "significant-change", "expression": _SIGNIFICANT},
-            {
-                "name": "has-pod-template",
-                "expression": "request.resource.resource != 'replicationcontrollers' || has(object.spec.template)",
-            },
+            {"name": "has-pod", "expression": _HAS_POD},
         ]
         if exempt_namespaces:
             conditions.append(
@@ -220,7 +255,7 @@ def build(
                 }
             )
         verb = "violates" if mode == "enforce" else "would violate"
-        message = f"'{verb} PodSecurity \"{shown}:' + variables.spelling + '\": ' + variables.failures.join(', ')"
+        message = f"'{verb} {standard} \"{profile}:' + variables.spelling + '\": ' + variables.failures.join(', ')"
         objects.append(
             {
                 "apiVersion": API,
@@ -238,21 +273,19 @@ def build(
                     "failurePolicy": "Fail" if mode == "enforce" else "Ignore",
                     "matchConstraints": {"resourceRules": rules},
                     "matchConditions": conditions,
-                    "variables": _variables(level, mode, latest, spelling, full),
+                    "variables": _variables(mode, latest, spelling, selected),
                     "validations": [
                         {
                             "expression": "size(variables.failures) == 0",
                             "messageExpression": message,
-                            "message": f'{verb} PodSecurity "{shown}"',
+                            "message": f'{verb} {standard} "{profile}"',
                             "reason": "Forbidden",
                         }
                     ],
                 },
             }
         )
-        for i, expressions in enumerate(_level_selectors(profile if profile != "hardened" else "hardened", mode)):
-            if profile == "hardened" and i > 0:
-                break  # hardened is podsec's own profile: only podsec.io/<mode>: hardened selects it
+        for i, expressions in enumerate(_level_selectors(profile, mode)):
             objects.append(
                 {
                     "apiVersion": API,
@@ -274,24 +307,38 @@ def _list(items: Sequence[str]) -> str:
 
 def main(args: argparse.Namespace) -> int:
     if args.not_expressible:
-        for check, why in NOT_GENERATED.items():
-            sys.stdout.write(f"{check}: {why}\n")
+        for what, why in NOT_EXPRESSIBLE.items():
+            sys.stdout.write(f"{what}: not generated: {why}\n")
+        for check, why in LIVE_NOTES.items():
+            sys.stdout.write(f"{check}: generated, but {why}\n")
         return 0
     if args.kube_version < OLDEST:
         print(f"podsec: error: podsec vap generate needs Kubernetes 1.{OLDEST[1]} or newer", file=sys.stderr)
         return 2
     try:
         version = PolicyVersion.parse(args.pss_version)
-    except ValueError as exc:
+        config = load(args.config, known=None)
+        profile = args.profile or (config.profile.value if config.profile else "restricted")
+        objects = build(
+            profile,
+            version,
+            args.kube_version,
+            exempt_namespaces=args.exempt_namespace,
+            exempt_usernames=args.exempt_username,
+            exempt_runtime_classes=args.exempt_runtime_class,
+            enable=config.enable,
+            disable=config.disable,
+            options=config.options,
+        )
+    except (ValueError, ConfigError, engine.ConfigurationError) as exc:
         print(f"podsec: error: {exc}", file=sys.stderr)
         return 2
-    objects = build(
-        args.profile,
-        version,
-        args.kube_version,
-        exempt_namespaces=args.exempt_namespace,
-        exempt_usernames=args.exempt_username,
-        exempt_runtime_classes=args.exempt_runtime_class,
-    )
+    if config.exemptions:
+        where = config.path or "the configuration"
+        print(
+            f"podsec: warning: {where} has exemptions; generated policies do not apply them "
+            "(see podsec vap generate --not-expressible)",
+            file=sys.stderr,
+        )
     sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False, width=1_000_000))
     return 0
