@@ -336,3 +336,27 @@ def test_versions_the_server_does_not_serve(tmp_path: pathlib.Path) -> None:
     assert _equivalent(tmp_path, "Equivalent", "None", wrong).errors[0].message == (
         "Kubernetes 1.37 does not serve Deployment in v1: use apps/v1"
     )
+
+
+def test_authorizer_answers(tmp_path: pathlib.Path) -> None:
+    """Offline there is no authorizer: a policy that asks it is refused, unless --authorizer answers."""
+    check = (
+        "[{expression: \"authorizer.group('apps').resource('deployments').namespace('shop').check('create').allowed()"
+        " && authorizer.requestResource.check('update').allowed() && !authorizer.path('/healthz').check('get')"
+        ".errored() && authorizer.serviceAccount('shop', 'builder').group('').resource('pods').check('get')"
+        ".reason() == ''\", message: not allowed}]"
+    )
+    refused = _run(tmp_path, check)
+    assert "give every check an answer with --authorizer allow" in refused.errors[0].message
+    args = ["vap", "test", str(tmp_path / "p.yaml"), "--resources", str(tmp_path / "r.yaml")]
+    assert main([*args, "--authorizer", "allow"]) == 0
+    assert main([*args, "--authorizer", "deny"]) == 1
+    loaded = inputs.load([str(tmp_path / "p.yaml")], [str(tmp_path / "r.yaml")], (1, 37), "deny")
+    assert _pod_outcome(loaded).denials[0].message == "not allowed"
+    _run(tmp_path, "[{expression: \"authorizer.path(' ').check('get').allowed()\"}]")
+    loaded = inputs.load([str(tmp_path / "p.yaml")], [str(tmp_path / "r.yaml")], (1, 37), "allow")
+    assert _pod_outcome(loaded).denials[0].message.endswith("resulted in error: path must not be empty")
+    message = "[{expression: 'false', messageExpression: \"authorizer.path('/x').check('get').reason()\"}]"
+    _run(tmp_path, message)
+    loaded = inputs.load([str(tmp_path / "p.yaml")], [str(tmp_path / "r.yaml")], (1, 37), "allow")
+    assert "undeclared reference to 'authorizer'" in loaded.errors[0].message  # as in Kubernetes: not in messages

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from podsec.vap import celenv, served
+from podsec.vap import celenv, k8slib, served
 from podsec.vap.policy import Binding, Policy
 
 MAX_MESSAGE_BYTES = 5 * 1024  # celconfig.MaxEvaluatedMessageExpressionSizeBytes
@@ -330,6 +330,8 @@ def validate(
     }
     if policy.param_kind is not None:
         data["params"] = params
+    if policy.authorizer is not None:
+        data |= k8slib.authorizer_values(policy.authorizer)
     env = policy.environment
     if policy.match_conditions:
         matching = celenv.Scope(env, {**data, "namespaceObject": None})

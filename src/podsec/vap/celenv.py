@@ -90,9 +90,10 @@ class Program:
 
 
 _RESULT = {"bool": ("bool",), "string": ("string",), "annotation": ("string", "null_type"), "any": ()}
-_NOT_OFFLINE = {
-    "authorizer": "the authorizer library needs a live cluster's authorization; podsec does not evaluate it offline",
-}
+_UNANSWERED = (
+    "the authorizer library asks the cluster's authorization, which podsec does not have offline: "
+    "give every check an answer with --authorizer allow or --authorizer deny"
+)
 _CROSS_NUMERIC = re.compile(
     r"found no matching overload for '_(?:<|<=|>|>=|==|!=)_' applied to '\((?:int|uint|double), "
 )
@@ -112,13 +113,25 @@ class Environment:
     to later expressions as ``variables.<name>``.
     """
 
-    def __init__(self, version: Version, *, params: bool, variables: Sequence[tuple[str, Program]] = ()) -> None:
+    def __init__(
+        self,
+        version: Version,
+        *,
+        params: bool,
+        variables: Sequence[tuple[str, Program]] = (),
+        authorizer: str = "none",
+    ) -> None:
+        """``authorizer``: "declared" (``authorizer`` and ``authorizer.requestResource`` exist),
+        "unanswered" (they would, but podsec has no answer for them) or "none" (as in messages)."""
         self.version = version
         self.cel_version = compatibility(version)
         self.variables = {name: program.optional for name, program in variables}
+        self.authorizer = authorizer
         names: dict[str, Any] = dict.fromkeys(_DECLARED, cel.Type.DYN)
         if params:
             names["params"] = cel.Type.DYN
+        if authorizer == "declared":
+            names |= {"authorizer": k8slib.AUTHORIZER, "authorizer.requestResource": k8slib.RESOURCE_CHECK}
         functions = k8slib.declarations(self.cel_version)
         for name, program in variables:
             overload = cel.Overload(
@@ -142,9 +155,8 @@ class Environment:
             compiled = self._env.compile(text.text)
         except RuntimeError as exc:
             message = str(exc).removeprefix("INVALID_ARGUMENT: ").removesuffix(" [INVALID_ARGUMENT]").strip()
-            for name, why in _NOT_OFFLINE.items():
-                if f"undeclared reference to '{name}'" in message:
-                    raise CompileError(why) from None
+            if self.authorizer == "unanswered" and "undeclared reference to 'authorizer'" in message:
+                raise CompileError(_UNANSWERED) from None
             if self.cel_version >= (1, 28) and _only_cross_numeric(message):
                 # Kubernetes enables cross-type numeric comparisons (1 < 1.5); cel-cpp's checker
                 # refuses them, its runtime compares across types: evaluate such an expression unchecked.

@@ -14,7 +14,7 @@ from podsec.checks._base import Check, CheckLevel, Severity, Violation
 from podsec.findings import EXIT_ERROR, FileResult, Finding, InputError, ObjectResult, Summary, exit_code
 from podsec.model.workloads import ObjectRef
 from podsec.reporters import REPORTERS, RunInfo
-from podsec.vap import celenv
+from podsec.vap import celenv, k8slib
 from podsec.vap.admission import Cluster, Decision, Outcome, admit, denial_text, warning_text
 from podsec.vap.inputs import Inputs, Resource, load
 
@@ -44,6 +44,11 @@ def add_parser(sub: argparse._SubParsersAction, parser_class: type[argparse.Argu
         default=celenv.NEWEST,
         metavar="1.N",
         help=f"API server (default {newest})",
+    )
+    t.add_argument(
+        "--authorizer",
+        choices=k8slib.AUTHORIZER_ANSWERS,
+        help="answer every authorizer check of the policies so (default: refuse policies that use the authorizer)",
     )
     t.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     t.add_argument("--no-color", action="store_true", help="never colour the text output")
@@ -169,7 +174,7 @@ def results(inputs: Inputs) -> list[FileResult]:
 
 def _test(args: argparse.Namespace) -> int:
     version: celenv.Version = args.kube_version
-    inputs = load(args.policies, args.resources, version)
+    inputs = load(args.policies, args.resources, version, args.authorizer)
     if not inputs.resources and not inputs.errors:
         print("podsec: error: no resources found in --resources", file=sys.stderr)
         return EXIT_ERROR

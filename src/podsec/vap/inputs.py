@@ -82,7 +82,12 @@ def _is(obj: Mapping[str, Any], kinds: frozenset[str]) -> bool:
     return obj.get("kind") in kinds and obj.get("apiVersion") in API_VERSIONS
 
 
-def load(policy_paths: Sequence[str], resource_paths: Sequence[str], version: celenv.Version) -> Inputs:
+def load(
+    policy_paths: Sequence[str],
+    resource_paths: Sequence[str],
+    version: celenv.Version,
+    authorizer: str | None = None,
+) -> Inputs:
     inputs = Inputs()
     crds: list[Mapping[str, Any]] = []
     resource_docs: list[tuple[Mapping[str, Any], str, int]] = []
@@ -91,7 +96,7 @@ def load(policy_paths: Sequence[str], resource_paths: Sequence[str], version: ce
             origin = Origin(file, line)
             if _is(obj, POLICY_KINDS):
                 try:
-                    inputs.policies.append(compile_policy(obj, origin, version))
+                    inputs.policies.append(compile_policy(obj, origin, version, authorizer))
                 except PolicyError as exc:
                     name = (obj.get("metadata") or {}).get("name")
                     inputs.errors.append(InputError(file, line, f"ValidatingAdmissionPolicy {name}: {exc}"))

@@ -32,6 +32,7 @@ Version = tuple[int, int]
 _OPAQUE = {
     "kubernetes": ("Quantity", "URL", "Semver", "NamedFormat"),
     "net": ("IP", "CIDR"),
+    "kubernetes.authorization": ("Authorizer", "PathCheck", "GroupCheck", "ResourceCheck", "Decision"),
 }
 
 
@@ -65,9 +66,15 @@ QuantityMsg, URLMsg, SemverMsg = (
 )
 IPMsg, CIDRMsg = _message("net.IP"), _message("net.CIDR")
 FormatMsg = _message("kubernetes.NamedFormat")
+AuthorizerMsg, PathCheckMsg, GroupCheckMsg, ResourceCheckMsg, DecisionMsg = (
+    _message(f"kubernetes.authorization.{name}") for name in _OPAQUE["kubernetes.authorization"]
+)
 QUANTITY, URL, SEMVER = cel.Type("kubernetes.Quantity"), cel.Type("kubernetes.URL"), cel.Type("kubernetes.Semver")
 IP, CIDR = cel.Type("net.IP"), cel.Type("net.CIDR")
 FORMAT = cel.Type("kubernetes.NamedFormat")
+AUTHORIZER, PATH_CHECK, GROUP_CHECK, RESOURCE_CHECK, DECISION = (
+    cel.Type(f"kubernetes.authorization.{name}") for name in _OPAQUE["kubernetes.authorization"]
+)
 
 S, INT, B, D = cel.Type.STRING, cel.Type.INT, cel.Type.BOOL, cel.Type.DOUBLE
 DYN, LIST = cel.Type.DYN, cel.Type.List(cel.Type.DYN)
@@ -606,19 +613,70 @@ _FORMATS = {
 }
 FORMAT_SINCE: Version = (1, 31)
 
+# -- authorizer (library.Authz, AuthzSelectors) with a fixed answer --------------------------
+# Offline there is no authorizer to ask: `podsec vap test --authorizer allow|deny` gives every
+# check that answer. The answer travels in the messages' value from ``authorizer`` to the Decision.
+
+AUTHORIZER_ANSWERS = ("allow", "deny")
+
+
+def _carry(target: Any, empty: str | None = None) -> Callable[..., Any]:
+    def step(receiver: Any, arg: str = "", *rest: str) -> Any:
+        if empty is not None and not arg.strip():
+            raise CelError(f"{empty} must not be empty")
+        return target(value=receiver.value)
+
+    return step
+
+
+def _service_account(authz: Any, namespace: str, name: str) -> Any:
+    if k8sformat.is_dns1123_subdomain(name):
+        raise CelError("Invalid service account name")
+    if k8sformat.is_dns1123_label(namespace):
+        raise CelError("Invalid service account namespace")
+    return AuthorizerMsg(value=authz.value)
+
+
+_AUTHZ = {
+    "path": [_m("authorizer_path", PATH_CHECK, [AUTHORIZER, S], _carry(PathCheckMsg, "path"))],
+    "group": [_m("authorizer_group", GROUP_CHECK, [AUTHORIZER, S], _carry(GroupCheckMsg))],
+    "serviceAccount": [_m("authorizer_serviceaccount", AUTHORIZER, [AUTHORIZER, S, S], _service_account)],
+    "resource": [_m("groupcheck_resource", RESOURCE_CHECK, [GROUP_CHECK, S], _carry(ResourceCheckMsg, "resource"))],
+    "subresource": [_m("resourcecheck_subresource", RESOURCE_CHECK, [RESOURCE_CHECK, S], _carry(ResourceCheckMsg))],
+    "namespace": [_m("resourcecheck_namespace", RESOURCE_CHECK, [RESOURCE_CHECK, S], _carry(ResourceCheckMsg))],
+    "name": [_m("resourcecheck_name", RESOURCE_CHECK, [RESOURCE_CHECK, S], _carry(ResourceCheckMsg))],
+    "check": [
+        _m("pathcheck_check", DECISION, [PATH_CHECK, S], _carry(DecisionMsg)),
+        _m("resourcecheck_check", DECISION, [RESOURCE_CHECK, S], _SAME_KINDS),
+    ],
+    "errored": [_m("decision_errored", B, [DECISION], lambda d: False)],
+    "error": [_m("decision_error", S, [DECISION], lambda d: "")],
+    "allowed": [_m("decision_allowed", B, [DECISION], lambda d: d.value == "allow")],
+    "reason": [_m("decision_reason", S, [DECISION], lambda d: "")],
+}
+_AUTHZ_SELECTORS = {
+    "fieldSelector": [_m("authorizer_fieldselector", RESOURCE_CHECK, [RESOURCE_CHECK, S], _carry(ResourceCheckMsg))],
+    "labelSelector": [_m("authorizer_labelselector", RESOURCE_CHECK, [RESOURCE_CHECK, S], _carry(ResourceCheckMsg))],
+}
+
+
+def authorizer_values(answer: str) -> dict[str, Any]:
+    """``authorizer`` and ``authorizer.requestResource`` for an evaluation, answering ``answer``."""
+    return {"authorizer": AuthorizerMsg(value=answer), "authorizer.requestResource": ResourceCheckMsg(value=answer)}
+
+
 LIBRARIES: tuple[tuple[str, Version, dict[str, list[Overload]]], ...] = (
     ("lists", (1, 0), _LISTS),
     ("regex", (1, 0), _REGEX),
     ("urls", (1, 0), _URLS),
+    ("authz", (1, 27), _AUTHZ),
     ("quantity", (1, 28), _QUANTITIES),
     ("ip/cidr", (1, 30), _IPS),
     ("format", FORMAT_SINCE, _FORMATS),
+    ("authz selectors", (1, 31), _AUTHZ_SELECTORS),
     ("semver", (1, 33), _SEMVERS),
 )
-"""(name, first Kubernetes version, functions) of the libraries implemented here."""
-
-UNSUPPORTED: tuple[tuple[str, Version, tuple[str, ...]], ...] = (("authz", (1, 27), ("authorizer",)),)
-"""Libraries Kubernetes has that podsec does not evaluate offline (they need a cluster)."""
+"""(name, first Kubernetes version, functions) of Kubernetes' libraries, all implemented here."""
 
 
 def _safe(impl: Callable[..., Any]) -> Callable[..., Any]:

@@ -46,6 +46,7 @@ class Policy:
     match: Mapping[str, Any]  # matchConstraints, defaulted
     param_kind: Mapping[str, Any] | None
     environment: celenv.Environment  # where its expressions were compiled (and are evaluated)
+    authorizer: str | None  # the answer every authorizer check gets (vap test --authorizer), or None
     match_conditions: tuple[tuple[str, celenv.Program], ...]
     variables: tuple[tuple[str, celenv.Program], ...]
     validations: tuple[Validation, ...]
@@ -105,8 +106,13 @@ def _compile(env: celenv.Environment, expression: Any, result: str, where: str) 
         raise PolicyError(f"{where}: {exc}") from None
 
 
-def compile_policy(obj: Mapping[str, Any], origin: Origin, version: celenv.Version) -> Policy:
-    """A policy object, validated and compiled for a server of ``version``; raises `PolicyError`."""
+def compile_policy(
+    obj: Mapping[str, Any], origin: Origin, version: celenv.Version, authorizer: str | None = None
+) -> Policy:
+    """A policy object, validated and compiled for a server of ``version``; raises `PolicyError`.
+
+    ``authorizer`` answers every authorizer check (allow or deny); without it a policy that asks
+    the authorizer is refused, as podsec cannot ask a cluster."""
     name = _name(obj, "ValidatingAdmissionPolicy")
     spec = _dict(obj.get("spec"), "spec")
     failure = spec.get("failurePolicy") or "Fail"
@@ -118,6 +124,7 @@ def compile_policy(obj: Mapping[str, Any], origin: Origin, version: celenv.Versi
     param_kind = spec.get("paramKind")
     has_params = isinstance(param_kind, dict)
     variables: list[tuple[str, celenv.Program]] = []
+    authz = "declared" if authorizer else "unanswered"
     for i, var in enumerate(_list(spec.get("variables"), "spec.variables")):
         var = _dict(var, f"spec.variables[{i}]")
         vname = var.get("name")
@@ -125,10 +132,11 @@ def compile_policy(obj: Mapping[str, Any], origin: Origin, version: celenv.Versi
             raise PolicyError(f"spec.variables[{i}].name: must be a valid CEL identifier")
         if any(vname == seen for seen, _ in variables):
             raise PolicyError(f'spec.variables[{i}].name: Duplicate value: "{vname}"')
-        env = celenv.Environment(version, params=has_params, variables=variables)
+        env = celenv.Environment(version, params=has_params, variables=variables, authorizer=authz)
         where = f"spec.variables[{i}].expression"
         variables.append((vname, _compile(env, var.get("expression"), "variable", where)))
-    env = celenv.Environment(version, params=has_params, variables=variables)
+    env = celenv.Environment(version, params=has_params, variables=variables, authorizer=authz)
+    messages = celenv.Environment(version, params=has_params, variables=variables)  # no authorizer in messages
     conditions = []
     for i, cond in enumerate(_list(spec.get("matchConditions"), "spec.matchConditions")):
         cond = _dict(cond, f"spec.matchConditions[{i}]")
@@ -141,7 +149,8 @@ def compile_policy(obj: Mapping[str, Any], origin: Origin, version: celenv.Versi
         message_expression = val.get("messageExpression")
         message_program = None
         if isinstance(message_expression, str) and message_expression.strip():
-            message_program = _compile(env, message_expression, "string", f"spec.validations[{i}].messageExpression")
+            where = f"spec.validations[{i}].messageExpression"
+            message_program = _compile(messages, message_expression, "string", where)
         raw_message = val.get("message")
         message = raw_message if isinstance(raw_message, str) else ""
         if "\n" in message.strip():
@@ -164,6 +173,7 @@ def compile_policy(obj: Mapping[str, Any], origin: Origin, version: celenv.Versi
         match=default_match(constraints),
         param_kind=param_kind if has_params else None,
         environment=env,
+        authorizer=authorizer,
         match_conditions=tuple(conditions),
         variables=tuple(variables),
         validations=tuple(validations),
