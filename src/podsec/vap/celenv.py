@@ -207,6 +207,8 @@ _WORDING = (
 
 def error_text(raw: str) -> str:
     text = _STATUS.sub("", raw.strip(), count=1)
+    for name, internal in celtext.INDEX_OF.items():
+        text = text.replace(f").{internal}(", f").{name}(")
     for pattern, replacement in _WORDING:
         if pattern.match(text):
             return pattern.sub(replacement, text)
