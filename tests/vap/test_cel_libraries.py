@@ -150,8 +150,8 @@ def test_index_of_errors_and_types() -> None:
     for refused in ("[1, 2].indexOf('a')", "'abc'.indexOf(1)", "['a'].lastIndexOf(1)"):
         with pytest.raises(celenv.CompileError, match=r"found no matching overload for '(last)?[iI]ndexOf'"):
             _eval(refused)
-    with pytest.raises(celenv.EvalError, match=r"^no such overload: \(map\)\.indexOf\(int64\)$"):
-        _eval("object.m[0].indexOf(1) == 0")  # errors name the function the user called
+    with pytest.raises(celenv.EvalError, match=r"^no such overload: indexOf\(map, int\)$"):  # as cel-go words it
+        _eval("object.m[0].indexOf(1) == 0")
     with pytest.raises(celenv.CompileError, match="undeclared reference to '_ndexOf'"):
         _eval("[1]._ndexOf(1)")  # podsec's internal name is not Kubernetes'
 

@@ -19,7 +19,7 @@ def _rewrite(text: str, formats: bool = True) -> str:
         ("variables.a > 1", "variables.a() > 1"),
         ("variables.opt.orValue(1)", "variables.opt()[?0].orValue(1)"),
         ("variables . a", "variables . a()"),
-        ("has(variables.a) && has(variables.a.b)", "true && has(variables.a().b)"),
+        ("has(variables.a) && has(variables.a.b)", "size([variables.a()]) == 1 && has(variables.a().b)"),
         ("object.variables.a", "object.variables.a"),  # a field named variables
         ("variables.unknown", "variables.unknown"),  # left for the checker to refuse
         ("[1].all(variables, variables > 0)", "[1].all(variables, variables > 0)"),

@@ -354,8 +354,9 @@ def validate(
         try:
             ok = celenv.run(validation.program, checking)
         except celenv.EvalError as exc:
-            d = _error(policy, binding, _expression_error(validation.program, str(exc)))
-            decisions.append(d or Decision(policy.name, binding, "Admit", "error", index=index))
+            text = _expression_error(validation.program, str(exc))
+            d = _error(policy, binding, text)  # None under failurePolicy Ignore: admitted, the error kept
+            decisions.append(d or Decision(policy.name, binding, "Admit", "error", text, index=index))
             continue
         if ok is True:
             decisions.append(Decision(policy.name, binding, "Admit", "admit", index=index))

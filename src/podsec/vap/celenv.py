@@ -201,14 +201,45 @@ _WORDING = (
     (re.compile(r"^divide by zero$"), "division by zero"),
     (re.compile(r"^modulus by zero$"), "modulus by zero"),
     (re.compile(r"^Index error: index=(-?\d+) size=(\d+)$"), r"index out of bounds: \1"),
-    (re.compile(r"^No matching overloads found : (.*)$"), r"no such overload: \1"),
+    (re.compile(r"^No matching overloads found : (.*)$"), lambda m: _no_overload(m.group(1))),
+    (re.compile(r"^cannot convert (\w+) to (\w+)$"), r"type conversion error from '\1' to '\2'"),
 )
+
+
+_CPP_TYPES = {"int64": "int", "uint64": "uint"}
+_CALL = re.compile(r"^(?:\((\w+)\)\.)?([\w.@]+)\((.*)\)$")
+
+
+def _no_overload(call: str) -> str:
+    """cel-go's words for a call no overload takes. Operators and the standard library's functions
+    of two arguments say no more, its functions of one name themselves, and the functions of the
+    extensions and of Kubernetes' libraries (dispatched by decls) name the argument types too."""
+    m = _CALL.match(call)
+    if m is None:
+        return "no such overload"
+    receiver, name, args = m.groups()
+    name = _USER_NAMES.get(name, name)
+    types = [t.strip() for t in ([receiver] if receiver else []) + (args.split(",") if args else [])]
+    if not name[0].isalpha():
+        return "no such overload"
+    if name in _STANDARD:
+        return f"no such overload: {name}" if len(types) == 1 else "no such overload"
+    return f"no such overload: {name}({', '.join(_CPP_TYPES.get(t, t) for t in types)})"
+
+
+_STANDARD = frozenset(
+    (
+        *("size", "matches", "contains", "startsWith", "endsWith", "type", "dyn"),
+        *("int", "uint", "double", "string", "bytes", "bool", "duration", "timestamp"),
+        *("getFullYear", "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear"),
+        *("getHours", "getMinutes", "getSeconds", "getMilliseconds"),
+    )
+)
+_USER_NAMES = {internal: name for name, internal in celtext.INDEX_OF.items()}
 
 
 def error_text(raw: str) -> str:
     text = _STATUS.sub("", raw.strip(), count=1)
-    for name, internal in celtext.INDEX_OF.items():
-        text = text.replace(f").{internal}(", f").{name}(")
     for pattern, replacement in _WORDING:
         if pattern.match(text):
             return pattern.sub(replacement, text)

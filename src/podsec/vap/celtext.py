@@ -176,8 +176,9 @@ def rewrite(expression: str, *, variables: Mapping[str, bool], formats: bool) ->
                 and i + 3 < len(toks)
                 and toks[i + 3].text == ")"
             ):
-                # has(variables.x): every declared variable is present, without evaluating it
-                edits.append((toks[i - 2].start, toks[i + 3].end, "true"))
+                # has(variables.x): a declared variable is present, but Kubernetes' lazy map computes it
+                # to answer (so its error surfaces): true once x is computed
+                edits.append((toks[i - 2].start, toks[i + 3].end, f"size([variables.{name.text}()]) == 1"))
                 skip_to = i + 4
                 continue
             edits.append((name.end, name.end, "()[?0]" if variables[name.text] else "()"))

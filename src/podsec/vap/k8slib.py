@@ -535,7 +535,7 @@ _URLS = {
 _QUANTITIES = {
     "quantity": [_o("string_to_quantity", QUANTITY, [S], _quantity)],
     "isQuantity": [_o("is_quantity_string", B, [S], _is_quantity)],
-    "sign": [_m("quantity_sign", INT, [QUANTITY], _sign)],
+    "sign": [_o("quantity_sign", INT, [QUANTITY], _sign)],  # a global function in Kubernetes: sign(q)
     "isGreaterThan": [_m("quantity_is_greater_than", B, [QUANTITY, QUANTITY], lambda a, b: _compare(a, b) > 0)],
     "isLessThan": [_m("quantity_is_less_than", B, [QUANTITY, QUANTITY], lambda a, b: _compare(a, b) < 0)],
     "compareTo": [_m("quantity_compare_to", INT, [QUANTITY, QUANTITY], lambda a, b: _compare(a, b))],
