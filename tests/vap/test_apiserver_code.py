@@ -204,6 +204,16 @@ EXPRESSIONS = [
     "object.spec.?hostPID.orValue(false) == false && object.metadata.?labels[?'app'].orValue('') == 'web'",
     "object.spec.containers.all(i, c, c.name != '' && i >= 0)",
     "[3, 1, 2].sort() == [1, 2, 3] && [[1], [2]].flatten() == [1, 2] && [1, 1].distinct() == [1]",
+    "[1, 2, 3].slice(1, 2) == [2] && lists.range(3) == [0, 1, 2] && [1, 2].reverse() == [2, 1]",
+    "'hello'.charAt(1) == 'e' && 'hello'.replace('l', 'L', 1) == 'heLlo' && 'a,b,c'.split(',', 2) == ['a', 'b,c']",
+    "'%s-%d'.format(['a', 1]) == 'a-1' && '%.2f'.format([1.5]) == '1.50' && strings.quote('a') == '\"a\"'",
+    "optional.of(2).optMap(x, x * 2).value() == 4 && {?'a': optional.of(1)}.a == 1 && [?optional.none(), 1] == [1]",
+    "[1, 2].transformList(i, v, v * i) == [0, 2] && [1, 2].exists_one(x, x == 1)",
+    "ip('fe80::1').isLinkLocalUnicast() && ip.isCanonical('2001:db8::1') && !ip.isCanonical('2001:DB8::1')",
+    "cidr('192.168.1.0/16').masked() == cidr('192.168.0.0/16') && cidr('10.0.0.0/8').ip() == ip('10.0.0.0')",
+    "semver('1.2.3-alpha.1').isLessThan(semver('1.2.3')) && semver('1.0.0').compareTo(semver('1.0.0+b')) == 0",
+    "url('mailto:a@b.c').getScheme() == 'mailto' && url('https://example.com/path?').getQuery() == {}",
+    "duration('1h').getHours() == 1 && timestamp('2024-01-01T00:00:00Z').getFullYear() == 2024 && 1 < 1.5",
     # runtime errors, worded as cel-go words them
     "object.nope == 1",
     "object.spec.containers[5].name == 'x'",
@@ -258,6 +268,13 @@ VARIABLE_POLICY = _policy(
         {"key": "broken", "valueExpression": "string(variables.bad)"},
     ],
 )
+
+
+def test_what_podsec_cannot_run_is_refused_not_judged() -> None:
+    """transformMap compiles in cel-cpp but cannot run: an input error (the API server would run it)."""
+    raw = _policy(validations=[{"expression": "{'a': 1}.transformMap(k, v, v + 1) == {'a': 2}"}])
+    with pytest.raises(policy.PolicyError, match="podsec cannot evaluate transformMap offline"):
+        policy.compile_policy(raw, policy.Origin(None, None), KUBE)
 
 
 @pytest.mark.parametrize("failure", ["Fail", "Ignore"])

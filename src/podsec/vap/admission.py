@@ -242,8 +242,7 @@ def as_matched(req: Request, gvr: GVR, catalog: served.Catalog) -> Request:
     )
 
 
-class Unsupported(Exception):
-    """Something the API server would do that podsec cannot do offline (an input error, not a verdict)."""
+Unsupported = celenv.Unsupported
 
 
 # -- evaluation (validating/validator.go) ---------------------------------------------------
@@ -470,7 +469,11 @@ def admit(req: Request, policies: Sequence[Policy], bindings: Sequence[Binding],
             if req.namespace and not (req.kind == "Namespace" and req.group == "" and req.version == "v1"):
                 namespace = cluster.namespace(req.namespace)
             for param in params:
-                decisions, published, annotation_errors = validate(policy, binding.name, req, param, namespace)
+                try:
+                    decisions, published, annotation_errors = validate(policy, binding.name, req, param, namespace)
+                except Unsupported as exc:
+                    outcome.unsupported.append(f"ValidatingAdmissionPolicy '{policy.name}': {exc}")
+                    continue
                 _apply(outcome, policy, binding, decisions)
                 outcome.denials.extend(annotation_errors)
                 for key, value in published:

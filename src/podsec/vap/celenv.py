@@ -163,6 +163,12 @@ class Environment:
                 return Program(expression, self._env.compile(text.text, disable_check=True), "dyn")
             message = _UNDEFINED_VARIABLE.sub(r"undefined field '\1'", text.error(message))
             raise CompileError(f"compilation failed: {message}") from None
+        missing = celtext.not_runnable(expression)
+        if missing is not None:
+            raise CompileError(
+                f"podsec cannot evaluate {missing} offline (cel-cpp's runtime has no map-building "
+                "comprehensions); the API server accepts it"
+            )
         got = _type_name(compiled.return_type())
         wanted = _RESULT[result]
         if wanted and got not in wanted:
@@ -192,6 +198,10 @@ def _only_cross_numeric(message: str) -> bool:
 
 class EvalError(Exception):
     """A CEL evaluation error, worded as cel-go words it where podsec knows the wording."""
+
+
+class Unsupported(Exception):
+    """Something the API server would do that podsec cannot do offline (an input error, not a verdict)."""
 
 
 _STATUS = re.compile(r"^[A-Z_]+: ")
@@ -253,6 +263,7 @@ class Scope:
         self.activation = env.activation(data)
         self.values: dict[str, Any] = {}
         self.errors: dict[str, str] = {}
+        self.unsupported: str | None = None  # cel-cpp could not run an expression at all
 
 
 _SCOPE: contextvars.ContextVar[Scope] = contextvars.ContextVar("podsec_vap_scope")
@@ -269,25 +280,36 @@ def _variable(name: str, program: Program) -> Any:
                 return result
             except EvalError as exc:
                 scope.errors[name] = str(exc)
+            except Unsupported as exc:
+                scope.unsupported = scope.errors[name] = str(exc)
         raise k8slib.CelError(f'composited variable "{name}" fails to evaluate: {scope.errors[name]}')
 
     return value
 
 
 def _eval(program: Program, scope: Scope) -> Any:
-    value = program.compiled.eval(scope.activation)
+    try:
+        value = program.compiled.eval(scope.activation)
+    except RuntimeError as exc:  # cel-cpp refuses to run it at all (a function it lacks at runtime)
+        raise Unsupported(f"cel-cpp cannot evaluate '{program.expression}': {error_text(str(exc))}") from None
     if value.type() == cel.Type.ERROR:
         raise EvalError(error_text(str(value.value())))
     return _plain(value)
 
 
 def run(program: Program, scope: Scope) -> Any:
-    """Evaluate ``program`` in ``scope``; the plain Python result, or `EvalError`."""
+    """Evaluate ``program`` in ``scope``; the plain Python result, `EvalError`, or `Unsupported`
+    when cel-cpp cannot run it (then no verdict may come from it)."""
     token = _SCOPE.set(scope)
     try:
-        return _eval(program, scope)
+        result = _eval(program, scope)
+    except EvalError:
+        if scope.unsupported is not None:
+            raise Unsupported(scope.unsupported) from None
+        raise
     finally:
         _SCOPE.reset(token)
+    return result
 
 
 def _plain(value: Any) -> Any:

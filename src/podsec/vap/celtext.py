@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 INDEX_OF = {"indexOf": "_ndexOf", "lastIndexOf": "_astIndexOf"}
+NOT_RUNNABLE = frozenset({"transformMap", "transformMapEntry"})
+"""Functions cel-cpp declares but cannot run (its runtime lacks the map insertion they build on)."""
 RESERVED = frozenset(INDEX_OF.values())
 """Names of podsec's own functions: an expression that uses them is refused (the API server knows none)."""
 
@@ -190,6 +192,15 @@ def rewrite(expression: str, *, variables: Mapping[str, bool], formats: bool) ->
         last = end
     pieces.append(expression[last:])
     return Rewritten(expression, "".join(pieces), tuple(edits))
+
+
+def not_runnable(expression: str) -> str | None:
+    """The first function of `NOT_RUNNABLE` that ``expression`` calls, if any."""
+    toks = tokens(expression)
+    for i, t in enumerate(toks[1:-1], 1):
+        if t.text in NOT_RUNNABLE and toks[i - 1].text in (".", ".?") and toks[i + 1].text == "(":
+            return t.text
+    return None
 
 
 def _is_root(toks: list[Token], i: int, name: str, member: str | None = None) -> bool:
