@@ -44,10 +44,17 @@ PROFILES = ("baseline", "restricted", "hardened")
 
 @functools.cache
 def _compiled(
-    profile: str, kube: tuple[int, int], enable: tuple[str, ...] = (), minimum: int | None = None
+    profile: str,
+    kube: tuple[int, int],
+    enable: tuple[str, ...] = (),
+    minimum: int | None = None,
+    disable: tuple[str, ...] = (),
+    only: tuple[str, ...] | None = None,
 ) -> tuple[list[policy.Policy], list[policy.Binding]]:
     options = {"runAsUserMinimum": {"minimum": minimum}} if minimum is not None else None
-    objects = generate.build(profile, PolicyVersion(None), kube, enable=enable, options=options)
+    objects = generate.build(
+        profile, PolicyVersion(None), kube, enable=enable, options=options, disable=disable, only=only
+    )
     origin = policy.Origin(None, None)
     policies = [policy.compile_policy(o, origin, kube) for o in objects if o["kind"] == "ValidatingAdmissionPolicy"]
     bindings = [policy.read_binding(o, origin) for o in objects if o["kind"] == "ValidatingAdmissionPolicyBinding"]
@@ -75,15 +82,26 @@ def _psa(obj: dict[str, Any], level: str, version: str) -> str | None:
     return engine.verdict(engine.evaluate(view, policy_), policy_)
 
 
-def _podsec(obj: dict[str, Any], profile: str, enable: Sequence[str] = (), minimum: int | None = None) -> str | None:
+def _podsec(
+    obj: dict[str, Any],
+    profile: str,
+    enable: Sequence[str] = (),
+    minimum: int | None = None,
+    disable: Sequence[str] = (),
+    only: Sequence[str] | None = None,
+) -> str | None:
     """What podsec says of the object's pod under ``profile`` (latest): PSA's text for the Pod
     Security Standards' levels, podsec's own aggregate (as its webhook words it) for hardened."""
-    if profile != "hardened":
+    if profile != "hardened" and not disable and only is None:
         return _psa(obj, profile, "latest")
     (source,) = KindTable().pod_sources(obj)
     options = {"runAsUserMinimum": {"minimum": minimum}} if minimum is not None else None
-    selected = engine.select(engine.Profile.HARDENED, PolicyVersion(None), enable=enable, options=options)
+    selected = engine.select(
+        engine.Profile(profile), PolicyVersion(None), enable=enable, options=options, disable=disable, only=only
+    )
     results = engine.evaluate(podmodel.build_pod(obj, source), selected)
+    if profile != "hardened":
+        return engine.verdict(results, selected)
     return f'violates podsec "{selected}": {engine.aggregate(results)}' if results else None
 
 
@@ -92,7 +110,7 @@ def _generated(
 ) -> str | None:
     """The generated policies' answer: a Pod's denial (enforce), a workload's warning (warn),
     worded as the enforce message (``violates ...``), or None when admitted without one."""
-    policies, bindings = _compiled(profile, kube, enable, kw.get("minimum"))
+    policies, bindings = _compiled(profile, kube, enable, kw.get("minimum"), kw.get("disable", ()), kw.get("only"))
     mode = "enforce" if obj["kind"] == "Pod" else "warn"
     chosen = [p for p in policies if p.name.endswith(f"-{mode}")]
     own = generate.OWN if profile == "hardened" else generate.PSA
@@ -159,6 +177,33 @@ def test_hardened_options_and_enable() -> None:
     assert _generated(pod, "hardened", enable=enabled) == _podsec(pod, "hardened", enabled) is not None
     assert _generated(pod, "hardened", minimum=30000) == _podsec(pod, "hardened", minimum=30000)
     assert "below 30000" in (_generated(pod, "hardened", minimum=30000) or "")
+
+
+@pytest.mark.parametrize(
+    ("profile", "disable", "only"),
+    [
+        ("restricted", ("capabilities_restricted",), None),  # capabilities_baseline then runs at every version
+        ("restricted", ("restrictedVolumes",), None),  # hostPathVolumes then runs
+        ("restricted", ("seccompProfile_restricted", "procMount_restricted"), None),
+        ("hardened", ("userNamespace", "runAsNonRoot"), None),
+        ("hardened", (), ("readOnlyRootFilesystem", "privileged", "hostPathVolumes")),
+        ("baseline", ("hostPorts",), None),
+    ],
+)
+def test_selection_as_podsec_selects(profile: str, disable: tuple[str, ...], only: tuple[str, ...] | None) -> None:
+    """The configuration's select/ignore/checks.disable choose the generated checks as they choose
+    podsec's, replaced checks included (PSA's overrides apply only between selected checks)."""
+    pod = hardened_cases.tweak(
+        lambda p: (
+            hardened_cases.csc(p)["capabilities"].update(add=["NET_RAW", "SYS_ADMIN"], drop=[]),
+            hardened_cases.spec(p).update(volumes=[{"name": "h", "hostPath": {"path": "/"}}], hostUsers=True),
+            hardened_cases.csc(p).update(procMount="Unmasked", seccompProfile={"type": "Unconfined"}, privileged=True),
+            hardened_cases.spec(p)["containers"][0].update(ports=[{"containerPort": 80, "hostPort": 80}]),
+        )
+    )
+    want = _podsec(pod, profile, disable=disable, only=only)
+    assert want is not None
+    assert _generated(pod, profile, disable=disable, only=only) == want
 
 
 def test_hardened_capability_spellings() -> None:

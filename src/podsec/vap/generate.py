@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
 
 from podsec import engine
+from podsec.checks import ALL_CHECKS
 from podsec.checks._base import CheckLevel
 from podsec.config import ConfigError, load
 from podsec.engine import NEWEST as PSS_NEWEST
@@ -137,7 +138,7 @@ def _variables(
             "expression": "variables.spec.?initContainers.orValue([]) + variables.spec.?containers.orValue([]) + "
             "variables.spec.?ephemeralContainers.orValue([])",
         },
-        {"name": "os", "expression": "variables.spec.?os.?name.orValue('')"},
+        *hardened_cel.VARIABLES,
         {"name": "spelling", "expression": spelling},
         {"name": "v", "expression": minor},
     ]
@@ -153,20 +154,40 @@ def checks(
     full: bool,
     *,
     enable: Sequence[str] = (),
-    disable: Sequence[str] = (),
+    disable: Iterable[str] = (),
+    only: Iterable[str] | None = None,
     options: Mapping[str, Mapping[str, int | str]] | None = None,
 ) -> list[tuple[str, str]]:
-    """(check id, CEL) of every check ``profile`` runs, in podsec's order, as the config selects them
-    (`engine.select`): the Pod Security Standards at every version, then podsec's own checks."""
-    level = "baseline" if profile == "baseline" else "restricted"
+    """(check id, CEL) of every check ``profile`` runs, in podsec's order, selected as `engine.select`
+    selects them (``enable``, ``disable``, ``only``, ``options``): the Pod Security Standards at every
+    version, then podsec's own checks. A baseline check that a selected restricted check replaces is
+    version-gated as in PSA; with its replacement not selected it runs whole, as in podsec."""
+    chosen = None if only is None else set(only)
+    ignored = set(disable)
     policy = engine.select(
-        engine.Profile(profile), PolicyVersion(None), enable=enable, disable=disable, options=options
+        engine.Profile(profile), PolicyVersion(None), enable=enable, disable=ignored, only=chosen, options=options
     )
-    out = [(cid, cel) for cid, cel in pss_cel.checks(level, full) if cid not in set(disable)]
+
+    def wanted(check_id: str) -> bool:
+        return check_id not in ignored and (chosen is None or check_id in chosen)
+
+    restricted = dict(pss_cel.checks("restricted", full)) if profile != "baseline" else {}
+    overriders = {old: c.id for c in ALL_CHECKS if c.id in restricted for old in c.overrides}
+    out = []
+    for cid, cel in pss_cel.checks("baseline", full):
+        if not wanted(cid):
+            continue
+        if cid in overriders and wanted(overriders[cid]):
+            if cid not in restricted:
+                continue  # replaced at every version (hostPathVolumes by restrictedVolumes)
+            cel = restricted[cid]  # replaced from a version on
+        out.append((cid, cel))
+    baseline_ids = {cid for cid, _ in pss_cel.checks("baseline", full)}
+    out += [(cid, cel) for cid, cel in restricted.items() if cid not in baseline_ids and wanted(cid)]
     for selected in policy.checks:
         if selected.check.level is CheckLevel.HARDENED:
-            chosen = (options or {}).get(selected.check.id, {})
-            out.append((selected.check.id, hardened_cel.expression(selected.check, chosen)))
+            given = (options or {}).get(selected.check.id, {})
+            out.append((selected.check.id, hardened_cel.expression(selected.check, given)))
     return out
 
 
@@ -205,13 +226,16 @@ def build(
     exempt_usernames: Sequence[str] = (),
     exempt_runtime_classes: Sequence[str] = (),
     enable: Sequence[str] = (),
-    disable: Sequence[str] = (),
+    disable: Iterable[str] = (),
+    only: Iterable[str] | None = None,
     options: Mapping[str, Mapping[str, int | str]] | None = None,
 ) -> list[dict[str, Any]]:
     """The policies and bindings for ``profile`` (checks selected as in `checks`)."""
     latest, spelling = _latest(pss_version, kube)
     full = celenv.compatibility(kube) >= (1, 34)
-    selected = checks(profile, full, enable=enable, disable=disable, options=options)
+    selected = checks(profile, full, enable=enable, disable=disable, only=only, options=options)
+    if not selected:
+        raise ValueError("the configuration's select and ignore leave no check to run in this profile")
     standard = "podsec" if profile == "hardened" else "PodSecurity"  # as podsec's webhook says it
     objects: list[dict[str, Any]] = []
     for mode, action in (("enforce", "Deny"), ("warn", "Warn"), ("audit", "Audit")):
@@ -319,6 +343,10 @@ def main(args: argparse.Namespace) -> int:
         version = PolicyVersion.parse(args.pss_version)
         config = load(args.config, known=None)
         profile = args.profile or (config.profile.value if config.profile else "restricted")
+        where = f"{config.path}: " if config.path else ""
+        only, ignored = engine.resolve_selection(
+            config.select, [*config.ignore, *config.disable], ALL_CHECKS, (f"{where}select", f"{where}ignore")
+        )
         objects = build(
             profile,
             version,
@@ -327,7 +355,8 @@ def main(args: argparse.Namespace) -> int:
             exempt_usernames=args.exempt_username,
             exempt_runtime_classes=args.exempt_runtime_class,
             enable=config.enable,
-            disable=config.disable,
+            disable=ignored,
+            only=only,
             options=config.options,
         )
     except (ValueError, ConfigError, engine.ConfigurationError) as exc:

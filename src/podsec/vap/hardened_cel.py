@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from podsec.checks import api_validation, dangerous_capabilities, isolation
+from podsec.checks import api_validation, dangerous_capabilities, identity, isolation
 from podsec.checks._base import Check, Platform
+from podsec.model import pod as podmodel
 from podsec.model import security
 from podsec.model.security import CONTAINER_ONLY_FIELDS, POD_ONLY_FIELDS, SHARED_FIELDS
 
@@ -335,6 +336,13 @@ def _user_namespace(_: Mapping[str, int | str]) -> str:
     )
 
 
+def _windows_os_name(_: Mapping[str, int | str]) -> str:
+    return (
+        "(variables.winsched ? ['pod runs on Windows nodes (nodeSelector ' + variables.nodeos[0] + "
+        "': windows) but does not set spec.os.name: windows'] : [])"
+    )
+
+
 def _confinement(_: Mapping[str, int | str]) -> str:
     note = f"variables.meta.?annotations.orValue({{}})[?{lit(isolation._APPARMOR_ANNOTATION)} + {_name()}].orValue('')"
     confined = (
@@ -360,6 +368,7 @@ DETAILS: dict[str, Callable[[Mapping[str, int | str]], str]] = {
     "rootGroup": _root_group,
     "runAsUserMinimum": _uid_minimum,
     "windowsAdministrator": _windows_admin,
+    identity.WINDOWS_OS_NAME.id: _windows_os_name,
     "automountServiceAccountToken": _automount,
     dangerous_capabilities.DANGEROUS_CHECK.id: _dangerous,
     dangerous_capabilities.DROP_CASE.id: _drop_case,
@@ -370,13 +379,34 @@ DETAILS: dict[str, Callable[[Mapping[str, int | str]], str]] = {
 """check id -> the CEL list of its details (in podsec's order) for the given options."""
 
 
+_NODE_OS = "".join(
+    f"type(s[?{lit(label)}].orValue(null)) == string ? [{lit(label)}, s[{lit(label)}]] : "
+    for label in podmodel.NODE_OS_LABELS
+)
+VARIABLES = (
+    {"name": "os", "expression": "variables.spec.?os.?name.orValue('')"},
+    # [label, value] of the nodeSelector's OS label podsec reads (model.pod.PodView.node_os), or []
+    {
+        "name": "nodeos",
+        "expression": f"[variables.spec.?nodeSelector.orValue(null)].map(s, type(s) == map ? ({_NODE_OS}[]) : [])[0]",
+    },
+    # PodView.scheduled_on_windows: Windows by nodeSelector only
+    {
+        "name": "winsched",
+        "expression": "!variables.spec.?os.?name.hasValue() && size(variables.nodeos) == 2 && "
+        "variables.nodeos[1] == 'windows'",
+    },
+)
+"""The variables the checks read besides the pod's parts (generated before them)."""
+
+
 def expression(check: Check, options: Mapping[str, int | str]) -> str:
     """``''`` when the pod passes ``check``, else podsec's ``reason (details)``."""
     reason = check.describe(())[0]
     details = DETAILS[check.id]({**check.options, **options})
     message = f"[{details}].map(d, size(d) == 0 ? '' : {lit(reason + ' (')} + d.join('; ') + ')')[0]"
-    if check.platform is Platform.LINUX:
-        return f"variables.os == 'windows' ? '' : {message}"
+    if check.platform is Platform.LINUX:  # not for Windows pods, whether they say so or only select Windows nodes
+        return f"variables.os == 'windows' || variables.winsched ? '' : {message}"
     if check.platform is Platform.WINDOWS:
         return f"variables.os == 'linux' ? '' : {message}"
     return message
