@@ -79,6 +79,13 @@ def add_parser(sub: argparse._SubParsersAction, parser_class: type[argparse.Argu
             help=f"PSA exemption: a {what} (repeatable)",
         )
     g.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity],
+        metavar="SEVERITY",
+        help="hardened: the lowest severity a check must have to deny, as podsec scan's --fail-on "
+        "(default: the config's fail-on, else low: informational checks deny nothing)",
+    )
+    g.add_argument(
         "--not-expressible", action="store_true", help="list what the generated policies cannot evaluate as podsec does"
     )
     g.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)

@@ -29,9 +29,10 @@ import yaml
 
 from podsec import engine
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import CheckLevel
+from podsec.checks._base import CheckLevel, Severity
 from podsec.config import ConfigError, load
 from podsec.engine import NEWEST as PSS_NEWEST
+from podsec.findings import DEFAULT_FAIL_ON
 from podsec.model.standards import PolicyVersion
 from podsec.vap import celenv, hardened_cel, pss_cel
 
@@ -157,11 +158,17 @@ def checks(
     disable: Iterable[str] = (),
     only: Iterable[str] | None = None,
     options: Mapping[str, Mapping[str, int | str]] | None = None,
+    fail_on: Severity = DEFAULT_FAIL_ON,
+    severity: Mapping[str, Severity] | None = None,
 ) -> list[tuple[str, str]]:
     """(check id, CEL) of every check ``profile`` runs, in podsec's order, selected as `engine.select`
     selects them (``enable``, ``disable``, ``only``, ``options``): the Pod Security Standards at every
     version, then podsec's own checks. A baseline check that a selected restricted check replaces is
-    version-gated as in PSA; with its replacement not selected it runs whole, as in podsec."""
+    version-gated as in PSA; with its replacement not selected it runs whole, as in podsec.
+
+    For ``hardened``, only checks whose severity (``severity`` overrides it, as in the config) fails
+    a podsec run at ``fail_on`` are generated: by default informational checks deny nothing, as
+    they fail no scan. baseline and restricted are PSA's levels, whole."""
     chosen = None if only is None else set(only)
     ignored = set(disable)
     policy = engine.select(
@@ -188,7 +195,11 @@ def checks(
         if selected.check.level is CheckLevel.HARDENED:
             given = (options or {}).get(selected.check.id, {})
             out.append((selected.check.id, hardened_cel.expression(selected.check, given)))
-    return out
+    if profile != "hardened":
+        return out
+    by_id = {c.id: c for c in ALL_CHECKS}
+    overrides = severity or {}
+    return [(cid, cel) for cid, cel in out if overrides.get(cid, by_id[cid].severity).rank <= fail_on.rank]
 
 
 def _level_selectors(profile: str, mode: str) -> list[list[dict[str, Any]]]:
@@ -229,11 +240,15 @@ def build(
     disable: Iterable[str] = (),
     only: Iterable[str] | None = None,
     options: Mapping[str, Mapping[str, int | str]] | None = None,
+    fail_on: Severity = DEFAULT_FAIL_ON,
+    severity: Mapping[str, Severity] | None = None,
 ) -> list[dict[str, Any]]:
     """The policies and bindings for ``profile`` (checks selected as in `checks`)."""
     latest, spelling = _latest(pss_version, kube)
     full = celenv.compatibility(kube) >= (1, 34)
-    selected = checks(profile, full, enable=enable, disable=disable, only=only, options=options)
+    selected = checks(
+        profile, full, enable=enable, disable=disable, only=only, options=options, fail_on=fail_on, severity=severity
+    )
     if not selected:
         raise ValueError("the configuration's select and ignore leave no check to run in this profile")
     standard = "podsec" if profile == "hardened" else "PodSecurity"  # as podsec's webhook says it
@@ -347,6 +362,9 @@ def main(args: argparse.Namespace) -> int:
         only, ignored = engine.resolve_selection(
             config.select, [*config.ignore, *config.disable], ALL_CHECKS, (f"{where}select", f"{where}ignore")
         )
+        fail_on = args.fail_on or config.fail_on or DEFAULT_FAIL_ON.value
+        if fail_on == "none":
+            raise ValueError("--fail-on none: nothing would be denied; give a severity")
         objects = build(
             profile,
             version,
@@ -358,6 +376,8 @@ def main(args: argparse.Namespace) -> int:
             disable=ignored,
             only=only,
             options=config.options,
+            fail_on=Severity(fail_on),
+            severity=config.severity,
         )
     except (ValueError, ConfigError, engine.ConfigurationError) as exc:
         print(f"podsec: error: {exc}", file=sys.stderr)
