@@ -18,7 +18,7 @@ from podsec import docs, engine
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import CheckLevel, Severity
 from podsec.evaluate import Context, evaluate_object
-from podsec.findings import DEFAULT_FAIL_ON, InputError, ObjectResult
+from podsec.findings import InputError, ObjectResult
 from podsec.model import pod as podmodel
 from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindTable
@@ -50,7 +50,7 @@ def _compiled(
     minimum: int | None = None,
     disable: tuple[str, ...] = (),
     only: tuple[str, ...] | None = None,
-    fail_on: Severity = DEFAULT_FAIL_ON,
+    fail_on: Severity = Severity.INFO,
 ) -> tuple[list[policy.Policy], list[policy.Binding]]:
     options = {"runAsUserMinimum": {"minimum": minimum}} if minimum is not None else None
     objects = generate.build(
@@ -90,7 +90,7 @@ def _podsec(
     minimum: int | None = None,
     disable: Sequence[str] = (),
     only: Sequence[str] | None = None,
-    fail_on: Severity = DEFAULT_FAIL_ON,
+    fail_on: Severity = Severity.INFO,
 ) -> str | None:
     """What podsec says of the object's pod under ``profile`` (latest): PSA's text for the Pod
     Security Standards' levels, podsec's own aggregate (as its webhook words it) for hardened, of
@@ -121,7 +121,7 @@ def _generated(
         kw.get("minimum"),
         kw.get("disable", ()),
         kw.get("only"),
-        kw.get("fail_on", DEFAULT_FAIL_ON),
+        kw.get("fail_on", Severity.INFO),
     )
     mode = "enforce" if obj["kind"] == "Pod" else "warn"
     chosen = [p for p in policies if p.name.endswith(f"-{mode}")]
@@ -172,16 +172,17 @@ def test_every_upstream_fixture(psa_fixtures: pathlib.Path, kube: tuple[int, int
 def test_hardened_check_cases(change: Any, expected: list[tuple[str, str, str]]) -> None:
     """podsec's own tests of its hardened checks (each check's edge cases, Windows and Linux pods)."""
     pod = hardened_cases.tweak(change)
-    want = _podsec(pod, "hardened", fail_on=Severity.INFO)
+    want = _podsec(pod, "hardened")
     for check_id, _, _ in expected:
         assert next(c for c in ALL_CHECKS if c.id == check_id).describe(())[0] + " (" in (want or "")
-    assert _generated(pod, "hardened", fail_on=Severity.INFO) == want
-    assert _generated(pod, "hardened") == _podsec(pod, "hardened")  # informational checks deny nothing
-    got_oldest = _generated(pod, "hardened", generate.OLDEST, fail_on=Severity.INFO)
+    assert _generated(pod, "hardened") == want
+    low = Severity.LOW  # as podsec scan's default: informational checks deny nothing
+    assert _generated(pod, "hardened", fail_on=low) == _podsec(pod, "hardened", fail_on=low)
+    got_oldest = _generated(pod, "hardened", generate.OLDEST)
     assert (got_oldest is None) == (want is None)  # before 1.35 only PSA's message lists may be ordered differently
 
 
-@pytest.mark.parametrize("fail_on", [Severity.INFO, Severity.HIGH])
+@pytest.mark.parametrize("fail_on", [Severity.LOW, Severity.HIGH])
 def test_hardened_fail_on(fail_on: Severity) -> None:
     """--fail-on chooses the checks that deny, as it chooses the findings that fail a scan."""
     for _, change, _ in hardened_cases.CASES:
@@ -273,10 +274,11 @@ def test_documented_examples(check_id: str, which: str, snippet: str) -> None:
             continue
         want = _podsec(pod, profile, enable) if profile == "hardened" else _podsec(pod, profile)
         assert _generated(pod, profile, enable=enable if profile == "hardened" else ()) == want, profile
-    every = _podsec(pod, "hardened", enable, fail_on=Severity.INFO)
-    assert _generated(pod, "hardened", enable=enable, fail_on=Severity.INFO) == every  # info checks too
+    low = _podsec(pod, "hardened", enable, fail_on=Severity.LOW)
+    assert _generated(pod, "hardened", enable=enable, fail_on=Severity.LOW) == low  # informational checks left out
     if which == "failing":
-        assert check.describe(())[0] in (every or "") or check.level is not CheckLevel.HARDENED
+        text = _podsec(pod, "hardened", enable) or ""
+        assert check.describe(())[0] in text or check.level is not CheckLevel.HARDENED
 
 
 def _corpus_objects(corpus: pathlib.Path) -> Iterator[tuple[pathlib.Path, int | None, Any]]:
@@ -333,9 +335,9 @@ def test_every_corpus_object(corpus: pathlib.Path) -> None:
             want = _podsec(obj, profile)
             assert _generated(obj, profile) == want, (path, line, profile)
             counts[f"{profile}: {'denied' if want else 'allowed'}"] += 1
-        every = _podsec(obj, "hardened", fail_on=Severity.INFO)  # informational checks deny too
-        assert _generated(obj, "hardened", fail_on=Severity.INFO) == every, (path, line)
-        counts[f"hardened --fail-on info: {'denied' if every else 'allowed'}"] += 1
+        low = _podsec(obj, "hardened", fail_on=Severity.LOW)  # informational checks left out
+        assert _generated(obj, "hardened", fail_on=Severity.LOW) == low, (path, line)
+        counts[f"hardened --fail-on low: {'denied' if low else 'allowed'}"] += 1
         counts["evaluated"] += 1
     print(dict(counts))
     assert counts["evaluated"] > 1300 and counts["hardened: denied"] > 1300

@@ -82,8 +82,8 @@ def add_parser(sub: argparse._SubParsersAction, parser_class: type[argparse.Argu
         "--fail-on",
         choices=[s.value for s in Severity],
         metavar="SEVERITY",
-        help="hardened: the lowest severity a check must have to deny, as podsec scan's --fail-on "
-        "(default: the config's fail-on, else low: informational checks deny nothing)",
+        help="hardened: the lowest severity a check must have to deny (default: info, every check, as podsec's "
+        "webhook; low leaves out informational checks, as podsec scan's default)",
     )
     g.add_argument(
         "--not-expressible", action="store_true", help="list what the generated policies cannot evaluate as podsec does"

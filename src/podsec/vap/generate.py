@@ -32,7 +32,6 @@ from podsec.checks import ALL_CHECKS
 from podsec.checks._base import CheckLevel, Severity
 from podsec.config import ConfigError, load
 from podsec.engine import NEWEST as PSS_NEWEST
-from podsec.findings import DEFAULT_FAIL_ON
 from podsec.model.standards import PolicyVersion
 from podsec.vap import celenv, hardened_cel, pss_cel
 
@@ -158,7 +157,7 @@ def checks(
     disable: Iterable[str] = (),
     only: Iterable[str] | None = None,
     options: Mapping[str, Mapping[str, int | str]] | None = None,
-    fail_on: Severity = DEFAULT_FAIL_ON,
+    fail_on: Severity = Severity.INFO,
     severity: Mapping[str, Severity] | None = None,
 ) -> list[tuple[str, str]]:
     """(check id, CEL) of every check ``profile`` runs, in podsec's order, selected as `engine.select`
@@ -166,9 +165,10 @@ def checks(
     version, then podsec's own checks. A baseline check that a selected restricted check replaces is
     version-gated as in PSA; with its replacement not selected it runs whole, as in podsec.
 
-    For ``hardened``, only checks whose severity (``severity`` overrides it, as in the config) fails
-    a podsec run at ``fail_on`` are generated: by default informational checks deny nothing, as
-    they fail no scan. baseline and restricted are PSA's levels, whole."""
+    For ``hardened``, only checks whose severity (``severity`` overrides it, as in the config) is
+    ``fail_on`` or more are generated: by default every check, as podsec's webhook denies every
+    finding (``low`` leaves out the informational ones, as ``podsec scan`` does by default).
+    baseline and restricted are PSA's levels, whole."""
     chosen = None if only is None else set(only)
     ignored = set(disable)
     policy = engine.select(
@@ -240,7 +240,7 @@ def build(
     disable: Iterable[str] = (),
     only: Iterable[str] | None = None,
     options: Mapping[str, Mapping[str, int | str]] | None = None,
-    fail_on: Severity = DEFAULT_FAIL_ON,
+    fail_on: Severity = Severity.INFO,
     severity: Mapping[str, Severity] | None = None,
 ) -> list[dict[str, Any]]:
     """The policies and bindings for ``profile`` (checks selected as in `checks`)."""
@@ -362,9 +362,7 @@ def main(args: argparse.Namespace) -> int:
         only, ignored = engine.resolve_selection(
             config.select, [*config.ignore, *config.disable], ALL_CHECKS, (f"{where}select", f"{where}ignore")
         )
-        fail_on = args.fail_on or config.fail_on or DEFAULT_FAIL_ON.value
-        if fail_on == "none":
-            raise ValueError("--fail-on none: nothing would be denied; give a severity")
+        fail_on = args.fail_on or Severity.INFO.value  # as the webhook: every finding (not scan's CI default)
         objects = build(
             profile,
             version,
