@@ -88,7 +88,7 @@ def add_parser(sub: argparse._SubParsersAction, parser_class: type[argparse.Argu
     g.add_argument(
         "--not-expressible", action="store_true", help="list what the generated policies cannot evaluate as podsec does"
     )
-    g.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    g.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -379,8 +379,8 @@ DETAILS: dict[str, Callable[[Mapping[str, int | str]], str]] = {
 """check id -> the CEL list of its details (in podsec's order) for the given options."""
 
 
-_NODE_OS = "".join(
-    f"type(s[?{lit(label)}].orValue(null)) == string ? [{lit(label)}, s[{lit(label)}]] : "
+_NODE_OS = "".join(  # string(...): Kubernetes refuses list literals of mixed types ([string, dyn])
+    f"type(s[?{lit(label)}].orValue(null)) == string ? [{lit(label)}, string(s[{lit(label)}])] : "
     for label in podmodel.NODE_OS_LABELS
 )
 VARIABLES = (
