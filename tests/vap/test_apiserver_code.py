@@ -63,6 +63,7 @@ def _offline(compiled: policy.Policy, req: admission.Request, namespace: dict[st
         ],
         "annotations": sorted(published),
         "annotation_errors": [e.message for e in errors],
+        "compile_errors": [],  # podsec refuses such a policy when it loads it
     }
 
 
@@ -71,6 +72,7 @@ def _apiserver(answer: dict[str, Any]) -> dict[str, Any]:
         "decisions": answer["decisions"],
         "annotations": sorted((a["key"], a["value"]) for a in answer["annotations"] if a["action"] == "publish"),
         "annotation_errors": [a["error"] for a in answer["annotations"] if a["action"] == "error"],
+        "compile_errors": answer["compileErrors"],
     }
 
 

@@ -57,26 +57,36 @@ type annotation struct {
 type answer struct {
 	Decisions   []decision   `json:"decisions"`
 	Annotations []annotation `json:"annotations"`
-	Error       string       `json:"error,omitempty"`
+	// Variables the API server would refuse when the policy is created (the plugin compiles
+	// them lazily, so an evaluation that never reaches one would not tell).
+	CompileErrors []string `json:"compileErrors"`
+	Error         string   `json:"error,omitempty"`
+}
+
+type compiled struct {
+	validator validating.Validator
+	errors    []string
 }
 
 var envSet = environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion())
 
 // compile follows validating.compilePolicy, with the expressions of a new object.
-func compile(p *admissionregistrationv1.ValidatingAdmissionPolicy) validating.Validator {
+func compile(p *admissionregistrationv1.ValidatingAdmissionPolicy) compiled {
 	hasParam := p.Spec.ParamKind != nil
 	optionalVars := plugincel.OptionalVariableDeclarations{HasParams: hasParam, HasAuthorizer: true}
 	messageVars := plugincel.OptionalVariableDeclarations{HasParams: hasParam, HasAuthorizer: false}
 	mode := environment.NewExpressions
 	compiler, err := plugincel.NewCompositedCompiler(envSet)
 	if err != nil {
-		return validating.NewValidator(nil, nil, nil, nil, p.Spec.FailurePolicy, err)
+		return compiled{validating.NewValidator(nil, nil, nil, nil, p.Spec.FailurePolicy, err), nil}
 	}
-	variables := make([]plugincel.NamedExpressionAccessor, 0, len(p.Spec.Variables))
+	errors := []string{}
 	for _, v := range p.Spec.Variables {
-		variables = append(variables, &validating.Variable{Name: v.Name, Expression: v.Expression})
+		result := compiler.CompileAndStoreVariable(&validating.Variable{Name: v.Name, Expression: v.Expression}, optionalVars, mode)
+		if result.Error != nil {
+			errors = append(errors, fmt.Sprintf("%s: %v", v.Name, result.Error))
+		}
 	}
-	compiler.CompileAndStoreVariables(variables, optionalVars, mode)
 	var matcher matchconditions.Matcher
 	if len(p.Spec.MatchConditions) > 0 {
 		conditions := make([]plugincel.ExpressionAccessor, 0, len(p.Spec.MatchConditions))
@@ -95,14 +105,14 @@ func compile(p *admissionregistrationv1.ValidatingAdmissionPolicy) validating.Va
 	for _, a := range p.Spec.AuditAnnotations {
 		annotations = append(annotations, &validating.AuditAnnotationCondition{Key: a.Key, ValueExpression: a.ValueExpression})
 	}
-	return validating.NewValidator(
+	return compiled{validating.NewValidator(
 		compiler.CompileCondition(validations, optionalVars, mode),
 		matcher,
 		compiler.CompileCondition(annotations, optionalVars, mode),
 		compiler.CompileCondition(messages, messageVars, mode),
 		p.Spec.FailurePolicy,
 		nil,
-	)
+	), errors}
 }
 
 func object(m map[string]interface{}) runtime.Object {
@@ -112,7 +122,7 @@ func object(m map[string]interface{}) runtime.Object {
 	return &unstructured.Unstructured{Object: m}
 }
 
-func evaluate(r *request, validators map[string]validating.Validator) answer {
+func evaluate(r *request, validators map[string]compiled) answer {
 	v, ok := validators[string(r.Policy)]
 	if !ok {
 		var p admissionregistrationv1.ValidatingAdmissionPolicy
@@ -144,8 +154,8 @@ func evaluate(r *request, validators map[string]validating.Validator) answer {
 			return answer{Error: err.Error()}
 		}
 	}
-	result := v.Validate(context.Background(), gvr, versioned, object(r.Params), ns, 10000000, nil)
-	out := answer{Decisions: []decision{}, Annotations: []annotation{}}
+	result := v.validator.Validate(context.Background(), gvr, versioned, object(r.Params), ns, 10000000, nil)
+	out := answer{Decisions: []decision{}, Annotations: []annotation{}, CompileErrors: v.errors}
 	for _, d := range result.Decisions {
 		out.Decisions = append(out.Decisions, decision{string(d.Action), string(d.Evaluation), d.Message, string(d.Reason)})
 	}
@@ -159,7 +169,7 @@ func main() {
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 64<<20), 64<<20)
 	out := json.NewEncoder(os.Stdout)
-	validators := map[string]validating.Validator{}
+	validators := map[string]compiled{}
 	for in.Scan() {
 		var r request
 		a := answer{}
