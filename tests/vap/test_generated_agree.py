@@ -64,7 +64,7 @@ def _compiled(
 
 def _request(obj: dict[str, Any], namespace: str) -> admission.Request:
     group, resource = PSA_RESOURCES[obj["kind"]]
-    obj = {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": namespace}}
+    obj = inputs.admitted_object(obj, group, obj["kind"], namespace)  # as podsec vap test admits it
     name = obj["metadata"].get("name") or ""
     return admission.Request("CREATE", group, "v1", obj["kind"], resource, "", name, namespace, obj, None)
 

@@ -138,6 +138,7 @@ def _variables(
             "expression": "variables.spec.?initContainers.orValue([]) + variables.spec.?containers.orValue([]) + "
             "variables.spec.?ephemeralContainers.orValue([])",
         },
+        {"name": "labels", "expression": pss_cel.LABELS},
         *hardened_cel.VARIABLES,
         {"name": "spelling", "expression": spelling},
         {"name": "v", "expression": minor},

@@ -24,6 +24,7 @@ from podsec.checks._base import Check, Platform
 from podsec.model import pod as podmodel
 from podsec.model import security
 from podsec.model.security import CONTAINER_ONLY_FIELDS, POD_ONLY_FIELDS, SHARED_FIELDS
+from podsec.vap import pss_cel
 
 _MAX_ID = api_validation._MAX_ID
 _PROFILE_TYPES = api_validation._PROFILE_TYPES
@@ -98,7 +99,7 @@ def _name(c: str = "c") -> str:
 
 def _container(detail: str) -> str:
     """``container "<name>" <detail>`` for the container ``c`` (detail is CEL)."""
-    return f"""'container "' + {_name()} + '" ' + {detail}"""
+    return f"{_C} + {detail}"
 
 
 def _own(field: str) -> str:
@@ -147,11 +148,12 @@ def _profile_problems(obj: str, kind: str, who: str) -> str:
 
 
 _POD = "'pod '"
-_C = """'container "' + c.?name.orValue('') + '" '"""
+_C = f"'container ' + [{pss_cel.label()}].map(n, {pss_cel.display()})[0] + ' '"
 _CONTAINER_FIELD = (
     " in its securityContext, where it does nothing: it is a container field; move it to every container's "
     "securityContext"
 )
+_UNMASKED = 'procMount: Invalid value: "Unmasked": `hostUsers` must be false to use `Unmasked`'
 _PROC_SUPPORTED = lit('": supported values: "Default", "Unmasked"')
 _READ_ONLY = "c.?securityContext.?readOnlyRootFilesystem"
 _READ_ONLY_STATE = (
@@ -219,7 +221,9 @@ def _profiles(_: Mapping[str, int | str]) -> str:
     )
     proc = (
         f"({_own('procMount')}.hasValue() && !(c.securityContext.procMount in ['Default', 'Unmasked']) ? "
-        f"""[{_C} + 'procMount: Unsupported value: "' + c.securityContext.procMount + {_PROC_SUPPORTED}] : [])"""
+        f"""[{_C} + 'procMount: Unsupported value: "' + c.securityContext.procMount + {_PROC_SUPPORTED}] : """
+        f"{_own('procMount')}.orValue('') == 'Unmasked' && variables.spec.?hostUsers.orValue(null) != false ? "
+        f"[{_C} + {lit(_UNMASKED)}] : [])"
     )
     containers = _per_container(
         " + ".join(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podsec.findings import InputError
+from podsec.model.prepare import prepare_pod
 from podsec.model.workloads import KindTable
 from podsec.sources.files import discover, missing, read_objects, read_target
 from podsec.vap import celenv, served
@@ -170,9 +171,7 @@ def _resource(obj: Mapping[str, Any], file: str, line: int, catalog: served.Cata
     if not namespaced and meta.get("namespace"):
         namespaced = True  # an unknown kind that says it is namespaced
     namespace = (meta.get("namespace") or "default") if namespaced else ""
-    admitted = copy.deepcopy(dict(obj))
-    if namespace:
-        admitted.setdefault("metadata", {})["namespace"] = namespace  # as the API server sets it
+    admitted = admitted_object(obj, group, kind, namespace)
     request = Request(
         operation="CREATE",
         group=group,
@@ -187,6 +186,18 @@ def _resource(obj: Mapping[str, Any], file: str, line: int, catalog: served.Cata
         options={"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
     )
     return Resource(request, file, line, obj)
+
+
+def admitted_object(obj: Mapping[str, Any], group: str, kind: str, namespace: str) -> dict[str, Any]:
+    """The object as a policy sees it on CREATE: in its namespace, and a bare Pod prepared as the
+    API server prepares it (`podsec.model.prepare`: hostNetwork's hostPort default, the AppArmor
+    annotation copied to the field), as podsec's own checks see it too."""
+    admitted = copy.deepcopy(dict(obj))
+    if namespace:
+        admitted.setdefault("metadata", {})["namespace"] = namespace  # as the API server sets it
+    if group == "" and kind == "Pod":
+        admitted = dict(prepare_pod(admitted))
+    return admitted
 
 
 def _review(doc: Mapping[str, Any], file: str, line: int) -> Resource:

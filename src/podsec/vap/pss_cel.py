@@ -61,6 +61,27 @@ _VOLUME_NAMES = ".map(v, v.?name.orValue(''))"
 _SELINUX_TYPES = ("", "container_t", "container_init_t", "container_kvm_t")
 
 
+LABELS = (
+    "variables.all.map(c, c.?name.orValue('') != '' ? c.name : '#' + string([variables.spec.?initContainers"
+    ".orValue([]), variables.spec.?containers.orValue([]), variables.spec.?ephemeralContainers.orValue([])]"
+    ".map(l, l.indexOf(c)).filter(i, i >= 0)[0] + 1) + ' (unnamed)')"
+)
+"""CEL for ``variables.labels``: each container of ``variables.all`` named as podsec names it
+(`podsec.model.pod.Unnamed`): its name, or ``#N (unnamed)`` with N its place in its own list (by
+indexOf: identical unnamed containers in two lists get the first list's place). The API server
+requires names, so only manifests read offline have unnamed containers."""
+
+
+def label(c: str = "c") -> str:
+    """CEL for the `LABELS` entry of a container ``c`` of ``variables.all``."""
+    return f"({c}.?name.orValue('') != '' ? {c}.name : variables.labels[variables.all.indexOf({c})])"
+
+
+def display(n: str = "n") -> str:
+    """CEL quoting a `label` as podsec's messages do: a name in double quotes, ``#N (unnamed)`` as it is."""
+    return f"""({n}.startsWith('#') && {n}.endsWith(' (unnamed)') ? {n} : '"' + {n} + '"')"""
+
+
 def _lit(items: Sequence[str]) -> str:
     return "[" + ", ".join(f"'{i}'" for i in items) + "]"
 
@@ -83,10 +104,15 @@ class _Cel:
     def plural(lst: str, one: str, many: str) -> str:
         return f"(size({lst}) == 1 ? '{one}' : '{many}')"
 
+    @staticmethod
+    def qc(lst: str) -> str:
+        """qlist of container labels (`label`)."""
+        return f"{lst}.map(n, {display()}).join(', ')"
+
     def containers(self, lst: str) -> str:
         """``container(s) "a", "b"`` for a list of containers."""
-        names = f"{lst}.map(c, c.?name.orValue(''))"
-        return f"{self.plural(lst, 'container ', 'containers ')} + {self.q(names)}"
+        names = f"{lst}.map(c, {label()})"
+        return f"{self.plural(lst, 'container ', 'containers ')} + {self.qc(names)}"
 
     def who(self, pod: str, lst: str) -> str:
         return f"[{pod} ? 'pod' : '', size({lst}) > 0 ? {self.containers(lst)} : ''].filter(s, s != '').join(' and ')"
@@ -188,7 +214,7 @@ def checks(level: str, full: bool) -> list[tuple[str, str]]:
     hosts = "[" + ", ".join(f"{h}.?{a}.?host.orValue('')" for h in handlers for a in ("httpGet", "tcpSocket")) + "]"
     hosts = f"{hosts}.filter(h, h != '')"
     c_hosts = f"variables.all.filter(c, size({hosts}) > 0)"
-    names = x.sd(f"{c_hosts}.map(c, c.?name.orValue(''))")
+    names = x.sd(f"{c_hosts}.map(c, {label()})")
     host_list = (
         f"{c_hosts}.map(c, {hosts}).flatten().distinct().sort()" if full else f"{c_hosts}.map(c, {hosts}.join(', '))"
     )
@@ -197,7 +223,7 @@ def checks(level: str, full: bool) -> list[tuple[str, str]]:
         (
             "hostProbesAndHostLifecycle",
             f"variables.v < 34 || size({c_hosts}) == 0 ? '' : 'probe or lifecycle host (' + "
-            f"{x.plural(names, 'container ', 'containers ')} + {x.q(names)} + {x.plural(names, ' uses ', ' use ')} + "
+            f"{x.plural(names, 'container ', 'containers ')} + {x.qc(names)} + {x.plural(names, ' uses ', ' use ')} + "
             f"{x.plural(host_list, 'probe or lifecycle host ', 'probe or lifecycle hosts ')} + {host_text} + ')'",
         )
     )
