@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 import textwrap
@@ -10,7 +11,7 @@ from collections import Counter
 import pytest
 
 from podsec.cli import main
-from podsec.vap import celenv, inputs
+from podsec.vap import admission, celenv, inputs
 from podsec.vap.cli import outcomes
 
 POLICY = """
@@ -360,3 +361,15 @@ def test_authorizer_answers(tmp_path: pathlib.Path) -> None:
     _run(tmp_path, message)
     loaded = inputs.load([str(tmp_path / "p.yaml")], [str(tmp_path / "r.yaml")], (1, 37), "allow")
     assert "undeclared reference to 'authorizer'" in loaded.errors[0].message  # as in Kubernetes: not in messages
+
+
+def test_an_absent_object_matches_no_object_selector() -> None:
+    """On CREATE there is no old object, and an absent object matches no object selector, not even
+    DoesNotExist (matching.matchObject): found against the real API server (test_vap_test_live)."""
+    labelled = {"metadata": {"name": "p", "labels": {"skip": "yes"}}}
+    req = admission.Request("CREATE", "", "v1", "Pod", "pods", "", "p", "ns", labelled, None)
+    match = {"objectSelector": {"matchExpressions": [{"key": "skip", "operator": "DoesNotExist"}]}}
+    cluster = admission.Cluster({}, [])
+    assert admission.resources_match(match, req, cluster) is None
+    unlabelled = dataclasses.replace(req, object={"metadata": {"name": "p"}})
+    assert admission.resources_match(match, unlabelled, cluster) == ("", "v1", "pods")

@@ -202,9 +202,9 @@ def resources_match(match: Mapping[str, Any], req: Request, cluster: Cluster) ->
         if not selector_matches(ns_selector, ns_labels):
             return None
     obj_selector = match.get("objectSelector") or {}
-    if (obj_selector.get("matchLabels") or obj_selector.get("matchExpressions")) and not (
-        selector_matches(obj_selector, _labels(req.object)) or selector_matches(obj_selector, _labels(req.old_object))
-    ):
+    if (obj_selector.get("matchLabels") or obj_selector.get("matchExpressions")) and not any(
+        obj is not None and selector_matches(obj_selector, _labels(obj)) for obj in (req.object, req.old_object)
+    ):  # an absent object (no old object on CREATE) matches no selector, not even DoesNotExist
         return None
     policy = match.get("matchPolicy") or "Equivalent"
     if _matching_rules(match.get("excludeResourceRules") or [], policy, req, cluster.catalog) is not None:
