@@ -29,7 +29,7 @@ import yaml
 
 from podsec import engine
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import CheckLevel, Severity
+from podsec.checks._base import CheckLevel, Scope, Severity
 from podsec.config import ConfigError, load
 from podsec.engine import NEWEST as PSS_NEWEST
 from podsec.model.standards import PolicyVersion
@@ -71,12 +71,19 @@ _HAS_POD = (
     "object.?spec.?template.orValue(null)) == map"
 )
 
+_BEYOND = {Scope.OBJECT: "one object", Scope.NAMESPACE: "a namespace", Scope.RBAC: "roles and bindings"}
+
 NOT_EXPRESSIBLE = {
     "exemptions": "podsec.io/exempt annotations and the config's exemptions are not applied: an exemption's "
     "expiry date needs today's date, which CEL in an API server does not have (PSA's exemptions are: "
     "--exempt-namespace, --exempt-username, --exempt-runtime-class)",
+} | {
+    c.id: f"about {_BEYOND[c.scope]}, not one pod: podsec evaluates it across the objects of its input "
+    "(podsec scan, podsec rbac); an admission policy sees one object at a time"
+    for c in ALL_CHECKS
+    if c.scope is not Scope.POD
 }
-"""What podsec evaluates that the generated policies cannot, and why. Every check is generated."""
+"""What podsec evaluates that the generated policies cannot, and why. Every pod check is generated."""
 
 LIVE_NOTES = {
     "podSecurityContextMissing": "the API server defaults spec.securityContext to {} before admission, "

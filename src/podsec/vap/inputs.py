@@ -17,7 +17,7 @@ from typing import Any
 from podsec.findings import InputError
 from podsec.model.prepare import prepare_pod
 from podsec.model.workloads import KindTable
-from podsec.sources.files import discover, missing, read_objects, read_target
+from podsec.sources.files import Located, discover, missing, read_objects, read_target
 from podsec.vap import celenv, served
 from podsec.vap.admission import Request
 from podsec.vap.policy import (
@@ -75,7 +75,7 @@ def _read(paths: Sequence[str], inputs: Inputs) -> Iterable[tuple[Mapping[str, A
         for item in read_objects(data, target.name, KindTable(), every=True):
             if isinstance(item, InputError):
                 inputs.errors.append(item)
-            else:
+            elif isinstance(item, Located):  # every=True: never a peeked Member
                 yield _plain(item.obj), target.name, item.line
 
 
