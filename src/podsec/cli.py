@@ -343,6 +343,10 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     )
     _common(ps)
 
+    from podsec.vap import cli as vap_cli
+
+    vap_cli.add_parser(sub, _Parser)
+
     t = sub.add_parser("test", help="run policy test suites (podsec-test.yaml files)")
     t.add_argument("paths", nargs="+", metavar="DIR", help="directory searched for podsec-test.yaml, or a suite file")
     t.add_argument("--debug", action="store_true", help="show Python tracebacks for internal errors")
@@ -1152,6 +1156,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
             return _checks(args)
         if args.command == "test":
             return _test(args)
+        if args.command == "vap":
+            from podsec.vap import cli as vap_cli
+
+            return vap_cli.run(args)
         if args.command == "webhook":
             from podsec.admission import cli as webhook_cli
 

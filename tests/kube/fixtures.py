@@ -29,12 +29,17 @@ def _unavailable(why: str) -> None:
 
 @pytest.fixture(scope="session")
 def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.KubeEnv]:
+    yield from own_server(tmp_path_factory, "kube")
+
+
+def own_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[harness.KubeEnv]:
+    """A new etcd + kube-apiserver for a fixture (``kube``, or a module's own), stopped after it."""
     try:
         bindir = harness.binaries(build=True)
     except harness.KubeUnavailable as exc:
         _unavailable(str(exc))
         raise
-    env = harness.KubeEnv(bindir, tmp_path_factory.mktemp("kube"))
+    env = harness.KubeEnv(bindir, tmp_path_factory.mktemp(name))
     env.start()
     try:
         yield env

@@ -446,14 +446,18 @@ def dry_run_many(
     *,
     concurrency: int = 48,
     strict: bool = False,
+    whole: bool = False,
 ) -> list[tuple[int, Any, list[str]]]:
     """POST each (collection path, object) with ``dryRun=All``, many at a time over one HTTP/2
     connection; (status, JSON body, warnings) for each, in order. Bounded: ``concurrency`` in flight.
-    ``strict``: unknown and duplicate fields are errors (``fieldValidation=Strict``, kubectl's default)."""
+    ``strict``: unknown and duplicate fields are errors (``fieldValidation=Strict``, kubectl's default).
+    ``whole``: a created object comes back whole (as the API server defaulted it), not its metadata."""
     params = {"dryRun": "All", **({"fieldValidation": "Strict"} if strict else {})}
-    # Only the metadata of a created object comes back (errors are Status objects as ever):
-    # a fraction of the bytes to encode, send and decode.
+    # Only the metadata of a created object comes back unless asked (errors are Status objects as
+    # ever): a fraction of the bytes to encode, send and decode.
     headers = {"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"}
+    if whole:
+        headers = {"Accept": "application/json"}
     import asyncio
 
     import httpx
