@@ -67,7 +67,7 @@ def test_top_level_owners_templates_and_pods_that_differ(
     }
     debug = [f for f in report["findings"] if f["object"]["name"] == pods[0]["metadata"]["name"]]
     assert {f["container"] for f in debug if f["check"] == "privileged"} == {"debugger"}
-    assert all(f["file"].startswith(f"k8s://podsec-test/namespaces/{ns}/") for f in report["findings"])
+    assert all(f["file"].startswith(f"k8s://podsec-test/namespaces/{ns}") for f in report["findings"])
     assert all(f["line"] is None for f in report["findings"])
     counts = {r["resource"]: r for r in report["cluster"]["resources"]}
     assert counts["pods"]["read"] == 5 and counts["replicasets.apps"]["read"] == 2
@@ -176,6 +176,7 @@ def test_a_kind_the_credentials_may_not_list_is_reported(
          "verbs": ["get", "list"]},
         {"apiGroups": ["apps"], "resources": ["*"], "verbs": ["list"]},
         {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["list"]},  # not cronjobs
+        {"apiGroups": ["networking.k8s.io", "rbac.authorization.k8s.io"], "resources": ["*"], "verbs": ["list"]},
     ]  # fmt: skip
     config = user_kubeconfig(kube, "limited-auditor", rules)
     code, report = audit_json(kube, "-n", ns, kubeconfig=config)
@@ -211,13 +212,15 @@ def test_every_output_format(kube: harness.KubeEnv, kube_namespace: NamespaceFac
     sarif = json.loads(outputs["sarif"].read_text())
     uris = {loc["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]
             for loc in r["locations"]}  # fmt: skip
-    assert uris == {f"k8s://podsec-test/namespaces/{ns}/deployments.apps/web"}
+    # the Deployment, and the namespace (no default-deny NetworkPolicy)
+    assert uris == {f"k8s://podsec-test/namespaces/{ns}/deployments.apps/web", f"k8s://podsec-test/namespaces/{ns}"}
     schema = SHARED / "schemas" / "sarif-schema-2.1.0.json"
     if schema.exists():
         jsonschema = pytest.importorskip("jsonschema")
         jsonschema.validate(sarif, json.loads(schema.read_text()))
-    [polr] = list(yaml.safe_load_all(outputs["policyreport"].read_text()))
+    cpolr, polr = list(yaml.safe_load_all(outputs["policyreport"].read_text()))
     assert polr["kind"] == "PolicyReport" and polr["metadata"]["namespace"] == ns
+    assert cpolr["kind"] == "ClusterPolicyReport" and {r["resources"][0]["name"] for r in cpolr["results"]} == {ns}
     assert {r["resources"][0]["name"] for r in polr["results"]} == {"web"}
     ET.parse(outputs["junit"])
     assert "web" in outputs["html"].read_text() and "web" in outputs["concise"].read_text()

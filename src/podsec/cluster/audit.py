@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from podsec import engine
-from podsec.cluster import discovery, owners, projection, readiness
+from podsec.cluster import beyond, discovery, owners, projection, readiness
 from podsec.cluster.api import Api, ClusterError, Forbidden, Page, Unavailable
 from podsec.cluster.evaluation import Evaluator, level_policy
 from podsec.cluster.psaconfig import PsaConfig
@@ -67,6 +67,7 @@ class Outcome:
     problems: list[InputError] = field(default_factory=list)
     counts: dict[str, KindCount] = field(default_factory=dict)
     unserved: list[str] = field(default_factory=list)
+    beyond: dict[str | None, list[ObjectResult]] = field(default_factory=dict)  # findings beyond the pod
     seconds: float = 0.0
 
     @property
@@ -153,6 +154,8 @@ class Auditor:
             if not resource.namespaced and self.options.namespaces is not None:
                 continue  # cluster-scoped kinds are read with -A only
             self._read(resource, out)
+        if beyond.kinds(self.ctx) or self.ctx.policy.beyond:
+            self._beyond(labels, cluster, out)
         for name in out.namespaces:
             if name in labels:
                 subjects = self.by_namespace.get(name, [])
@@ -214,6 +217,31 @@ class Auditor:
                 where = f"in namespace {namespace}" if namespace else "in any namespace"
                 uri = object_uri(self.api.target.context, resource.name, namespace)
                 self._problem(out, uri, f"cannot list {resource.name} {where}", exc)
+
+    def _beyond(self, labels: dict[str, Mapping[str, str]], cluster: Version, out: Outcome) -> None:
+        """Namespaces, network policies, PodSecurityPolicies and RBAC, through the analyses of `beyond`."""
+        context = self.api.target.context
+
+        def uri(resource: str, namespace: str | None, name: str | None) -> str:
+            return object_uri(context, resource, namespace, name)
+
+        def problem(where: str, text: str, exc: ClusterError) -> None:
+            self._problem(out, where, text, exc)
+
+        scopes: list[str | None] = [None]
+        if self.options.namespaces is not None:
+            scopes = [n for n in out.namespaces if n in labels]
+        try:
+            found = beyond.analyse(self.api, self.ctx, cluster, labels, scopes, uri, problem, self.options.page_size)
+        except ClusterError as exc:
+            self._problem(out, f"k8s://{quote(context, safe='')}", "cannot discover the kinds beyond the pod", exc)
+            return
+        out.resources += found.resources
+        for name, read in found.read.items():
+            out.counts.setdefault(name, KindCount()).read += read
+        for namespace, results in found.results.items():
+            out.beyond.setdefault(namespace, []).extend(results)
+        out.problems += found.errors
 
     # --- deciding and evaluating ----------------------------------------------------------
 

@@ -131,13 +131,16 @@ def file_results(outcome: audit.Outcome) -> list[FileResult]:
     own objects and for what could not be read."""
     ctx = outcome.context
     results: list[FileResult] = []
-    for namespace in [*outcome.namespaces, *(n for n in outcome.reported if n and n not in outcome.namespaces)]:
+    extra = [n for n in [*outcome.reported, *outcome.beyond] if n and n not in outcome.namespaces]
+    for namespace in [*outcome.namespaces, *dict.fromkeys(extra)]:
         found = sorted(outcome.reported.get(namespace, []), key=audit.sort_key)
-        results.append(FileResult(audit.object_uri(ctx, "", namespace).rstrip("/"), [r.result for r in found]))
-    cluster = sorted(outcome.reported.get(None, []), key=audit.sort_key)
+        objects = [r.result for r in found] + outcome.beyond.get(namespace, [])
+        results.append(FileResult(audit.object_uri(ctx, "", namespace).rstrip("/"), objects))
+    cluster = [r.result for r in sorted(outcome.reported.get(None, []), key=audit.sort_key)]
+    cluster += outcome.beyond.get(None, [])
     if cluster or outcome.problems:
         errors: list[InputError] = list(outcome.problems)
-        results.append(FileResult(f"k8s://{ctx}", [r.result for r in cluster], errors, read=bool(cluster)))
+        results.append(FileResult(f"k8s://{ctx}", cluster, errors, read=bool(cluster)))
     return results
 
 
