@@ -156,20 +156,32 @@ def install_policyreport_crds(kube: harness.KubeEnv) -> None:
     cluster["spec"]["names"] = {"kind": "ClusterPolicyReport", "listKind": "ClusterPolicyReportList",
                                 "plural": "clusterpolicyreports", "singular": "clusterpolicyreport",
                                 "shortNames": ["cpolr"]}  # fmt: skip
-    for crd in (base, cluster):
+    install_crds(kube, [base, cluster], "wgpolicyk8s.io/v1alpha2", {"policyreports", "clusterpolicyreports"})
+
+
+def install_prometheusrule_crd(kube: harness.KubeEnv) -> None:
+    """A minimal, schema-less PrometheusRule CRD (once per server), established."""
+    crd = yaml.safe_load((DATA / "prometheusrule-crd.yaml").read_text())
+    install_crds(kube, [crd], "monitoring.coreos.com/v1", {"prometheusrules"})
+
+
+def install_crds(kube: harness.KubeEnv, crds: Sequence[Mapping[str, Any]], group_version: str,
+                 plurals: set[str]) -> None:  # fmt: skip
+    """Create ``crds`` (already there is fine) and wait until ``group_version`` serves ``plurals``."""
+    for crd in crds:
         status, body, _ = kube.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
         assert status in (201, 409), body
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            status, doc, _ = kube.request("GET", "/apis/wgpolicyk8s.io/v1alpha2")
+            status, doc, _ = kube.request("GET", f"/apis/{group_version}")
         except ValueError:  # "404 page not found" in plain text: not served yet
             status, doc = 404, None
         names = {r["name"] for r in (doc or {}).get("resources", [])} if status == 200 else set()
-        if {"policyreports", "clusterpolicyreports"} <= names:
+        if plurals <= names:
             return
         time.sleep(0.2)
-    raise AssertionError("the PolicyReport CRDs were not served in 30 s")
+    raise AssertionError(f"{sorted(plurals)} of {group_version} were not served in 30 s")
 
 
 def user_kubeconfig(kube: harness.KubeEnv, user: str, rules: Sequence[Mapping[str, Any]],

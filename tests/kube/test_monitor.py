@@ -27,6 +27,7 @@ from tests.kube.cluster import (
     debug_container,
     deployment_chain,
     install_policyreport_crds,
+    install_prometheusrule_crd,
     pod,
     pod_spec,
     restricted,
@@ -230,6 +231,27 @@ def test_manifests_are_accepted_and_hardened(kube: harness.KubeEnv, tmp_path: pa
     assert [r["apiGroups"] for r in writes] == [["wgpolicyk8s.io"]]
     rules = {a["alert"] for a in docs[-1]["spec"]["groups"][0]["rules"]}
     assert {"PodsecNamespaceWouldBreak", "PodsecLabelDrift", "PodsecAuditStale", "PodSecurityDenials"} <= rules
+
+
+def test_the_prometheus_rule_is_accepted(kube: harness.KubeEnv, kube_namespace: NamespaceFactory) -> None:
+    """The PrometheusRule of `podsec monitor manifests` (the chart renders the same objects:
+    tests/charts/test_monitor_chart.py) is accepted by the server once the Prometheus Operator's
+    kind is served: a server-side dry run, then a create that reads back the same groups."""
+    install_prometheusrule_crd(kube)
+    ns = kube_namespace()
+    out = subprocess.run([sys.executable, "-m", "podsec", "monitor", "manifests", "--namespace", ns],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    [rule] = [d for d in yaml.safe_load_all(out) if d and d["kind"] == "PrometheusRule"]
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1" and rule["metadata"]["namespace"] == ns
+    path = f"/apis/monitoring.coreos.com/v1/namespaces/{ns}/prometheusrules"
+    status, body, _ = kube.request("POST", path + "?dryRun=All", rule)
+    assert status == 201, body
+    assert kube.request("GET", f"{path}/{rule['metadata']['name']}")[0] == 404  # a dry run stores nothing
+    status, body, _ = kube.request("POST", path, rule)
+    assert status == 201, body
+    status, stored, _ = kube.request("GET", f"{path}/{rule['metadata']['name']}")
+    assert status == 200 and stored["spec"] == rule["spec"]
+    assert all(r["expr"] and (r.get("alert") or r.get("record")) for g in stored["spec"]["groups"] for r in g["rules"])
 
 
 def test_a_kind_it_may_not_watch_is_never_skipped(kube: harness.KubeEnv, monitor: Callable[..., Running]) -> None:
