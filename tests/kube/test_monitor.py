@@ -268,3 +268,27 @@ def test_a_kind_it_may_not_watch_is_never_skipped(kube: harness.KubeEnv, monitor
     assert refused.value.code == 503 and b"cronjobs.batch" in refused.value.read()
     wait_for(lambda: any("forbidden" in str(line.get("error", "")).lower() for line in m.lines()), 10, "logged")
     assert m.metric("podsec_audit_last_success_timestamp_seconds") is None  # never claims a complete audit
+
+
+def test_periodic_resync_lists_again_without_evaluating_again(
+    kube: harness.KubeEnv, kube_namespace: NamespaceFactory, monitor: Callable[..., Running]
+) -> None:
+    """With ``--resync 1`` every kind is listed afresh each second (the watch request is cut short to
+    the next resync, not left to run its 300 s): resyncs are counted and logged per kind, an object
+    that did not change is not evaluated again, and a change made between resyncs is still seen."""
+    ns = kube_namespace()
+    create(kube, workload("Deployment", ns, "web", PRIVILEGED, replicas=0))
+    m = monitor("--resync", "1")
+    wait_for(lambda: m.metric(_level(ns)) == 0.0, 15, "the privileged template is seen")
+    resyncs = 'podsec_watch_restarts_total{reason="resync",resource="deployments.apps"}'
+    wait_for(lambda: (m.metric(resyncs) or 0) >= 1, 15, "a first resync")
+    evaluations, first = m.metric("podsec_evaluations_total"), m.metric(resyncs) or 0
+    wait_for(lambda: (m.metric(resyncs) or 0) >= first + 3, 20, "three more resyncs")
+    assert m.metric("podsec_evaluations_total") == evaluations  # listed again, nothing evaluated again
+    assert m.metric(_level(ns)) == 0.0
+    logged = [line for line in m.lines() if line.get("msg") == "resync: listing again"]
+    assert {"deployments.apps", "pods", "namespaces"} <= {line.get("resource") for line in logged}, logged[:3]
+    kube.kubectl("delete", "deployment", "web", "-n", ns)
+    wait_for(lambda: m.metric(_level(ns)) == 2.0, 15, "the deletion is seen between resyncs")
+    m.proc.terminate()
+    assert m.proc.wait(20) == 0

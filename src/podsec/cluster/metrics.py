@@ -23,7 +23,7 @@ from podsec.model.standards import Level
 LEVEL_VALUE = {Level.PRIVILEGED: 0, Level.BASELINE: 1, Level.RESTRICTED: 2}
 OTHER = "_other"
 BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
-REASONS = frozenset({"gone", "error"})
+REASONS = frozenset({"gone", "error", "resync"})
 
 
 class MonitorMetrics(Collector):

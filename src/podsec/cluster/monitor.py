@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import sys
 import threading
@@ -158,8 +159,11 @@ class Monitor:
                 delay = 0.5
                 deadline = time.monotonic() + self.settings.resync
                 while not self.stop.is_set() and time.monotonic() < deadline:
-                    version = self._watch_once(resource, version)
+                    version = self._watch_once(resource, version, deadline)
                 version = None  # resync: list afresh
+                if not self.stop.is_set():
+                    self.metrics.restart(resource.name, "resync")
+                    LOG.info("resync: listing again", extra={"fields": {"resource": resource.name}})
             except Gone:
                 version = None
                 self.metrics.restart(resource.name, "gone")
@@ -192,8 +196,10 @@ class Monitor:
         self.metrics.listed(resource.name, time.monotonic() - started)
         return version
 
-    def _watch_once(self, resource: discovery.Resource, version: str) -> str:
-        timeout = self.settings.watch_timeout
+    def _watch_once(self, resource: discovery.Resource, version: str, resync_at: float) -> str:
+        """One watch request, ended by the server at the next resync at the latest (so that a resync
+        shorter than ``watch_timeout`` happens on time)."""
+        timeout = max(1, min(self.settings.watch_timeout, math.ceil(resync_at - time.monotonic())))
         for event in self.api.watch(resource.path(), version, timeout_seconds=timeout):
             kind, obj = event.get("type"), event.get("object") or {}
             meta = obj.get("metadata") or {}
