@@ -343,15 +343,17 @@ class KubeEnv:
 
     def start_controllers(self, *controllers: str) -> None:
         """Run kube-controller-manager with only ``controllers`` (``clusterrole-aggregation``, …) against
-        this server, as admin, serving nothing; it is stopped with the server. Once per server."""
-        if any(p.args and str(p.args[0]).endswith("kube-controller-manager") for p in self.processes):
+        this server, as admin, serving nothing; it is stopped with the server. Once per server and set
+        of controllers (tests asking for other controllers get a manager of their own)."""
+        wanted = f"--controllers={','.join(controllers)}"
+        if any(isinstance(p.args, list) and wanted in map(str, p.args) for p in self.processes):
             return
         self._spawn(
             "kube-controller-manager",
             [
                 str(self.bindir / "kube-controller-manager"),
                 f"--kubeconfig={self.kubeconfig}",
-                f"--controllers={','.join(controllers)}",
+                wanted,
                 "--leader-elect=false",
                 "--secure-port=0",
             ],
