@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,36 +29,17 @@ from podsec.model import pod as podmodel
 from podsec.model.prepare import prepare_pod
 from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import POD
+from tests.kube.oracle import Oracle, running
 from tests.kube.strategies import pods
 
 LEVELS = ("baseline", "restricted")
 EXAMPLES = int(os.environ.get("PODSEC_FUZZ_EXAMPLES", "400"))
 
 
-class Oracle:
-    def __init__(self, path: pathlib.Path) -> None:
-        self.proc = subprocess.Popen([str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-
-    def ask(self, pod: dict[str, Any]) -> dict[str, dict[str, str]]:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(json.dumps(pod) + "\n")
-        self.proc.stdin.flush()
-        answer: dict[str, dict[str, str]] = json.loads(self.proc.stdout.readline())
-        assert "error" not in answer, answer
-        return answer
-
-    def close(self) -> None:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.close()
-        self.proc.wait(10)
-        self.proc.stdout.close()
-
-
 @pytest.fixture(scope="module")
 def oracle(psa_oracle: pathlib.Path) -> Iterator[Oracle]:
-    o = Oracle(psa_oracle)
-    yield o
-    o.close()
+    with running(psa_oracle) as o:
+        yield o
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,35 +22,16 @@ from podsec.model.standards import PolicyVersion
 from podsec.sources import kyaml
 from podsec.vap import admission, generate, inputs, policy
 from tests.checks import test_hardened_checks as hardened_cases
+from tests.kube.oracle import Oracle, running
 from tests.vap import test_generated_agree as agree
 
 KUBE = (1, 37)  # tools/vap-oracle is k8s.io/apiserver v0.37
 
 
-class Oracle:
-    def __init__(self, path: pathlib.Path) -> None:
-        self.proc = subprocess.Popen([str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-
-    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        answer: dict[str, Any] = json.loads(self.proc.stdout.readline())
-        assert "error" not in answer, answer
-        return answer
-
-    def close(self) -> None:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.close()
-        self.proc.wait(10)
-        self.proc.stdout.close()
-
-
 @pytest.fixture(scope="module")
 def oracle(vap_oracle: pathlib.Path) -> Iterator[Oracle]:
-    o = Oracle(vap_oracle)
-    yield o
-    o.close()
+    with running(vap_oracle) as o:
+        yield o
 
 
 def _offline(compiled: policy.Policy, req: admission.Request, namespace: dict[str, Any] | None) -> dict[str, Any]:
