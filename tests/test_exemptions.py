@@ -8,14 +8,13 @@ from datetime import date
 
 import pytest
 
-from podsec import engine
+from podsec import engine, kyaml
 from podsec.cli import main
 from podsec.config import ConfigError, parse
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import ObjectResult
 from podsec.model.standards import PolicyVersion
 from podsec.model.workloads import KindTable
-from podsec.sources import kyaml
 
 DEPLOYMENT = """\
 apiVersion: apps/v1

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from podsec import engine
+from podsec import engine, kyaml, textscan
 from podsec.cli import main
 from podsec.evaluate import Context
 from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindTable
-from podsec.sources import files, kyaml, textscan
+from podsec.sources import files
 
 CTX = Context(engine.select(Level.BASELINE, PolicyVersion(None)), KindTable())
 EXAMPLE_POLICIES = pathlib.Path(__file__).resolve().parent.parent / "examples" / "policies"

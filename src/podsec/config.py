@@ -390,7 +390,7 @@ def find_for(paths: Sequence[str]) -> tuple[str | None, tuple[str, ...]]:
 
 def load(path: str | None, *, known: frozenset[str] | None = CHECK_IDS, paths: Sequence[str] = ()) -> Config:
     """Load ``path``, or, when it is None, the ``.podsec.yaml`` that `find_for` finds for ``paths``."""
-    from podsec.sources import kyaml
+    from podsec import kyaml
 
     notes: tuple[str, ...] = ()
     if path is None:

@@ -16,14 +16,13 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from podsec import engine
+from podsec import engine, kyaml
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import Check, CheckLevel, Platform, Scope
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import Finding, ObjectResult
 from podsec.model.standards import Level, PolicyVersion, format_version
 from podsec.model.workloads import KindTable
-from podsec.sources import kyaml
 
 PSS_URL = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
 _LEVEL_TEXT = {

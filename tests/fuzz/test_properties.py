@@ -21,14 +21,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from podsec import engine
+from podsec import engine, kyaml, textscan
 from podsec.config import ConfigError, parse
 from podsec.evaluate import Context
 from podsec.findings import Summary
 from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindTable
 from podsec.reporters import REPORTERS, RunInfo
-from podsec.sources import files, kyaml, textscan
+from podsec.sources import files
 
 EXAMPLES = int(os.environ.get("PODSEC_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(

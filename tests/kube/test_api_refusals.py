@@ -26,7 +26,7 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from podsec import engine
+from podsec import engine, kyaml
 from podsec.admission import mutate
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import Check, CheckLevel, Scope
@@ -34,7 +34,6 @@ from podsec.docs import example_pod
 from podsec.model import pod as podmodel
 from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import POD
-from podsec.sources import kyaml
 from tests.kube import corpus as corpus_mod
 from tests.kube.fixtures import NamespaceFactory
 from tests.kube.harness import KubeEnv, dry_run_many

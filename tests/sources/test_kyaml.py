@@ -7,7 +7,7 @@ import pathlib
 
 import pytest
 
-from podsec.sources import kyaml
+from podsec import kyaml
 
 
 def value(text: str) -> object:

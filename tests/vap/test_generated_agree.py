@@ -22,7 +22,7 @@ from podsec.findings import InputError, ObjectResult
 from podsec.model import pod as podmodel
 from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindTable
-from podsec.sources import kyaml
+from podsec import kyaml
 from podsec.sources.files import read_objects
 from podsec.vap import admission, generate, inputs, policy, served
 from tests.checks import test_hardened_checks as hardened_cases

@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from podsec.model.standards import PolicyVersion
-from podsec.sources import kyaml
+from podsec import kyaml
 from podsec.vap import generate, inputs
 from tests.kube import corpus as corpus_mod
 from tests.kube.conftest import corpus_objects  # noqa: F401 - the session fixture

@@ -61,7 +61,7 @@ def detect_syntax(text: str) -> Literal["v0", "v1"] | None:
 
 def _metadata_blocks(text: str) -> Iterable[tuple[str, dict[str, Any]]]:
     """(what it annotates: a rule name, or "" for the package, parsed YAML) per METADATA block."""
-    from podsec.sources import kyaml
+    from podsec import kyaml
 
     lines = text.splitlines()
     i = 0

@@ -27,14 +27,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from podsec import engine
+from podsec import engine, kyaml
 from podsec.evaluate import Context
 from podsec.findings import Finding
 from podsec.model.standards import PolicyVersion
 from podsec.model.workloads import KindTable
 from podsec.rego import policies as rego
 from podsec.rego.engine import RegoError
-from podsec.sources import kyaml
 from podsec.sources.files import Target, scan_target
 
 SUITE = "podsec-test.yaml"

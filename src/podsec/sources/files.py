@@ -18,10 +18,10 @@ from typing import Any, Protocol
 import pathspec
 
 from podsec import beyond
+from podsec import kyaml, textscan
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import FileResult, InputError, ObjectResult
 from podsec.model.workloads import KindTable, ObjectRef
-from podsec.sources import kyaml, textscan
 from podsec.textsafe import display_path
 
 EXTENSIONS = (".yaml", ".yml", ".json")

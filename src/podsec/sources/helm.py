@@ -20,9 +20,9 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from podsec import kyaml
 from podsec.findings import Finding, ObjectResult, Suppressed, ValuesRef
 from podsec.model.paths import parse_path
-from podsec.sources import kyaml
 
 _VALUES_REF = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_-]*)+)")
 _WITH = re.compile(r"\{\{-?\s*with\s+\.Values((?:\.[A-Za-z_][A-Za-z0-9_-]*)+)")

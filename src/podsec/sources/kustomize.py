@@ -23,9 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from podsec import kyaml
 from podsec.findings import Finding, InputError, ObjectResult, Suppressed
 from podsec.model.paths import Path, PosDict, PosList, format_path, parse_path
-from podsec.sources import kyaml
 from podsec.sources.files import KUSTOMIZATION_FILES, MAX_FILE_BYTES, Target
 
 TIMEOUT_SECONDS = 300

@@ -39,8 +39,8 @@ from yaml.events import (
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from podsec import textscan
 from podsec.model.paths import PosDict, PosList
-from podsec.sources import textscan
 
 MAX_EXPANDED_NODES = 1_000_000
 """Bound on the nodes a document may expand to through aliases, whatever their share."""
