@@ -11,7 +11,7 @@ import pytest
 from podsec.checks._base import Severity
 from podsec.cli import main
 from podsec.config import ConfigError, find, load, parse
-from podsec.engine import Profile
+from podsec.model.standards import Profile
 
 PRIVILEGED = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: app\n    securityContext:\n      privileged: true\n"
 

@@ -13,7 +13,7 @@ from podsec.cli import main
 from podsec.config import ConfigError, parse
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import ObjectResult
-from podsec.model.standards import PolicyVersion
+from podsec.model.standards import PolicyVersion, Profile
 from podsec.model.workloads import KindTable
 
 DEPLOYMENT = """\
@@ -46,7 +46,7 @@ def manifest(**annotations: str) -> str:
 
 
 def evaluate(text: str, **ctx: object) -> ObjectResult:
-    policy = engine.select(engine.Profile.BASELINE, PolicyVersion(None))
+    policy = engine.select(Profile.BASELINE, PolicyVersion(None))
     (doc,) = kyaml.load_all(text.encode())
     outcome = evaluate_object(doc.data, Context(policy, KindTable(), today=TODAY, **ctx), file="d.yaml")  # type: ignore[arg-type]
     assert isinstance(outcome, ObjectResult), outcome

@@ -31,7 +31,7 @@ from podsec.findings import (
     Summary,
     exit_code,
 )
-from podsec.model.standards import PolicyVersion, format_version
+from podsec.model.standards import SCAN_PROFILES, PolicyVersion, Profile, format_version
 from podsec.model.workloads import KindTable
 from podsec.rego.engine import RegoError
 from podsec.reporters import REPORTERS, Reporter, RunInfo
@@ -148,7 +148,7 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--profile",
-        choices=[p.value for p in engine.Profile],
+        choices=[p.value for p in SCAN_PROFILES],
         help="baseline or restricted (Pod Security Standards, exactly), or hardened: restricted plus podsec's "
         "own checks (default: hardened)",
     )
@@ -478,7 +478,7 @@ def _policy(
     chosen: set[str] | None = None,
     ignored: Iterable[str] = (),
 ) -> engine.Policy | None:
-    profile = engine.Profile(args.profile or (config.profile.value if config.profile else "hardened"))
+    profile = Profile(args.profile or config.profile or Profile.HARDENED)
     version = args.pss_version or config.pss_version or PolicyVersion(None)
     latest_is = config.latest_is
     if args.latest_is is not None:

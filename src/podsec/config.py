@@ -44,10 +44,9 @@ from typing import Any, Literal
 
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import Severity
-from podsec.engine import Profile
 from podsec.exemptions import Exemption, ExemptionError, from_config
 from podsec.model.paths import Path
-from podsec.model.standards import PolicyVersion, Version
+from podsec.model.standards import SCAN_PROFILES, PolicyVersion, Profile, Version
 from podsec.model.workloads import KindRule, group_of
 
 DEFAULT_FILE = ".podsec.yaml"
@@ -275,6 +274,8 @@ def parse(data: object, path: str | None = None, *, known: frozenset[str] | None
     if "profile" in data:
         try:
             profile = Profile(data["profile"])
+            if profile not in SCAN_PROFILES:
+                raise ValueError(profile)
         except ValueError:
             raise ConfigError('profile: expected "baseline", "restricted" or "hardened"') from None
     version = latest_is = None

@@ -21,7 +21,7 @@ from podsec.checks import ALL_CHECKS
 from podsec.checks._base import Check, CheckLevel, Platform, Scope
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import Finding, ObjectResult
-from podsec.model.standards import Level, PolicyVersion, format_version
+from podsec.model.standards import Level, PolicyVersion, Profile, format_version
 from podsec.model.workloads import KindTable
 
 PSS_URL = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
@@ -73,7 +73,7 @@ def run_example(check: Check, manifest: str) -> list[Finding]:
         results = beyond.complete([scan_bytes(manifest.encode(), "example.yaml", context)], context)
         return [f for r in results for obj in r.objects for f in obj.findings if f.check == check.id]
     if check.level is CheckLevel.HARDENED:
-        policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
+        policy = engine.select(Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
     else:
         level = Level.BASELINE if check.level is CheckLevel.BASELINE else Level.RESTRICTED
         policy = engine.select(level, PolicyVersion(None), checks=[check])

@@ -5,13 +5,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check, CheckLevel, Platform, Revision, Scope, Violation
+from podsec.checks._base import Check, Platform, Revision, Scope, Violation
 from podsec.model.paths import Path
 from podsec.model.pod import PodView
-from podsec.model.standards import Level, PolicyVersion, Version
+from podsec.model.standards import CheckLevel, Level, PolicyVersion, Profile, Version
 
 NEWEST: Version = max(
     since
@@ -19,18 +18,6 @@ NEWEST: Version = max(
     if check.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED)
     for since, _ in check.revisions
 )
-
-
-class Profile(StrEnum):
-    """What to evaluate: a Pod Security Standards level, or ``hardened`` (restricted + podsec's checks)."""
-
-    BASELINE = "baseline"
-    RESTRICTED = "restricted"
-    HARDENED = "hardened"
-
-    @property
-    def pss_level(self) -> Level:
-        return Level.BASELINE if self is Profile.BASELINE else Level.RESTRICTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +146,7 @@ def select(
     def wanted(c: Check) -> bool:
         return c.id not in disable and (chosen is None or c.id in chosen)
 
-    levels = {Level.BASELINE: {CheckLevel.BASELINE}, Level.RESTRICTED: {CheckLevel.BASELINE, CheckLevel.RESTRICTED}}
-    in_profile = [(c, fn) for c in checks if c.level in levels.get(pss, set()) and (fn := c.revision_at(at))]
+    in_profile = [(c, fn) for c in checks if c.level in pss.check_levels and (fn := c.revision_at(at))]
     running = [(c, fn) for c, fn in in_profile if wanted(c)]
     replaced = {old for c, _ in running for old in c.overrides}
     pss_checks = [(c, fn) for c, fn in running if c.id not in replaced]

@@ -11,7 +11,7 @@ import pytest
 from podsec import engine
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import ObjectResult
-from podsec.model.standards import PolicyVersion
+from podsec.model.standards import PolicyVersion, Profile
 from podsec.model.workloads import KindTable
 
 Pod = dict[str, Any]
@@ -42,7 +42,7 @@ def hardened_pod() -> Pod:
 def findings(
     pod: Pod, *, enable: tuple[str, ...] = (), options: dict | None = None, own_only: bool = True
 ) -> list[tuple[str, str, str]]:
-    policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None), enable=enable, options=options or {})
+    policy = engine.select(Profile.HARDENED, PolicyVersion(None), enable=enable, options=options or {})
     outcome = evaluate_object(pod, Context(policy, KindTable()), file=None)
     assert isinstance(outcome, ObjectResult), outcome
     return [(f.check, f.field, f.message) for f in outcome.findings if not own_only or f.level == "hardened"]
@@ -492,7 +492,7 @@ def test_uid_minimum_when_enabled() -> None:
 
 def test_baseline_and_restricted_run_no_podsec_checks() -> None:
     pod = tweak(lambda p: spec(p).update(shareProcessNamespace=True, automountServiceAccountToken=True))
-    for level in (engine.Profile.BASELINE, engine.Profile.RESTRICTED):
+    for level in (Profile.BASELINE, Profile.RESTRICTED):
         policy = engine.select(level, PolicyVersion(None))
         assert all(s.check.level.value in ("baseline", "restricted") for s in policy.checks)
         outcome = evaluate_object(pod, Context(policy, KindTable()), file=None)
@@ -501,7 +501,7 @@ def test_baseline_and_restricted_run_no_podsec_checks() -> None:
 
 def test_psa_verdict_names_the_pss_level_under_hardened() -> None:
     pod = tweak(lambda p: csc(p).update(privileged=True))
-    policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None))
+    policy = engine.select(Profile.HARDENED, PolicyVersion(None))
     outcome = evaluate_object(pod, Context(policy, KindTable()), file=None)
     assert isinstance(outcome, ObjectResult)
     assert outcome.verdicts == (
@@ -513,13 +513,13 @@ def test_psa_verdict_names_the_pss_level_under_hardened() -> None:
 
 
 def test_disable_and_unknown_ids() -> None:
-    policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None), disable=["userNamespace", "runAsNonRoot"])
+    policy = engine.select(Profile.HARDENED, PolicyVersion(None), disable=["userNamespace", "runAsNonRoot"])
     ids = {s.check.id for s in policy.checks}
     assert "userNamespace" not in ids and "runAsNonRoot" not in ids and "readOnlyRootFilesystem" in ids
     with pytest.raises(engine.ConfigurationError, match='no such check: "nope"'):
-        engine.select(engine.Profile.HARDENED, PolicyVersion(None), enable=["nope"])
+        engine.select(Profile.HARDENED, PolicyVersion(None), enable=["nope"])
     with pytest.raises(engine.ConfigurationError, match="has no option 'max'"):
-        engine.select(engine.Profile.HARDENED, PolicyVersion(None), options={"runAsUserMinimum": {"max": 1}})
+        engine.select(Profile.HARDENED, PolicyVersion(None), options={"runAsUserMinimum": {"max": 1}})
 
 
 def windows_by_selector(label: str = "kubernetes.io/os") -> Pod:

@@ -32,7 +32,7 @@ from podsec.checks import ALL_CHECKS
 from podsec.checks._base import Check, CheckLevel, Scope
 from podsec.docs import example_pod
 from podsec.model import pod as podmodel
-from podsec.model.standards import Level, PolicyVersion
+from podsec.model.standards import Level, PolicyVersion, Profile
 from podsec.model.workloads import POD
 from tests.kube import corpus as corpus_mod
 from tests.kube.fixtures import NamespaceFactory
@@ -134,7 +134,7 @@ def corpus_pods(corpus_objects: tuple[list[corpus_mod.CorpusPod], Any]) -> list[
 
 
 def _api_findings(pod: dict[str, Any]) -> list[str]:
-    policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None), enable=sorted(API_CHECKS))
+    policy = engine.select(Profile.HARDENED, PolicyVersion(None), enable=sorted(API_CHECKS))
     view = podmodel.build_pod(pod, POD)
     return [r.message() for r in engine.evaluate(view, policy) if r.check.id in API_CHECKS]
 

@@ -16,22 +16,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from podsec.model.standards import PolicyVersion
+from podsec.model.standards import Level, PolicyVersion, Profile
 
 PSA = "pod-security.kubernetes.io/"
 OWN = "podsec.io/"
 MODES = ("enforce", "audit", "warn")
-PROFILES = ("privileged", "baseline", "restricted", "hardened")
-_STRICTNESS = {p: i for i, p in enumerate(PROFILES)}
+_LABEL_VALUES = {PSA: tuple(level.value for level in Level), OWN: tuple(p.value for p in Profile)}
 
 
 @dataclass(frozen=True, slots=True)
 class ModePolicy:
-    profile: str  # privileged | baseline | restricted | hardened
+    profile: Profile
     version: PolicyVersion
     name: str = field(init=False, repr=False, compare=False)  # "restricted:latest", made once
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "profile", Profile(self.profile))
         object.__setattr__(self, "name", f"{self.profile}:{self.version}")
 
     def __str__(self) -> str:
@@ -39,7 +39,7 @@ class ModePolicy:
 
     @property
     def active(self) -> bool:
-        return self.profile != "privileged"
+        return self.profile.active
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ class NamespacePolicy:
         return policy
 
 
-PRIVILEGED = ModePolicy("privileged", PolicyVersion(None))
+PRIVILEGED = ModePolicy(Profile.PRIVILEGED, PolicyVersion(None))
 DEFAULTS = NamespacePolicy(PRIVILEGED, PRIVILEGED, PRIVILEGED)
 
 
@@ -77,16 +77,18 @@ def policy_for(
         base = defaults.mode(mode)
         profile, version = base.profile, base.version
         explicit[mode] = False
-        for prefix, allowed in ((PSA, PROFILES[:3]), (OWN, PROFILES)):
+        for prefix, allowed in _LABEL_VALUES.items():
             key = prefix + mode
             if key in labels:
                 explicit[mode] = True
                 parsed = _level(labels[key], allowed)
                 if parsed is None:
                     errors.append(f'{key}: invalid value "{labels[key]}": must be one of {", ".join(allowed)}')
-                    profile = "restricted" if mode == "enforce" else "privileged"  # PSA: enforce fails closed
+                    profile = (
+                        Profile.RESTRICTED if mode == "enforce" else Profile.PRIVILEGED
+                    )  # PSA: enforce fails closed
                 else:
-                    profile = parsed
+                    profile = Profile(parsed)
         key = PSA + mode + "-version"
         version_set[mode] = key in labels
         if key in labels:
@@ -97,7 +99,7 @@ def policy_for(
                 version = PolicyVersion(None)
         result[mode] = ModePolicy(profile, version)
     enforce, warn = result["enforce"], result["warn"]
-    if explicit["enforce"] and not explicit["warn"] and _STRICTNESS[enforce.profile] > _STRICTNESS[warn.profile]:
+    if explicit["enforce"] and not explicit["warn"] and enforce.profile.strictness > warn.profile.strictness:
         result["warn"] = ModePolicy(enforce.profile, warn.version if version_set["warn"] else enforce.version)
     policies = tuple(p.strip() for p in labels.get(OWN + "policies", "").split(",") if p.strip())
     mutate_label = labels.get(OWN + "mutate")

@@ -31,7 +31,6 @@ from podsec.evaluate import Context, Prepared, evaluate_object, prepare
 from podsec.exemptions import EXEMPT, Exemption
 from podsec.findings import ObjectResult
 from podsec.model.pod import get_path
-from podsec.model.standards import Level
 from podsec.model.workloads import KindTable
 from podsec.rego.policies import PolicySet
 
@@ -44,11 +43,6 @@ MAX_UID = 128  # the API server's uids are UUIDs; a uid must be echoed whole, so
 MAX_ECHO = 64  # how much of a bad value an error message quotes
 MAX_DEPTH = 254  # JSON nesting (orjson's own limit when writing); Kubernetes objects nest a dozen levels
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
-_PSS_LEVELS = {
-    "baseline": ("baseline",),
-    "restricted": ("baseline", "restricted"),
-    "hardened": ("baseline", "restricted"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +229,7 @@ def evaluation_key(obj: Mapping[str, Any], kinds: KindTable, *, names_matter: bo
 
 
 _GOVERNANCE = CheckLevel.GOVERNANCE.value
-_PSS_CHECKS = frozenset(c.id for c in ALL_CHECKS if c.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED))
-_PSS_PROFILES = ("baseline", "restricted")
+_PSS_CHECKS = frozenset(c.id for c in ALL_CHECKS if c.level.is_pss)
 
 
 def _bounded(text: str) -> str:
@@ -271,7 +264,7 @@ class Outcome:
         findings = result.findings if result else ()
         self.failing = tuple((f.check, _bounded(f.message)) for f in findings if f.level != _GOVERNANCE)
         self.notes = tuple(_bounded(f.message) for f in findings if f.level == _GOVERNANCE)
-        pss = mode.profile in _PSS_PROFILES and result is not None and not result.suppressed and result.verdicts
+        pss = mode.profile.is_pss and result is not None and not result.suppressed and result.verdicts
         self.verdict = _bounded(result.verdicts[0][1]) if pss and result else None
         used: dict[Exemption, dict[str, None]] = {}
         for s in result.suppressed if result else ():
@@ -322,7 +315,7 @@ class Outcome:
         prefix = "would violate" if would else "violates"
         if self.verdict is not None:  # PSA's own aggregate, exactly
             return self.verdict.replace("violates", prefix, 1) if would else self.verdict
-        name = "PodSecurity" if mode.profile in _PSS_PROFILES else "podsec"
+        name = "PodSecurity" if mode.profile.is_pss else "podsec"
         messages = ", ".join(dict.fromkeys(m for _, m in self.failing))
         return f'{prefix} {name} "{mode}": {messages}'
 
@@ -334,7 +327,7 @@ class Outcome:
 
     def _make_warnings(self) -> list[str]:
         mode = self.mode
-        name = "PodSecurity" if mode.profile in _PSS_PROFILES else "podsec"
+        name = "PodSecurity" if mode.profile.is_pss else "podsec"
         by_check: dict[str, list[str]] = {}
         for check, message in self.failing:
             by_check.setdefault(check, []).append(message)
@@ -472,11 +465,10 @@ class Reviewer:
         key = (mode.profile, str(mode.version), tuple(policy_sets), today, exemptible)
         ctx = self._contexts.get(key)
         if ctx is None:
-            level: Level | engine.Profile = engine.Profile(mode.profile)
             sets = [self.config.policy_sets[name] for name in policy_sets if name in self.config.policy_sets]
             policies = PolicySet([m for s in sets for m in s.modules]) if sets else None
             extra = policies.checks if policies else ()
-            policy = engine.select(level, mode.version, checks=(*ALL_CHECKS, *extra))
+            policy = engine.select(mode.profile, mode.version, checks=(*ALL_CHECKS, *extra))
             ctx = Context(
                 policy,
                 self.config.kinds,
@@ -510,8 +502,8 @@ class Reviewer:
         if key not in self._exemptible:
             allowed = rule.checks or self._check_ids
             if not rule.enforced_levels:
-                levels = _PSS_LEVELS.get(ns.enforce.profile, ())
-                allowed = allowed - {c.id for c in ALL_CHECKS if c.level.value in levels}
+                levels = ns.enforce.profile.pss_level.check_levels
+                allowed = allowed - {c.id for c in ALL_CHECKS if c.level in levels}
             self._exemptible[key] = frozenset(allowed) if key[0] else None
         return self._exemptible[key]
 

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from podsec.model.paths import Path
 from podsec.model.pod import ContainerView, PodView
-from podsec.model.standards import Version
+from podsec.model.standards import CheckLevel, Version
 
 __all__ = [
     "Check",
@@ -36,15 +36,6 @@ class Severity(StrEnum):
     @property
     def rank(self) -> int:
         return list(Severity).index(self)
-
-
-class CheckLevel(StrEnum):
-    BASELINE = "baseline"
-    RESTRICTED = "restricted"
-    HARDENED = "hardened"  # podsec's own checks, beyond the Pod Security Standards
-    GOVERNANCE = "governance"  # about exemptions themselves; reported under every profile
-    POLICY = "policy"  # a rule of a user's Rego policy (--policy)
-    RBAC = "rbac"  # who may do what (podsec rbac)
 
 
 class Scope(StrEnum):

@@ -7,17 +7,82 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
+class CheckLevel(StrEnum):
+    """The level a check (or any other source of findings) belongs to."""
+
+    BASELINE = "baseline"
+    RESTRICTED = "restricted"
+    HARDENED = "hardened"  # podsec's own checks, beyond the Pod Security Standards
+    GOVERNANCE = "governance"  # about exemptions themselves; reported under every profile
+    POLICY = "policy"  # a rule of a user's Rego policy (--policy)
+    RBAC = "rbac"  # who may do what (podsec rbac)
+
+    @property
+    def is_pss(self) -> bool:
+        """A Pod Security Standards level (what PSA itself evaluates)."""
+        return self in (CheckLevel.BASELINE, CheckLevel.RESTRICTED)
+
+
 class Level(StrEnum):
+    """A Pod Security Standards level, as Pod Security Admission names it."""
+
     PRIVILEGED = "privileged"
     BASELINE = "baseline"
     RESTRICTED = "restricted"
 
     @property
+    def check_levels(self) -> frozenset[CheckLevel]:
+        """The levels of the checks this level runs (restricted includes baseline)."""
+        return _PSS_CHECK_LEVELS[self]
+
+
+_PSS_CHECK_LEVELS = {
+    Level.PRIVILEGED: frozenset[CheckLevel](),
+    Level.BASELINE: frozenset({CheckLevel.BASELINE}),
+    Level.RESTRICTED: frozenset({CheckLevel.BASELINE, CheckLevel.RESTRICTED}),
+}
+
+
+class Profile(StrEnum):
+    """What podsec evaluates: a Pod Security Standards level, or ``hardened`` (restricted and
+    podsec's own checks). The one vocabulary of the scan (``--profile``), the configuration
+    and the webhook's namespace labels (``podsec.io/enforce``), in order of strictness."""
+
+    PRIVILEGED = "privileged"
+    BASELINE = "baseline"
+    RESTRICTED = "restricted"
+    HARDENED = "hardened"
+
+    @property
+    def pss_level(self) -> Level:
+        """The Pod Security Standards level inside the profile."""
+        return Level.RESTRICTED if self is Profile.HARDENED else Level(self.value)
+
+    @property
+    def is_pss(self) -> bool:
+        """Exactly a Pod Security Standards level (so PSA's own words apply)."""
+        return self is not Profile.HARDENED
+
+    @property
+    def active(self) -> bool:
+        """Whether it evaluates anything (``privileged`` allows everything)."""
+        return self is not Profile.PRIVILEGED
+
+    @property
     def strictness(self) -> int:
         return _STRICTNESS[self]
 
+    @property
+    def check_levels(self) -> frozenset[CheckLevel]:
+        """The levels of the checks this profile runs (governance findings come with every profile)."""
+        levels = self.pss_level.check_levels
+        return levels | {CheckLevel.HARDENED} if self is Profile.HARDENED else levels
 
-_STRICTNESS = {Level.PRIVILEGED: 0, Level.BASELINE: 1, Level.RESTRICTED: 2}
+
+_STRICTNESS = {p: i for i, p in enumerate(Profile)}
+SCAN_PROFILES = tuple(p for p in Profile if p.active)
+"""The profiles a scan can use (``privileged`` would check nothing)."""
+
 
 _VERSION = re.compile(r"^v1\.(0|[1-9][0-9]*)$")
 

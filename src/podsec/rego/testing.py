@@ -30,7 +30,7 @@ from typing import Any
 from podsec import engine, kyaml
 from podsec.evaluate import Context
 from podsec.findings import Finding
-from podsec.model.standards import PolicyVersion
+from podsec.model.standards import PolicyVersion, Profile
 from podsec.model.workloads import KindTable
 from podsec.rego import policies as rego
 from podsec.rego.engine import RegoError
@@ -113,7 +113,7 @@ def run_suite(path: str) -> Iterator[Outcome]:
         policies = rego.load([os.path.join(base, str(p)) for p in paths])
     except RegoError as exc:
         raise SuiteError(f"{path}: policy error: {exc}") from None
-    policy = engine.select(engine.Profile.BASELINE, PolicyVersion(None), checks=())
+    policy = engine.select(Profile.BASELINE, PolicyVersion(None), checks=())
     ctx = Context(policy, KindTable(), policies=policies, annotation_exemptions=False)
     for i, case in enumerate(data["cases"]):
         if not isinstance(case, dict) or not isinstance(case.get("manifest"), str):
