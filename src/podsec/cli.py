@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
-from podsec import __version__, baseline, beyond, docs, engine, explain, inventory, scan
+from podsec import __version__, baseline, beyond, catalog, docs, engine, exemptions, explain, inventory, scan
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check, CheckLevel, Severity
+from podsec.checks._base import Check, Rule, Severity
 from podsec.config import Config, ConfigError, load, verify_ids
 from podsec.evaluate import Context
 from podsec.findings import (
@@ -452,7 +452,7 @@ def _names(values: Sequence[str]) -> list[str]:
     return [n.strip() for v in values for n in v.split(",") if n.strip()]
 
 
-def _selection(args: argparse.Namespace, config: Config, every: Sequence[Check]) -> tuple[set[str] | None, set[str]]:
+def _selection(args: argparse.Namespace, config: Config, every: Sequence[Rule]) -> tuple[set[str] | None, set[str]]:
     """(the checks to run, or None for all; the checks never to run) as check ids.
 
     As in ruff, ``--select`` starts afresh: the configuration's ``select``, ``ignore`` and
@@ -474,7 +474,7 @@ def _selection(args: argparse.Namespace, config: Config, every: Sequence[Check])
 def _policy(
     args: argparse.Namespace,
     config: Config,
-    extra: Sequence[Check] = (),
+    extra: Sequence[Rule] = (),
     chosen: set[str] | None = None,
     ignored: Iterable[str] = (),
 ) -> engine.Policy | None:
@@ -492,8 +492,7 @@ def _policy(
             profile,
             version,
             latest_is=latest_is,
-            checks=(*ALL_CHECKS, *extra),
-            enable=config.enable,
+            enable=set(config.enable) & builtin,
             disable=set(ignored) & builtin,
             only=None if chosen is None else chosen & builtin,
             options=config.options,
@@ -514,7 +513,7 @@ def _checks_to_run(args: argparse.Namespace, config: Config) -> tuple[engine.Pol
     ignored ids; None after a usage error."""
     policies = _policies(args, config)
     extra = policies.checks if policies else ()
-    every = (*ALL_CHECKS, *extra)
+    every = (*catalog.BUILTIN, *extra)
     verify_ids(config, frozenset(c.id for c in every))
     chosen, ignored = _selection(args, config, every)
     policy = _policy(args, config, extra, chosen, ignored)
@@ -629,14 +628,27 @@ def bad_sarif_limit(args: argparse.Namespace) -> str | None:
 
 
 def _scan(args: argparse.Namespace, config: Config) -> int:
-    chosen = evaluation(args, config)
-    if chosen is None:
+    checks = _checks_to_run(args, config)
+    if checks is None:
         return EXIT_ERROR
-    ctx, policy, fail_on = chosen.ctx, chosen.policy, chosen.fail_on
+    policy, policies, ignored = checks
+    extra = policies.checks if policies else ()
     problem = _bad_numbers(args)
     if problem:
         print(f"podsec: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
+    ctx = Context(
+        policy,
+        KindTable(config.kinds, detect_shapes=config.detect_pod_shapes),
+        severity=config.severity,
+        exemptions=config.exemptions,
+        annotation_exemptions=config.annotation_exemptions and not args.no_annotation_exemptions,
+        today=date.today(),
+        policies=policies,
+        ignore=frozenset(ignored),
+        debug=args.debug,
+        known_checks=frozenset(c.id for c in (*catalog.BUILTIN, *extra)),
+    )
     try:
         outputs = _outputs(args)
         started = _started()
@@ -649,10 +661,14 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     baseline_file, accepted = _accepted(args, config)
     if any(fmt == "html" for fmt, _ in outputs):
         ctx = replace(ctx, explain=True)
+    fail_on = _fail_on(args, config)
     run = RunInfo(
         str(policy),
         format_version(policy.evaluated_version),
-        checks=chosen.checks,
+        checks=(
+            *(s.check for s in policy.checks),
+            *(c for c in extra if not policies or c.id not in policies.disabled),
+        ),
         started=started,
         base_dir=os.getcwd(),
         tool_version=__version__,
@@ -685,8 +701,7 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
                 reporter.file(result)
         progress.done()
         if accepted is not None:
-            ran = {c.id for c in (*run.checks, *policy.beyond)}
-            ran |= {c.id for c in ALL_CHECKS if c.level is CheckLevel.GOVERNANCE}
+            ran = {c.id for c in (*run.checks, *policy.beyond)} | {r.id for r in exemptions.GOVERNANCE}
             summary.stale = accepted.stale(ran)
         for reporter in reporters:
             reporter.finish(summary)
@@ -920,7 +935,7 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
 def _checks(args: argparse.Namespace) -> int:
     config = load(args.config, known=None)
     policies = _policies(args, config)
-    every = (*ALL_CHECKS, *(policies.checks if policies else ()))
+    every = (*catalog.BUILTIN, *(policies.checks if policies else ()))
     if args.action == "show":
         if not args.check:
             print("podsec: error: checks show needs a check id (see `podsec checks`)", file=sys.stderr)
@@ -946,7 +961,7 @@ def _checks(args: argparse.Namespace) -> int:
                 "title": c.title,
                 "defaultOn": c.default_on,
                 "platform": c.platform.value,
-                "options": dict(c.options),
+                "options": dict(c.options) if isinstance(c, Check) else {},
             }
             for c in every
         ]

@@ -42,7 +42,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from podsec.checks import ALL_CHECKS
+from podsec import catalog
 from podsec.checks._base import Severity
 from podsec.exemptions import Exemption, ExemptionError, from_config
 from podsec.model.paths import Path
@@ -50,8 +50,8 @@ from podsec.model.standards import SCAN_PROFILES, PolicyVersion, Profile, Versio
 from podsec.model.workloads import KindRule, group_of
 
 DEFAULT_FILE = ".podsec.yaml"
-CHECK_IDS = frozenset(c.id for c in ALL_CHECKS)
-CHECK_OPTIONS = {c.id: c.options for c in ALL_CHECKS}
+CHECK_IDS = frozenset(c.id for c in catalog.BUILTIN)
+CHECK_OPTIONS = {c.id: dict(getattr(c, "options", {})) for c in catalog.BUILTIN}
 _SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 

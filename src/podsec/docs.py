@@ -16,9 +16,9 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from podsec import engine, kyaml
+from podsec import catalog, engine, kyaml
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check, CheckLevel, Platform, Scope
+from podsec.checks._base import Check, CheckLevel, Platform, Rule, Scope
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import Finding, ObjectResult
 from podsec.model.standards import Level, PolicyVersion, Profile, format_version
@@ -84,32 +84,19 @@ def run_example(check: Check, manifest: str) -> list[Finding]:
     return [f for f in outcome.findings if f.check == check.id]
 
 
-def _run_rbac_example(check: Check, manifest: str) -> list[Finding]:
-    from podsec import inventory, rbac_report
-    from podsec.analysis import rbac
-
-    inv = inventory.from_bytes(manifest.encode(), "example.yaml")
-    inv.add_defaults()
-    access = rbac.analyze(inv.authorizer(), inv.enforce_levels(), version=engine.NEWEST)
-    context = Context(engine.select(engine.Profile.HARDENED, PolicyVersion(None)), KindTable())
-    results = rbac_report.findings(inv, access, context)
-    return [f for r in results for obj in r.objects for f in obj.findings if f.check == check.id]
-
-
-def severity_text(check: Check, checks: Sequence[Check] = ALL_CHECKS) -> str:
+from podsec.checks._base import Check, CheckLevel, Platform, Rule, Scope
     """Which severity a finding of ``check`` gets, and when another applies."""
     by_id = {c.id: c for c in checks}
     text = f"`{check.severity.value}`"
-    replaced = [by_id[o] for o in check.overrides if o in by_id]
-    higher = [o for o in replaced if o.severity.rank < check.severity.rank]
+    overrides = check.overrides if isinstance(check, Check) else ()
+    higher = [o for o in (by_id[o] for o in overrides if o in by_id) if o.severity.rank < check.severity.rank]
     if higher:
         text += "; " + "; ".join(
             f"`{o.severity.value}` for a violation `{o.id}` also reports (it replaces that check in this profile, "
             "and severity never drops as the profile gets stricter)"
             for o in higher
         )
-    replacing = [c for c in checks if check.id in c.overrides]
-    for c in replacing:
+    for c in (c for c in checks if check.id in c.overrides):
         text += (
             f"; under restricted and hardened `{c.id}` reports these violations in its place, "
             f"at `{check.severity.value}` when that is higher than its own `{c.severity.value}`"
@@ -117,45 +104,54 @@ def severity_text(check: Check, checks: Sequence[Check] = ALL_CHECKS) -> str:
     return text + " (`checks.severity` in the configuration changes it)"
 
 
-def page(check: Check) -> str:
-    out = [f"# `{check.id}`: {check.title}\n"]
+def _applies(check: Rule) -> str:
+    scope = _SCOPE_TEXT.get(check.scope) if isinstance(check, Check) else None
+    return scope or _PLATFORM_TEXT[check.platform]
+
+
+def _facts(check: Rule) -> list[tuple[str, str]]:
+    """The table at the top of a page: profile, severity, what it applies to, versions, options."""
+    pss = check.level.is_pss
+    applies = "every pod, with Pod Security Admission's own exceptions (Windows, user namespaces)"
     rows = [
         ("Profile", _LEVEL_TEXT[check.level]),
         ("Severity", severity_text(check)),
-        ("Applies to", _SCOPE_TEXT.get(check.scope) or _PLATFORM_TEXT[check.platform]),
+        ("Applies to", applies if pss else _applies(check)),
     ]
-    if check.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED):
-        rows[-1] = ("Applies to", "every pod, with Pod Security Admission's own exceptions (Windows, user namespaces)")
-    if check.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED):
-        since = format_version(check.since)
-        rows.append(
-            (
-                "Policy versions",
-                f"{since} and later" + (f" (replaces `{'`, `'.join(check.overrides)}`)" if check.overrides else ""),
-            )
-        )
+    if pss and isinstance(check, Check):
+        replaces = f" (replaces `{'`, `'.join(check.overrides)}`)" if check.overrides else ""
+        rows.append(("Policy versions", f"{format_version(check.since)} and later{replaces}"))
     if check.level is CheckLevel.HARDENED:
         rows.append(("On by default", "yes" if check.default_on else "no (enable it in `checks.enable`)"))
-    if check.options:
+    if isinstance(check, Check) and check.options:
         rows.append(("Options", ", ".join(f"`{k}` (default `{v}`)" for k, v in check.options.items())))
     if check.fields:
         rows.append(("Fields", ", ".join(f"`{f}`" for f in check.fields)))
-    out.append("| | |\n| --- | --- |\n" + "".join(f"| {k} | {v} |\n" for k, v in rows))
+    return rows
+
+
+def _example(check: Check) -> list[str]:
+    """The failing example, what podsec reports for it, and the fixed example."""
+    if check.example is None:
+        return []
+    failing = example_manifest(check, check.example.failing)
+    reports = "".join(f"example.yaml:{f.line}:{f.column} {f.check}: {f.message}\n" for f in run_example(check, failing))
+    return [
+        f"## Failing example\n\n```yaml\n{failing}```\n",
+        f"podsec reports:\n\n```\n{reports}```\n",
+        f"## Fixed\n\n```yaml\n{example_manifest(check, check.example.fixed)}```\n",
+    ]
+
+
+def page(check: Rule) -> str:
+    """A check's documentation page (docs/checks/ID.md, `podsec checks show ID`)."""
+    out = [f"# `{check.id}`: {check.title}\n"]
+    out.append("| | |\n| --- | --- |\n" + "".join(f"| {k} | {v} |\n" for k, v in _facts(check)))
     out.append(f"## Why it matters\n\n{check.rationale}\n")
-    if check.example is not None:
-        failing = example_manifest(check, check.example.failing)
-        found = run_example(check, failing)
-        out.append(f"## Failing example\n\n```yaml\n{failing}```\n")
-        out.append(
-            "podsec reports:\n\n```\n"
-            + "".join(f"example.yaml:{f.line}:{f.column} {f.check}: {f.message}\n" for f in found)
-            + "```\n"
-        )
-        out.append(f"## Fixed\n\n```yaml\n{example_manifest(check, check.example.fixed)}```\n")
+    if isinstance(check, Check):
+        out += _example(check)
     out.append(f"## Remediation\n\n{check.remediation}\n")
-    refs = list(check.references)
-    if check.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED):
-        refs.insert(0, PSS_URL)
+    refs = [PSS_URL, *check.references] if check.level.is_pss else list(check.references)
     if refs:
         out.append("## References\n\n" + "".join(f"- {r}\n" for r in refs))
     return "\n".join(out)
@@ -215,13 +211,13 @@ def index() -> str:
         "| id | profile | severity | title |",
         "| --- | --- | --- | --- |",
     ]
-    lines += [f"| [`{c.id}`]({c.id}.md) | {c.level.value} | {c.severity.value} | {c.title} |" for c in ALL_CHECKS]
+    lines += [f"| [`{c.id}`]({c.id}.md) | {c.level.value} | {c.severity.value} | {c.title} |" for c in catalog.BUILTIN]
     return "\n".join(lines) + "\n"
 
 
 def pages() -> dict[str, str]:
     """File name -> content, for every page of docs/checks/."""
-    return {"README.md": index(), **{f"{c.id}.md": page(c) for c in ALL_CHECKS}}
+    return {"README.md": index(), **{f"{c.id}.md": page(c) for c in catalog.BUILTIN}}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

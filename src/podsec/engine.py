@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check, Platform, Revision, Scope, Violation
+from podsec.checks._base import Check, Platform, Revision, Rule, Scope, Violation
 from podsec.model.paths import Path
 from podsec.model.pod import PodView
 from podsec.model.standards import CheckLevel, Level, PolicyVersion, Profile, Version
@@ -57,7 +57,7 @@ class ConfigurationError(ValueError):
 LEVEL_NAMES = frozenset(level.value for level in CheckLevel)
 
 
-def resolve_names(names: Iterable[str], checks: Iterable[Check], where: str) -> set[str]:
+def resolve_names(names: Iterable[str], checks: Iterable[Rule], where: str) -> set[str]:
     """Check ids for ``names``: check ids (any case) or level names (``baseline``, ``hardened``, …).
 
     A level name stands for its checks that are on by default; an unknown name is a
@@ -78,7 +78,7 @@ def resolve_names(names: Iterable[str], checks: Iterable[Check], where: str) -> 
 
 
 def resolve_selection(
-    select: Sequence[str] | None, ignore: Sequence[str], checks: Iterable[Check], where: tuple[str, str]
+    select: Sequence[str] | None, ignore: Sequence[str], checks: Iterable[Rule], where: tuple[str, str]
 ) -> tuple[set[str] | None, set[str]]:
     """(the checks to run, or None for all; the checks never to run) for one ``select``/``ignore`` pair.
 

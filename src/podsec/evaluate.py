@@ -8,8 +8,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from podsec import engine, exemptions
-from podsec.checks import governance
-from podsec.checks._base import Check, Severity, Violation
+from podsec.checks._base import Rule, Severity, Violation
 from podsec.exemptions import Exemption, ExemptionError
 from podsec.findings import Finding, InputError, ObjectResult, Suppressed
 from podsec.model import pod as podmodel
@@ -75,13 +74,13 @@ class _Builder:
 
     def finding(
         self,
-        check: Check,
+        check: Rule,
         path: Path,
         message: str,
         *,
         pod: str | None,
         container: str | None,
-        also: tuple[Check, ...] = (),
+        also: tuple[Rule, ...] = (),
     ) -> Finding:
         if isinstance(self.obj, PosDict):
             line, col, exact = _position(self.obj, path, self.line_offset)
@@ -107,7 +106,7 @@ class _Builder:
             missing=None if exact or line is None else _missing(self.obj, path),
         )
 
-    def severity(self, check: Check) -> Severity:
+    def severity(self, check: Rule) -> Severity:
         return self.ctx.severity.get(check.id, check.severity)
 
 
@@ -129,7 +128,7 @@ def _annotation_exemptions(
         except ExemptionError as exc:
             key = next((k for k in exemptions.ANNOTATION_KEYS if k in notes), exemptions.EXEMPT)
             msg = f"exemption ({exc}; it is ignored)"
-            problems.append(b.finding(governance.INVALID, (*path, key), msg, pod=None, container=None))
+            problems.append(b.finding(exemptions.INVALID, (*path, key), msg, pod=None, container=None))
             continue
         if exemption is None:
             continue
@@ -182,7 +181,7 @@ class _Exempter:
 
     def expired_findings(self, b: _Builder) -> list[Finding]:
         return [
-            b.finding(governance.EXPIRED, e.path or ("metadata",), _expired_message(e), pod=None, container=None)
+            b.finding(exemptions.EXPIRED, e.path or ("metadata",), _expired_message(e), pod=None, container=None)
             for e in self.used_expired
         ]
 

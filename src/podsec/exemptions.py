@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from podsec.checks._base import Rule, Severity
 from podsec.model.paths import Path
+from podsec.model.standards import CheckLevel
 from podsec.model.workloads import ObjectRef
 
 PREFIX = "podsec.io/"
@@ -30,6 +32,37 @@ EXEMPT, CONTAINERS, REASON, UNTIL = (
 ANNOTATION_KEYS = (EXEMPT, CONTAINERS, REASON, UNTIL)
 
 Source = Literal["annotation", "config"]
+
+_EXAMPLE = (
+    "metadata:\n  annotations:\n    podsec.io/exempt: readOnlyRootFilesystem\n"
+    "    podsec.io/exempt-reason: nginx writes its cache to /var/cache/nginx (OPS-123)\n"
+)
+
+# Governance: findings about exemptions themselves (reported under every profile). They are
+# rules, not checks: nothing evaluates them on pods; applying exemptions raises them.
+EXPIRED = Rule(
+    id="exemptionExpired",
+    level=CheckLevel.GOVERNANCE,
+    title="An exemption has expired",
+    severity=Severity.MEDIUM,
+    rationale="Exemptions are meant to be temporary. Once the date in podsec.io/exempt-until (or "
+    "`until:` in the config) has passed, the exemption stops applying, the findings it hid are "
+    "reported again, and this finding says why they came back.",
+    remediation="Fix the findings, or renew the exemption with a new date and an up-to-date reason.",
+    fields=("metadata.annotations",),
+)
+INVALID = Rule(
+    id="exemptionInvalid",
+    level=CheckLevel.GOVERNANCE,
+    title="An exemption annotation cannot be used",
+    severity=Severity.MEDIUM,
+    rationale="An exemption without a reason, with an unreadable date, or naming no check would "
+    "hide findings without accountability, so podsec ignores it and says so.",
+    remediation="Give podsec.io/exempt the check ids, podsec.io/exempt-reason a reason, and "
+    "podsec.io/exempt-until a date such as 2027-03-31.\n\nExample:\n\n" + _EXAMPLE,
+    fields=("metadata.annotations",),
+)
+GOVERNANCE: tuple[Rule, ...] = (EXPIRED, INVALID)
 
 
 @dataclass(frozen=True, slots=True)

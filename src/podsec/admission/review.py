@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from podsec import engine
+from podsec import catalog, engine
 from podsec.admission import mutate
 from podsec.admission.cache import ByteLRU
 from podsec.admission.labels import DEFAULTS, ModePolicy, NamespacePolicy, policy_for
@@ -456,7 +456,7 @@ class Reviewer:
         self._names_matter = any(e.name is not None for e in self.config.exemptions)
         self._last_namespace: tuple[dict[str, str], NamespacePolicy] | None = None
         extra = [c.id for s in self.config.policy_sets.values() for c in s.checks]
-        self._check_ids = frozenset([*(c.id for c in ALL_CHECKS), *extra])
+        self._check_ids = frozenset([*(c.id for c in catalog.BUILTIN), *extra])
         self._exemptible: dict[tuple[bool, str], frozenset[str] | None] = {}
 
     def context(
@@ -467,8 +467,7 @@ class Reviewer:
         if ctx is None:
             sets = [self.config.policy_sets[name] for name in policy_sets if name in self.config.policy_sets]
             policies = PolicySet([m for s in sets for m in s.modules]) if sets else None
-            extra = policies.checks if policies else ()
-            policy = engine.select(mode.profile, mode.version, checks=(*ALL_CHECKS, *extra))
+            policy = engine.select(mode.profile, mode.version)
             ctx = Context(
                 policy,
                 self.config.kinds,

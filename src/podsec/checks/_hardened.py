@@ -25,8 +25,13 @@ def detail_describe(reason: str) -> Callable[[Sequence[Violation]], tuple[str, s
 
 
 def container_says(c: ContainerView, path: Path, detail: str) -> Violation:
-    return on_container(c, path, "detail", f"container {display_name(c.label)} {detail}")
+    return on_container(c, path, None, f"container {display_name(c.label)} {detail}")
 
 
 def pod_says(path: Path, detail: str) -> Violation:
-    return on_pod(path, "detail", f"pod {detail}")
+    return on_pod(path, None, f"pod {detail}")
+
+
+def says(c: ContainerView | None, path: Path, detail: str) -> Violation:
+    """`container_says` for a container, `pod_says` for the pod (None)."""
+    return pod_says(path, detail) if c is None else container_says(c, path, detail)

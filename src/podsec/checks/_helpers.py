@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from enum import Enum
 
-from podsec.checks._base import ContainerView, Violation
+from podsec.checks._base import ContainerView, Owner, Violation
+from podsec.model.paths import Path
 from podsec.model.pod import display_name
 
 _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
@@ -44,12 +46,12 @@ def go_quote(text: str) -> str:
     return "".join(out)
 
 
-def owners(violations: Iterable[Violation], tag: str | None = None) -> list[str]:
+def owners(violations: Iterable[Violation]) -> list[str]:
     """Names of the distinct owners in visiting order (same-named containers kept apart)."""
     seen: set[tuple[object, ...]] = set()
     names: list[str] = []
     for v in violations:
-        if (tag is None or v.tag == tag) and v.owner not in seen:
+        if v.owner not in seen:
             seen.add(v.owner)
             names.append(v.name)
     return names
@@ -60,19 +62,28 @@ def containers_phrase(names: Sequence[str]) -> str:
 
 
 def who(violations: Sequence[Violation]) -> str:
-    """``pod`` and/or ``container(s) "a", "b"`` for violations tagged ``pod``/``c:...``."""
+    """``pod`` and/or ``container(s) "a", "b"`` for violations on the pod and on containers."""
     parts = []
-    if any(v.tag.startswith("pod") for v in violations):
+    if any(v.on is Owner.POD for v in violations):
         parts.append("pod")
-    names = owners(v for v in violations if v.tag.startswith("c:"))
+    names = owners(v for v in violations if v.on is Owner.CONTAINER)
     if names:
         parts.append(containers_phrase(names))
     return " and ".join(parts)
 
 
-def on_container(c: ContainerView, path: tuple[str | int, ...], tag: str, value: str = "") -> Violation:
-    return Violation(path=path, owner=c.path, name=c.label, tag=f"c:{tag}", value=value)
+def of_kind(violations: Iterable[Violation], kind: Enum) -> list[Violation]:
+    return [v for v in violations if v.kind is kind]
 
 
-def on_pod(path: tuple[str | int, ...], tag: str = "", value: str = "") -> Violation:
-    return Violation(path=path, owner=(), name="pod", tag=f"pod:{tag}" if tag else "pod", value=value)
+def on_container(c: ContainerView, path: Path, kind: Enum | None = None, value: str = "") -> Violation:
+    return Violation(path, c.path, c.label, Owner.CONTAINER, kind, value)
+
+
+def on_pod(path: Path, kind: Enum | None = None, value: str = "") -> Violation:
+    return Violation(path, (), "pod", Owner.POD, kind, value)
+
+
+def on_annotation(path: Path, key: str, value: str) -> Violation:
+    """A pod annotation (its own owner): ``value`` is how messages show it."""
+    return Violation(path, path, key, Owner.ANNOTATION, None, value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from podsec.checks._base import Check, CheckLevel, ContainerView, Example, Platform, PodView, Severity, Violation
+from podsec.checks._base import Check, CheckLevel, Example, Platform, PodView, Severity, Violation
 from podsec.checks._hardened import container_says, detail_describe, pod_says
 from podsec.model.paths import Path
 from podsec.model.security import ProfileOption, Resolved
@@ -21,10 +21,6 @@ _VALIDATION = "https://github.com/kubernetes/kubernetes/blob/master/pkg/apis/cor
 _KUBELET = "https://github.com/kubernetes/kubernetes/blob/master/pkg/kubelet/kuberuntime/security_context_others.go"
 _MAX_ID = 2147483647
 _APP = "containers:\n- name: app\n  image: registry.example/app:1.0\n"
-
-
-def _says(c: ContainerView | None, path: Path, detail: str) -> Violation:
-    return pod_says(path, detail) if c is None else container_says(c, path, detail)
 
 
 # --- privileged / CAP_SYS_ADMIN with allowPrivilegeEscalation: false -------------------------

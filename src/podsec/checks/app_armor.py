@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
-from podsec.checks._helpers import go_quote, on_container, on_pod, plural, qlist, sorted_unique, who
+from podsec.checks._base import Check, CheckLevel, Owner, PodView, Severity, Violation
+from podsec.checks._helpers import go_quote, on_annotation, on_container, on_pod, plural, qlist, sorted_unique, who
 
 ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 _ALLOWED_TYPES = ("RuntimeDefault", "Localhost")
@@ -19,28 +19,20 @@ def _v1_0(pod: PodView) -> list[Violation]:
     found = []
     profile = pod.security_context.app_armor_profile
     if profile.value is not None and profile.value.type not in _ALLOWED_TYPES:
-        found.append(on_pod((*profile.path, "type"), "field", profile.value.type))
+        found.append(on_pod((*profile.path, "type"), value=profile.value.type))
     for c in pod.containers:
         own = c.effective.own("app_armor_profile")
         if own.value is not None and own.value.type not in _ALLOWED_TYPES:
-            found.append(on_container(c, (*own.path, "type"), "field", own.value.type))
+            found.append(on_container(c, (*own.path, "type"), value=own.value.type))
     for key, value in pod.annotations.items():
         if key.startswith(ANNOTATION_PREFIX) and not _annotation_allowed(value or ""):
-            found.append(
-                Violation(
-                    path=(*pod.annotations_path, key),
-                    owner=(*pod.annotations_path, key),
-                    name=key,
-                    tag="annotation",
-                    value=f"{key}={go_quote(value or '')}",
-                )
-            )
+            found.append(on_annotation((*pod.annotations_path, key), key, f"{key}={go_quote(value or '')}"))
     return found
 
 
 def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
-    fields = [v for v in vs if v.tag != "annotation"]
-    annotations = sorted(v.value for v in vs if v.tag == "annotation")
+    fields = [v for v in vs if v.on is not Owner.ANNOTATION]
+    annotations = sorted(v.value for v in vs if v.on is Owner.ANNOTATION)
     setters = [who(fields)] if fields else []
     if annotations:
         setters.append(plural(len(annotations), "annotation", "annotations"))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 
 from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
-from podsec.checks._helpers import containers_phrase, on_container, owners, qlist, sorted_unique
+from podsec.checks._helpers import containers_phrase, of_kind, on_container, owners, qlist, sorted_unique
 
 BASELINE_ALLOWED = frozenset(
     {
@@ -13,6 +14,11 @@ BASELINE_ALLOWED = frozenset(
         "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
     }
 )  # fmt: skip
+
+
+class _Kind(Enum):
+    ADD = "a capability added"
+    DROP = "ALL not dropped"
 
 
 def _added(pod: PodView, allowed: frozenset[str]) -> list[Violation]:
@@ -23,7 +29,7 @@ def _added(pod: PodView, allowed: frozenset[str]) -> list[Violation]:
             continue
         for i, cap in enumerate(caps.value.add):
             if cap not in allowed:
-                found.append(on_container(c, (*caps.path, "add", i), "add", cap))
+                found.append(on_container(c, (*caps.path, "add", i), _Kind.ADD, cap))
     return found
 
 
@@ -64,7 +70,7 @@ def _restricted_v1_22(pod: PodView) -> list[Violation]:
         caps = c.effective.capabilities
         if caps.value is None or "ALL" not in caps.value.drop:
             where = (*caps.path, "drop")
-            found.append(on_container(c, where, "drop"))
+            found.append(on_container(c, where, _Kind.DROP))
     return found + _added(pod, _RESTRICTED_ALLOWED)
 
 
@@ -74,10 +80,10 @@ def _restricted_v1_25(pod: PodView) -> list[Violation]:
 
 def _describe_restricted(vs: Sequence[Violation]) -> tuple[str, str]:
     parts = []
-    drops = owners(v for v in vs if v.tag == "c:drop")
+    drops = owners(of_kind(vs, _Kind.DROP))
     if drops:
         parts.append(f'{containers_phrase(drops)} must set securityContext.capabilities.drop=["ALL"]')
-    adds = [v for v in vs if v.tag == "c:add"]
+    adds = of_kind(vs, _Kind.ADD)
     if adds:
         parts.append(_add_phrase(adds))
     return "unrestricted capabilities", "; ".join(parts)

@@ -10,14 +10,14 @@ from podsec.checks._helpers import on_pod
 
 def _v1_0(pod: PodView) -> list[Violation]:
     return [
-        on_pod(field.path, tag=name)
+        on_pod(field.path, value=name)
         for name, field in (("hostNetwork", pod.host_network), ("hostPID", pod.host_pid), ("hostIPC", pod.host_ipc))
         if field.value is True
     ]
 
 
 def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
-    return "host namespaces", ", ".join(f"{v.tag.removeprefix('pod:')}=true" for v in vs)
+    return "host namespaces", ", ".join(f"{v.value}=true" for v in vs)
 
 
 CHECK = Check(

@@ -9,7 +9,7 @@ from podsec.checks._helpers import containers_phrase, on_container, owners, plur
 
 
 def _v1_0(pod: PodView) -> list[Violation]:
-    return [on_container(c, p.path, "hostPort", str(p.value)) for c in pod.containers for p in c.host_ports]
+    return [on_container(c, p.path, value=str(p.value)) for c in pod.containers for p in c.host_ports]
 
 
 def _describe(vs: Sequence[Violation]) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from podsec.checks._helpers import on_container, plural, qlist, sorted_unique
 
 
 def _v1_34(pod: PodView) -> list[Violation]:
-    return [on_container(c, h.path, "host", h.value) for c in pod.containers for h in c.handler_hosts]
+    return [on_container(c, h.path, value=h.value) for c in pod.containers for h in c.handler_hosts]
 
 
 def _describe(vs: Sequence[Violation]) -> tuple[str, str]:

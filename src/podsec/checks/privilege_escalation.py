@@ -10,7 +10,7 @@ from podsec.checks._helpers import containers_phrase, on_container, owners
 
 def _v1_8(pod: PodView) -> list[Violation]:
     return [
-        on_container(c, c.effective.allow_privilege_escalation.path, "ape")
+        on_container(c, c.effective.allow_privilege_escalation.path)
         for c in pod.containers
         if c.effective.allow_privilege_escalation.value is not False
     ]

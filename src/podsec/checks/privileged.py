@@ -10,9 +10,7 @@ from podsec.checks._helpers import containers_phrase, on_container, owners
 
 def _v1_0(pod: PodView) -> list[Violation]:
     return [
-        on_container(c, c.effective.privileged.path, "privileged")
-        for c in pod.containers
-        if c.effective.privileged.value is True
+        on_container(c, c.effective.privileged.path) for c in pod.containers if c.effective.privileged.value is True
     ]
 
 

@@ -10,7 +10,7 @@ from podsec.checks._helpers import containers_phrase, on_container, owners, qlis
 
 def _unmasked(pod: PodView) -> list[Violation]:
     return [
-        on_container(c, c.effective.proc_mount.path, "procMount", c.effective.proc_mount.value or "")
+        on_container(c, c.effective.proc_mount.path, value=c.effective.proc_mount.value or "")
         for c in pod.containers
         if c.effective.proc_mount.is_set and c.effective.proc_mount.value != "Default"
     ]

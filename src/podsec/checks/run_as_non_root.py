@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 
 from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
-from podsec.checks._helpers import containers_phrase, on_container, on_pod, owners, who
+from podsec.checks._helpers import containers_phrase, of_kind, on_container, on_pod, owners, who
+
+
+class _Kind(Enum):
+    EXPLICIT = "set to false"
+    IMPLICIT = "not set to true"
 
 
 def _v1_0(pod: PodView) -> list[Violation]:
     found = []
     pod_value = pod.security_context.run_as_non_root
     if pod_value.value is False:
-        found.append(on_pod(pod_value.path, "explicit"))
+        found.append(on_pod(pod_value.path, _Kind.EXPLICIT))
     for c in pod.containers:
         own = c.effective.own("run_as_non_root")
         if own.value is False:
-            found.append(on_container(c, own.path, "explicit"))
+            found.append(on_container(c, own.path, _Kind.EXPLICIT))
         elif own.value is None and pod_value.value is not True:
-            found.append(on_container(c, own.path, "implicit"))
+            found.append(on_container(c, own.path, _Kind.IMPLICIT))
     return found
 
 
@@ -27,7 +33,7 @@ def _v1_35(pod: PodView) -> list[Violation]:
 
 
 def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
-    explicit = [v for v in vs if v.tag.endswith(":explicit")]
+    explicit = of_kind(vs, _Kind.EXPLICIT)
     if explicit:
         return "runAsNonRoot != true", f"{who(explicit)} must not set securityContext.runAsNonRoot=false"
     return "runAsNonRoot != true", (

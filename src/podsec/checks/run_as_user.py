@@ -16,7 +16,7 @@ def _v1_23(pod: PodView) -> list[Violation]:
     for c in pod.containers:
         own = c.effective.own("run_as_user")
         if own.value == 0 and own.is_set:
-            found.append(on_container(c, own.path, "runAsUser"))
+            found.append(on_container(c, own.path))
     return found
 
 

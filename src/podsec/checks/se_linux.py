@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 
 from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
-from podsec.checks._helpers import on_container, on_pod, plural, qlist, sorted_unique, who
+from podsec.checks._helpers import of_kind, on_container, on_pod, plural, qlist, sorted_unique, who
 from podsec.model.paths import Path
 from podsec.model.security import SELinuxOptions
 
@@ -13,14 +14,20 @@ _TYPES_1_0 = frozenset({"", "container_t", "container_init_t", "container_kvm_t"
 _TYPES_1_31 = _TYPES_1_0 | {"container_engine_t"}
 
 
-def _bad(opts: SELinuxOptions, path: Path, allowed: frozenset[str]) -> list[tuple[Path, str, str]]:
+class _Part(Enum):
+    TYPE = "type"
+    USER = "user"
+    ROLE = "role"
+
+
+def _bad(opts: SELinuxOptions, path: Path, allowed: frozenset[str]) -> list[tuple[Path, _Part, str]]:
     bad = []
     if opts.type not in allowed:
-        bad.append(((*path, "type"), "type", opts.type))
+        bad.append(((*path, "type"), _Part.TYPE, opts.type))
     if opts.user:
-        bad.append(((*path, "user"), "user", opts.user))
+        bad.append(((*path, "user"), _Part.USER, opts.user))
     if opts.role:
-        bad.append(((*path, "role"), "role", opts.role))
+        bad.append(((*path, "role"), _Part.ROLE, opts.role))
     return bad
 
 
@@ -28,11 +35,11 @@ def _check(pod: PodView, allowed: frozenset[str]) -> list[Violation]:
     found = []
     opts = pod.security_context.se_linux_options
     if opts.value is not None:
-        found += [on_pod(p, tag, value) for p, tag, value in _bad(opts.value, opts.path, allowed)]
+        found += [on_pod(p, part, value) for p, part, value in _bad(opts.value, opts.path, allowed)]
     for c in pod.containers:
         own = c.effective.own("se_linux_options")
         if own.value is not None:
-            found += [on_container(c, p, tag, value) for p, tag, value in _bad(own.value, own.path, allowed)]
+            found += [on_container(c, p, part, value) for p, part, value in _bad(own.value, own.path, allowed)]
     return found
 
 
@@ -46,12 +53,12 @@ def _v1_31(pod: PodView) -> list[Violation]:
 
 def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
     what = []
-    types = sorted_unique(v.value for v in vs if v.tag.endswith(":type"))
+    types = sorted_unique(v.value for v in of_kind(vs, _Part.TYPE))
     if types:
         what.append(f"{plural(len(types), 'type', 'types')} {qlist(types)}")
-    if any(v.tag.endswith(":user") for v in vs):
+    if of_kind(vs, _Part.USER):
         what.append("user may not be set")
-    if any(v.tag.endswith(":role") for v in vs):
+    if of_kind(vs, _Part.ROLE):
         what.append("role may not be set")
     return "seLinuxOptions", f"{who(vs)} set forbidden securityContext.seLinuxOptions: {'; '.join(what)}"
 

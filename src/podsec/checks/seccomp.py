@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 
-from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
+from podsec.checks._base import Check, CheckLevel, Owner, PodView, Severity, Violation
 from podsec.checks._helpers import (
     containers_phrase,
     go_quote,
+    of_kind,
+    on_annotation,
     on_container,
     on_pod,
     owners,
@@ -22,6 +25,11 @@ CONTAINER_ANNOTATION_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
 _ALLOWED_TYPES = ("RuntimeDefault", "Localhost")
 
 
+class _Kind(Enum):
+    EXPLICIT = "a forbidden profile"
+    IMPLICIT = "no profile"
+
+
 def _annotation_allowed(value: str) -> bool:
     return value in ("runtime/default", "docker/default") or value.startswith("localhost/")
 
@@ -34,7 +42,7 @@ def _baseline_v1_0(pod: PodView) -> list[Violation]:
         if key in pod.annotations and not _annotation_allowed(pod.annotations[key] or ""):
             path = (*pod.annotations_path, key)
             text = f"{key}={go_quote(pod.annotations[key] or '')}"
-            found.append(Violation(path=path, owner=path, name=key, tag="annotation", value=text))
+            found.append(on_annotation(path, key, text))
     return found
 
 
@@ -42,11 +50,11 @@ def _explicit(pod: PodView) -> list[Violation]:
     found = []
     profile = pod.security_context.seccomp_profile
     if profile.value is not None and profile.value.type not in _ALLOWED_TYPES:
-        found.append(on_pod((*profile.path, "type"), "explicit", profile.value.type))
+        found.append(on_pod((*profile.path, "type"), _Kind.EXPLICIT, profile.value.type))
     for c in pod.containers:
         own = c.effective.own("seccomp_profile")
         if own.value is not None and own.value.type not in _ALLOWED_TYPES:
-            found.append(on_container(c, (*own.path, "type"), "explicit", own.value.type))
+            found.append(on_container(c, (*own.path, "type"), _Kind.EXPLICIT, own.value.type))
     return found
 
 
@@ -60,7 +68,7 @@ def _describe_fields(vs: Sequence[Violation]) -> str:
 
 
 def _describe_baseline(vs: Sequence[Violation]) -> tuple[str, str]:
-    annotations = sorted_unique(v.value for v in vs if v.tag == "annotation")
+    annotations = sorted_unique(v.value for v in vs if v.on is Owner.ANNOTATION)
     if annotations:
         return "seccompProfile", (
             f"forbidden {plural(len(annotations), 'annotation', 'annotations')} {', '.join(annotations)}"
@@ -94,7 +102,7 @@ def _restricted_v1_19(pod: PodView) -> list[Violation]:
         for c in pod.containers:
             own = c.effective.own("seccomp_profile")
             if own.value is None:
-                found.append(on_container(c, (*own.path, "type"), "implicit"))
+                found.append(on_container(c, (*own.path, "type"), _Kind.IMPLICIT))
     return found
 
 
@@ -103,7 +111,7 @@ def _restricted_v1_25(pod: PodView) -> list[Violation]:
 
 
 def _describe_restricted(vs: Sequence[Violation]) -> tuple[str, str]:
-    explicit = [v for v in vs if v.tag.endswith(":explicit")]
+    explicit = of_kind(vs, _Kind.EXPLICIT)
     if explicit:
         return "seccompProfile", _describe_fields(explicit)
     names = owners(vs)

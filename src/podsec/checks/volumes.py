@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
+from podsec.checks._base import Check, CheckLevel, Owner, PodView, Severity, Violation
 from podsec.checks._helpers import owners, plural, qlist, sorted_unique
 
 
 def _on_volume(vol_path: tuple[str | int, ...], name: str, source: str | None, value: str = "") -> Violation:
     path = (*vol_path, source) if source else vol_path
-    return Violation(path=path, owner=vol_path, name=name, tag="volume", value=value)
+    return Violation(path, vol_path, name, Owner.VOLUME, None, value)
 
 
 def _host_path_v1_0(pod: PodView) -> list[Violation]:

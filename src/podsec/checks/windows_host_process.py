@@ -16,7 +16,7 @@ def _v1_0(pod: PodView) -> list[Violation]:
     for c in pod.containers:
         own = c.effective.own("windows_options")
         if own.value is not None and own.value.host_process is True:
-            found.append(on_container(c, (*own.path, "hostProcess"), "hostProcess"))
+            found.append(on_container(c, (*own.path, "hostProcess")))
     return found
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
-from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
+from podsec.checks._base import CheckLevel, Rule, Severity
 from podsec.rego.engine import Engine, RegoError, Source
 from podsec.rego.modules import RULES, Metadata, Module, Syntax, load_modules
 
@@ -25,32 +25,24 @@ MAX_INPUT_BYTES = 8 * 1024 * 1024
 _DEFAULT_SEVERITY = {"deny": Severity.MEDIUM, "violation": Severity.MEDIUM, "warn": Severity.LOW}
 
 
-def _never(pod: PodView) -> list[Violation]:
-    return []
-
-
-def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
-    return "; ".join(v.value for v in vs), ""
-
-
 @dataclass(frozen=True, slots=True)
-class Rule:
-    """One finding rule of one package, as a check."""
+class PolicyRule:
+    """One finding rule of one package, as a rule of podsec."""
 
     query: str  # data.<package>.<rule>
     v0: bool
-    check: Check
+    check: Rule
 
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    check: Check
+    check: Rule
     message: str
     field: str | None
     container: str | None
 
 
-def _check(package: str, rule: str, modules: Sequence[Module]) -> Check:
+def _check(package: str, rule: str, modules: Sequence[Module]) -> Rule:
     meta = next((m.metadata[rule] for m in modules if rule in m.metadata), None)
     meta = meta or next((m.metadata[""] for m in modules if "" in m.metadata), None) or Metadata()
     try:
@@ -59,20 +51,18 @@ def _check(package: str, rule: str, modules: Sequence[Module]) -> Check:
         names = ", ".join(s.value for s in Severity)
         raise RegoError(f'METADATA severity "{meta.severity}" is not one of {names}', modules[0].path) from None
     files = ", ".join(dict.fromkeys(m.path for m in modules))
-    return Check(
+    return Rule(
         id=meta.id or f"{package}.{rule}",
         level=CheckLevel.POLICY,
         title=meta.title or f"Rego rule {package}.{rule}",
         severity=severity,
-        revisions=(((1, 0), _never),),
-        describe=_describe,
         rationale=meta.description or f"Rule `{rule}` of package `{package}` ({files}).",
         remediation=meta.remediation or "See the policy's source.",
         references=meta.related,
     )
 
 
-def _result(check: Check, value: Any) -> Result:
+def _result(check: Rule, value: Any) -> Result:
     if isinstance(value, str):
         return Result(check, value, None, None)
     if isinstance(value, Mapping):
@@ -107,7 +97,7 @@ class PolicySet:
         for (package, v0), group in by_package.items():
             for rule in RULES:
                 if any(rule in m.rules for m in group):
-                    rules.append(Rule(f"data.{package}.{rule}", v0, _check(package, rule, group)))
+                    rules.append(PolicyRule(f"data.{package}.{rule}", v0, _check(package, rule, group)))
         self.rules = tuple(rules)
         ids = [r.check.id for r in rules]
         dup = next((i for i in ids if ids.count(i) > 1), None)
@@ -116,7 +106,7 @@ class PolicySet:
         self.uses_view = any("data.podsec" in m.text for m in modules)
 
     @property
-    def checks(self) -> tuple[Check, ...]:
+    def checks(self) -> tuple[Rule, ...]:
         return tuple(r.check for r in self.rules)
 
     def compile(self) -> None:
@@ -126,7 +116,9 @@ class PolicySet:
             if sources:
                 Engine(sources, v0).compile()
 
-    def evaluate(self, obj: Any, view: Mapping[str, Any] | None) -> tuple[list[Result], list[tuple[Rule, RegoError]]]:
+    def evaluate(
+        self, obj: Any, view: Mapping[str, Any] | None
+    ) -> tuple[list[Result], list[tuple[PolicyRule, RegoError]]]:
         """Findings of every rule on ``obj``; a failing rule gives an error and the others still run."""
         try:  # orjson: fast, and its nesting limit (255) raises instead of recursing
             input_json = orjson.dumps(obj).decode()
@@ -139,7 +131,7 @@ class PolicySet:
                 (rule, RegoError(f"the object is too large for policies ({size} as JSON)")) for rule in self.rules
             ]
         results: list[Result] = []
-        errors: list[tuple[Rule, RegoError]] = []
+        errors: list[tuple[PolicyRule, RegoError]] = []
         for rule in self.rules:
             if rule.check.id in self.disabled:
                 continue

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from podsec.checks._base import Check, CheckLevel, Severity
+from podsec.checks._base import CheckLevel, Rule, Severity
 from podsec.findings import FileResult, Finding, InputError, ObjectResult, Summary
 
 
@@ -15,7 +15,7 @@ class RunInfo:
     profile: str  # e.g. "restricted:latest"
     evaluated: str  # the version actually evaluated, e.g. "v1.37"
     color: bool = False
-    checks: tuple[Check, ...] = ()  # every check evaluated on each object (built-in and policy)
+    checks: tuple[Rule, ...] = ()  # every check evaluated on each object (built-in and policy)
     started: float = 0.0  # Unix time the run started (report timestamps)
     base_dir: str = ""  # relative paths in reports are relative to this (the working directory)
     tool_version: str = ""

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, TextIO, cast
 
-from podsec.checks._base import Check
+from podsec.checks._base import Rule
 from podsec.findings import Finding, ObjectResult, Summary
 from podsec.reporters.base import CATEGORY, MAX_MESSAGE_CHARS, Collected, RunInfo, clip, evaluated, relative
 from podsec.textsafe import json_dumps
@@ -49,7 +49,7 @@ class Results:
         self._pass_parts: dict[str, tuple[str, str, int]] = {}
         self.by_id = {c.id: c for c in run.checks}
 
-    def result(self, check: Check | None, check_id: str, status: str, obj: ObjectResult | None,
+    def result(self, check: Rule | None, check_id: str, status: str, obj: ObjectResult | None,
                found: list[Finding], extra: dict[str, str], resources: list[dict[str, Any]] | None,
                limit: int = MAX_MESSAGE_CHARS) -> dict[str, Any]:  # fmt: skip
         """One result; ``resources`` None leaves them out (a report whose scope is the object)."""
@@ -93,7 +93,7 @@ class Results:
             self._files[file] = relative(file, self._run.base_dir)
         return self._files[file]
 
-    def pass_text(self, check: Check | None, check_id: str, resources: str, props: str) -> tuple[str, int]:
+    def pass_text(self, check: Rule | None, check_id: str, resources: str, props: str) -> tuple[str, int]:
         """A passing result as YAML (most of a report) and its size as JSON, from the check's
         parts (made once) and the object's."""
         parts = self._pass_parts.get(check_id)
@@ -105,7 +105,7 @@ class Results:
             parts = self._pass_parts[check_id] = (head + "  resources:\n", tail.rpartition("  properties:")[0], size)
         return parts[0] + resources + parts[1] + props, parts[2]
 
-    def statuses(self, obj: ObjectResult) -> Iterator[tuple[str, Check | None, str, list[Finding], str | None]]:
+    def statuses(self, obj: ObjectResult) -> Iterator[tuple[str, Rule | None, str, list[Finding], str | None]]:
         """(check id, check, result, its findings, exemption reason) for each check evaluated on
         ``obj`` and each that failed, in report order; passes only when the run includes them."""
         failing: dict[str, list[Finding]] = {}

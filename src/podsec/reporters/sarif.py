@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from podsec.checks import get
-from podsec.checks._base import Check, CheckLevel
+from podsec.catalog import get
+from podsec.checks._base import CheckLevel, Rule
 from podsec.findings import Finding, InputError, Summary, Suppressed, fingerprint
 from podsec.reporters.base import Collected, RunInfo, clip, is_uri, object_label, relative
 from podsec.reporters.base import severity_rank as _rank
@@ -63,7 +63,7 @@ def docs_base(urls: Mapping[str, str]) -> str | None:
     return None
 
 
-def _rule(check: Check, docs: str | None) -> dict[str, Any]:
+def _rule(check: Rule, docs: str | None) -> dict[str, Any]:
     builtin = check.level is not CheckLevel.POLICY
     help_text = f"{check.rationale}\n\nRemediation: {check.remediation}"
     rule: dict[str, Any] = {

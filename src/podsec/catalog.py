@@ -1,0 +1,18 @@
+"""Every built-in rule that can report a finding, by id: the pod checks (`podsec.checks`) and
+the governance rules about exemptions (`podsec.exemptions`). A run adds its Rego policies' rules."""
+
+from __future__ import annotations
+
+from podsec import exemptions
+from podsec.checks import ALL_CHECKS
+from podsec.checks._base import Rule
+
+BUILTIN: tuple[Rule, ...] = (*ALL_CHECKS, *exemptions.GOVERNANCE)
+_BY_ID = {r.id: r for r in BUILTIN}
+
+
+def get(rule_id: str) -> Rule:
+    try:
+        return _BY_ID[rule_id]
+    except KeyError:
+        raise KeyError(f'no such check: "{rule_id}"') from None
