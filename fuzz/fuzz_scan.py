@@ -4,7 +4,7 @@
     .venv/bin/pip install -e '.[fuzz]'
     .venv/bin/python fuzz/fuzz_scan.py fuzz/corpus -max_total_time=600 [-jobs=2 -workers=2]
 
-Each input is one file's bytes. It is scanned as a file (``files.scan_bytes``: the kind
+Each input is one file's bytes. It is scanned as a file (``pipeline.scan_bytes``: the kind
 pre-filter, YAML/JSON reading, pod extraction, every check, exemptions) and explained, and
 every report format is written for the result; then the reports are parsed back. Any
 exception, an "internal error" result, a malformed report, or a control character reaching
@@ -28,9 +28,9 @@ import xml.dom.minidom
 import atheris
 
 with atheris.instrument_imports(include=["podsec"]):
-    from podsec import engine, explain
+    from podsec import engine, explain, pipeline
     from podsec.evaluate import Context
-    from podsec.findings import Summary
+    from podsec.findings import FileResult, Summary
     from podsec.model.standards import Level, PolicyVersion
     from podsec.model.workloads import KindTable
     from podsec.reporters import REPORTERS, RunInfo
@@ -40,12 +40,12 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 POLICY = engine.select(Level.RESTRICTED, PolicyVersion(None))
-CTX = Context(POLICY, KindTable(), explain=True)
+CTX = Context(POLICY, KindTable(), explain=True, describe=explain.describe)
 RUN = RunInfo("restricted:latest", "v1.37", checks=tuple(s.check for s in POLICY.checks))
 CONTROLS = {chr(c) for c in range(0x20)} - {"\n"} | {"\x7f", "\x9b", "\u202e"}
 
 
-def check_reports(result: files.FileResult) -> None:
+def check_reports(result: FileResult) -> None:
     summary = Summary()
     summary.add(result)
     for fmt, make in REPORTERS.items():
@@ -68,7 +68,7 @@ def check_reports(result: files.FileResult) -> None:
 
 
 def test_one_input(data: bytes) -> None:
-    result = files.scan_bytes(data, "fuzz.yaml", CTX)
+    result = pipeline.scan_bytes(data, "fuzz.yaml", CTX)
     for err in result.errors:
         if "internal error" in err.message:
             raise AssertionError(err.message)

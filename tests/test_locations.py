@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-from podsec import engine
+from podsec import engine, pipeline
 from podsec.evaluate import Context
 from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindTable
-from podsec.sources import files
 
 CTX = Context(engine.select(Level.BASELINE, PolicyVersion(None)), KindTable())
 
@@ -27,7 +26,7 @@ spec:
 
 def located(data: str | bytes) -> list[tuple[str, str, int | None, int | None, str]]:
     raw = data.encode() if isinstance(data, str) else data
-    result = files.scan_bytes(raw, "f.yaml", CTX)
+    result = pipeline.scan_bytes(raw, "f.yaml", CTX)
     assert result.errors == [], result.errors
     return [(f.object.name or "", f.check, f.line, f.column, f.location) for o in result.objects for f in o.findings]
 
@@ -75,14 +74,14 @@ def test_list_items() -> None:
         "- " + POD.format(name=n).replace("\n", "\n  ").rstrip() + "\n" for n in ("p1", "p2")
     )
     assert located(items) == [("p1", "privileged", 13, 9, "field"), ("p2", "privileged", 23, 9, "field")]
-    result = files.scan_bytes(items.encode(), "l.yaml", CTX)
+    result = pipeline.scan_bytes(items.encode(), "l.yaml", CTX)
     assert [o.line for o in result.objects] == [4, 14]
 
 
 def test_missing_field_points_at_the_mapping_it_belongs_in() -> None:
     ctx = Context(engine.select(Level.RESTRICTED, PolicyVersion(None)), KindTable())
     text = POD.format(name="m").replace("      privileged: true\n", "      runAsNonRoot: true\n")
-    result = files.scan_bytes(text.encode(), "m.yaml", ctx)
+    result = pipeline.scan_bytes(text.encode(), "m.yaml", ctx)
     got = {(f.check, f.field): (f.line, f.location) for o in result.objects for f in o.findings}
     # the container has a securityContext: point at it; a pod without one: point at the container
     assert got[("allowPrivilegeEscalation", "spec.containers[0].securityContext.allowPrivilegeEscalation")] == (
@@ -91,6 +90,6 @@ def test_missing_field_points_at_the_mapping_it_belongs_in() -> None:
     )
     assert got[("seccompProfile_restricted", "spec.containers[0].securityContext.seccompProfile.type")] == (9, "parent")
     bare = POD.format(name="bare").replace("    securityContext:\n      privileged: true\n", "")
-    result = files.scan_bytes(bare.encode(), "n.yaml", ctx)
+    result = pipeline.scan_bytes(bare.encode(), "n.yaml", ctx)
     lines = {f.line for o in result.objects for f in o.findings}
     assert lines == {7}  # "- name: app"

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from podsec import engine, kyaml, textscan
+from podsec import engine, kyaml, pipeline, textscan
 from podsec.cli import main
 from podsec.evaluate import Context
+from podsec.findings import FileResult
 from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindTable
 from podsec.sources import files
@@ -27,12 +28,12 @@ POD = (
 FORMATS = ("text", "json", "sarif", "junit", "html", "policyreport")
 
 
-def scan_text(text: str | bytes, name: str = "t.yaml", ctx: Context = CTX) -> files.FileResult:
+def scan_text(text: str | bytes, name: str = "t.yaml", ctx: Context = CTX) -> FileResult:
     data = text.encode() if isinstance(text, str) else text
-    return files.scan_bytes(data, name, ctx)
+    return pipeline.scan_bytes(data, name, ctx)
 
 
-def checks(result: files.FileResult) -> list[str]:
+def checks(result: FileResult) -> list[str]:
     return [f.check for o in result.objects for f in o.findings]
 
 
@@ -287,14 +288,14 @@ def test_a_990_deep_value_is_not_a_crash_with_policies(
 def test_a_bug_while_evaluating_one_file_is_an_error_for_that_file(
     jobs: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = files.evaluate_object
+    real = pipeline.evaluate
 
-    def flaky(obj: Any, ctx: Context, **kw: Any) -> Any:
-        if obj["metadata"]["name"] == "boom":
+    def flaky(item: Any, ctx: Context, *args: Any) -> Any:
+        if item.obj["metadata"]["name"] == "boom":
             raise ZeroDivisionError("simulated bug")
-        return real(obj, ctx, **kw)
+        return real(item, ctx, *args)
 
-    monkeypatch.setattr(files, "evaluate_object", flaky)
+    monkeypatch.setattr(pipeline, "evaluate", flaky)
     bad = write(tmp_path, "a.yaml", POD.replace("name: p", "name: boom") + "---\n" + POD)
     good = write(tmp_path, "b.yaml", POD)
     code, out, err = run(capsys, "scan", "--profile", "baseline", "--format", "json", "--jobs", jobs, bad, good)

@@ -520,10 +520,10 @@ def _checks_to_run(args: argparse.Namespace, config: Config) -> tuple[engine.Pol
     if policy is None:
         return None
     if policies is not None:
-        policies.disabled = frozenset(
-            c.id for c in extra if c.id in ignored or (chosen is not None and c.id not in chosen)
+        policies = policies.without(
+            frozenset(c.id for c in extra if c.id in ignored or (chosen is not None and c.id not in chosen))
         )
-    policy_checks = policies and set(c.id for c in extra) - policies.disabled
+    policy_checks = policies is not None and policies.running
     if chosen is not None and not policy.checks and not policy.beyond and not policy_checks:
         rbac_ids = sorted(c.id for c in ALL_CHECKS if c.level is CheckLevel.RBAC and c.id in chosen)
         hint = f" ({', '.join(rbac_ids)}: run by `podsec rbac`)" if rbac_ids else ""
@@ -644,7 +644,8 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         exemptions=config.exemptions,
         annotation_exemptions=config.annotation_exemptions and not args.no_annotation_exemptions,
         today=date.today(),
-        policies=policies,
+        rules=(policies,) if policies is not None else (),
+        describe=explain.describe,
         ignore=frozenset(ignored),
         debug=args.debug,
         known_checks=frozenset(c.id for c in (*catalog.BUILTIN, *extra)),
@@ -667,7 +668,7 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
         format_version(policy.evaluated_version),
         checks=(
             *(s.check for s in policy.checks),
-            *(c for c in extra if not policies or c.id not in policies.disabled),
+            *(policies.running if policies else ()),
         ),
         started=started,
         base_dir=os.getcwd(),

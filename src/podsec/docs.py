@@ -16,11 +16,11 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from podsec import catalog, engine, kyaml
+from podsec import catalog, engine, pipeline
 from podsec.checks import ALL_CHECKS
 from podsec.checks._base import Check, CheckLevel, Platform, Rule, Scope
-from podsec.evaluate import Context, evaluate_object
-from podsec.findings import Finding, ObjectResult
+from podsec.evaluate import Context
+from podsec.findings import Finding
 from podsec.model.standards import Level, PolicyVersion, Profile, format_version
 from podsec.model.workloads import KindTable
 
@@ -66,25 +66,34 @@ def run_example(check: Check, manifest: str) -> list[Finding]:
         return _run_rbac_example(check, manifest)
     if check.scope is not Scope.POD:
         from podsec import beyond
-        from podsec.sources.files import scan_bytes
 
         policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
         context = Context(policy, KindTable())
-        results = beyond.complete([scan_bytes(manifest.encode(), "example.yaml", context)], context)
+        results = beyond.complete([pipeline.scan_bytes(manifest.encode(), "example.yaml", context)], context)
         return [f for r in results for obj in r.objects for f in obj.findings if f.check == check.id]
     if check.level is CheckLevel.HARDENED:
         policy = engine.select(Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
     else:
         level = Level.BASELINE if check.level is CheckLevel.BASELINE else Level.RESTRICTED
         policy = engine.select(level, PolicyVersion(None), checks=[check])
-    ctx = Context(policy, KindTable())
-    (doc,) = kyaml.load_all(manifest.encode())
-    outcome = evaluate_object(doc.data, ctx, file="example.yaml")
-    assert isinstance(outcome, ObjectResult), outcome
-    return [f for f in outcome.findings if f.check == check.id]
+    result = pipeline.scan_bytes(manifest.encode(), "example.yaml", Context(policy, KindTable()))
+    assert not result.errors and len(result.objects) == 1, result
+    return [f for f in result.objects[0].findings if f.check == check.id]
 
 
-from podsec.checks._base import Check, CheckLevel, Platform, Rule, Scope
+def _run_rbac_example(check: Check, manifest: str) -> list[Finding]:
+    from podsec import inventory, rbac_report
+    from podsec.analysis import rbac
+
+    inv = inventory.from_bytes(manifest.encode(), "example.yaml")
+    inv.add_defaults()
+    access = rbac.analyze(inv.authorizer(), inv.enforce_levels(), version=engine.NEWEST)
+    context = Context(engine.select(engine.Profile.HARDENED, PolicyVersion(None)), KindTable())
+    results = rbac_report.findings(inv, access, context)
+    return [f for r in results for obj in r.objects for f in obj.findings if f.check == check.id]
+
+
+def severity_text(check: Rule, checks: Sequence[Check] = ALL_CHECKS) -> str:
     """Which severity a finding of ``check`` gets, and when another applies."""
     by_id = {c.id: c for c in checks}
     text = f"`{check.severity.value}`"

@@ -5,19 +5,52 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from podsec import engine, exemptions
-from podsec.checks._base import Rule, Severity, Violation
-from podsec.exemptions import Exemption, ExemptionError
+from podsec.checks._base import Check, Rule, Severity, Violation
+from podsec.exemptions import Exempter, Exemption
 from podsec.findings import Finding, InputError, ObjectResult, Suppressed
 from podsec.model import pod as podmodel
+from podsec.model.objects import Located, ObjectRef
 from podsec.model.paths import Path, PosDict, format_path, locate, parse_path
 from podsec.model.schema import describe
-from podsec.model.workloads import KindTable, ObjectRef
+from podsec.model.workloads import KindTable
 
-if TYPE_CHECKING:
-    from podsec.rego.policies import PolicySet
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    """A finding of an object rule, before it is located: which rule, its message, and the
+    field (an API path such as ``spec.containers[0].image``; None: the object) and container."""
+
+    check: Rule
+    message: str
+    field: str | None = None
+    container: str | None = None
+
+
+class ObjectRules(Protocol):
+    """A source of rules evaluated on whole objects (Rego policies): it plugs into evaluation
+    like the built-in checks, which know nothing of how it works."""
+
+    @property
+    def every_object(self) -> bool:
+        """Objects that carry no pod are evaluated too."""
+        ...
+
+    @property
+    def uses_view(self) -> bool:
+        """The rules read podsec's resolved view of the object (`Context.describe`)."""
+        ...
+
+    def evaluate(self, obj: Any, view: Mapping[str, Any] | None) -> tuple[Sequence[RuleHit], Sequence[str]]:
+        """The hits of every rule on ``obj``, and what failed (one message each; the rest still ran)."""
+        ...
+
+
+Describe = Callable[[Located, Sequence[podmodel.PodView]], Mapping[str, Any]]
+"""The resolved view of an object's pods (`podsec.explain.describe`), given by the edges that
+need it: evaluation knows nothing of how it is built."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +63,20 @@ class Context:
     exemptions: tuple[Exemption, ...] = ()  # from the config file
     annotation_exemptions: bool = True  # honour podsec.io/exempt annotations
     today: date | None = None  # for expiry; None: exemptions never expire
-    policies: PolicySet | None = None  # Rego policies (--policy)
+    rules: tuple[ObjectRules, ...] = ()  # rules on whole objects (Rego policies, --policy)
     explain: bool = False  # attach the effective security context to each result (for HTML reports)
+    describe: Describe | None = None  # how that view is built (for ``explain`` and rules that read it)
     ignore: frozenset[str] = frozenset()  # check ids never reported (--ignore; governance findings too)
     aggregate: bool = False  # one finding per failing check (aggregate message), not one per violation
     # what annotation exemptions may do here (the webhook narrows them); None: as written
     annotation_filter: Callable[[list[Exemption]], list[Exemption]] | None = None
     debug: bool = False  # an internal error carries its traceback (shown by the CLI)
     known_checks: frozenset[str] | None = None  # check ids an annotation exemption may name (None: any)
+
+    @property
+    def every_object(self) -> bool:
+        """Some rule wants objects that carry no pod too (sources then read every object)."""
+        return any(r.every_object for r in self.rules)
 
 
 def _missing(root: Any, path: Path) -> str | None:
@@ -111,86 +150,60 @@ class _Builder:
 
 
 def _annotation_exemptions(
-    obj: Mapping[str, Any], views: list[podmodel.PodView], b: _Builder
+    obj: Mapping[str, Any], views: Sequence[podmodel.PodView], b: _Builder
 ) -> tuple[list[Exemption], list[Finding], list[InputError]]:
-    found: list[Exemption] = []
-    problems: list[Finding] = []
-    errors: list[InputError] = []
+    """The exemptions the object's annotations (and its pods') grant, the unusable ones as
+    governance findings, and check ids no check has as input errors."""
     places: dict[Path, Mapping[str, Any]] = {}
     meta = obj.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
         places[("metadata", "annotations")] = meta["annotations"]
     for view in views:
         places.setdefault(view.annotations_path, view.annotations)
-    for path, notes in places.items():
-        try:
-            exemption = exemptions.from_annotations(notes, path)
-        except ExemptionError as exc:
-            key = next((k for k in exemptions.ANNOTATION_KEYS if k in notes), exemptions.EXEMPT)
-            msg = f"exemption ({exc}; it is ignored)"
-            problems.append(b.finding(exemptions.INVALID, (*path, key), msg, pod=None, container=None))
-            continue
-        if exemption is None:
-            continue
-        known = b.ctx.known_checks
-        unknown = sorted(c for c in exemption.checks if c != "*" and known is not None and c not in known)
-        if unknown:  # a typo must not pass for an exemption (the config file refuses it too)
-            path_to = (*path, exemptions.EXEMPT)
-            line, col, _ = _position(obj, path_to, b.line_offset)
-            names = ", ".join(f'"{c}"' for c in unknown)
-            message = (
-                f"{b.ref}: {format_path(path_to)}: no such check {names} (see `podsec checks`); "
-                "the exemption is ignored"
-            )
-            errors.append(InputError(b.file, line, message, col, b.ref))
-            continue
-        found.append(exemption)
-    return found, problems, errors
+    read = exemptions.read_annotations(places, b.ctx.known_checks)
+    problems = [b.finding(exemptions.INVALID, u.path, u.reason, pod=None, container=None) for u in read.unusable]
+    errors = []
+    for path, unknown in read.unknown:
+        line, col, _ = _position(obj, path, b.line_offset)
+        names = ", ".join(f'"{c}"' for c in unknown)
+        message = f"{b.ref}: {format_path(path)}: no such check {names} (see `podsec checks`); the exemption is ignored"
+        errors.append(InputError(b.file, line, message, col, b.ref))
+    return list(read.found), problems, errors
 
 
-def _expired_message(e: Exemption) -> str:
-    assert e.until is not None
-    names = ", ".join(sorted(e.checks))
-    return (
-        f"exemption ({e.where} for {names} expired on {e.until.isoformat()}; "
-        f"its findings are reported again. Reason given: {e.reason})"
-    )
+def _expired_findings(exempter: Exempter, b: _Builder) -> list[Finding]:
+    return [
+        b.finding(exemptions.EXPIRED, e.path or ("metadata",), exemptions.expired_message(e), pod=None, container=None)
+        for e in exempter.used_expired
+    ]
 
 
-class _Exempter:
-    """Matches violations and findings against the exemptions that apply to one object.
+Images = Mapping[tuple[str | None, str | None], str | None]
 
-    An expired exemption matches nothing; one that would have matched something is reported
-    (annotations only: an expired config entry is the admin's to clean up, not the object's).
-    """
 
-    __slots__ = ("active", "expired", "used_expired")
-
-    def __init__(self, candidates: list[Exemption], today: date | None) -> None:
-        self.active = [e for e in candidates if today is None or not e.expired(today)]
-        self.expired = [e for e in candidates if today is not None and e.expired(today)]
-        self.used_expired: list[Exemption] = [e for e in self.expired if e.source == "annotation"]
-
-    def match(self, check: str, container: str | None, image: str | None) -> Exemption | None:
-        match = next((e for e in self.active if e.covers(check, container, image)), None)
+def _split(
+    result: engine.CheckResult, label: str | None, images: Images, exempter: Exempter | None
+) -> tuple[list[Violation], dict[Exemption, list[Violation]]]:
+    """A failing check's violations: those kept, and those each exemption hides."""
+    if not exempter:
+        return list(result.violations), {}
+    kept: list[Violation] = []
+    hidden: dict[Exemption, list[Violation]] = {}
+    check = result.check.id
+    for v in result.violations:
+        match = exempter.match(check, v.container, images.get((label, v.container)))
         if match is None:
-            for e in self.expired:
-                if e not in self.used_expired and e.covers(check, container, image):
-                    self.used_expired.append(e)
-        return match
-
-    def expired_findings(self, b: _Builder) -> list[Finding]:
-        return [
-            b.finding(exemptions.EXPIRED, e.path or ("metadata",), _expired_message(e), pod=None, container=None)
-            for e in self.used_expired
-        ]
+            kept.append(v)
+        else:
+            hidden.setdefault(match, []).append(v)
+    return kept, hidden
 
 
 def _result_findings(
     result: engine.CheckResult,
     label: str | None,
-    images: Mapping[tuple[str | None, str | None], str | None],
-    exempter: _Exempter | None,
+    images: Images,
+    exempter: Exempter | None,
     b: _Builder,
     findings: list[Finding],
     suppressed: list[Suppressed],
@@ -202,44 +215,45 @@ def _result_findings(
     check's aggregate message over its violations (what the webhook shows, as PSA does):
     the cost then stays one message per check however many containers a pod has.
     """
-    check = result.check
-    kept: list[Violation] = []
-    hidden: dict[Exemption, list[Violation]] = {}
-    if exempter is None or (not exempter.active and not exempter.expired):
-        kept = list(result.violations)
-    else:
-        for v in result.violations:
-            container = v.container
-            match = exempter.match(check.id, container, images.get((label, container)))
-            if match is None:
-                kept.append(v)
-            else:
-                hidden.setdefault(match, []).append(v)
-    if b.ctx.aggregate:
-        groups: list[tuple[Exemption | None, list[Violation]]] = [(None, kept)] if kept else []
-        groups += hidden.items()
-        for exemption, violations in groups:
-            whole = len(violations) == len(result.violations)
-            msg = result.message() if whole else result.message(violations)
-            containers = {v.container for v in violations}
-            container = containers.pop() if len(containers) == 1 else None
-            first = violations[0].path
-            f = b.finding(check, first, msg, pod=label, container=container, also=result.also.get(first, ()))
+    kept, hidden = _split(result, label, images, exempter)
+    groups: list[tuple[Exemption | None, list[Violation]]] = [(None, kept)] if kept else []
+    groups += hidden.items()
+    make = _aggregated if b.ctx.aggregate else _per_violation
+    for exemption, violations in groups:
+        for f in make(result, label, violations, b):
             if exemption is None:
                 findings.append(f)
             else:
                 suppressed.append(Suppressed(f, exemption))
-        return
+
+
+def _aggregated(
+    result: engine.CheckResult, label: str | None, violations: list[Violation], b: _Builder
+) -> list[Finding]:
+    whole = len(violations) == len(result.violations)
+    msg = result.message() if whole else result.message(violations)
+    containers = {v.container for v in violations}
+    container = containers.pop() if len(containers) == 1 else None
+    first = violations[0].path
+    return [b.finding(result.check, first, msg, pod=label, container=container, also=result.also.get(first, ()))]
+
+
+def _per_violation(
+    result: engine.CheckResult, label: str | None, violations: list[Violation], b: _Builder
+) -> list[Finding]:
     single = len(result.violations) == 1
     also = result.also
-    for v in kept:
-        msg = result.message() if single else result.message([v])
-        findings.append(b.finding(check, v.path, msg, pod=label, container=v.container, also=also.get(v.path, ())))
-    for exemption, violations in hidden.items():
-        for v in violations:
-            msg = result.message() if single else result.message([v])
-            f = b.finding(check, v.path, msg, pod=label, container=v.container, also=also.get(v.path, ()))
-            suppressed.append(Suppressed(f, exemption))
+    return [
+        b.finding(
+            result.check,
+            v.path,
+            result.message() if single else result.message([v]),
+            pod=label,
+            container=v.container,
+            also=also.get(v.path, ()),
+        )
+        for v in violations
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,25 +262,38 @@ class Prepared:
     (the webhook evaluates a pod for enforce, audit and warn)."""
 
     views: tuple[podmodel.PodView, ...]
-    images: Mapping[tuple[str | None, str | None], str | None]
+    images: Images
 
 
 def prepare(
     obj: Mapping[str, Any], kinds: KindTable, *, file: str | None = None, line_offset: int = 0
 ) -> Prepared | list[InputError]:
-    """The pod views of ``obj``, or the input errors that keep them from being built."""
+    """The pod views of ``obj`` (none when it carries no pod), or the input errors that keep them from being built."""
+    return read_pods(Located(obj, file, None, line_offset), kinds)
+
+
+def read_pods(item: Located, kinds: KindTable) -> Prepared | list[InputError]:
+    """The pods of a located object, each read once (no views: it carries no pod), or the input
+    errors that keep them from being read. What evaluation, explain and the webhook start from."""
+    obj = item.obj
+    extraction = kinds.extract(obj)
+    if extraction.problem is not None:
+        ref = ObjectRef.of(obj)
+        path, value = extraction.problem
+        line, col, _ = _position(obj, path, item.line_offset)
+        message = f"{ref}: {format_path(path)}: expected a mapping, got {describe(value)}"
+        return [InputError(item.file, line, message, col, ref)]
     errors: list[InputError] = []
     views: list[podmodel.PodView] = []
     images: dict[tuple[str | None, str | None], str | None] = {}
-    for src in kinds.pod_sources(obj):
-        problems = podmodel.validate_pod(obj, src)
-        if problems:
+    for src in extraction.sources:
+        view = podmodel.read_pod(obj, src)
+        if isinstance(view, list):
             ref = ObjectRef.of(obj)
-            for p in problems:
-                line, col, _ = _position(obj, p.path, line_offset)
-                errors.append(InputError(file, line, f"{ref}: {format_path(p.path)}: {p.message}", col, ref))
+            for p in view:
+                line, col, _ = _position(obj, p.path, item.line_offset)
+                errors.append(InputError(item.file, line, f"{ref}: {format_path(p.path)}: {p.message}", col, ref))
             continue
-        view = podmodel.build_pod(obj, src)
         views.append(view)
         images.update(((src.label, c.label), c.image) for c in view.containers)
     return errors or Prepared(tuple(views), images)
@@ -281,69 +308,27 @@ def evaluate_object(
     object_line: int | None = None,
     template: str | None = None,
     prepared: Prepared | None = None,
-) -> ObjectResult | list[InputError] | None:
-    """Findings for one object; input errors when its fields cannot be decoded;
-    None when it carries no pod. ``prepared``: its pods, already read by `prepare`."""
-    ref = ObjectRef.of(obj)
-    bad_template = ctx.kinds.template_problem(obj)
-    if bad_template is not None:
-        path, value = bad_template
-        line, col, _ = _position(obj, path, line_offset)
-        return [
-            InputError(file, line, f"{ref}: {format_path(path)}: expected a mapping, got {describe(value)}", col, ref)
-        ]
-    sources = ctx.kinds.pod_sources(obj)
-    if not sources and (ctx.policies is None or ctx.policies.scope != "all"):
-        return None
-    findings: list[Finding] = []
-    suppressed: list[Suppressed] = []
-    verdicts: list[tuple[str | None, str]] = []
-    b = _Builder(obj, ref, ctx, file, line_offset, template or _origin(obj))
-    pods = prepared if prepared is not None else prepare(obj, ctx.kinds, file=file, line_offset=line_offset)
+) -> Outcome:
+    """`evaluate` for an object given by its parts (callers that hold no `Located`)."""
+    return evaluate(Located(obj, file, object_line, line_offset, template), ctx, prepared)
+
+
+Outcome = ObjectResult | list[InputError] | None
+"""What evaluating one object gives: its result; the input errors that keep it from being
+evaluated; or None when it carries no pod (and no object rule wants it)."""
+
+
+def evaluate(item: Located, ctx: Context, prepared: Prepared | list[InputError] | None = None) -> Outcome:
+    """The one evaluation pipeline: a located object -> its pods -> checks and object rules ->
+    findings with locations -> exemptions. ``prepared``: its pods, already read by `read_pods`."""
+    pods = prepared if prepared is not None else read_pods(item, ctx.kinds)
     if isinstance(pods, list):
         return pods
-    views, images = list(pods.views), pods.images
-    candidates = list(exemptions.applicable(ctx.exemptions, ref))
-    invalid: list[Finding] = []
-    unknown_ids: list[InputError] = []
-    if ctx.annotation_exemptions:
-        from_annotations, invalid, unknown_ids = _annotation_exemptions(obj, views, b)
-        candidates += ctx.annotation_filter(from_annotations) if ctx.annotation_filter else from_annotations
-    exempter = _Exempter(candidates, ctx.today) if candidates else None
-    for view in views:
-        results = engine.evaluate(view, ctx.policy)
-        verdict = engine.verdict(results, ctx.policy)
-        if verdict:
-            verdicts.append((view.label, verdict))
-        for result in results:
-            _result_findings(result, view.label, images, exempter, b, findings, suppressed)
-    policy_errors: list[InputError] = []
-    others = invalid
-    if ctx.policies is not None:
-        policy_findings, policy_errors = _policy_findings(obj, views, ctx.policies, b, object_line)
-        others = policy_findings + invalid
-    for f in others:
-        match = exempter.match(f.check, f.container, images.get((f.pod, f.container))) if exempter else None
-        if match is None:
-            findings.append(f)
-        else:
-            suppressed.append(Suppressed(f, match))
-    if exempter is not None:
-        findings += exempter.expired_findings(b)
-    if ctx.ignore:
-        findings = [f for f in findings if f.check not in ctx.ignore]
-    details = _details(obj, views, b, object_line) if ctx.explain and sources else None
-    return ObjectResult(
-        ref,
-        file,
-        object_line,
-        tuple(findings),
-        tuple(verdicts),
-        tuple(suppressed),
-        tuple(policy_errors + unknown_ids),
-        details,
-        carries_pod=bool(sources),
-    )
+    if not pods.views and not ctx.every_object:
+        return None
+    ref = ObjectRef.of(item.obj)
+    b = _Builder(item.obj, ref, ctx, item.file, item.line_offset, item.template or _origin(item.obj))
+    return _Evaluation(item, b, pods, bool(pods.views)).run()
 
 
 def object_findings(
@@ -362,7 +347,7 @@ def object_findings(
     b = _Builder(obj, ref, ctx, file, line_offset, template or _origin(obj))
     findings = [b.finding(check, path, message, pod=None, container=None) for check, path, message in found]
     errors: list[InputError] = []
-    exempter = _Exempter(exemption_candidates(obj, ctx, b, findings, errors), ctx.today)
+    exempter = Exempter(exemption_candidates(obj, ctx, b, findings, errors), ctx.today)
     kept: list[Finding] = []
     suppressed: list[Suppressed] = []
     for f in findings:
@@ -371,7 +356,7 @@ def object_findings(
             kept.append(f)
         else:
             suppressed.append(Suppressed(f, match))
-    kept += exempter.expired_findings(b)
+    kept += _expired_findings(exempter, b)
     if ctx.ignore:
         kept = [f for f in kept if f.check not in ctx.ignore]
     return ObjectResult(
@@ -412,13 +397,91 @@ def exemption_candidates(
     return candidates
 
 
-def _details(
-    obj: Mapping[str, Any], views: list[podmodel.PodView], b: _Builder, object_line: int | None
-) -> Mapping[str, Any]:
-    """The explain view of the pods just evaluated (no second validation or build)."""
-    from podsec import explain
+class _Evaluation:
+    """The evaluation of one object whose pods are read: its checks, object rules and exemptions."""
 
-    return explain.as_data(explain.from_views(obj, views, file=b.file, line_offset=b.line_offset, line=object_line))
+    def __init__(self, item: Located, b: _Builder, pods: Prepared, carries_pod: bool) -> None:
+        self.item, self.b, self.pods, self.carries_pod = item, b, pods, carries_pod
+        self.findings: list[Finding] = []
+        self.suppressed: list[Suppressed] = []
+        self.errors: list[InputError] = []
+        self._view: list[Mapping[str, Any] | None] = []  # the explain view, once computed
+
+    def run(self) -> ObjectResult:
+        ctx, b, obj, views = self.b.ctx, self.b, self.item.obj, self.pods.views
+        candidates = list(exemptions.applicable(ctx.exemptions, b.ref))
+        others: list[Finding] = []
+        if ctx.annotation_exemptions:
+            from_annotations, others, self.errors = _annotation_exemptions(obj, views, b)
+            candidates += ctx.annotation_filter(from_annotations) if ctx.annotation_filter else from_annotations
+        exempter = Exempter(candidates, ctx.today) if candidates else None
+        verdicts = self._checks(exempter)
+        policy_errors: list[InputError] = []
+        if ctx.rules:
+            rule_findings, policy_errors = self._object_rules()
+            others = rule_findings + others
+        self._exempt(others, exempter)
+        if exempter is not None:
+            self.findings += _expired_findings(exempter, b)
+        findings = self.findings
+        if ctx.ignore:
+            findings = [f for f in findings if f.check not in ctx.ignore]
+        details = self.view() if ctx.explain and self.carries_pod else None
+        return ObjectResult(
+            b.ref,
+            b.file,
+            self.item.line,
+            tuple(findings),
+            tuple(verdicts),
+            tuple(self.suppressed),
+            tuple(policy_errors + self.errors),
+            details,
+            carries_pod=self.carries_pod,
+        )
+
+    def _checks(self, exempter: Exempter | None) -> list[tuple[str | None, str]]:
+        verdicts: list[tuple[str | None, str]] = []
+        policy = self.b.ctx.policy
+        for view in self.pods.views:
+            results = engine.evaluate(view, policy)
+            verdict = engine.verdict(results, policy)
+            if verdict:
+                verdicts.append((view.label, verdict))
+            for result in results:
+                _result_findings(result, view.label, self.pods.images, exempter, self.b, self.findings, self.suppressed)
+        return verdicts
+
+    def _exempt(self, findings: list[Finding], exempter: Exempter | None) -> None:
+        images = self.pods.images
+        for f in findings:
+            match = exempter.match(f.check, f.container, images.get((f.pod, f.container))) if exempter else None
+            if match is None:
+                self.findings.append(f)
+            else:
+                self.suppressed.append(Suppressed(f, match))
+
+    def view(self) -> Mapping[str, Any] | None:
+        """The explain view of the pods just evaluated (computed once; None without ``ctx.describe``)."""
+        if not self._view:
+            describe_view = self.b.ctx.describe
+            self._view.append(describe_view(self.item, self.pods.views) if describe_view is not None else None)
+        return self._view[0]
+
+    def _object_rules(self) -> tuple[list[Finding], list[InputError]]:
+        b, line = self.b, self.item.line
+        findings: list[Finding] = []
+        errors: list[InputError] = []
+        for rules in b.ctx.rules:
+            hits, failures = rules.evaluate(self.item.obj, self.view() if rules.uses_view else None)
+            for hit in hits:
+                path = parse_path(hit.field) if hit.field else None
+                if path:
+                    findings.append(b.finding(hit.check, path, hit.message, pod=None, container=hit.container))
+                else:  # no field given: the finding points at the object
+                    f = b.finding(hit.check, (), hit.message, pod=None, container=hit.container)
+                    findings.append(replace(f, field="", line=line or f.line, column=None, location="parent"))
+            errors += [InputError(b.file, line, f"{b.ref}: {failure}", None, b.ref) for failure in failures]
+        return findings, errors
 
 
 def _origin(obj: Mapping[str, Any]) -> str | None:
@@ -432,23 +495,3 @@ def _origin(obj: Mapping[str, Any]) -> str | None:
     path = fields.get("path", "").strip()
     repo = fields.get("repo", "").strip()
     return f"{repo}//{path}" if repo and path else path or None
-
-
-def _policy_findings(
-    obj: Mapping[str, Any], views: list[podmodel.PodView], policies: PolicySet, b: _Builder, object_line: int | None
-) -> tuple[list[Finding], list[InputError]]:
-    view = _details(obj, views, b, object_line) if policies.uses_view else None
-    results, failures = policies.evaluate(obj, view)
-    findings = []
-    for r in results:
-        path = parse_path(r.field) if r.field else None
-        if path:
-            findings.append(b.finding(r.check, path, r.message, pod=None, container=r.container))
-        else:  # no field given: the finding points at the object
-            f = b.finding(r.check, (), r.message, pod=None, container=r.container)
-            findings.append(replace(f, field="", line=object_line or f.line, column=None, location="parent"))
-    errors = [
-        InputError(b.file, object_line, f"{b.ref}: policy {rule.query} failed: {err}", None, b.ref)
-        for rule, err in failures
-    ]
-    return findings, errors

@@ -21,9 +21,9 @@ from datetime import date
 from typing import Any, Literal
 
 from podsec.checks._base import Rule, Severity
+from podsec.model.objects import ObjectRef
 from podsec.model.paths import Path
 from podsec.model.standards import CheckLevel
-from podsec.model.workloads import ObjectRef
 
 PREFIX = "podsec.io/"
 EXEMPT, CONTAINERS, REASON, UNTIL = (
@@ -204,3 +204,81 @@ def from_config(entries: object, origin: str) -> tuple[Exemption, ...]:
 
 def applicable(exemptions: Sequence[Exemption], ref: ObjectRef) -> list[Exemption]:
     return [e for e in exemptions if e.covers_object(ref)]
+
+
+class Exempter:
+    """Matches violations and findings against the exemptions that apply to one object.
+
+    An expired exemption matches nothing; one that would have matched something is reported
+    (annotations only: an expired config entry is the admin's to clean up, not the object's).
+    """
+
+    __slots__ = ("active", "expired", "used_expired")
+
+    def __init__(self, candidates: Sequence[Exemption], today: date | None) -> None:
+        self.active = [e for e in candidates if today is None or not e.expired(today)]
+        self.expired = [e for e in candidates if today is not None and e.expired(today)]
+        self.used_expired: list[Exemption] = [e for e in self.expired if e.source == "annotation"]
+
+    def __bool__(self) -> bool:
+        return bool(self.active or self.expired)
+
+    def match(self, check: str, container: str | None, image: str | None) -> Exemption | None:
+        match = next((e for e in self.active if e.covers(check, container, image)), None)
+        if match is None:
+            for e in self.expired:
+                if e not in self.used_expired and e.covers(check, container, image):
+                    self.used_expired.append(e)
+        return match
+
+
+def expired_message(e: Exemption) -> str:
+    assert e.until is not None
+    names = ", ".join(sorted(e.checks))
+    return (
+        f"exemption ({e.where} for {names} expired on {e.until.isoformat()}; "
+        f"its findings are reported again. Reason given: {e.reason})"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Unusable:
+    """An exemption annotation that cannot be used: where, and why (a governance finding)."""
+
+    path: Path  # the annotation to point at
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Annotations:
+    """What the exemption annotations of one object say."""
+
+    found: tuple[Exemption, ...] = ()
+    unusable: tuple[Unusable, ...] = ()  # reported as exemptionInvalid
+    unknown: tuple[tuple[Path, tuple[str, ...]], ...] = ()  # (annotation, check ids no check has): input errors
+
+
+def read_annotations(places: Mapping[Path, Mapping[str, Any]], known: frozenset[str] | None) -> Annotations:
+    """The exemptions written in the annotations at ``places`` (annotations path -> annotations).
+
+    A check id ``known`` lacks (None: any id) makes the exemption unusable as an input error:
+    a typo must not pass for an exemption (the config file refuses it too).
+    """
+    found: list[Exemption] = []
+    unusable: list[Unusable] = []
+    unknown: list[tuple[Path, tuple[str, ...]]] = []
+    for path, notes in places.items():
+        try:
+            exemption = from_annotations(notes, path)
+        except ExemptionError as exc:
+            key = next((k for k in ANNOTATION_KEYS if k in notes), EXEMPT)
+            unusable.append(Unusable((*path, key), f"exemption ({exc}; it is ignored)"))
+            continue
+        if exemption is None:
+            continue
+        names = tuple(sorted(c for c in exemption.checks if c != "*" and known is not None and c not in known))
+        if names:
+            unknown.append(((*path, EXEMPT), names))
+        else:
+            found.append(exemption)
+    return Annotations(tuple(found), tuple(unusable), tuple(unknown))

@@ -11,11 +11,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from podsec.evaluate import read_pods
 from podsec.findings import InputError
 from podsec.model import pod as podmodel
+from podsec.model.objects import Located, ObjectRef
 from podsec.model.paths import format_path, locate
 from podsec.model.security import CONTAINER_ONLY_FIELDS, POD_ONLY_FIELDS, SHARED_FIELDS, Resolved
-from podsec.model.workloads import KindTable, ObjectRef
+from podsec.model.workloads import KindTable
 from podsec.textsafe import json_dumps, printable
 
 UNSET = {
@@ -163,23 +165,24 @@ def explain_object(
     obj: Mapping[str, Any], kinds: KindTable, *, file: str | None, line_offset: int = 0, line: int | None = None
 ) -> Explained | list[InputError] | None:
     """Rows for every pod and container of ``obj``; input errors when it cannot be read; None without a pod."""
-    ref = ObjectRef.of(obj)
-    sources = kinds.pod_sources(obj)
-    if not sources:
+    return explain(Located(obj, file, line, line_offset), kinds)
+
+
+def explain(item: Located, kinds: KindTable) -> Explained | list[InputError] | None:
+    """Rows for every pod and container of a located object, its pods read as evaluation reads
+    them (`podsec.evaluate.read_pods`); input errors when it cannot be read; None without a pod."""
+    pods = read_pods(item, kinds)
+    if isinstance(pods, list):
+        return pods
+    if not pods.views:
         return None
-    views = []
-    errors = []
-    for src in sources:
-        problems = podmodel.validate_pod(obj, src)
-        for p in problems:
-            pos = locate(obj, p.path)
-            message = f"{ref}: {format_path(p.path)}: {p.message}"
-            errors.append(InputError(file, pos.line + line_offset if pos else None, message))
-        if not problems:
-            views.append(podmodel.build_pod(obj, src))
-    if errors:
-        return errors
-    return from_views(obj, views, file=file, line_offset=line_offset, line=line)
+    return from_views(item.obj, pods.views, file=item.file, line_offset=item.line_offset, line=item.line)
+
+
+def describe(item: Located, views: Sequence[podmodel.PodView]) -> Mapping[str, Any]:
+    """The JSON form of the explanation of pods already read (`podsec.evaluate.Describe`): what
+    HTML reports show and Rego policies read as ``data.podsec``."""
+    return as_data(from_views(item.obj, views, file=item.file, line_offset=item.line_offset, line=item.line))
 
 
 _KIND_LABEL = {

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from podsec.checks._base import Severity
 from podsec.exemptions import Exemption
-from podsec.model.workloads import ObjectRef
+from podsec.model.objects import ObjectRef
 
 if TYPE_CHECKING:
     from podsec.beyond import Facts

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator
 
 from podsec.evaluate import Context
 from podsec.findings import FileResult
-from podsec.sources.files import Target, scan_target
+from podsec.pipeline import scan_target
+from podsec.sources.files import Target
 
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 """Below this much input, worker start-up costs more than it saves."""

@@ -21,10 +21,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from podsec import engine, kyaml, textscan
+from podsec import engine, kyaml, pipeline, textscan
 from podsec.config import ConfigError, parse
 from podsec.evaluate import Context
-from podsec.findings import Summary
+from podsec.findings import FileResult, Summary
 from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindTable
 from podsec.reporters import REPORTERS, RunInfo
@@ -173,7 +173,7 @@ yaml_styles = st.fixed_dictionaries(
 )
 
 
-def comparable(result: files.FileResult) -> list[tuple[Any, ...]]:
+def comparable(result: FileResult) -> list[tuple[Any, ...]]:
     return [
         (o.object, f.check, f.severity, f.container, f.field, f.message)
         for o in result.objects
@@ -181,7 +181,7 @@ def comparable(result: files.FileResult) -> list[tuple[Any, ...]]:
     ]
 
 
-def no_internal_errors(result: files.FileResult) -> None:
+def no_internal_errors(result: FileResult) -> None:
     for err in result.errors:
         assert "internal error" not in err.message, err
 
@@ -191,14 +191,14 @@ def no_internal_errors(result: files.FileResult) -> None:
 def test_yaml_and_json_renderings_give_the_same_findings(
     docs: list[dict[str, Any]], style: dict[str, Any], ascii_json: bool
 ) -> None:
-    as_yaml = files.scan_bytes(yaml_text(docs, style), "w.yaml", CTX)
+    as_yaml = pipeline.scan_bytes(yaml_text(docs, style), "w.yaml", CTX)
     no_internal_errors(as_yaml)
     for i, doc in enumerate(docs):
-        as_json = files.scan_bytes(
+        as_json = pipeline.scan_bytes(
             json.dumps(doc, ensure_ascii=ascii_json, indent=i % 2 or None).encode(), "w.json", CTX
         )
         no_internal_errors(as_json)
-        alone = files.scan_bytes(yaml_text([doc], style), "one.yaml", CTX)
+        alone = pipeline.scan_bytes(yaml_text([doc], style), "one.yaml", CTX)
         assert comparable(as_json) == comparable(alone)
         assert [e.message for e in as_json.errors] == [e.message for e in alone.errors]
     assert as_yaml.documents == len(docs)
@@ -272,7 +272,7 @@ def test_mutated_text_is_never_a_crash_and_the_pre_filter_holds(
         pos %= len(text) + 1
         text = text[:pos] + piece + text[pos:]
     data = text.encode("utf-8", "surrogatepass")
-    result = files.scan_bytes(data, "m.yaml", CTX)
+    result = pipeline.scan_bytes(data, "m.yaml", CTX)
     no_internal_errors(result)
     for chunk, _ in files._chunks(data):
         if not files._needs_parse(chunk, CTX.kinds):
@@ -291,7 +291,7 @@ def test_mutated_text_is_never_a_crash_and_the_pre_filter_holds(
     | st.text(alphabet=st.sampled_from(list("[]{}-:? \n\"'&*!|>#a0\t\r,")), max_size=300).map(str.encode)
 )
 def test_arbitrary_bytes_never_raise(data: bytes) -> None:
-    no_internal_errors(files.scan_bytes(data, "b.yaml", CTX))
+    no_internal_errors(pipeline.scan_bytes(data, "b.yaml", CTX))
 
 
 @FUZZ
@@ -355,7 +355,7 @@ def test_any_config_is_read_or_refused_with_a_config_error(data: dict[str, Any])
 @settings(FUZZ, max_examples=max(10, EXAMPLES // 4))
 @given(st.lists(workloads(), min_size=1, max_size=2))
 def test_every_report_is_well_formed_whatever_the_names(docs: list[dict[str, Any]]) -> None:
-    result = files.scan_bytes(yaml_text(docs, {}), "r\x01\u2028.yaml", CTX)
+    result = pipeline.scan_bytes(yaml_text(docs, {}), "r\x01\u2028.yaml", CTX)
     summary = Summary()
     summary.add(result)
     run = RunInfo("restricted:latest", "v1.37", checks=tuple(s.check for s in CTX.policy.checks))

@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from podsec import engine
+from podsec import engine, pipeline
 from podsec.evaluate import Context
 from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindTable
@@ -43,7 +43,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_bad_file_is_one_clear_error(name: str) -> None:
-    result = files.scan_target(files.Target(str(BAD / name), name), CTX)
+    result = pipeline.scan_target(files.Target(str(BAD / name), name), CTX)
     assert result.objects == []
     assert len(result.errors) == 1, result.errors
     err = result.errors[0]
@@ -62,14 +62,14 @@ def test_every_bad_file_has_an_expectation() -> None:
 
 def test_empty_and_comment_only_files_are_not_errors(tmp_path: pathlib.Path) -> None:
     for text in (b"", b"\n\n", b"# nothing here\n", b"---\n# placeholder\n---\n", b"   \n# c\n"):
-        result = files.scan_bytes(text, "e.yaml", CTX)
+        result = pipeline.scan_bytes(text, "e.yaml", CTX)
         assert (result.objects, result.errors, result.documents) == ([], [], 0), text
-    result = files.scan_target(files.Target(str(BAD / "empty.yaml"), "empty.yaml"), CTX)
+    result = pipeline.scan_target(files.Target(str(BAD / "empty.yaml"), "empty.yaml"), CTX)
     assert (result.objects, result.errors) == ([], [])
 
 
 def test_unknown_kind_with_a_pod_in_a_standard_shape_is_evaluated() -> None:
-    result = files.scan_target(files.Target(str(BAD / "unknown-kind.yaml"), "u"), CTX)
+    result = pipeline.scan_target(files.Target(str(BAD / "unknown-kind.yaml"), "u"), CTX)
     assert result.errors == []
     [obj] = result.objects
     assert str(obj.object) == "Gizmo g"
@@ -82,7 +82,7 @@ GOOD_POD = b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: good\nspec:\n  contai
 @pytest.mark.parametrize("bad", sorted(n for n in EXPECTED if n not in ("binary.yaml", "latin1.yaml", "empty.yaml")))
 def test_bad_document_does_not_hide_the_others(bad: str) -> None:
     data = GOOD_POD + b"---\n" + (BAD / bad).read_bytes().rstrip(b"\n") + b"\n---\n" + GOOD_POD
-    result = files.scan_bytes(data, "mixed.yaml", CTX)
+    result = pipeline.scan_bytes(data, "mixed.yaml", CTX)
     assert [o.object.name for o in result.objects] == ["good", "good"]
     assert len(result.errors) == 1
     assert result.errors[0].line is None or result.errors[0].line > 7
@@ -93,12 +93,14 @@ def test_huge_file_is_refused(tmp_path: pathlib.Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(files, "MAX_FILE_BYTES", 1000)
     big = tmp_path / "big.yaml"
     big.write_bytes(GOOD_POD * 100)
-    result = files.scan_target(files.Target(str(big), "big.yaml"), CTX)
+    result = pipeline.scan_target(files.Target(str(big), "big.yaml"), CTX)
     assert [e.message for e in result.errors] == ["file too large (8,000 bytes; the limit is 1,000)"]
 
 
 def test_recursive_alias_is_refused() -> None:
-    result = files.scan_bytes(b"apiVersion: v1\nkind: Pod\nmetadata: &m\n  name: x\n  self: *m\nspec: {}\n", "r", CTX)
+    result = pipeline.scan_bytes(
+        b"apiVersion: v1\nkind: Pod\nmetadata: &m\n  name: x\n  self: *m\nspec: {}\n", "r", CTX
+    )
     assert [e.message for e in result.errors] == ["invalid YAML: an alias refers to a node that contains it"]
 
 

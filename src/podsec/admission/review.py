@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from podsec import catalog, engine
+from podsec import catalog, engine, explain
 from podsec.admission import mutate
 from podsec.admission.cache import ByteLRU
 from podsec.admission.labels import DEFAULTS, ModePolicy, NamespacePolicy, policy_for
@@ -475,7 +475,8 @@ class Reviewer:
                 annotation_exemptions=exemptible is not None,
                 annotation_filter=functools.partial(_narrow, allowed=exemptible) if exemptible is not None else None,
                 today=today,
-                policies=policies,
+                rules=(policies,) if policies is not None else (),
+                describe=explain.describe,
                 aggregate=True,
             )
             if len(self._contexts) > 256:

@@ -7,7 +7,7 @@ containers, then regular containers, then ephemeral containers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -156,59 +156,88 @@ def get_path(root: Any, path: Path) -> Any:
     return node
 
 
-class _Layers:
-    """The mappings holding a pod's pod-level fields, looked up once; the first that sets a field wins."""
+class _Parts:
+    """The raw parts of one pod, each looked up once: the mappings of pod-level fields (the
+    first that sets a field wins), the metadata and the container lists."""
 
-    __slots__ = ("maps", "paths")
+    __slots__ = ("containers", "layers", "maps", "metadata")
 
-    def __init__(self, root: Any, layers: Sequence[Path]) -> None:
-        self.paths = layers
-        self.maps = [(m, p) for p in layers if isinstance(m := get_path(root, p), dict)]
+    def __init__(self, root: Any, src: PodSource) -> None:
+        self.layers = [(get_path(root, p), p) for p in src.layers]
+        self.maps = [(m, p) for m, p in self.layers if isinstance(m, dict)]
+        self.metadata = [(get_path(root, p), p) for p in src.metadata]
+        self.containers = [(get_path(root, cs.path), cs) for cs in src.containers]
+
+    def problems(self) -> list[schema.TypeProblem]:
+        """Every wrong-typed field podsec would read for this pod."""
+        problems: list[schema.TypeProblem] = []
+        for value, path in self.layers:
+            schema.validate(value, _POD_LEVEL, path, problems)
+        for value, path in self.metadata:
+            schema.validate(value, schema.METADATA, path, problems)
+        for value, cs in self.containers:
+            schema.validate(value, _CONTAINER_LIST if cs.many else schema.CONTAINER, cs.path, problems)
+        return problems
 
     def first(self, name: str) -> tuple[Any, Path]:
         for mapping, path in self.maps:
             value = mapping.get(name)
             if value is not None:
                 return value, (*path, name)
-        return None, (*self.paths[0], name)
+        return None, (*self.layers[0][1], name)
 
     def resolved(self, name: str) -> Resolved[Any]:
         value, path = self.first(name)
         return Resolved(value, "pod" if value is not None else "unset", path)
 
+    def annotations(self) -> tuple[Mapping[str, str], Path]:
+        """The first non-empty annotations, and where they are (or where they would go)."""
+        for meta, path in self.metadata:
+            found = meta.get("annotations") if isinstance(meta, dict) else None
+            if found:
+                return found, (*path, "annotations")
+        return {}, (*(self.metadata[0][1] if self.metadata else ("metadata",)), "annotations")
 
-def _containers(root: Any, src: PodSource) -> list[tuple[ContainerKind, Path, Any]]:
-    found: list[tuple[ContainerKind, Path, Any]] = []
-    for kind in CONTAINER_KINDS:  # PSA order, whatever order the sources are listed in
-        for cs in src.containers:
-            if cs.kind != kind:
-                continue
-            value = get_path(root, cs.path)
-            if value is None:
-                continue
-            if cs.many:
-                found.extend((kind, (*cs.path, i), c) for i, c in enumerate(value))
-            else:
-                found.append((kind, cs.path, value))
-    return found
+    def container_values(self) -> list[tuple[ContainerKind, Path, Any]]:
+        found: list[tuple[ContainerKind, Path, Any]] = []
+        for kind in CONTAINER_KINDS:  # PSA order, whatever order the sources are listed in
+            for value, cs in self.containers:
+                if cs.kind != kind or value is None:
+                    continue
+                if cs.many:
+                    found.extend((kind, (*cs.path, i), c) for i, c in enumerate(value))
+                else:
+                    found.append((kind, cs.path, value))
+        return found
 
 
 _POD_LEVEL = {k: v for k, v in schema.POD_SPEC.items() if not k.endswith("ontainers")}  # containers: per source
 _CONTAINER_LIST = schema.ListOf(schema.CONTAINER)
 
 
+def read_pod(root: Any, src: PodSource) -> PodView | list[schema.TypeProblem]:
+    """The view of one pod, or every wrong-typed field that keeps it from being built (each part
+    of the pod is looked up once). A bare Pod is read as the API server prepares it for
+    admission; its paths stay those of the object as written."""
+    parts = _Parts(root, src)
+    problems = parts.problems()
+    if problems:
+        return problems
+    if src.bare_pod:
+        prepared = prepare_pod(root)
+        if prepared is not root:
+            parts = _Parts(prepared, src)
+    return _build(parts, src)
+
+
 def validate_pod(root: Any, src: PodSource) -> list[schema.TypeProblem]:
     """Every wrong-typed field podsec would read for this pod."""
-    problems: list[schema.TypeProblem] = []
-    for layer in src.layers:
-        value = get_path(root, layer)
-        schema.validate(value, _POD_LEVEL, layer, problems)
-    for meta in src.metadata:
-        schema.validate(get_path(root, meta), schema.METADATA, meta, problems)
-    for cs in src.containers:
-        value = get_path(root, cs.path)
-        schema.validate(value, _CONTAINER_LIST if cs.many else schema.CONTAINER, cs.path, problems)
-    return problems
+    return _Parts(root, src).problems()
+
+
+def build_pod(root: Any, src: PodSource) -> PodView:
+    """The view of a pod whose fields passed `validate_pod`."""
+    return _build(_Parts(prepare_pod(root) if src.bare_pod else root, src), src)
 
 
 _HANDLER_FIELDS = frozenset({"livenessProbe", "readinessProbe", "startupProbe", "lifecycle"})
@@ -257,8 +286,8 @@ def _container(kind: ContainerKind, path: Path, raw: Any, pod_sc: PodSecurityCon
 _SOURCE_ORDER = {name: i for i, name in enumerate(schema.VOLUME_SOURCES)}
 
 
-def _volumes(layers: _Layers) -> tuple[VolumeView, ...]:
-    raw, path = layers.first("volumes")
+def _volumes(parts: _Parts) -> tuple[VolumeView, ...]:
+    raw, path = parts.first("volumes")
     views = []
     for i, vol in enumerate(raw or ()):
         vol = vol or {}
@@ -268,50 +297,38 @@ def _volumes(layers: _Layers) -> tuple[VolumeView, ...]:
     return tuple(views)
 
 
-def build_pod(root: Any, src: PodSource) -> PodView:
-    """Build the view of a pod whose fields passed `validate_pod` (a bare Pod as the API server
-    prepares it: its paths stay those of the object as written)."""
-    if src.bare_pod:
-        root = prepare_pod(root)
-    meta_path = src.metadata[0] if src.metadata else ("metadata",)
-    annotations: Mapping[str, str] = {}
-    annotations_path: Path = (*meta_path, "annotations")
-    for mp in src.metadata:
-        candidate = get_path(root, (*mp, "annotations"))
-        if candidate:
-            annotations, annotations_path = candidate, (*mp, "annotations")
-            break
-    layers = _Layers(root, src.layers)
-    sc_raw, sc_path = layers.first("securityContext")
+def _build(parts: _Parts, src: PodSource) -> PodView:
+    annotations, annotations_path = parts.annotations()
+    sc_raw, sc_path = parts.first("securityContext")
     pod_sc = security.pod_security_context(sc_raw, sc_path)
-    os_raw, os_path = layers.first("os")
+    os_raw, os_path = parts.first("os")
     return PodView(
         label=src.label,
-        metadata_path=meta_path,
+        metadata_path=src.metadata[0] if src.metadata else ("metadata",),
         spec_path=src.layers[0],
         annotations=annotations,
         annotations_path=annotations_path,
-        host_network=layers.resolved("hostNetwork"),
-        host_pid=layers.resolved("hostPID"),
-        host_ipc=layers.resolved("hostIPC"),
-        host_users=layers.resolved("hostUsers"),
+        host_network=parts.resolved("hostNetwork"),
+        host_pid=parts.resolved("hostPID"),
+        host_ipc=parts.resolved("hostIPC"),
+        host_users=parts.resolved("hostUsers"),
         os_name=Resolved((os_raw or {}).get("name"), "pod" if os_raw else "unset", (*os_path, "name")),
-        runtime_class_name=layers.first("runtimeClassName")[0],
+        runtime_class_name=parts.first("runtimeClassName")[0],
         security_context=pod_sc,
-        volumes=_volumes(layers),
-        containers=tuple(_container(k, p, c, pod_sc) for k, p, c in _containers(root, src)),
-        automount_token=layers.resolved("automountServiceAccountToken"),
-        share_process_namespace=layers.resolved("shareProcessNamespace"),
-        node_os=_node_os(layers),
+        volumes=_volumes(parts),
+        containers=tuple(_container(k, p, c, pod_sc) for k, p, c in parts.container_values()),
+        automount_token=parts.resolved("automountServiceAccountToken"),
+        share_process_namespace=parts.resolved("shareProcessNamespace"),
+        node_os=_node_os(parts),
     )
 
 
 NODE_OS_LABELS = ("kubernetes.io/os", "beta.kubernetes.io/os")
 
 
-def _node_os(layers: _Layers) -> Resolved[str]:
+def _node_os(parts: _Parts) -> Resolved[str]:
     """The OS a pod's ``nodeSelector`` asks for (``kubernetes.io/os``, or its deprecated beta label)."""
-    selector, path = layers.first("nodeSelector")
+    selector, path = parts.first("nodeSelector")
     if isinstance(selector, dict):
         for label in NODE_OS_LABELS:
             value = selector.get(label)

@@ -14,33 +14,6 @@ from podsec.model.paths import Path
 from podsec.model.pod import ContainerSource, PodSource, get_path
 
 
-def _text(value: object) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    return None if isinstance(value, dict | list) else str(value)
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectRef:
-    api_version: str | None
-    kind: str | None
-    namespace: str | None
-    name: str | None
-
-    @classmethod
-    def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
-        meta = obj.get("metadata")
-        meta = meta if isinstance(meta, dict) else {}
-        name = _text(meta.get("name"))
-        if name is None and meta.get("generateName"):
-            name = f"{_text(meta.get('generateName'))}*"
-        return cls(_text(obj.get("apiVersion")), _text(obj.get("kind")), _text(meta.get("namespace")), name)
-
-    def __str__(self) -> str:
-        ns = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind or '?'} {ns}{self.name or '(unnamed)'}"
-
-
 def _standard(spec: Path, metadata: Path, label: str | None = None, *, bare_pod: bool = False) -> PodSource:
     return PodSource(
         label=label,
@@ -190,37 +163,53 @@ class KindTable:
                 return template_at(template) if template else POD
         return None
 
-    def pod_sources(self, obj: Mapping[str, Any]) -> list[PodSource]:
-        """The pods an object carries: none for objects that carry no pod."""
+    def extract(self, obj: Mapping[str, Any]) -> Extraction:
+        """Where an object's pods are, from one look at its kind (PSA's pod-spec extractor)."""
         rule = self.rule_for(obj)
         if rule is None:
             if not self.detect_shapes or self.served_problem(obj) is not None:
-                return []
+                return NO_POD
             found = self.shape_source(obj)
-            return [found] if found is not None else []
+            return Extraction((found,)) if found is not None else NO_POD
         if rule.argo:
-            return _argo_sources(obj)
-        if rule.template is not None:
-            return [template_at(rule.template)] if isinstance(get_path(obj, rule.template), dict) else []
-        if rule.spec is not None:
-            return [spec_at(rule.spec)] if isinstance(get_path(obj, rule.spec), dict) else []
-        return [POD] if isinstance(obj.get("spec"), dict) else []
-
-    def template_problem(self, obj: Mapping[str, Any]) -> tuple[Path, object] | None:
-        """The step of a known kind's pod path that is not a mapping, if any (a type error)."""
-        rule = self.rule_for(obj)
-        if rule is None or rule.argo:
-            return None
+            return Extraction(tuple(_argo_sources(obj)))
         path = rule.template or rule.spec or ("spec",)
-        node: object = obj
-        for i, part in enumerate(path):
-            assert isinstance(part, str)
-            if not isinstance(node, dict):
-                return path[:i], node
-            node = node.get(part)
-            if node is None:
-                return None
-        return None if isinstance(node, dict) else (path, node)
+        problem = _step_problem(obj, path)
+        if problem is not None:
+            return Extraction((), problem)
+        if not isinstance(get_path(obj, path), dict):
+            return NO_POD
+        if rule.template is not None:
+            return Extraction((template_at(rule.template),))
+        return Extraction((spec_at(rule.spec) if rule.spec is not None else POD,))
+
+    def pod_sources(self, obj: Mapping[str, Any]) -> tuple[PodSource, ...]:
+        """The pods an object carries: none for objects that carry no pod."""
+        return self.extract(obj).sources
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """Where an object's pods live (none for an object that carries no pod). ``problem``: the step
+    of its kind's pod path that is not a mapping, and its value (a type error; then no pods)."""
+
+    sources: tuple[PodSource, ...]
+    problem: tuple[Path, object] | None = None
+
+
+NO_POD = Extraction(())
+
+
+def _step_problem(obj: Mapping[str, Any], path: Path) -> tuple[Path, object] | None:
+    """The step of ``path`` whose value is not a mapping, and that value (None: every step is one, or absent)."""
+    node: object = obj
+    for i, part in enumerate(path):
+        if not isinstance(node, dict):
+            return path[:i], node
+        node = node.get(part)
+        if node is None:
+            return None
+    return None if isinstance(node, dict) else (path, node)
 
 
 def _argo_sources(obj: Mapping[str, Any]) -> list[PodSource]:

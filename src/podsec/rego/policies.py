@@ -16,6 +16,7 @@ from typing import Any, Literal
 import orjson
 
 from podsec.checks._base import CheckLevel, Rule, Severity
+from podsec.evaluate import RuleHit
 from podsec.rego.engine import Engine, RegoError, Source
 from podsec.rego.modules import RULES, Metadata, Module, Syntax, load_modules
 
@@ -32,14 +33,6 @@ class PolicyRule:
     query: str  # data.<package>.<rule>
     v0: bool
     check: Rule
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    check: Rule
-    message: str
-    field: str | None
-    container: str | None
 
 
 def _check(package: str, rule: str, modules: Sequence[Module]) -> Rule:
@@ -62,24 +55,25 @@ def _check(package: str, rule: str, modules: Sequence[Module]) -> Rule:
     )
 
 
-def _result(check: Rule, value: Any) -> Result:
+def _result(check: Rule, value: Any) -> RuleHit:
     if isinstance(value, str):
-        return Result(check, value, None, None)
+        return RuleHit(check, value, None, None)
     if isinstance(value, Mapping):
         msg = value.get("msg", value.get("message"))
         field = value.get("field")
         container = value.get("container")
-        return Result(
+        return RuleHit(
             check,
             msg if isinstance(msg, str) else json.dumps(dict(value), sort_keys=True),
             field if isinstance(field, str) else None,
             container if isinstance(container, str) else None,
         )
-    return Result(check, json.dumps(value, sort_keys=True), None, None)
+    return RuleHit(check, json.dumps(value, sort_keys=True), None, None)
 
 
 class PolicySet:
-    """Loaded, compiled policies. Engines are built lazily in each process that evaluates."""
+    """Loaded, compiled policies: rules on whole objects (`podsec.evaluate.ObjectRules`).
+    Engines are built lazily in each process that evaluates."""
 
     def __init__(
         self, modules: Sequence[Module], scope: Scope = "pods", disabled: frozenset[str] = frozenset()
@@ -109,6 +103,19 @@ class PolicySet:
     def checks(self) -> tuple[Rule, ...]:
         return tuple(r.check for r in self.rules)
 
+    @property
+    def running(self) -> tuple[Rule, ...]:
+        """The rules that run (all but the disabled ones)."""
+        return tuple(r.check for r in self.rules if r.check.id not in self.disabled)
+
+    @property
+    def every_object(self) -> bool:
+        return self.scope == "all"
+
+    def without(self, disabled: frozenset[str]) -> PolicySet:
+        """The same policies with the rules of these ids never run."""
+        return PolicySet(self.modules, self.scope, disabled)
+
     def compile(self) -> None:
         """Compile every module together in throwaway engines (so errors surface before scanning)."""
         for v0 in (False, True):
@@ -116,38 +123,40 @@ class PolicySet:
             if sources:
                 Engine(sources, v0).compile()
 
-    def evaluate(
-        self, obj: Any, view: Mapping[str, Any] | None
-    ) -> tuple[list[Result], list[tuple[PolicyRule, RegoError]]]:
+    def evaluate(self, obj: Any, view: Mapping[str, Any] | None) -> tuple[list[RuleHit], list[str]]:
         """Findings of every rule on ``obj``; a failing rule gives an error and the others still run."""
         try:  # orjson: fast, and its nesting limit (255) raises instead of recursing
             input_json = orjson.dumps(obj).decode()
             data_json = orjson.dumps({"podsec": view}).decode() if view is not None else None
         except (orjson.JSONEncodeError, RecursionError) as exc:
-            return [], [(rule, RegoError(f"the object cannot be given to policies: {exc}")) for rule in self.rules]
+            return [], self._failed(f"the object cannot be given to policies: {exc}")
         if len(input_json) > MAX_INPUT_BYTES:  # e.g. a document of many aliases, under the YAML bounds
-            size = f"{len(input_json) / 1e6:.1f} MB"
-            return [], [
-                (rule, RegoError(f"the object is too large for policies ({size} as JSON)")) for rule in self.rules
-            ]
-        results: list[Result] = []
-        errors: list[tuple[PolicyRule, RegoError]] = []
+            return [], self._failed(f"the object is too large for policies ({len(input_json) / 1e6:.1f} MB as JSON)")
+        results: list[RuleHit] = []
+        errors: list[str] = []
         for rule in self.rules:
             if rule.check.id in self.disabled:
                 continue
             try:
                 values = self._engines[rule.v0].evaluate(rule.query, input_json, data_json)
             except RegoError as exc:
-                errors.append((rule, exc))
+                errors.append(_failure(rule, exc))
                 continue
             results += [_result(rule.check, v) for v in values]
         return results, errors
+
+    def _failed(self, why: str) -> list[str]:
+        return [_failure(rule, RegoError(why)) for rule in self.rules]
 
     def __getstate__(self) -> dict[str, Any]:  # engines never cross a process boundary
         return {"modules": self.modules, "scope": self.scope, "disabled": self.disabled}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["modules"], state["scope"], state["disabled"])  # type: ignore[misc]
+
+
+def _failure(rule: PolicyRule, exc: RegoError) -> str:
+    return f"policy {rule.query} failed: {exc}"
 
 
 def load(paths: Sequence[str], *, syntax: Syntax = "auto", scope: Scope = "pods") -> PolicySet:

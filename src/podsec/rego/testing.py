@@ -27,14 +27,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from podsec import engine, kyaml
+from podsec import engine, explain, kyaml
 from podsec.evaluate import Context
 from podsec.findings import Finding
 from podsec.model.standards import PolicyVersion, Profile
 from podsec.model.workloads import KindTable
+from podsec.pipeline import scan_target
 from podsec.rego import policies as rego
 from podsec.rego.engine import RegoError
-from podsec.sources.files import Target, scan_target
+from podsec.sources.files import Target
 
 SUITE = "podsec-test.yaml"
 
@@ -114,7 +115,7 @@ def run_suite(path: str) -> Iterator[Outcome]:
     except RegoError as exc:
         raise SuiteError(f"{path}: policy error: {exc}") from None
     policy = engine.select(Profile.BASELINE, PolicyVersion(None), checks=())
-    ctx = Context(policy, KindTable(), policies=policies, annotation_exemptions=False)
+    ctx = Context(policy, KindTable(), rules=(policies,), describe=explain.describe, annotation_exemptions=False)
     for i, case in enumerate(data["cases"]):
         if not isinstance(case, dict) or not isinstance(case.get("manifest"), str):
             raise SuiteError(f"{path}: cases[{i}]: expected a mapping with name, manifest and expect")

@@ -1,9 +1,9 @@
-"""Read manifest files and standard input into evaluated results (I/O edge).
+"""Read manifest files and standard input into located objects (I/O edge; `podsec.pipeline` evaluates them).
 
 Each file is split into documents at ``---`` lines (a document marker at column 0
 cannot occur inside YAML content), so that a broken document never hides the others.
 Documents that cannot hold a pod are only syntax-checked by libyaml, without building
-Python objects; the rest are parsed with positions and evaluated.
+Python objects; the rest are parsed with positions.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from typing import Any, Protocol
 
 import pathspec
 
-from podsec import beyond
 from podsec import kyaml, textscan
-from podsec.evaluate import Context, evaluate_object
-from podsec.findings import FileResult, InputError, ObjectResult
-from podsec.model.workloads import KindTable, ObjectRef
+from podsec.findings import InputError, ObjectResult
+from podsec.model.objects import Located, ObjectRef
+from podsec.model.workloads import KindTable
 from podsec.textsafe import display_path
 
 EXTENSIONS = (".yaml", ".yml", ".json")
@@ -584,19 +583,6 @@ def _is_json_patch(data: Any) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Located:
-    """An object read from a file: the object, its document's line offset, its own line, the
-    Helm template it was rendered from (``# Source:`` comment), if any, and which document
-    of the file (1-based) holds it."""
-
-    obj: Mapping[str, Any]
-    line_offset: int
-    line: int
-    template: str | None = None
-    document: int = 0
-
-
 @dataclass(slots=True)
 class Counts:
     """What `read_objects` saw: documents with content, and which of them had errors."""
@@ -676,7 +662,7 @@ def read_objects(
                     yield InputError(name, offset + doc.line, problem)
                     continue
                 line = _object_line(doc.data, obj, offset + doc.line, offset)
-                yield Located(obj, offset, line, template, counts.documents)
+                yield Located(obj, name, line, offset, template, counts.documents)
 
 
 def internal_error(name: str | None, line: int | None, exc: BaseException, *, debug: bool = False) -> InputError:
@@ -696,71 +682,6 @@ def internal_error(name: str | None, line: int | None, exc: BaseException, *, de
     what += f": {detail}" if detail else ""
     message = f"internal error while reading this file: {what} (a podsec bug: please report it{hint})"
     return InputError(name, line, message, debug=trace)
-
-
-def scan_bytes(data: bytes, name: str, ctx: Context, relocate: Relocate | None = None) -> FileResult:
-    """Evaluate every object in one file's bytes.
-
-    An unexpected exception while evaluating one object becomes an error for that object;
-    while reading the file, an error for the file (`internal_error`). Other objects and
-    files are still scanned.
-    """
-    result = FileResult(name)
-    facts = beyond.Facts() if ctx.policy.beyond else None
-    every = (ctx.policies is not None and ctx.policies.scope == "all") or (facts is not None and relocate is not None)
-    also = beyond.KINDS if facts is not None else frozenset()
-    counts = Counts()
-    with_pod: set[int] = set()
-    try:
-        for item in read_objects(
-            data, name, ctx.kinds, every=every, counts=counts, also=also, members=facts is not None
-        ):
-            if isinstance(item, InputError):
-                result.errors.append(item)
-                continue
-            if isinstance(item, Member):
-                assert facts is not None
-                facts.add_member(item, name, ctx)
-                continue
-            try:
-                outcome = _evaluate(item, ctx, name, relocate, facts)
-            except Exception as exc:  # one object's bug must not hide the others
-                counts.failed.add(item.document)
-                result.errors.append(internal_error(name, item.line, exc, debug=ctx.debug))
-                continue
-            if isinstance(outcome, list):
-                counts.failed.add(item.document)
-                result.errors.extend(outcome)
-            elif outcome is not None:
-                result.objects.append(outcome)
-                result.errors.extend(outcome.errors)
-                if outcome.carries_pod:
-                    with_pod.add(item.document)
-    except Exception as exc:
-        counts.failed.add(-1)
-        result.errors.append(internal_error(name, None, exc, debug=ctx.debug))
-    result.documents = counts.documents
-    result.podless = max(0, counts.documents - len(with_pod | (counts.failed - {0, -1})))
-    result.facts = facts
-    return result
-
-
-def _evaluate(
-    item: Located, ctx: Context, name: str, relocate: Relocate | None, facts: beyond.Facts | None = None
-) -> ObjectResult | list[InputError] | None:
-    outcome = evaluate_object(
-        item.obj, ctx, file=name, line_offset=item.line_offset, object_line=item.line, template=item.template
-    )
-    if facts is not None:  # its namespace, network policy facts and findings beyond the pod
-        outcome = beyond.record(item, name, ctx, facts, outcome, relocate)
-    if isinstance(outcome, ObjectResult):
-        if relocate is not None:
-            outcome = relocate(item.obj, outcome)
-        elif item.template is not None and (outcome.findings or outcome.suppressed):
-            from podsec.sources import helm
-
-            outcome = helm.annotate(outcome, item.template, name)
-    return outcome
 
 
 def _object_line(doc: Any, obj: Any, doc_line: int, offset: int) -> int:
@@ -809,19 +730,6 @@ def read_target(target: Target, stdin: Any = None) -> bytes | InputError:
     return data
 
 
-def scan_target(target: Target, ctx: Context) -> FileResult:
-    """One file's result; whatever goes wrong is an error for this file, never for the run."""
-    try:
-        data = read_target(target)
-        if isinstance(data, InputError):
-            return FileResult(target.name, errors=[data])
-        result = scan_bytes(data, target.name, ctx, target.relocate)
-        result.sources = target.sources
-        return result
-    except Exception as exc:
-        return FileResult(target.name, errors=[internal_error(target.name, None, exc, debug=ctx.debug)])
-
-
 __all__ = [
     "Counts",
     "Exclude",
@@ -835,6 +743,4 @@ __all__ = [
     "missing",
     "read_objects",
     "read_target",
-    "scan_bytes",
-    "scan_target",
 ]

@@ -1,0 +1,53 @@
+"""Objects as sources hand them over: what an object is (`ObjectRef`) and where it was read (`Located`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+def _text(value: object) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    return None if isinstance(value, dict | list) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    api_version: str | None
+    kind: str | None
+    namespace: str | None
+    name: str | None
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
+        meta = obj.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        name = _text(meta.get("name"))
+        if name is None and meta.get("generateName"):
+            name = f"{_text(meta.get('generateName'))}*"
+        return cls(_text(obj.get("apiVersion")), _text(obj.get("kind")), _text(meta.get("namespace")), name)
+
+    def __str__(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind or '?'} {ns}{self.name or '(unnamed)'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """An object as a source read it, and where: what every evaluation starts from.
+
+    ``file`` is the name reports show (None: an admission request); ``line`` the object's
+    own line; ``line_offset`` the lines of the file before its document (the positions
+    the reader attached to the object count from the document's start); ``template`` the
+    Helm template it was rendered from (a ``# Source:`` comment), if any; ``document``
+    which document of the file holds it (1-based; 0 when not from a file).
+    """
+
+    obj: Mapping[str, Any]
+    file: str | None = None
+    line: int | None = None
+    line_offset: int = 0
+    template: str | None = None
+    document: int = 0

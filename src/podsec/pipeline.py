@@ -1,0 +1,87 @@
+"""The scan pipeline: a file's bytes -> located objects (`podsec.sources.files`) -> results (`podsec.evaluate`).
+
+What every edge that scans files uses (the CLI, `podsec test`, the fuzzer): reading and
+evaluating stay separate layers, joined only here.
+"""
+
+from __future__ import annotations
+
+from podsec import beyond
+from podsec.evaluate import Context, Outcome, evaluate
+from podsec.findings import FileResult, InputError, ObjectResult
+from podsec.model.objects import Located
+from podsec.sources.files import Counts, Member, Relocate, Target, internal_error, read_objects, read_target
+
+
+def scan_bytes(data: bytes, name: str, ctx: Context, relocate: Relocate | None = None) -> FileResult:
+    """Evaluate every object in one file's bytes.
+
+    An unexpected exception while evaluating one object becomes an error for that object;
+    while reading the file, an error for the file (`internal_error`). Other objects and
+    files are still scanned.
+    """
+    result = FileResult(name)
+    facts = beyond.Facts() if ctx.policy.beyond else None  # the objects beyond the pod, when they are checked
+    every = ctx.every_object or (facts is not None and relocate is not None)
+    also = beyond.KINDS if facts is not None else frozenset()
+    counts = Counts()
+    with_pod: set[int] = set()
+    try:
+        for item in read_objects(data, name, ctx.kinds, every=every, counts=counts, also=also, members=facts is not None):
+            if isinstance(item, InputError):
+                result.errors.append(item)
+                continue
+            if isinstance(item, Member):
+                assert facts is not None
+                facts.add_member(item, name, ctx)
+                continue
+            try:
+                outcome = _evaluate(item, ctx, name, relocate, facts)
+            except Exception as exc:  # one object's bug must not hide the others
+                counts.failed.add(item.document)
+                result.errors.append(internal_error(name, item.line, exc, debug=ctx.debug))
+                continue
+            if isinstance(outcome, list):
+                counts.failed.add(item.document)
+                result.errors.extend(outcome)
+            elif outcome is not None:
+                result.objects.append(outcome)
+                result.errors.extend(outcome.errors)
+                if outcome.carries_pod:
+                    with_pod.add(item.document)
+    except Exception as exc:
+        counts.failed.add(-1)
+        result.errors.append(internal_error(name, None, exc, debug=ctx.debug))
+    result.documents = counts.documents
+    result.podless = max(0, counts.documents - len(with_pod | (counts.failed - {0, -1})))
+    result.facts = facts
+    return result
+
+
+def _evaluate(
+    item: Located, ctx: Context, name: str, relocate: Relocate | None, facts: beyond.Facts | None = None
+) -> Outcome:
+    outcome = evaluate(item, ctx)
+    if facts is not None:  # its namespace, network policy facts and findings beyond the pod
+        outcome = beyond.record(item, name, ctx, facts, outcome, relocate)
+    if isinstance(outcome, ObjectResult):
+        if relocate is not None:
+            outcome = relocate(item.obj, outcome)
+        elif item.template is not None and (outcome.findings or outcome.suppressed):
+            from podsec.sources import helm
+
+            outcome = helm.annotate(outcome, item.template, name)
+    return outcome
+
+
+def scan_target(target: Target, ctx: Context) -> FileResult:
+    """One file's result; whatever goes wrong is an error for this file, never for the run."""
+    try:
+        data = read_target(target)
+        if isinstance(data, InputError):
+            return FileResult(target.name, errors=[data])
+        result = scan_bytes(data, target.name, ctx, target.relocate)
+        result.sources = target.sources
+        return result
+    except Exception as exc:
+        return FileResult(target.name, errors=[internal_error(target.name, None, exc, debug=ctx.debug)])
