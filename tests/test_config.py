@@ -8,7 +8,7 @@ import pathlib
 
 import pytest
 
-from podsec.checks._base import Severity
+from podsec.checks import Severity
 from podsec.cli import main
 from podsec.config import ConfigError, find, load, parse
 from podsec.model.standards import Profile

@@ -8,8 +8,7 @@ import pathlib
 import pytest
 
 from podsec import catalog, docs
-from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check
+from podsec.checks import ALL_CHECKS, Check
 from podsec.cli import main
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "checks"

@@ -32,7 +32,7 @@ from podsec import evaluate
 from podsec.analysis import netpol, psp
 from podsec.analysis.selectors import Problem
 from podsec.checks import legacy, network
-from podsec.checks._base import Check
+from podsec.checks import Check
 from podsec.evaluate import Context
 from podsec.exemptions import Exemption
 from podsec.findings import FileResult, Finding, InputError, ObjectResult, Suppressed

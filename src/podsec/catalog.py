@@ -4,8 +4,7 @@ the governance rules about exemptions (`podsec.exemptions`). A run adds its Rego
 from __future__ import annotations
 
 from podsec import exemptions
-from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Rule
+from podsec.checks import ALL_CHECKS, Rule
 
 BUILTIN: tuple[Rule, ...] = (*ALL_CHECKS, *exemptions.GOVERNANCE)
 _BY_ID = {r.id: r for r in BUILTIN}

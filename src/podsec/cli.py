@@ -16,8 +16,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
 from podsec import __version__, baseline, beyond, catalog, docs, engine, exemptions, explain, inventory, scan
-from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check, Rule, Severity
+from podsec.checks import ALL_CHECKS, Check, Rule, Severity
 from podsec.config import Config, ConfigError, load, verify_ids
 from podsec.evaluate import Context
 from podsec.findings import (

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from podsec import catalog
-from podsec.checks._base import Severity
+from podsec.checks import Severity
 from podsec.exemptions import Exemption, ExemptionError, from_config
 from podsec.model.paths import Path
 from podsec.model.standards import SCAN_PROFILES, PolicyVersion, Profile, Version

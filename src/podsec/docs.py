@@ -17,8 +17,7 @@ import textwrap
 from collections.abc import Sequence
 
 from podsec import catalog, engine, pipeline
-from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check, CheckLevel, Platform, Rule, Scope
+from podsec.checks import ALL_CHECKS, Check, CheckLevel, Platform, Rule, Scope
 from podsec.evaluate import Context
 from podsec.findings import Finding
 from podsec.model.standards import Level, PolicyVersion, Profile, format_version

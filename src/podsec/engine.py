@@ -6,8 +6,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check, Platform, Revision, Rule, Scope, Violation
+from podsec.checks import ALL_CHECKS, Check, Platform, Revision, Rule, Scope, Violation
 from podsec.model.paths import Path
 from podsec.model.pod import PodView
 from podsec.model.standards import CheckLevel, Level, PolicyVersion, Profile, Version

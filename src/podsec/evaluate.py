@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from podsec import engine, exemptions
-from podsec.checks._base import Check, Rule, Severity, Violation
+from podsec.checks import Check, Rule, Severity, Violation
 from podsec.exemptions import Exempter, Exemption
 from podsec.findings import Finding, InputError, ObjectResult, Suppressed
 from podsec.model import pod as podmodel

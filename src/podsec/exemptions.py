@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from podsec.checks._base import Rule, Severity
+from podsec.checks import Rule, Severity
 from podsec.model.objects import ObjectRef
 from podsec.model.paths import Path
 from podsec.model.standards import CheckLevel

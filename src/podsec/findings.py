@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from podsec.checks._base import Severity
+from podsec.checks import Severity
 from podsec.exemptions import Exemption
 from podsec.model.objects import ObjectRef
 

@@ -14,7 +14,7 @@ from podsec import evaluate
 from podsec.analysis import rbac
 from podsec.analysis.rbac import Access, Grant, PrivilegedRunner
 from podsec.checks import access
-from podsec.checks._base import Check
+from podsec.checks import Check
 from podsec.evaluate import Context
 from podsec.findings import FileResult, ObjectResult
 from podsec.inventory import Inventory

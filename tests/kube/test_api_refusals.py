@@ -28,8 +28,7 @@ import pytest
 
 from podsec import engine, kyaml
 from podsec.admission import mutate
-from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Check, CheckLevel, Scope
+from podsec.checks import ALL_CHECKS, Check, CheckLevel, Scope
 from podsec.docs import example_pod
 from podsec.model import pod as podmodel
 from podsec.model.standards import Level, PolicyVersion, Profile

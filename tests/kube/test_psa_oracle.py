@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from podsec import engine
-from podsec.checks._base import CheckLevel
+from podsec.checks import CheckLevel
 from podsec.model import pod as podmodel
 from podsec.model.prepare import prepare_pod
 from podsec.model.standards import Level, PolicyVersion

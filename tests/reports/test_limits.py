@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import Scope
+from podsec.checks import Scope
 from podsec.cli import main
 from podsec.reporters.base import severity_rank
 from podsec.reporters.sarif import SARIF_MAX_BYTES, SARIF_MAX_RESULTS, _fit

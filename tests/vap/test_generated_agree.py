@@ -16,7 +16,7 @@ import pytest
 
 from podsec import docs, engine
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import CheckLevel, Scope, Severity
+from podsec.checks import CheckLevel, Scope, Severity
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import InputError, ObjectResult
 from podsec.model import pod as podmodel

@@ -25,8 +25,7 @@ from podsec import catalog, engine, explain
 from podsec.admission import mutate
 from podsec.admission.cache import ByteLRU
 from podsec.admission.labels import DEFAULTS, ModePolicy, NamespacePolicy, policy_for
-from podsec.checks import ALL_CHECKS
-from podsec.checks._base import CheckLevel
+from podsec.checks import ALL_CHECKS, CheckLevel
 from podsec.evaluate import Context, Prepared, evaluate_object, prepare
 from podsec.exemptions import EXEMPT, Exemption
 from podsec.findings import ObjectResult

@@ -32,7 +32,24 @@ from podsec.checks import (
     volumes,
     windows_host_process,
 )
-from podsec.checks._base import Check
+from podsec.checks._base import Check, CheckLevel, Owner, Platform, Revision, Rule, Scope, Severity, Violation
+from podsec.checks._helpers import go_quote
+
+__all__ = [
+    "ALL_CHECKS",
+    "Check",
+    "CheckLevel",
+    "Owner",
+    "Platform",
+    "Revision",
+    "Rule",
+    "Scope",
+    "Severity",
+    "Violation",
+    "find",
+    "get",
+    "go_quote",
+]
 
 _DEFINED: tuple[Check, ...] = (
     app_armor.CHECK,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
-from podsec.checks._base import CheckLevel, Rule, Severity
+from podsec.checks import CheckLevel, Rule, Severity
 from podsec.evaluate import RuleHit
 from podsec.rego.engine import Engine, RegoError, Source
 from podsec.rego.modules import RULES, Metadata, Module, Syntax, load_modules

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from podsec.checks._base import CheckLevel, Rule, Severity
+from podsec.checks import CheckLevel, Rule, Severity
 from podsec.findings import FileResult, Finding, InputError, ObjectResult, Summary
 
 

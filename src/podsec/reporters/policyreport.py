@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, TextIO, cast
 
-from podsec.checks._base import Rule
+from podsec.checks import Rule
 from podsec.findings import Finding, ObjectResult, Summary
 from podsec.reporters.base import CATEGORY, MAX_MESSAGE_CHARS, Collected, RunInfo, clip, evaluated, relative
 from podsec.textsafe import json_dumps

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from podsec.catalog import get
-from podsec.checks._base import CheckLevel, Rule
+from podsec.checks import CheckLevel, Rule
 from podsec.findings import Finding, InputError, Summary, Suppressed, fingerprint
 from podsec.reporters.base import Collected, RunInfo, clip, is_uri, object_label, relative
 from podsec.reporters.base import severity_rank as _rank

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import TextIO
 
-from podsec.checks._base import Severity
+from podsec.checks import Severity
 from podsec.findings import FileResult, Finding, InputError, ObjectResult, Summary, failing
 from podsec.model.pod import Unnamed
 from podsec.reporters.base import RunInfo, is_uri

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from podsec import __version__
-from podsec.checks._base import Check, CheckLevel, Severity, Violation
+from podsec.checks import Check, CheckLevel, Severity, Violation
 from podsec.findings import EXIT_ERROR, FileResult, Finding, InputError, ObjectResult, Summary, exit_code
 from podsec.model.workloads import ObjectRef
 from podsec.reporters import REPORTERS, RunInfo

@@ -29,7 +29,7 @@ import yaml
 
 from podsec import engine
 from podsec.checks import ALL_CHECKS
-from podsec.checks._base import CheckLevel, Scope, Severity
+from podsec.checks import CheckLevel, Scope, Severity
 from podsec.config import ConfigError, load
 from podsec.engine import NEWEST as PSS_NEWEST
 from podsec.model.standards import PolicyVersion

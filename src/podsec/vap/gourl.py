@@ -25,7 +25,7 @@ class URLError(ValueError):
 
 
 def _quote(text: str) -> str:
-    from podsec.checks._helpers import go_quote
+    from podsec.checks import go_quote
 
     return go_quote(text)
 
