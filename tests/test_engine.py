@@ -6,9 +6,8 @@ import pytest
 
 from podsec import engine
 from podsec.checks import ALL_CHECKS, get
-from podsec.model import pod as podmodel
 from podsec.model.standards import Level, PolicyVersion
-from podsec.model.workloads import POD
+from tests import helpers
 from tests.helpers import container_sc, minimal_pod, tweak
 
 
@@ -77,9 +76,8 @@ def test_invalid_versions_rejected(bad: str) -> None:
 
 def test_verdict_text_keeps_requested_version() -> None:
     pod = tweak(minimal_pod("restricted", 37), lambda p: container_sc(p).pop("allowPrivilegeEscalation"))
-    policy = engine.select(Level.RESTRICTED, PolicyVersion.parse("v1.99"))
-    view = podmodel.build_pod(pod, POD)
-    assert engine.verdict(engine.evaluate(view, policy), policy) == (
+    policy = helpers.policy("restricted", "v1.99")
+    assert engine.verdict(engine.evaluate(helpers.view(pod), policy), policy) == (
         'violates PodSecurity "restricted:v1.99": allowPrivilegeEscalation != false '
         '(container "container1" must set securityContext.allowPrivilegeEscalation=false)'
     )

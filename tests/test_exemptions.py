@@ -8,13 +8,12 @@ from datetime import date
 
 import pytest
 
-from podsec import engine, kyaml
+from podsec import kyaml
 from podsec.cli import main
 from podsec.config import ConfigError, parse
-from podsec.evaluate import Context, evaluate_object
+from podsec.evaluate import evaluate_object
 from podsec.findings import ObjectResult
-from podsec.model.standards import PolicyVersion, Profile
-from podsec.model.workloads import KindTable
+from tests.helpers import context
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -46,9 +45,8 @@ def manifest(**annotations: str) -> str:
 
 
 def evaluate(text: str, **ctx: object) -> ObjectResult:
-    policy = engine.select(Profile.BASELINE, PolicyVersion(None))
     (doc,) = kyaml.load_all(text.encode())
-    outcome = evaluate_object(doc.data, Context(policy, KindTable(), today=TODAY, **ctx), file="d.yaml")  # type: ignore[arg-type]
+    outcome = evaluate_object(doc.data, context("baseline", today=TODAY, **ctx), file="d.yaml")
     assert isinstance(outcome, ObjectResult), outcome
     return outcome
 

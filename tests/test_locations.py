@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 
-from podsec import engine, pipeline
-from podsec.evaluate import Context
-from podsec.model.standards import Level, PolicyVersion
-from podsec.model.workloads import KindTable
+from podsec import pipeline
+from tests.helpers import context
 
-CTX = Context(engine.select(Level.BASELINE, PolicyVersion(None)), KindTable())
+CTX = context("baseline")
 
 POD = """apiVersion: v1
 kind: Pod
@@ -79,7 +77,7 @@ def test_list_items() -> None:
 
 
 def test_missing_field_points_at_the_mapping_it_belongs_in() -> None:
-    ctx = Context(engine.select(Level.RESTRICTED, PolicyVersion(None)), KindTable())
+    ctx = context("restricted")
     text = POD.format(name="m").replace("      privileged: true\n", "      runAsNonRoot: true\n")
     result = pipeline.scan_bytes(text.encode(), "m.yaml", ctx)
     got = {(f.check, f.field): (f.line, f.location) for o in result.objects for f in o.findings}

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
-from podsec import engine, kyaml, pipeline, textscan
+from podsec import kyaml, pipeline, textscan
 from podsec.cli import main
 from podsec.evaluate import Context
 from podsec.findings import FileResult
-from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindTable
 from podsec.sources import files
+from tests.helpers import context
 
-CTX = Context(engine.select(Level.BASELINE, PolicyVersion(None)), KindTable())
+CTX = context("baseline")
 EXAMPLE_POLICIES = pathlib.Path(__file__).resolve().parent.parent / "examples" / "policies"
 POD = (
     "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n"
@@ -502,7 +502,7 @@ def test_unknown_kinds_with_a_pod_in_a_standard_shape_are_evaluated(kind: str, s
     text = f"apiVersion: apps.kruise.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: k\n{spec}{indent}- name: c\n{indent}  securityContext: {{privileged: true}}\n"
     result = scan_text(text)
     assert result.errors == [] and sorted(checks(result)) == ["hostNamespaces", "privileged"]
-    off = Context(CTX.policy, KindTable(detect_shapes=False))
+    off = context("baseline", kinds=KindTable(detect_shapes=False))
     assert scan_text(text, ctx=off).objects == []
 
 

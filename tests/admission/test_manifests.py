@@ -6,12 +6,18 @@ from __future__ import annotations
 import json
 import pathlib
 import ssl
+from typing import Any
 
 import pytest
 import yaml
 from cryptography import x509
 
+from podsec.admission import manifests as webhook_manifests
+from podsec.admission.metrics import RESOURCES
 from podsec.cli import main
+from podsec.model.workloads import BUILTIN_RULES
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 
 CERT_MANAGER = {"Issuer", "Certificate"}
 
@@ -126,3 +132,31 @@ def test_the_memory_limit_is_the_bound_of_the_server_the_manifests_start(
     assert served.memory_bound() == ServerSettings(workers=workers).memory_bound()
     limit = int(container["resources"]["limits"]["memory"].removesuffix("Mi")) * 1024 * 1024
     assert 0 <= limit - served.memory_bound() < 64 * 1024 * 1024
+
+
+def _workload_rules(rules: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    return [(r["apiGroups"][0], r["resources"]) for r in rules]
+
+
+def test_the_webhook_registers_for_every_kind_of_the_kinds_table() -> None:
+    """The resource list is derived from the kinds table: a kind added there is admitted too."""
+    docs = list(yaml.safe_load_all(webhook_manifests.render(webhook_manifests.Options())))
+    validating = next(d for d in docs if d["kind"] == "ValidatingWebhookConfiguration")
+    pods, workloads = validating["webhooks"]
+    registered = {(g, r) for g, resources in _workload_rules(workloads["rules"]) for r in resources}
+    for rule in BUILTIN_RULES:
+        if rule.kind == "Pod":
+            assert pods["rules"][0]["resources"] == ["pods", "pods/ephemeralcontainers"]
+            continue
+        for group in rule.groups - rule.legacy:
+            assert (group, rule.resource) in registered, rule
+    assert ("argoproj.io", "clusterworkflowtemplates") in registered  # was missing before the list was derived
+    assert ("extensions", "deployments") not in registered  # read in old manifests, served by no API server
+    assert "clusterworkflowtemplates" in RESOURCES  # metrics label it by name, not as "other"
+
+
+def test_the_charts_rules_are_the_kinds_table_s() -> None:
+    text = (ROOT / "charts" / "podsec-webhook" / "templates" / "webhooks.yaml").read_text()
+    lines = [line.strip()[2:] for line in text.splitlines() if "apiGroups" in line and 'apiVersions: ["*"]' in line]
+    rules = [yaml.safe_load(line) for line in lines]
+    assert _workload_rules(rules) == [(g, r) for g, r in webhook_manifests.WORKLOADS]

@@ -112,10 +112,15 @@ def test_workload_update_without_template_change_is_skipped() -> None:
         (lambda p: p["spec"].update(activeDeadlineSeconds=30), False),
         (lambda p: p["spec"]["containers"][0].update(image="registry.example/web:2.0"), True),
         (lambda p: p["spec"]["containers"].append({"name": "b", "image": "b"}), True),
+        # an ephemeral container added by an UPDATE of the pod itself (not the subresource), or its image changed
+        (lambda p: p["spec"]["ephemeralContainers"].append({"name": "dbg2", "image": "busybox"}), True),
+        (lambda p: p["spec"]["ephemeralContainers"][0].update(image="busybox:2"), True),
+        (lambda p: p["spec"]["ephemeralContainers"][0].update(targetContainerName="other"), False),
     ],
 )
 def test_pod_updates_are_evaluated_only_when_significant(change: Any, evaluated: bool) -> None:
     old = pod("web-0")
+    old["spec"]["ephemeralContainers"] = [{"name": "dbg", "image": "busybox", "targetContainerName": "web"}]
     new = copy.deepcopy(old)
     change(new)
     r = answer(review(new, operation="UPDATE", old=old), restricted_labels())
@@ -667,3 +672,18 @@ def test_the_large_body_parser_reads_what_orjson_reads(raw: bytes) -> None:
             return exc.status
 
     assert outcome(handling.read_large) == outcome(handling.read)
+
+
+def test_a_cluster_workflow_template_is_reviewed_like_any_workload() -> None:
+    """Cluster-scoped, and registered because the webhook's resource list comes from the kinds table."""
+    template = pod("x", privileged=True)
+    cwt = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "ClusterWorkflowTemplate",
+        "metadata": {"name": "build"},
+        "spec": {"templates": [{"name": "main", "container": template["spec"]["containers"][0]}]},
+    }
+    r = answer(review(cwt, namespace=""), restricted_labels())
+    assert r["allowed"] is True and r["warnings"][0].startswith(
+        'would violate PodSecurity "restricted:latest": privileged'
+    )

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from podsec import engine
-from podsec.evaluate import Context, evaluate_object
-from podsec.findings import ObjectResult
+from podsec.evaluate import Context
 from podsec.model.standards import PolicyVersion, Profile
 from podsec.model.workloads import KindTable
+from tests import helpers
+from tests.helpers import context, evaluated, policy
 
 Pod = dict[str, Any]
 
@@ -42,16 +43,13 @@ def hardened_pod() -> Pod:
 def findings(
     pod: Pod, *, enable: tuple[str, ...] = (), options: dict | None = None, own_only: bool = True
 ) -> list[tuple[str, str, str]]:
-    policy = engine.select(Profile.HARDENED, PolicyVersion(None), enable=enable, options=options or {})
-    outcome = evaluate_object(pod, Context(policy, KindTable()), file=None)
-    assert isinstance(outcome, ObjectResult), outcome
+    ctx = Context(policy("hardened", enable=enable, options=options or {}), KindTable())
+    outcome = evaluated(pod, ctx)
     return [(f.check, f.field, f.message) for f in outcome.findings if not own_only or f.level == "hardened"]
 
 
 def tweak(fn: Callable[[Pod], object]) -> Pod:
-    pod = hardened_pod()
-    fn(pod)
-    return pod
+    return helpers.tweak(hardened_pod(), fn)
 
 
 def spec(p: Pod) -> dict[str, Any]:
@@ -495,15 +493,12 @@ def test_baseline_and_restricted_run_no_podsec_checks() -> None:
     for level in (Profile.BASELINE, Profile.RESTRICTED):
         policy = engine.select(level, PolicyVersion(None))
         assert all(s.check.level.value in ("baseline", "restricted") for s in policy.checks)
-        outcome = evaluate_object(pod, Context(policy, KindTable()), file=None)
-        assert isinstance(outcome, ObjectResult) and outcome.findings == ()
+        assert evaluated(pod, Context(policy, KindTable())).findings == ()
 
 
 def test_psa_verdict_names_the_pss_level_under_hardened() -> None:
     pod = tweak(lambda p: csc(p).update(privileged=True))
-    policy = engine.select(Profile.HARDENED, PolicyVersion(None))
-    outcome = evaluate_object(pod, Context(policy, KindTable()), file=None)
-    assert isinstance(outcome, ObjectResult)
+    outcome = evaluated(pod, context("hardened"))
     assert outcome.verdicts == (
         (
             None,

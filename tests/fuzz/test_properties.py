@@ -21,14 +21,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from podsec import engine, kyaml, pipeline, textscan
+from podsec import kyaml, pipeline, textscan
 from podsec.config import ConfigError, parse
-from podsec.evaluate import Context
 from podsec.findings import FileResult, Summary
-from podsec.model.standards import Level, PolicyVersion
-from podsec.model.workloads import KindTable
 from podsec.reporters import REPORTERS, RunInfo
 from podsec.sources import files
+from tests.helpers import context
 
 EXAMPLES = int(os.environ.get("PODSEC_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
@@ -37,7 +35,7 @@ FUZZ = settings(
     derandomize=os.environ.get("PODSEC_FUZZ_RANDOM") is None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
-CTX = Context(engine.select(Level.RESTRICTED, PolicyVersion(None)), KindTable())
+CTX = context("restricted")
 
 # Text that is hard for YAML and JSON: controls, line breaks of every kind, surrogate-range
 # neighbours, bidi controls, quotes, indicators, escapes.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from podsec.model import pod as podmodel
-from podsec.model.workloads import POD
+from tests import helpers
 
 
 def view(pod_sc: dict | None, c_sc: dict | None) -> podmodel.PodView:
@@ -14,7 +14,7 @@ def view(pod_sc: dict | None, c_sc: dict | None) -> podmodel.PodView:
         spec["securityContext"] = pod_sc
     if c_sc is not None:
         spec["containers"][0]["securityContext"] = c_sc
-    return podmodel.build_pod({"kind": "Pod", "spec": spec}, POD)
+    return helpers.view({"kind": "Pod", "spec": spec})
 
 
 SHARED = [
@@ -72,10 +72,20 @@ def test_containers_in_psa_order() -> None:
         "containers": [{"name": "c1"}, {"name": "c2"}],
         "initContainers": [{"name": "i"}],
     }
-    v = podmodel.build_pod({"spec": spec}, POD)
+    v = helpers.view({"spec": spec})
     assert [(c.kind, c.name) for c in v.containers] == [
         ("initContainers", "i"),
         ("containers", "c1"),
         ("containers", "c2"),
         ("ephemeralContainers", "e"),
     ]
+
+
+def test_a_volume_s_sources_are_in_the_api_s_order_whatever_order_they_are_written_in() -> None:
+    """VolumeView.sources follow the VolumeSource fields' order (as PSA reads them), not the manifest's."""
+    written = {"name": "v", "nfs": {"server": "s", "path": "/"}, "configMap": {"name": "c"}, "hostPath": {"path": "/"}}
+    spec = {"containers": [{"name": "c"}], "volumes": [written, {"name": "w", "secret": {}, "emptyDir": {}}]}
+    v = helpers.view({"spec": spec})
+    assert [vol.sources for vol in v.volumes] == [("hostPath", "nfs", "configMap"), ("emptyDir", "secret")]
+    reordered = {"spec": {**spec, "volumes": [dict(reversed(list(written.items()))), spec["volumes"][1]]}}
+    assert [vol.sources for vol in helpers.view(reordered).volumes] == [vol.sources for vol in v.volumes]

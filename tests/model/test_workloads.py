@@ -6,12 +6,10 @@ import copy
 
 import pytest
 
-from podsec import engine
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import ObjectResult
-from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindRule, KindTable
-from tests.helpers import container_sc, minimal_pod, tweak
+from tests.helpers import container_sc, context, evaluated, minimal_pod, tweak
 
 POD = tweak(
     minimal_pod("restricted", 37),
@@ -47,13 +45,11 @@ KINDS = [
     ("Service", "serving.knative.dev/v1", ("spec", "template")),
 ]
 
-CTX = Context(engine.select(Level.RESTRICTED, PolicyVersion.parse("latest")), KindTable())
+CTX = context("restricted")
 
 
 def evaluate(obj: dict, ctx: Context = CTX) -> ObjectResult:
-    out = evaluate_object(obj, ctx, file=None)
-    assert isinstance(out, ObjectResult), out
-    return out
+    return evaluated(obj, ctx)
 
 
 # A bare Pod is evaluated as the API server prepares it: the AppArmor annotation is also
@@ -89,13 +85,15 @@ def test_objects_without_pods_are_ignored() -> None:
     crd = {"apiVersion": "example.com/v1", "kind": "Deployment", "spec": {"template": TEMPLATE}}
     assert evaluate_object(crd, CTX, file=None) is not None
     # ... unless that is switched off (detectPodShapes: false)
-    assert evaluate_object(crd, Context(CTX.policy, KindTable(detect_shapes=False)), file=None) is None
+    assert evaluate_object(crd, context("restricted", kinds=KindTable(detect_shapes=False)), file=None) is None
     # a ReplicationController without a template carries no pod (PSA skips it)
     assert evaluate_object({"apiVersion": "v1", "kind": "ReplicationController", "spec": {}}, CTX, file=None) is None
 
 
 def test_custom_kind_from_config() -> None:
-    ctx = Context(CTX.policy, KindTable([KindRule("Runner", frozenset({"ex.com"}), template=("spec", "podTemplate"))]))
+    ctx = context(
+        "restricted", kinds=KindTable([KindRule("Runner", frozenset({"ex.com"}), template=("spec", "podTemplate"))])
+    )
     obj = {"apiVersion": "ex.com/v2", "kind": "Runner", "metadata": {"name": "r"}, "spec": {"podTemplate": TEMPLATE}}
     assert [f.field for f in evaluate(obj, ctx).findings][
         1

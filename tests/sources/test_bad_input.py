@@ -6,14 +6,12 @@ import pathlib
 
 import pytest
 
-from podsec import engine, pipeline
-from podsec.evaluate import Context
-from podsec.model.standards import Level, PolicyVersion
-from podsec.model.workloads import KindTable
+from podsec import pipeline
 from podsec.sources import files
+from tests.helpers import context
 
 BAD = pathlib.Path(__file__).resolve().parent.parent / "data" / "bad"
-CTX = Context(engine.select(Level.RESTRICTED, PolicyVersion(None)), KindTable())
+CTX = context("restricted")
 
 EXPECTED = {
     "alias-bomb.yaml": (1, "excessive aliasing: the document would expand to more than 1,000,000 nodes"),

@@ -38,15 +38,10 @@ from typing import Any
 
 import yaml
 
+from podsec.model.workloads import served_resources
+
 NAME = "podsec-webhook"
-WORKLOADS = [
-    ("", ["replicationcontrollers", "podtemplates"]),
-    ("apps", ["deployments", "replicasets", "statefulsets", "daemonsets"]),
-    ("batch", ["jobs", "cronjobs"]),
-    ("argoproj.io", ["rollouts", "workflows", "workflowtemplates", "cronworkflows"]),
-    ("apps.openshift.io", ["deploymentconfigs"]),
-    ("serving.knative.dev", ["services", "configurations", "revisions"]),
-]
+WORKLOADS = served_resources()  # every kind of the kinds table that carries a pod (bare Pods have their own rule)
 CONFIG = """\
 # podsec webhook configuration (see the README, "Admission webhook")
 webhook:

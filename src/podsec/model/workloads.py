@@ -48,10 +48,21 @@ class KindRule:
     template: Path | None = None  # a PodTemplateSpec (metadata + spec)
     spec: Path | None = None  # a bare PodSpec
     argo: bool = False  # Argo Workflows: one pod per entry of spec.templates
+    legacy: frozenset[str] = frozenset()  # of ``groups``, those no API server serves any more (manifests only)
+
+    @property
+    def resource(self) -> str:
+        """The kind's resource name, as the API server derives it (lower case, plural)."""
+        name = self.kind.lower()
+        if name.endswith(("s", "x", "ch", "sh")):
+            return f"{name}es"
+        return f"{name[:-1]}ies" if name.endswith("y") and name[-2:-1] not in "aeiou" else f"{name}s"
 
 
-def _rule(kind: str, groups: Iterable[str], template: Path | None = None, **kw: Any) -> KindRule:
-    return KindRule(kind, frozenset(groups), template, **kw)
+def _rule(
+    kind: str, groups: Iterable[str], template: Path | None = None, *, legacy: Iterable[str] = (), **kw: Any
+) -> KindRule:
+    return KindRule(kind, frozenset((*groups, *legacy)), template, legacy=frozenset(legacy), **kw)
 
 
 _T = ("spec", "template")
@@ -59,14 +70,14 @@ BUILTIN_RULES: tuple[KindRule, ...] = (
     _rule("Pod", [""]),
     _rule("PodTemplate", [""], ("template",)),
     _rule("ReplicationController", [""], _T),
-    _rule("ReplicaSet", ["apps", "extensions"], _T),
-    _rule("Deployment", ["apps", "extensions"], _T),
+    _rule("ReplicaSet", ["apps"], _T, legacy=["extensions"]),
+    _rule("Deployment", ["apps"], _T, legacy=["extensions"]),
     _rule("StatefulSet", ["apps"], _T),
-    _rule("DaemonSet", ["apps", "extensions"], _T),
+    _rule("DaemonSet", ["apps"], _T, legacy=["extensions"]),
     _rule("Job", ["batch"], _T),
     _rule("CronJob", ["batch"], ("spec", "jobTemplate", "spec", "template")),
     _rule("Rollout", ["argoproj.io"], _T),
-    _rule("DeploymentConfig", ["apps.openshift.io", ""], _T),
+    _rule("DeploymentConfig", ["apps.openshift.io"], _T, legacy=[""]),  # OpenShift 3's core group
     _rule("Service", ["serving.knative.dev"], _T),
     _rule("Configuration", ["serving.knative.dev"], _T),
     _rule("Revision", ["serving.knative.dev"], spec=("spec",)),
@@ -75,6 +86,18 @@ BUILTIN_RULES: tuple[KindRule, ...] = (
     _rule("ClusterWorkflowTemplate", ["argoproj.io"], argo=True),
     _rule("CronWorkflow", ["argoproj.io"], argo=True),
 )
+
+
+def served_resources(rules: Iterable[KindRule] = BUILTIN_RULES) -> list[tuple[str, list[str]]]:
+    """(API group, resource names) of every served kind that carries a pod, bare Pods aside, in
+    the table's order: what the admission webhook registers for (`podsec.admission.manifests`)."""
+    by_group: dict[str, list[str]] = {}
+    for rule in rules:
+        if rule.kind == "Pod":
+            continue
+        for group in sorted(rule.groups - rule.legacy):
+            by_group.setdefault(group, []).append(rule.resource)
+    return list(by_group.items())
 
 
 def group_of(api_version: object) -> str | None:
