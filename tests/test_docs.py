@@ -14,6 +14,15 @@ from podsec.cli import main
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "checks"
 
 
+def test_readme_tables_are_current() -> None:
+    """The README's tables of checks and kinds are generated from the registry and the kinds table."""
+    readme = (DOCS.parent.parent / "README.md").read_text(encoding="utf-8")
+    for name in docs.README_TABLES:
+        assert f"<!-- generated: {name} " in readme and f"<!-- end of generated {name} -->" in readme, name
+    assert docs.update_readme(readme) == readme, "README.md is stale: run `python -m podsec.docs --readme README.md`"
+    assert "| ClusterWorkflowTemplate | `argoproj.io` | `clusterworkflowtemplates` |" in readme
+
+
 def test_committed_docs_are_current() -> None:
     expected = docs.pages()
     on_disk = {p.name: p.read_text(encoding="utf-8") for p in DOCS.glob("*.md")}

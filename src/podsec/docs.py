@@ -20,8 +20,9 @@ from podsec import catalog, engine, pipeline
 from podsec.checks import ALL_CHECKS, Check, CheckLevel, Platform, Rule, Scope
 from podsec.evaluate import Context
 from podsec.findings import Finding
+from podsec.model.paths import format_path
 from podsec.model.standards import Level, PolicyVersion, Profile, format_version
-from podsec.model.workloads import KindTable
+from podsec.model.workloads import BUILTIN_RULES, KindRule, KindTable
 
 PSS_URL = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
 _LEVEL_TEXT = {
@@ -223,15 +224,73 @@ def index() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pss_table() -> str:
+    rows = [
+        f"| [`{c.id}`](docs/checks/{c.id}.md) | {c.level.value} | {c.severity.value} | "
+        f"{format_version(c.revisions[0][0])} | {c.title} |"
+        for c in ALL_CHECKS
+        if c.level.is_pss
+    ]
+    return "\n".join(["| check | level | severity | since | title |", "| --- | --- | --- | --- | --- |", *rows])
+
+
+def _hardened_table() -> str:
+    rows = [
+        f"| [`{c.id}`](docs/checks/{c.id}.md) | {c.severity.value} | {c.platform.value} | "
+        f"{c.title}{'' if c.default_on else ' (off by default)'} |"
+        for c in ALL_CHECKS
+        if c.level is CheckLevel.HARDENED
+    ]
+    return "\n".join(["| check | severity | platform | title |", "| --- | --- | --- | --- |", *rows])
+
+
+def _where(rule: KindRule) -> str:
+    if rule.argo:
+        where = "spec.workflowSpec.templates" if rule.kind == "CronWorkflow" else "spec.templates"
+        return f"each template of `{where}` that runs containers (Argo Workflows)"
+    if rule.template is not None:
+        return f"the pod template at `{format_path(rule.template)}`"
+    if rule.spec is not None:
+        return f"the pod spec at `{format_path(rule.spec)}`"
+    return "the object itself"
+
+
+def _kinds_table() -> str:
+    rows = []
+    for rule in BUILTIN_RULES:
+        groups = ", ".join(f"`{g}`" if g else "core" for g in sorted(rule.groups - rule.legacy))
+        legacy = ", ".join(f"`{g}`" if g else "core" for g in sorted(rule.legacy))
+        groups += f" (and {legacy} in old manifests)" if legacy else ""
+        rows.append(f"| {rule.kind} | {groups} | `{rule.resource}` | {_where(rule)} |")
+    header = ["| kind | API groups | resource (the webhook registers for it) | the pod |", "| --- | --- | --- | --- |"]
+    return "\n".join([*header, *rows])
+
+
+README_TABLES = {"pss-checks": _pss_table, "hardened-checks": _hardened_table, "kinds": _kinds_table}
+_BLOCK = re.compile(r"(<!-- generated: ([a-z-]+)[^>]*-->\n)(.*?)(\n<!-- end of generated \2 -->)", re.S)
+
+
+def update_readme(text: str) -> str:
+    """``text`` with every generated table (between its markers) as the registry makes it now."""
+    return _BLOCK.sub(lambda m: m.group(1) + README_TABLES[m.group(2)]() + m.group(4), text)
+
+
 def pages() -> dict[str, str]:
     """File name -> content, for every page of docs/checks/."""
     return {"README.md": index(), **{f"{c.id}.md": page(c) for c in catalog.BUILTIN}}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m podsec.docs DIR`` writes the check pages; ``--readme FILE`` updates its generated tables."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) == 2 and args[0] == "--readme":
+        with open(args[1], encoding="utf-8") as fh:
+            text = fh.read()
+        with open(args[1], "w", encoding="utf-8") as fh:
+            fh.write(update_readme(text))
+        return 0
     if len(args) != 1:
-        print("usage: python -m podsec.docs DIR", file=sys.stderr)
+        print("usage: python -m podsec.docs DIR | --readme README.md", file=sys.stderr)
         return 2
     os.makedirs(args[0], exist_ok=True)
     for name, text in pages().items():
