@@ -8,6 +8,7 @@ and each check decides what unset means, as Pod Security Admission does.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
@@ -64,41 +65,17 @@ class Capabilities:
     drop: tuple[str, ...]
 
 
-# The fields a container may override, with the attribute names used below.
-SHARED_FIELDS: tuple[tuple[str, str], ...] = (
-    ("run_as_user", "runAsUser"),
-    ("run_as_group", "runAsGroup"),
-    ("run_as_non_root", "runAsNonRoot"),
-    ("seccomp_profile", "seccompProfile"),
-    ("app_armor_profile", "appArmorProfile"),
-    ("se_linux_options", "seLinuxOptions"),
-    ("windows_options", "windowsOptions"),
-)
-CONTAINER_ONLY_FIELDS: tuple[tuple[str, str], ...] = (
-    ("privileged", "privileged"),
-    ("allow_privilege_escalation", "allowPrivilegeEscalation"),
-    ("capabilities", "capabilities"),
-    ("read_only_root_filesystem", "readOnlyRootFilesystem"),
-    ("proc_mount", "procMount"),
-)
-POD_ONLY_FIELDS: tuple[tuple[str, str], ...] = (
-    ("fs_group", "fsGroup"),
-    ("supplemental_groups", "supplementalGroups"),
-    ("sysctls", "sysctls"),
-    ("fs_group_change_policy", "fsGroupChangePolicy"),
-)
-# Written at the wrong level, these are dropped by the API server's decoder (unknown
-# field) and silently do nothing; `misplaced` records them so a check can say so.
-_POD_ONLY_NAMES = (*(n for _, n in POD_ONLY_FIELDS), "supplementalGroupsPolicy", "seLinuxChangePolicy")
-_CONTAINER_ONLY_NAMES = tuple(n for _, n in CONTAINER_ONLY_FIELDS)
+@dataclass(slots=True)
+class _Settings:
+    """The settings both levels may write (a container's own value wins): each declared once,
+    here; the tables below (`SHARED_FIELDS`, ...) are derived from these declarations.
 
+    Plain (not frozen) slotted dataclasses, treated as immutable: one is made per container,
+    and a frozen dataclass costs ten times as much to make (huge pods reach the webhook too).
+    """
 
-@dataclass(frozen=True, slots=True)
-class PodSecurityContext:
-    """The pod-level ``securityContext`` as written (every source is ``pod`` or ``unset``)."""
-
-    present: bool
-    path: Path
+    present: bool  # the securityContext mapping is written
+    path: Path  # where it is (or would be) written
     run_as_user: Resolved[int]
     run_as_group: Resolved[int]
     run_as_non_root: Resolved[bool]
@@ -106,6 +83,12 @@ class PodSecurityContext:
     app_armor_profile: Resolved[ProfileOption]
     se_linux_options: Resolved[SELinuxOptions]
     windows_options: Resolved[WindowsOptions]
+
+
+@dataclass(slots=True)
+class PodSecurityContext(_Settings):
+    """The pod-level ``securityContext`` as written (every source is ``pod`` or ``unset``)."""
+
     fs_group: Resolved[int]
     supplemental_groups: Resolved[tuple[int, ...]]
     sysctls: Resolved[tuple[str, ...]]
@@ -113,18 +96,10 @@ class PodSecurityContext:
     misplaced: tuple[Path, ...] = ()  # container-only fields written here
 
 
-class EffectiveSecurityContext(NamedTuple):  # a named tuple: made once per container
+@dataclass(slots=True)
+class EffectiveSecurityContext(_Settings):
     """What applies to one container: its own value, else the pod's, else unset."""
 
-    present: bool  # the container has its own securityContext mapping
-    path: Path  # the container's securityContext
-    run_as_user: Resolved[int]
-    run_as_group: Resolved[int]
-    run_as_non_root: Resolved[bool]
-    seccomp_profile: Resolved[ProfileOption]
-    app_armor_profile: Resolved[ProfileOption]
-    se_linux_options: Resolved[SELinuxOptions]
-    windows_options: Resolved[WindowsOptions]
     privileged: Resolved[bool]
     allow_privilege_escalation: Resolved[bool]
     capabilities: Resolved[Capabilities]
@@ -139,6 +114,27 @@ class EffectiveSecurityContext(NamedTuple):  # a named tuple: made once per cont
             name = dict(SHARED_FIELDS)[attr]
             return Resolved(None, "unset", (*self.path, name))
         return resolved
+
+
+def _api_name(attr: str) -> str:
+    first, *rest = attr.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def _declared(cls: type, skip: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
+    """(attribute, API field name) of the settings ``cls`` declares, but those in ``skip``."""
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in ("present", "path", "misplaced")]
+    return tuple((a, _api_name(a)) for a in names if (a, _api_name(a)) not in skip)
+
+
+# The fields a container may override; those only containers, or only pods, have.
+SHARED_FIELDS: tuple[tuple[str, str], ...] = _declared(_Settings)
+CONTAINER_ONLY_FIELDS: tuple[tuple[str, str], ...] = _declared(EffectiveSecurityContext, SHARED_FIELDS)
+POD_ONLY_FIELDS: tuple[tuple[str, str], ...] = _declared(PodSecurityContext, SHARED_FIELDS)
+# Written at the wrong level, these are dropped by the API server's decoder (unknown
+# field) and silently do nothing; `misplaced` records them so a check can say so.
+_POD_ONLY_NAMES = (*(n for _, n in POD_ONLY_FIELDS), "supplementalGroupsPolicy", "seLinuxChangePolicy")
+_CONTAINER_ONLY_NAMES = tuple(n for _, n in CONTAINER_ONLY_FIELDS)
 
 
 def _convert(name: str, raw: Any) -> Any:
