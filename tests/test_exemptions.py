@@ -13,6 +13,7 @@ from podsec.cli import main
 from podsec.config import ConfigError, parse
 from podsec.evaluate import evaluate_object
 from podsec.findings import ObjectResult
+from podsec.model.paths import format_path
 from tests.helpers import context
 
 DEPLOYMENT = """\
@@ -53,8 +54,8 @@ def evaluate(text: str, **ctx: object) -> ObjectResult:
 
 def brief(result: ObjectResult) -> tuple[list[tuple[str, str | None]], list[tuple[str, str | None]]]:
     return (
-        [(f.check, f.container) for f in result.findings],
-        [(s.finding.check, s.finding.container) for s in result.suppressed],
+        [(f.check.id, f.container) for f in result.findings],
+        [(s.finding.check.id, s.finding.container) for s in result.suppressed],
     )
 
 
@@ -84,7 +85,7 @@ def test_expired_annotation_stops_exempting_and_is_reported() -> None:
     result = evaluate(manifest(**notes))
     assert brief(result) == ([("privileged", "nginx"), ("privileged", "app"), ("exemptionExpired", None)], [])
     expired = result.findings[-1]
-    assert expired.field == 'metadata.annotations["podsec.io/exempt"]'
+    assert format_path(expired.field) == 'metadata.annotations["podsec.io/exempt"]'
     assert expired.line == 7 and expired.level == "governance"
     assert expired.message == (
         "exemption (annotation podsec.io/exempt for privileged expired on 2026-11-22; "
@@ -103,7 +104,7 @@ def test_expired_annotation_stops_exempting_and_is_reported() -> None:
 )
 def test_unusable_annotations_are_reported_and_ignored(notes: dict[str, str], why: str) -> None:
     result = evaluate(manifest(**notes))
-    assert [f.check for f in result.findings] == ["privileged", "privileged", "exemptionInvalid"]
+    assert [f.check.id for f in result.findings] == ["privileged", "privileged", "exemptionInvalid"]
     assert why in result.findings[-1].message
     assert result.suppressed == ()
 

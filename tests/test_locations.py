@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from podsec import pipeline
+from podsec.model.paths import format_path
 from tests.helpers import context
 
 CTX = context("baseline")
@@ -26,7 +27,7 @@ def located(data: str | bytes) -> list[tuple[str, str, int | None, int | None, s
     raw = data.encode() if isinstance(data, str) else data
     result = pipeline.scan_bytes(raw, "f.yaml", CTX)
     assert result.errors == [], result.errors
-    return [(f.object.name or "", f.check, f.line, f.column, f.location) for o in result.objects for f in o.findings]
+    return [(f.object.name or "", f.check.id, f.line, f.column, f.location) for o in result.objects for f in o.findings]
 
 
 def test_multi_document_lines() -> None:
@@ -80,7 +81,7 @@ def test_missing_field_points_at_the_mapping_it_belongs_in() -> None:
     ctx = context("restricted")
     text = POD.format(name="m").replace("      privileged: true\n", "      runAsNonRoot: true\n")
     result = pipeline.scan_bytes(text.encode(), "m.yaml", ctx)
-    got = {(f.check, f.field): (f.line, f.location) for o in result.objects for f in o.findings}
+    got = {(f.check.id, format_path(f.field)): (f.line, f.location) for o in result.objects for f in o.findings}
     # the container has a securityContext: point at it; a pod without one: point at the container
     assert got[("allowPrivilegeEscalation", "spec.containers[0].securityContext.allowPrivilegeEscalation")] == (
         9,

@@ -45,7 +45,7 @@ class BaselineError(Exception):
 def _entry(f: Finding, base: str) -> dict[str, Any]:
     o = f.object
     obj = f"{o.kind} {o.namespace + '/' if o.namespace else ''}{o.name or '(unnamed)'}"
-    entry: dict[str, Any] = {"fingerprint": fingerprint(f), "check": f.check, "object": obj}
+    entry: dict[str, Any] = {"fingerprint": fingerprint(f), "check": f.check.id, "object": obj}
     if f.pod:
         entry["pod"] = f.pod
     if f.container:

@@ -70,7 +70,7 @@ def run_example(check: Check, manifest: str) -> list[Finding]:
         policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
         context = Context(policy, KindTable())
         results = beyond.complete([pipeline.scan_bytes(manifest.encode(), "example.yaml", context)], context)
-        return [f for r in results for obj in r.objects for f in obj.findings if f.check == check.id]
+        return [f for r in results for obj in r.objects for f in obj.findings if f.check.id == check.id]
     if check.level is CheckLevel.HARDENED:
         policy = engine.select(Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
     else:
@@ -78,7 +78,7 @@ def run_example(check: Check, manifest: str) -> list[Finding]:
         policy = engine.select(level, PolicyVersion(None), checks=[check])
     result = pipeline.scan_bytes(manifest.encode(), "example.yaml", Context(policy, KindTable()))
     assert not result.errors and len(result.objects) == 1, result
-    return [f for f in result.objects[0].findings if f.check == check.id]
+    return [f for f in result.objects[0].findings if f.check.id == check.id]
 
 
 def _run_rbac_example(check: Check, manifest: str) -> list[Finding]:
@@ -90,7 +90,7 @@ def _run_rbac_example(check: Check, manifest: str) -> list[Finding]:
     access = rbac.analyze(inv.authorizer(), inv.enforce_levels(), version=engine.NEWEST)
     context = Context(engine.select(engine.Profile.HARDENED, PolicyVersion(None)), KindTable())
     results = rbac_report.findings(inv, access, context)
-    return [f for r in results for obj in r.objects for f in obj.findings if f.check == check.id]
+    return [f for r in results for obj in r.objects for f in obj.findings if f.check.id == check.id]
 
 
 def severity_text(check: Rule, checks: Sequence[Check] = ALL_CHECKS) -> str:
@@ -144,7 +144,8 @@ def _example(check: Check) -> list[str]:
     if check.example is None:
         return []
     failing = example_manifest(check, check.example.failing)
-    reports = "".join(f"example.yaml:{f.line}:{f.column} {f.check}: {f.message}\n" for f in run_example(check, failing))
+    found = run_example(check, failing)
+    reports = "".join(f"example.yaml:{f.line}:{f.column} {f.check.id}: {f.message}\n" for f in found)
     return [
         f"## Failing example\n\n```yaml\n{failing}```\n",
         f"podsec reports:\n\n```\n{reports}```\n",

@@ -129,13 +129,13 @@ class _Builder:
         for other in also:  # severity never drops as the profile gets stricter
             severity = min(severity, self.severity(other), key=lambda s: s.rank)
         return Finding(
-            check=check.id,
-            severity=severity.value,
-            level=check.level.value,
+            check=check,
+            severity=severity,
+            level=check.level,
             object=self.ref,
             pod=pod,
             container=None if container is None else str(container),  # a plain str (Unnamed too)
-            field=format_path(path),
+            field=path,
             file=self.file,
             line=line,
             column=col,
@@ -425,7 +425,7 @@ class _Evaluation:
             self.findings += _expired_findings(exempter, b)
         findings = self.findings
         if ctx.ignore:
-            findings = [f for f in findings if f.check not in ctx.ignore]
+            findings = [f for f in findings if f.check.id not in ctx.ignore]
         details = self.view() if ctx.explain and self.carries_pod else None
         return ObjectResult(
             b.ref,
@@ -454,7 +454,7 @@ class _Evaluation:
     def _exempt(self, findings: list[Finding], exempter: Exempter | None) -> None:
         images = self.pods.images
         for f in findings:
-            match = exempter.match(f.check, f.container, images.get((f.pod, f.container))) if exempter else None
+            match = exempter.match(f.check.id, f.container, images.get((f.pod, f.container))) if exempter else None
             if match is None:
                 self.findings.append(f)
             else:
@@ -479,7 +479,7 @@ class _Evaluation:
                     findings.append(b.finding(hit.check, path, hit.message, pod=None, container=hit.container))
                 else:  # no field given: the finding points at the object
                     f = b.finding(hit.check, (), hit.message, pod=None, container=hit.container)
-                    findings.append(replace(f, field="", line=line or f.line, column=None, location="parent"))
+                    findings.append(replace(f, line=line or f.line, column=None, location="parent"))
             errors += [InputError(b.file, line, f"{b.ref}: {failure}", None, b.ref) for failure in failures]
         return findings, errors
 

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from podsec.checks import Severity
+from podsec.checks import CheckLevel, Rule, Severity
 from podsec.exemptions import Exemption
 from podsec.model.objects import ObjectRef
+from podsec.model.paths import Path, format_path
 
 if TYPE_CHECKING:
     from podsec.beyond import Facts
@@ -36,13 +37,15 @@ class ValuesRef:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    check: str
-    severity: str
-    level: str
+    """One finding, typed end to end: reporters alone turn it into text (`as_dict`)."""
+
+    check: Rule  # the check or rule that reports it
+    severity: Severity  # its severity in this run (per-check overrides applied)
+    level: CheckLevel
     object: ObjectRef
     pod: str | None  # which pod of an object holding several (Argo templates); None otherwise
     container: str | None
-    field: str
+    field: Path  # the field to change; () for the object itself
     file: str | None
     line: int | None
     column: int | None
@@ -56,13 +59,13 @@ class Finding:
     def as_dict(self) -> dict[str, Any]:
         o = self.object
         return {
-            "check": self.check,
-            "severity": self.severity,
-            "level": self.level,
+            "check": self.check.id,
+            "severity": self.severity.value,
+            "level": self.level.value,
             "object": {"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name},
             "pod": self.pod,
             "container": self.container,
-            "field": self.field,
+            "field": format_path(self.field),
             "file": self.file,
             "line": self.line,
             "column": self.column,
@@ -80,7 +83,7 @@ _INDEX = re.compile(r"\[\d+\]")
 def stable_field(f: Finding) -> str:
     """The field path without list positions: containers by name, other items as ``[*]``
     (the message names them), so reordering a list does not change a finding's identity."""
-    text = f.field
+    text = format_path(f.field)
     if f.container is not None:
         text = _CONTAINER_INDEX.sub(lambda m: f"{m.group(1)}[{f.container}]", text)
     return _INDEX.sub("[*]", text)
@@ -92,7 +95,7 @@ def fingerprint(f: Finding) -> str:
     changes it."""
     o = f.object
     group = o.api_version.rpartition("/")[0] if o.api_version else ""
-    parts = (f.check, group, o.kind, o.namespace, o.name, f.pod, f.container, stable_field(f), f.message)
+    parts = (f.check.id, group, o.kind, o.namespace, o.name, f.pod, f.container, stable_field(f), f.message)
     key = "\x1f".join("" if p is None else str(p) for p in parts)
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
@@ -189,7 +192,7 @@ class Summary:
             self.suppressed += len(obj.suppressed)
             self.baselined += len(obj.baselined)
             for f in obj.findings:
-                self.by_severity[f.severity] = self.by_severity.get(f.severity, 0) + 1
+                self.by_severity[f.severity.value] = self.by_severity.get(f.severity.value, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import json
 from dataclasses import replace
 from datetime import date
@@ -13,8 +14,9 @@ from typing import Any
 import jsonpatch
 import pytest
 
+from podsec.admission.envelope import ReviewError, parse
 from podsec.admission.labels import ModePolicy, NamespacePolicy
-from podsec.admission.review import AnnotationExemptions, Reviewer, ReviewError, WebhookConfig, evaluation_key, parse
+from podsec.admission.review import AnnotationExemptions, Reviewer, WebhookConfig, evaluation_key
 from podsec.config import parse as parse_config
 from podsec.model.standards import PolicyVersion
 from podsec.model.workloads import KindTable
@@ -30,7 +32,7 @@ def answer(
     request = parse(body)
     out, _ = (reviewer or Reviewer()).review(request, labels, today=TODAY, **kw)
     assert out["apiVersion"] == "admission.k8s.io/v1" and out["kind"] == "AdmissionReview"
-    assert out["response"]["uid"] == request["uid"]
+    assert out["response"]["uid"] == request.uid
     result: dict[str, Any] = out["response"]
     return result
 
@@ -398,11 +400,11 @@ def test_identical_pods_are_evaluated_once_and_answered_alike() -> None:
 def test_pods_of_one_template_share_an_evaluation_and_each_denial_names_its_pod() -> None:
     reviewer = Reviewer()
     first, second = (parse(review(as_validated(pod(), suffix))) for suffix in ("abcde", "fghij"))
-    assert first["name"] == "web-7d4b9c8f6d-abcde" and first["object"] != second["object"]
+    assert first.name == "web-7d4b9c8f6d-abcde" and first.obj != second.obj
     a, _ = reviewer.review(first, restricted_labels(), today=TODAY)
     b, decision = reviewer.review(second, restricted_labels(), today=TODAY)
     assert len(reviewer._evaluations) == 1 and not decision.allowed
-    assert a["response"]["uid"] == first["uid"] and b["response"]["uid"] == second["uid"]
+    assert a["response"]["uid"] == first.uid and b["response"]["uid"] == second.uid
     message_a, message_b = a["response"]["status"]["message"], b["response"]["status"]["message"]
     assert message_a.startswith('pods "web-7d4b9c8f6d-abcde" is forbidden: violates')
     assert message_b.startswith('pods "web-7d4b9c8f6d-fghij" is forbidden: violates')
@@ -667,7 +669,7 @@ def test_the_large_body_parser_reads_what_orjson_reads(raw: bytes) -> None:
 
     def outcome(read: Any) -> Any:
         try:
-            return json.dumps(read(raw), sort_keys=True)
+            return json.dumps(dataclasses.asdict(read(raw)), sort_keys=True)  # the typed request, every field
         except handling.Refusal as exc:
             return exc.status
 

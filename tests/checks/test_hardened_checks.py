@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from podsec import engine
+from podsec.checks import CheckLevel
 from podsec.evaluate import Context
+from podsec.model.paths import format_path
 from podsec.model.standards import PolicyVersion, Profile
 from podsec.model.workloads import KindTable
 from tests import helpers
@@ -45,7 +47,11 @@ def findings(
 ) -> list[tuple[str, str, str]]:
     ctx = Context(policy("hardened", enable=enable, options=options or {}), KindTable())
     outcome = evaluated(pod, ctx)
-    return [(f.check, f.field, f.message) for f in outcome.findings if not own_only or f.level == "hardened"]
+    return [
+        (f.check.id, format_path(f.field), f.message)
+        for f in outcome.findings
+        if not own_only or f.level is CheckLevel.HARDENED
+    ]
 
 
 def tweak(fn: Callable[[Pod], object]) -> Pod:

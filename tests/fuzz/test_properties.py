@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from podsec import kyaml, pipeline, textscan
 from podsec.config import ConfigError, parse
 from podsec.findings import FileResult, Summary
+from podsec.model.paths import format_path
 from podsec.reporters import REPORTERS, RunInfo
 from podsec.sources import files
 from tests.helpers import context
@@ -173,9 +174,9 @@ yaml_styles = st.fixed_dictionaries(
 
 def comparable(result: FileResult) -> list[tuple[Any, ...]]:
     return [
-        (o.object, f.check, f.severity, f.container, f.field, f.message)
+        (o.object, f.check.id, f.severity, f.container, format_path(f.field), f.message)
         for o in result.objects
-        for f in sorted(o.findings, key=lambda f: (f.check, f.field, f.message))
+        for f in sorted(o.findings, key=lambda f: (f.check.id, format_path(f.field), f.message))
     ]
 
 

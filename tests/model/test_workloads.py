@@ -8,6 +8,7 @@ import pytest
 
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import ObjectResult
+from podsec.model.paths import format_path
 from podsec.model.workloads import KindRule, KindTable
 from tests.helpers import container_sc, context, evaluated, minimal_pod, tweak
 
@@ -59,7 +60,7 @@ SYNCED = "spec.containers[0].securityContext.appArmorProfile.type"
 
 def test_bare_pod() -> None:
     got = evaluate(POD)
-    assert [(f.check, f.field) for f in got.findings] == [
+    assert [(f.check.id, format_path(f.field)) for f in got.findings] == [
         ("appArmorProfile", SYNCED),
         ("appArmorProfile", 'metadata.annotations["container.apparmor.security.beta.kubernetes.io/container1"]'),
         ("allowPrivilegeEscalation", "spec.containers[0].securityContext.allowPrivilegeEscalation"),
@@ -71,8 +72,10 @@ def test_bare_pod() -> None:
 def test_every_kind_matches_the_pod(kind: str, api: str, path: tuple[str, ...]) -> None:
     got = evaluate(wrap(kind, api, path))
     prefix = ".".join(path)
-    assert [(f.check, f.field, f.message) for f in got.findings] == [
-        (f.check, f"{prefix}.{f.field}", f.message) for f in evaluate(POD).findings if f.field != SYNCED
+    assert [(f.check.id, format_path(f.field), f.message) for f in got.findings] == [
+        (f.check.id, f"{prefix}.{format_path(f.field)}", f.message)
+        for f in evaluate(POD).findings
+        if format_path(f.field) != SYNCED
     ]
     assert got.verdicts == evaluate(wrap("Deployment", "apps/v1", ("spec", "template"))).verdicts
     assert "forbidden AppArmor profile (annotation must not set" in got.verdicts[0][1]
@@ -95,7 +98,7 @@ def test_custom_kind_from_config() -> None:
         "restricted", kinds=KindTable([KindRule("Runner", frozenset({"ex.com"}), template=("spec", "podTemplate"))])
     )
     obj = {"apiVersion": "ex.com/v2", "kind": "Runner", "metadata": {"name": "r"}, "spec": {"podTemplate": TEMPLATE}}
-    assert [f.field for f in evaluate(obj, ctx).findings][
+    assert [format_path(f.field) for f in evaluate(obj, ctx).findings][
         1
     ] == "spec.podTemplate.spec.containers[0].securityContext.allowPrivilegeEscalation"
 
@@ -115,10 +118,10 @@ def test_argo_workflow_templates_are_pods() -> None:
     }
     got = evaluate(wf)
     assert got.object.name == "wf-*"
-    assert {(f.pod, f.check, f.field) for f in got.findings} >= {
+    assert {(f.pod, f.check.id, format_path(f.field)) for f in got.findings} >= {
         ('template "work"', "privileged", "spec.templates[1].container.securityContext.privileged")
     }
-    assert not any(f.check == "runAsNonRoot" for f in got.findings)  # inherited from the workflow spec
+    assert not any(f.check.id == "runAsNonRoot" for f in got.findings)  # inherited from the workflow spec
 
 
 def test_wrong_types_are_errors_not_findings() -> None:

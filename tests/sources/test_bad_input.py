@@ -71,7 +71,7 @@ def test_unknown_kind_with_a_pod_in_a_standard_shape_is_evaluated() -> None:
     assert result.errors == []
     [obj] = result.objects
     assert str(obj.object) == "Gizmo g"
-    assert "privileged" in {f.check for f in obj.findings}
+    assert "privileged" in {f.check.id for f in obj.findings}
 
 
 GOOD_POD = b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: good\nspec:\n  containers:\n  - name: c\n"

@@ -17,8 +17,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from podsec.admission.envelope import Request, ReviewError, clean, parse, response
 from podsec.admission.logs import MAX_FIELD, bounded
-from podsec.admission.review import Decision, Reviewer, ReviewError, clean, parse, response
+from podsec.admission.review import Decision, Reviewer
 
 FAILURES = {  # reason -> (HTTP-like status code, reason, what happened)
     "deadline": (504, "Timeout", "the review did not finish within its deadline"),
@@ -60,7 +61,7 @@ def peek_uid(raw: bytes) -> str | None:
         return None
 
 
-def read(raw: bytes) -> Mapping[str, Any]:
+def read(raw: bytes) -> Request:
     """The request of a v1 AdmissionReview body, or Refusal. MemoryError when a worker's heap
     cannot hold it: that is not the client's fault (the failure mode answers it)."""
     try:
@@ -95,7 +96,7 @@ def _int(text: str) -> int | float:
     return value if -(2**63) <= value < 2**64 else _float(text)  # as orjson: a double beyond 64 bits
 
 
-def read_large(raw: bytes) -> Mapping[str, Any]:
+def read_large(raw: bytes) -> Request:
     """`read` for a large body, in a worker: the standard library's parser needs the memory of
     what it builds (and of the text: one copy), where orjson first reserves about twelve bytes
     per body byte (a 16 MiB review needed a 256 MiB heap before anything was built) and may crash
@@ -129,7 +130,7 @@ def verdict(decision: Decision) -> str:
 
 
 def answer(
-    request: Mapping[str, Any],
+    request: Request,
     endpoint: str,
     reviewer: Reviewer,
     labels: Mapping[str, str] | None,
@@ -138,9 +139,7 @@ def answer(
 ) -> Answer:
     """Review a `read` request: the response and what to log and count. Raises Refusal for input
     that only shows itself as bad while reviewing (nesting beyond what can be keyed)."""
-    operation = str(request.get("operation"))
-    resource = str((request.get("resource") or {}).get("resource", ""))
-    subresource = str(request.get("subResource") or "")
+    operation, resource, subresource = request.operation, request.resource, request.subresource
     try:
         if endpoint == "validate":
             body, decision = reviewer.review(request, labels, namespace_known=known, today=today)
@@ -151,14 +150,13 @@ def answer(
     except RecursionError:
         raise Refusal(400, "the object is nested too deeply") from None
     v = _VERDICTS.get(decision.mode, "allow") if decision.allowed else "deny"
-    name = request.get("name")
+    name: object = request.name
     if not name:
-        meta = (request.get("object") or {}).get("metadata")
+        meta = (request.obj or {}).get("metadata")
         name = meta.get("generateName") if isinstance(meta, dict) else None
-    namespace = request.get("namespace")
-    user = (request.get("userInfo") or {}).get("username")
+    namespace, user = request.namespace, request.username
     log = {
-        "uid": request["uid"],
+        "uid": request.uid,
         "endpoint": endpoint,
         "operation": operation,
         "resource": resource if len(resource) <= 64 else bounded(resource, 64),
@@ -167,7 +165,7 @@ def answer(
         "namespace": namespace if namespace is None or len(namespace) <= MAX_FIELD else bounded(namespace),
         "name": name if type(name) is str and len(name) <= MAX_FIELD else bounded(name),
         "user": user if type(user) is str and len(user) <= MAX_FIELD else bounded(user),
-        "dryRun": request.get("dryRun") is True,
+        "dryRun": request.dry_run,
         "decision": v,
         "mode": decision.mode,
         "reason": decision.reason,  # podsec's own short text
@@ -175,12 +173,11 @@ def answer(
     return Answer(orjson.dumps(body), log, (endpoint, operation, resource, subresource, v, decision.mode))
 
 
-def enforcing(request: Mapping[str, Any] | None, reviewer: Reviewer) -> bool:
+def enforcing(request: Request | None, reviewer: Reviewer) -> bool:
     """Whether a review of ``request`` could deny (None: not known, so it could)."""
     if request is None:
         return True
-    resource = (request.get("resource") or {}).get("resource")
-    return resource == "pods" or reviewer.config.enforce_workloads
+    return request.resource == "pods" or reviewer.config.enforce_workloads
 
 
 def unreviewed(

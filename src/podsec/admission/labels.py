@@ -39,7 +39,7 @@ class ModePolicy:
 
     @property
     def active(self) -> bool:
-        return self.profile.active
+        return self.profile is not Profile.PRIVILEGED  # Profile.active, without a second call
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import fnmatch
 import functools
 import hashlib
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -24,6 +23,14 @@ import orjson
 from podsec import catalog, engine, explain
 from podsec.admission import mutate
 from podsec.admission.cache import ByteLRU
+from podsec.admission.envelope import (
+    MAX_DEPTH,
+    Request,
+    Response,
+    ReviewError,
+    clean,
+    response,
+)
 from podsec.admission.labels import DEFAULTS, ModePolicy, NamespacePolicy, policy_for
 from podsec.checks import ALL_CHECKS, CheckLevel
 from podsec.evaluate import Context, Prepared, evaluate_object, prepare
@@ -38,10 +45,6 @@ MAX_WARNINGS = 10
 MAX_WARNING_RUNES = 256  # the API server truncates to this once a response's warnings pass 4096 runes
 MAX_AUDIT_VALUE = 4096
 MAX_MESSAGE = 4096  # a denial's message: PSA lists every container, which for 100,000 containers is megabytes
-MAX_UID = 128  # the API server's uids are UUIDs; a uid must be echoed whole, so a longer one is refused
-MAX_ECHO = 64  # how much of a bad value an error message quotes
-MAX_DEPTH = 254  # JSON nesting (orjson's own limit when writing); Kubernetes objects nest a dozen levels
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,88 +88,6 @@ class Decision(NamedTuple):
     allowed: bool
     mode: str  # enforce | warn | audit | exempt | skip | error
     reason: str = ""
-
-
-class ReviewError(ValueError):
-    """The request is not a usable AdmissionReview (answered with HTTP 400)."""
-
-
-def clean(text: str, limit: int) -> str:
-    """No control characters, at most ``limit`` characters (an ellipsis marks the cut)."""
-    if not text.isprintable():
-        text = _CONTROL.sub(" ", text)
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def echo(value: Any) -> str:
-    """A client's value, quoted in an error message: a repr of at most MAX_ECHO characters."""
-    if isinstance(value, (dict, list)):
-        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
-    text = repr(value) if not isinstance(value, str) or len(value) <= MAX_ECHO else repr(value[:MAX_ECHO]) + "\u2026"
-    return clean(text, MAX_ECHO + 8)
-
-
-_MAPPINGS = ("kind", "resource", "userInfo", "object", "oldObject")  # read with .get()
-_STRINGS = ("name", "namespace", "subResource")
-
-
-def parse(body: Any) -> Mapping[str, Any]:
-    """The ``request`` of an ``admission.k8s.io/v1`` AdmissionReview, or ReviewError.
-
-    The fields the webhook reads must have their Kubernetes types; error messages quote
-    at most MAX_ECHO characters of what was sent.
-    """
-    if not isinstance(body, dict):
-        raise ReviewError("the body is not a JSON object")
-    if body.get("apiVersion") != "admission.k8s.io/v1" or body.get("kind") != "AdmissionReview":
-        got = f"{echo(body.get('apiVersion'))}/{echo(body.get('kind'))}"
-        raise ReviewError(f"expected an admission.k8s.io/v1 AdmissionReview, got {got}")
-    request = body.get("request")
-    uid = request.get("uid") if isinstance(request, dict) else None
-    if not isinstance(uid, str) or not uid:
-        raise ReviewError("the AdmissionReview has no request with a uid")
-    if len(uid) > MAX_UID or not uid.isprintable():
-        raise ReviewError(f"request.uid: not a uid (at most {MAX_UID} printable characters): {echo(uid)}")
-    assert isinstance(request, dict)
-    if request.get("operation") not in ("CREATE", "UPDATE", "DELETE", "CONNECT"):
-        raise ReviewError(f"unknown operation {echo(request.get('operation'))}")
-    for key in _MAPPINGS:
-        value = request.get(key)
-        if value is not None and not isinstance(value, dict):
-            raise ReviewError(f"request.{key}: expected an object, got {echo(value)}")
-    for key in _STRINGS:
-        value = request.get(key)
-        if value is not None and not isinstance(value, str):
-            raise ReviewError(f"request.{key}: expected a string, got {echo(value)}")
-    username = (request.get("userInfo") or {}).get("username")
-    if username is not None and not isinstance(username, str):  # PSA's exemptions compare it
-        raise ReviewError(f"request.userInfo.username: expected a string, got {echo(username)}")
-    return request
-
-
-def response(
-    uid: str,
-    allowed: bool,
-    *,
-    status: dict[str, Any] | None = None,
-    warnings: list[str] | None = None,
-    auditAnnotations: dict[str, str] | None = None,
-    patch: str | None = None,
-    patchType: str | None = None,
-) -> dict[str, Any]:
-    """An AdmissionReview response; empty fields are left out."""
-    body: dict[str, Any] = {"uid": uid, "allowed": allowed}
-    if status:
-        body["status"] = status
-    if warnings:
-        body["warnings"] = warnings
-    if auditAnnotations:
-        body["auditAnnotations"] = auditAnnotations
-    if patch:
-        body["patch"] = patch
-        body["patchType"] = patchType
-    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": body}
 
 
 def _pod_spec_fingerprint(pod: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -227,7 +148,6 @@ def evaluation_key(obj: Mapping[str, Any], kinds: KindTable, *, names_matter: bo
     return raw if len(raw) <= MAX_EXACT_KEY else hashlib.blake2b(raw, digest_size=20).digest()
 
 
-_GOVERNANCE = CheckLevel.GOVERNANCE.value
 _PSS_CHECKS = frozenset(c.id for c in ALL_CHECKS if c.level.is_pss)
 
 
@@ -261,13 +181,14 @@ class Outcome:
         self.mode = mode
         self.error = clean(error, MAX_MESSAGE) if error is not None else None
         findings = result.findings if result else ()
-        self.failing = tuple((f.check, _bounded(f.message)) for f in findings if f.level != _GOVERNANCE)
-        self.notes = tuple(_bounded(f.message) for f in findings if f.level == _GOVERNANCE)
+        governance = CheckLevel.GOVERNANCE
+        self.failing = tuple((f.check.id, _bounded(f.message)) for f in findings if f.level is not governance)
+        self.notes = tuple(_bounded(f.message) for f in findings if f.level is governance)
         pss = mode.profile.is_pss and result is not None and not result.suppressed and result.verdicts
         self.verdict = _bounded(result.verdicts[0][1]) if pss and result else None
         used: dict[Exemption, dict[str, None]] = {}
         for s in result.suppressed if result else ():
-            used.setdefault(s.exemption, {})[s.finding.check] = None
+            used.setdefault(s.exemption, {})[s.finding.check.id] = None
         self.used = tuple(Used(e, tuple(checks)) for e, checks in used.items())
         self._texts: dict[bool, str] = {}
         self._warnings: list[str] | None = None
@@ -564,102 +485,68 @@ class Reviewer:
 
     def review(
         self,
-        request: Mapping[str, Any],
+        request: Request,
         labels: Mapping[str, str] | None,
         *,
         namespace_known: bool = True,
         today: date | None = None,
     ) -> tuple[dict[str, Any], Decision]:
-        """The AdmissionReview response for ``request`` (already `parse`d) and what was decided."""
-        uid = request["uid"]
-        resource = (request.get("resource") or {}).get("resource", "")
-        subresource = request.get("subResource") or ""
-        operation = request.get("operation")
-        obj = request.get("object")
-        is_pod = resource == "pods" and (request.get("kind") or {}).get("kind") == "Pod"
-        if resource == "pods" and subresource in IGNORED_POD_SUBRESOURCES:
-            return response(uid, True), Decision(True, "skip", f"subresource {subresource}")
-        if operation not in ("CREATE", "UPDATE") or not isinstance(obj, dict):
-            return response(uid, True), Decision(True, "skip", f"operation {operation}")
-        if not is_pod:
-            if subresource or not self.config.kinds.pod_sources(obj):
-                return response(uid, True), Decision(True, "skip", "not a pod-bearing object")
-            old = request.get("oldObject")
-            if (
-                operation == "UPDATE"
-                and isinstance(old, dict)
-                and _template(obj, self.config.kinds) == _template(old, self.config.kinds)
-            ):
-                return response(uid, True), Decision(True, "skip", "pod template unchanged")
-        elif operation == "UPDATE" and not subresource and not significant_pod_update(obj, request.get("oldObject")):
-            return response(uid, True), Decision(True, "skip", "insignificant pod update")
+        """The AdmissionReview response for ``request`` (already `parse`d) and what was decided:
+        classify the request, apply the namespace's policy, evaluate each mode, decide, render."""
+        skipped = classify(request, self.config.kinds)
+        if skipped is not None:
+            return response(request.uid, True), Decision(True, "skip", skipped)
+        exempt = self._exemption(request, request.namespace or "")
+        if exempt:  # PSA's exemptions: namespace, user, runtime class
+            answer, decision = Response(True, audit={"exempt": exempt}), Decision(True, "exempt", exempt)
+        elif not namespace_known:
+            answer, decision = _unknown_namespace(request)
+        else:
+            answer, decision = self._judge(request, self.namespace_policy(labels), today)
+        return answer.render(request.uid), decision
 
-        namespace = request.get("namespace") or ""
-        exempt = self._exemption(request, obj, namespace)
-        if exempt:
-            return response(uid, True, auditAnnotations={"exempt": exempt}), Decision(True, "exempt", exempt)
-        if not namespace_known:
-            if is_pod:  # PSA: fail closed for pods, open for workloads
-                status = {"code": 500, "reason": "InternalError", "status": "Failure",
-                          "message": f'podsec: failed to look up namespace "{namespace}"'}  # fmt: skip
-                return response(uid, False, status=status), Decision(False, "error", "namespace lookup failed")
-            notes = {"error": f'failed to look up namespace "{namespace}"'}
-            return response(uid, True, auditAnnotations=notes), Decision(True, "error", "namespace lookup failed")
-
-        ns = self.namespace_policy(labels)
+    def _judge(self, request: Request, ns: NamespacePolicy, today: date | None) -> tuple[Response, Decision]:
+        """Evaluate the namespace's modes and decide: enforce (deny), audit, warn."""
+        obj = request.obj
+        namespace = request.namespace or ""
         exemptible = self.exemptible(namespace, ns) if self.config.annotation_exemptions.enabled else None
         r = Review(obj, ns, today, exemptible, {}, [])
         audit: dict[str, str] = {}
         warnings: list[str] = [clean(f"podsec: {e}", MAX_WARNING_RUNES) for e in ns.errors]
-        ignored = ""
-        meta = obj.get("metadata")
-        own = meta.get("annotations") if isinstance(meta, dict) else None
-        asks = isinstance(own, dict) and EXEMPT in own
-        if exemptible is None and (asks or (not is_pod and self._template_asks_for_exemption(obj))):
-            ignored = f"{EXEMPT} is ignored: annotation exemptions are off in this namespace"
+        ignored = self._ignored_exemption(request, exemptible)
+        if ignored:
             warnings.append(f"podsec: {ignored}")
-        if is_pod:
+        if request.is_pod:
             audit["enforce-policy"] = str(ns.enforce)
-        enforcing = is_pod or self.config.enforce_workloads
-        if enforcing and ns.enforce.active:
+        if (request.is_pod or self.config.enforce_workloads) and ns.enforce.active:
             outcome = self._evaluate(r, ns.enforce)
             if outcome.error or outcome.failing:
-                text = f"cannot evaluate the object: {outcome.error}" if outcome.error else outcome.text(False)
-                name = request.get("name") or ""
-                if len(name) > 256 or not name.isprintable():
-                    name = clean(name, 256)
-                what = f'{resource} "{name}"' if name else resource
-                note = f" ({ignored})" if ignored else ""
-                message = f"{what} is forbidden: {text}{note}"  # text: bounded and clean already
-                if len(message) > MAX_MESSAGE:
-                    message = message[: MAX_MESSAGE - len(note) - 1] + "\u2026" + note
-                status = {"code": 403, "reason": "Forbidden", "status": "Failure", "message": message}
-                if outcome.used:
-                    _record_exemptions(r, audit, None)
-                # Like PSA: no violations annotation; the audit event records the denial's message.
-                return (
-                    response(uid, False, status=status, auditAnnotations=audit),
-                    Decision(False, "enforce", str(ns.enforce)),
-                )
+                return _deny(request, outcome, r, audit, ignored), Decision(False, "enforce", str(ns.enforce))
+        return self._admit(r, audit, warnings)
+
+    def _admit(self, r: Review, audit: dict[str, str], warnings: list[str]) -> tuple[Response, Decision]:
+        """The answer to a review enforce let through: audit annotations and warnings."""
+        ns = r.ns
         if ns.audit.active:
-            outcome = self._evaluate(r, ns.audit)
-            if outcome.error:
-                audit["audit-error"] = clean(outcome.error, MAX_AUDIT_VALUE)
-            elif outcome.failing:
-                audit["audit-violations"] = clean(outcome.text(True), MAX_AUDIT_VALUE)
+            _audit(self._evaluate(r, ns.audit), audit)
         if ns.warn.active:
-            outcome = self._evaluate(r, ns.warn)
-            if outcome.error:
-                warnings.append(clean(f"podsec could not evaluate the object: {outcome.error}", MAX_WARNING_RUNES))
-            else:
-                warnings += outcome.warnings()
-        for outcome in r.memo.values():
-            if outcome.used or outcome.notes:
-                warnings = _record_exemptions(r, audit, warnings)
-                break
+            warnings += _warnings(self._evaluate(r, ns.warn))
+        if any(outcome.used or outcome.notes for outcome in r.memo.values()):
+            warnings = _record_exemptions(r, audit, warnings)
         warnings = list(dict.fromkeys(warnings))[:MAX_WARNINGS]
         mode = "warn" if warnings else "allow"
-        return response(uid, True, warnings=warnings, auditAnnotations=audit), Decision(True, mode, str(ns.warn))
+        return Response(True, warnings=warnings, audit=audit), Decision(True, mode, str(ns.warn))
+
+    def _ignored_exemption(self, request: Request, exemptible: frozenset[str] | None) -> str:
+        """The note for an exemption annotation asked for where annotation exemptions are off ("": none)."""
+        if exemptible is not None:
+            return ""
+        meta = request.obj.get("metadata")
+        own = meta.get("annotations") if isinstance(meta, dict) else None
+        asks = isinstance(own, dict) and EXEMPT in own
+        if asks or (not request.is_pod and self._template_asks_for_exemption(request.obj)):
+            return f"{EXEMPT} is ignored: annotation exemptions are off in this namespace"
+        return ""
 
     def _template_asks_for_exemption(self, obj: Mapping[str, Any]) -> bool:
         """Whether a workload's pod template carries podsec.io/exempt."""
@@ -670,12 +557,13 @@ class Reviewer:
                     return True
         return False
 
-    def _exemption(self, request: Mapping[str, Any], obj: Mapping[str, Any], namespace: str) -> str | None:
+    def _exemption(self, request: Request, namespace: str) -> str | None:
         cfg = self.config
         if namespace in cfg.exempt_namespaces:
             return "namespace"
-        if (request.get("userInfo") or {}).get("username") in cfg.exempt_usernames:
+        if request.username in cfg.exempt_usernames:
             return "user"
+        obj = request.obj
         if cfg.exempt_runtime_classes:
             for src in cfg.kinds.pod_sources(obj):
                 runtime_class = get_path(obj, (*src.layers[0], "runtimeClassName"))
@@ -684,32 +572,95 @@ class Reviewer:
         return None
 
     def mutate(
-        self, request: Mapping[str, Any], labels: Mapping[str, str] | None, *, namespace_known: bool = True
+        self, request: Request, labels: Mapping[str, str] | None, *, namespace_known: bool = True
     ) -> tuple[dict[str, Any], Decision]:
         """The mutating answer: safe defaults as a JSON Patch, only for Pod CREATE in namespaces that ask."""
-        uid = request["uid"]
-        obj = request.get("object")
-        resource = (request.get("resource") or {}).get("resource", "")
+        obj = request.obj
         if (
-            resource != "pods"
-            or request.get("subResource")
-            or request.get("operation") != "CREATE"
+            request.resource != "pods"
+            or request.subresource
+            or request.operation != "CREATE"
             or not isinstance(obj, dict)
             or not namespace_known
-            or self._exemption(request, obj, request.get("namespace") or "")
+            or self._exemption(request, request.namespace or "")
         ):
-            return response(uid, True), Decision(True, "skip")
+            return response(request.uid, True), Decision(True, "skip")
         ns = policy_for(labels, self.config.defaults, mutate_default=self.config.mutate_default)
         if not ns.mutate:
-            return response(uid, True), Decision(True, "skip", "mutation not enabled for the namespace")
+            return response(request.uid, True), Decision(True, "skip", "mutation not enabled for the namespace")
         try:
             ops = mutate.patch_for(obj)
         except mutate.TooLarge:
             note = f"the patch would take more than {mutate.MAX_PATCH_OPS} operations"
-            body = response(uid, True, warnings=[f"podsec: not mutated: {note}"], auditAnnotations={"unmutated": note})
+            body = response(
+                request.uid, True, warnings=[f"podsec: not mutated: {note}"], auditAnnotations={"unmutated": note}
+            )
             return body, Decision(True, "skip", note)
         if not ops:
-            return response(uid, True), Decision(True, "allow")
-        patched = response(uid, True, patch=mutate.encode(ops), patchType="JSONPatch")
-        patched["response"]["auditAnnotations"] = {"mutated": ", ".join(op["path"] for op in ops)[:MAX_AUDIT_VALUE]}
-        return patched, Decision(True, "mutate", f"{len(ops)} operations")
+            return response(request.uid, True), Decision(True, "allow")
+        mutated = {"mutated": ", ".join(op["path"] for op in ops)[:MAX_AUDIT_VALUE]}
+        patched = Response(True, patch=mutate.encode(ops), audit=mutated)
+        return patched.render(request.uid), Decision(True, "mutate", f"{len(ops)} operations")
+
+
+def _unknown_namespace(request: Request) -> tuple[Response, Decision]:
+    """The namespace's labels could not be read: like PSA, a pod fails closed, a workload open."""
+    namespace = request.namespace or ""
+    if request.is_pod:
+        status = {"code": 500, "reason": "InternalError", "status": "Failure",
+                  "message": f'podsec: failed to look up namespace "{namespace}"'}  # fmt: skip
+        return Response(False, status=status), Decision(False, "error", "namespace lookup failed")
+    notes = {"error": f'failed to look up namespace "{namespace}"'}
+    return Response(True, audit=notes), Decision(True, "error", "namespace lookup failed")
+
+
+def classify(request: Request, kinds: KindTable) -> str | None:
+    """Why PSA would not review this request at all (None: it is reviewed). Pods are reviewed on
+    CREATE, on UPDATEs that change what matters and on the ephemeralcontainers subresource;
+    other objects that carry a pod on CREATE and on UPDATEs that change their pod template."""
+    obj, subresource, operation = request.obj, request.subresource, request.operation
+    if request.resource == "pods" and subresource in IGNORED_POD_SUBRESOURCES:
+        return f"subresource {subresource}"
+    if operation not in ("CREATE", "UPDATE") or not isinstance(obj, dict):
+        return f"operation {operation}"
+    if request.is_pod:
+        if operation == "UPDATE" and not subresource and not significant_pod_update(obj, request.old):
+            return "insignificant pod update"
+        return None
+    if subresource or not kinds.pod_sources(obj):
+        return "not a pod-bearing object"
+    old = request.old
+    if operation == "UPDATE" and isinstance(old, dict) and _template(obj, kinds) == _template(old, kinds):
+        return "pod template unchanged"
+    return None
+
+
+def _deny(request: Request, outcome: Outcome, r: Review, audit: dict[str, str], ignored: str) -> Response:
+    """The enforce mode's denial: PSA's message (bounded), the exemptions used in the audit annotations."""
+    text = f"cannot evaluate the object: {outcome.error}" if outcome.error else outcome.text(False)
+    name = request.name or ""
+    if len(name) > 256 or not name.isprintable():
+        name = clean(name, 256)
+    what = f'{request.resource} "{name}"' if name else request.resource
+    note = f" ({ignored})" if ignored else ""
+    message = f"{what} is forbidden: {text}{note}"  # text: bounded and clean already
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - len(note) - 1] + "\u2026" + note
+    status = {"code": 403, "reason": "Forbidden", "status": "Failure", "message": message}
+    if outcome.used:
+        _record_exemptions(r, audit, None)
+    # Like PSA: no violations annotation; the audit event records the denial's message.
+    return Response(False, status=status, audit=audit)
+
+
+def _audit(outcome: Outcome, audit: dict[str, str]) -> None:
+    if outcome.error:
+        audit["audit-error"] = clean(outcome.error, MAX_AUDIT_VALUE)
+    elif outcome.failing:
+        audit["audit-violations"] = clean(outcome.text(True), MAX_AUDIT_VALUE)
+
+
+def _warnings(outcome: Outcome) -> list[str]:
+    if outcome.error:
+        return [clean(f"podsec could not evaluate the object: {outcome.error}", MAX_WARNING_RUNES)]
+    return outcome.warnings()

@@ -90,8 +90,8 @@ def serve(config_path: str | None, inp: IO[bytes], out: IO[bytes]) -> None:
             known, labels = job.get("known"), job.get("labels")
             if known is None:
                 may_deny = handling.enforcing(request, reviewer)
-                write_frame(out, {"t": "head", "id": jid, "uid": request["uid"],
-                                  "namespace": request.get("namespace") or "", "enforcing": may_deny})  # fmt: skip
+                write_frame(out, {"t": "head", "id": jid, "uid": request.uid,
+                                  "namespace": request.namespace or "", "enforcing": may_deny})  # fmt: skip
                 reply = read_frame(inp)
                 if reply is None:
                     return

@@ -207,8 +207,16 @@ class KindTable:
         return Extraction((spec_at(rule.spec) if rule.spec is not None else POD,))
 
     def pod_sources(self, obj: Mapping[str, Any]) -> tuple[PodSource, ...]:
-        """The pods an object carries: none for objects that carry no pod."""
-        return self.extract(obj).sources
+        """The pods an object carries: none for objects that carry no pod (nor for a kind whose
+        pod path holds something else than a mapping: `extract` says what)."""
+        rule = self.rule_for(obj)
+        if rule is None or rule.argo:
+            return self.extract(obj).sources
+        if rule.template is not None:
+            return (template_at(rule.template),) if isinstance(get_path(obj, rule.template), dict) else ()
+        if rule.spec is not None:
+            return (spec_at(rule.spec),) if isinstance(get_path(obj, rule.spec), dict) else ()
+        return (POD,) if isinstance(obj.get("spec"), dict) else ()
 
 
 @dataclass(frozen=True, slots=True)

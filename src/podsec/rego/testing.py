@@ -63,7 +63,7 @@ def find_suites(root: str) -> list[str]:
 
 
 def _matches(expect: Mapping[str, Any], f: Finding) -> bool:
-    if expect.get("check") != f.check:
+    if expect.get("check") != f.check.id:
         return False
     obj = expect.get("object")
     if obj is not None and obj != f"{f.object.kind}/{f.object.name}":
@@ -75,7 +75,7 @@ def _matches(expect: Mapping[str, Any], f: Finding) -> bool:
 
 def _describe(f: Finding) -> str:
     where = f" container {f.container}" if f.container else ""
-    return f"{f.check} on {f.object.kind}/{f.object.name}{where}: {f.message}"
+    return f"{f.check.id} on {f.object.kind}/{f.object.name}{where}: {f.message}"
 
 
 def _load_suite(path: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from html import escape as _html_escape
 from typing import Any, TextIO
 
 from podsec.findings import Finding, Summary
+from podsec.model.paths import format_path
 from podsec.reporters.base import SEVERITY_ORDER, Collected, RunInfo, object_label, relative, severity_rank
 from podsec.textsafe import json_dumps, printable
 
@@ -221,7 +222,16 @@ class HtmlReporter:
     def _entry(self, f: Finding, strings: _Strings) -> list[int]:
         file = relative(f.file, self._run.base_dir) or "-"
         where = f"{file}:{f.line}" + (f":{f.column}" if f.column else "") if f.line else file
-        texts = (f.severity, f.check, object_label(f), f.container or "", f.message, f.field, where, f.template or "")
+        texts = (
+            f.severity.value,
+            f.check.id,
+            object_label(f),
+            f.container or "",
+            f.message,
+            format_path(f.field),
+            where,
+            f.template or "",
+        )
         return [severity_rank(f.severity), *(strings(t) for t in texts)]
 
     def finish(self, summary: Summary) -> None:
@@ -230,8 +240,8 @@ class HtmlReporter:
             (f for obj in seen.objects for f in obj.findings),
             key=lambda f: (severity_rank(f.severity), relative(f.file, self._run.base_dir) or "", f.line or 0),
         )  # the most severe first
-        by_sev = Counter(f.severity for f in findings)
-        by_check = Counter(f.check for f in findings).most_common()
+        by_sev = Counter(f.severity.value for f in findings)
+        by_check = Counter(f.check.id for f in findings).most_common()
         by_ns = Counter(f.object.namespace or "(none)" for f in findings).most_common()
         by_file = Counter(relative(f.file, self._run.base_dir) or "-" for f in findings).most_common()
         when = datetime.datetime.fromtimestamp(self._run.started or 0, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

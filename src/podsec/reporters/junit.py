@@ -15,6 +15,7 @@ from typing import TextIO
 from xml.etree import ElementTree as ET
 
 from podsec.findings import FileResult, Finding, Summary
+from podsec.model.paths import format_path
 from podsec.reporters.base import RunInfo, object_label, relative
 from podsec.reporters.base import severity_rank as _rank
 from podsec.textsafe import printable as _p
@@ -59,7 +60,7 @@ class JUnitReporter:
                 case = self._case(suite, name, object_label(obj), file, obj.line)
                 if obj.findings:
                     counts["failures"] += 1
-                    checks = list(dict.fromkeys(f.check for f in _ordered(obj.findings)))
+                    checks = list(dict.fromkeys(f.check.id for f in _ordered(obj.findings)))
                     worst = min(obj.findings, key=lambda f: _rank(f.severity)).severity
                     message = (
                         f"{len(obj.findings)} finding{'s' if len(obj.findings) != 1 else ''} (most severe: {worst}): "
@@ -70,7 +71,7 @@ class JUnitReporter:
                 if obj.suppressed:
                     out = ET.SubElement(case, "system-out")
                     out.text = "\n".join(
-                        _p(f"exempted: {s.finding.check} ({s.exemption.reason})") for s in obj.suppressed
+                        _p(f"exempted: {s.finding.check.id} ({s.exemption.reason})") for s in obj.suppressed
                     )
         for suite, counts in suites.values():
             for key, value in counts.items():
@@ -91,5 +92,5 @@ def _ordered(findings: Sequence[Finding]) -> list[Finding]:
 def _line(f: Finding, base: str) -> str:
     where = f"{relative(f.file, base) or '-'}:{f.line or '?'}:{f.column or '?'}"
     who = f" container {f.container!r}" if f.container else ""
-    at = f" {f.field}:" if f.field else ""  # a namespace's finding is about the whole object
-    return f"{f.severity} {f.check} {where}{who}{at} {f.message}"
+    at = f" {format_path(f.field)}:" if f.field else ""  # a namespace's finding is about the whole object
+    return f"{f.severity} {f.check.id} {where}{who}{at} {f.message}"

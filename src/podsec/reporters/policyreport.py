@@ -18,6 +18,7 @@ from typing import Any, TextIO, cast
 
 from podsec.checks import Rule
 from podsec.findings import Finding, ObjectResult, Summary
+from podsec.model.paths import format_path
 from podsec.reporters.base import CATEGORY, MAX_MESSAGE_CHARS, Collected, RunInfo, clip, evaluated, relative
 from podsec.textsafe import json_dumps
 
@@ -77,7 +78,7 @@ class Results:
             result["message"] = check.title
         props = dict(extra)
         if found:
-            props["field"] = clip(", ".join(dict.fromkeys(f.field for f in found if f.field)), limit)
+            props["field"] = clip(", ".join(dict.fromkeys(format_path(f.field) for f in found if f.field)), limit)
             containers = clip(", ".join(dict.fromkeys(f.container for f in found if f.container)), limit)
             if containers:
                 props["container"] = containers
@@ -110,8 +111,8 @@ class Results:
         ``obj`` and each that failed, in report order; passes only when the run includes them."""
         failing: dict[str, list[Finding]] = {}
         for f in obj.findings:
-            failing.setdefault(f.check, []).append(f)
-        skipped = {s.finding.check: s for s in obj.suppressed}
+            failing.setdefault(f.check.id, []).append(f)
+        skipped = {s.finding.check.id: s for s in obj.suppressed}
         ids = evaluated(self._run, obj)
         for check_id in [*ids, *(c for c in failing if c not in ids)]:
             check = self.by_id.get(check_id)

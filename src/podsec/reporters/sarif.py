@@ -8,7 +8,6 @@ identity while the file around it changes. Exempted findings carry a suppression
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pathlib
@@ -17,9 +16,9 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from podsec.catalog import get
 from podsec.checks import CheckLevel, Rule
 from podsec.findings import Finding, InputError, Summary, Suppressed, fingerprint
+from podsec.model.paths import format_path
 from podsec.reporters.base import Collected, RunInfo, clip, is_uri, object_label, relative
 from podsec.reporters.base import severity_rank as _rank
 from podsec.textsafe import json_dumps
@@ -118,17 +117,17 @@ class SarifReporter:
         loc = self._location(f.file, f.line, f.column)
         logical = object_label(f) + (f"/{f.container}" if f.container else "")
         loc["logicalLocations"] = [{"fullyQualifiedName": logical, "kind": "object"}]
-        message = clip(f.message) + (f" [field: {f.field}]" if f.field else "")
+        message = clip(f.message) + (f" [field: {format_path(f.field)}]" if f.field else "")
         result: dict[str, Any] = {
-            "ruleId": f.check,
+            "ruleId": f.check.id,
             "level": _LEVEL.get(f.severity, "warning"),
             "message": {"text": message},
             "locations": [loc],
             "partialFingerprints": {"podsecFinding/v2": fingerprint(f)},
-            "properties": {"severity": f.severity, "field": f.field, "location": f.location},
+            "properties": {"severity": f.severity.value, "field": format_path(f.field), "location": f.location},
         }
-        if f.check in index:
-            result["ruleIndex"] = index[f.check]
+        if f.check.id in index:
+            result["ruleIndex"] = index[f.check.id]
         if f.template:
             result["properties"]["template"] = f.template
         if f.values is not None:
@@ -160,10 +159,9 @@ class SarifReporter:
         known = {c.id for c in checks}
         for obj in seen.objects:  # governance findings are not "evaluated checks" but need rules too
             for f in obj.findings:
-                if f.check not in known:
-                    with contextlib.suppress(KeyError):
-                        checks.append(get(f.check))
-                        known.add(f.check)
+                if f.check.id not in known:
+                    checks.append(f.check)
+                    known.add(f.check.id)
         index = {c.id: i for i, c in enumerate(checks)}
         findings: list[tuple[Finding, Suppressed | None]] = [(f, None) for obj in seen.objects for f in obj.findings]
         findings += [(sup.finding, sup) for obj in seen.objects for sup in obj.suppressed]

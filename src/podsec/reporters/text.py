@@ -14,6 +14,7 @@ from typing import TextIO
 
 from podsec.checks import Severity
 from podsec.findings import FileResult, Finding, InputError, ObjectResult, Summary, failing
+from podsec.model.paths import format_path
 from podsec.model.pod import Unnamed
 from podsec.reporters.base import RunInfo, is_uri
 from podsec.reporters.base import severity_rank as _rank
@@ -126,13 +127,13 @@ class TextReporter:
             shown = f.file != result.file and not (is_uri(f.file) and f.file == obj.file)  # a cluster object's URI
             where = _where(f.line, f.column, _p(f.file or "-") if shown else None)
             if len(group) == 1:
-                out.write(f"    {where:>8}  {self._sev(f.severity)} {_p(f.check)}{_who(f)}: {_p(f.message)}\n")
+                out.write(f"    {where:>8}  {self._sev(f.severity)} {_p(f.check.id)}{_who(f)}: {_p(f.message)}\n")
                 if f.field:
-                    out.write(f"    {'':>8}  {'':<8} {self._c('2', 'field: ' + _p(f.field))}\n")
+                    out.write(f"    {'':>8}  {'':<8} {self._c('2', 'field: ' + _p(format_path(f.field)))}\n")
                 if f.values is not None:
                     at = f"{f.values.file}:{f.values.line}" if f.values.line else f.values.file
                     out.write(f"    {'':>8}  {'':<8} {self._c('2', _p(f'values: {f.values.key} ({at})'))}\n")
-                self._help([f.check])
+                self._help([f.check.id])
                 continue
             top = min(group, key=lambda g: _rank(g.severity))
             what = f"{_p(f.missing or '')} is not set"
@@ -140,9 +141,9 @@ class TextReporter:
                 f"    {where:>8}  {self._sev(top.severity)} {_who(f).strip() + ': ' if _who(f) else ''}"
                 f"{what} ({len(group)} checks)\n"
             )
-            for g in sorted(group, key=lambda g: (_rank(g.severity), g.check)):
-                out.write(f"    {'':>8}    {self._sev(g.severity)} {_p(g.check)}: {_p(g.message)}\n")
-            self._help(g.check for g in sorted(group, key=lambda g: (_rank(g.severity), g.check)))
+            for g in sorted(group, key=lambda g: (_rank(g.severity), g.check.id)):
+                out.write(f"    {'':>8}    {self._sev(g.severity)} {_p(g.check.id)}: {_p(g.message)}\n")
+            self._help(g.check.id for g in sorted(group, key=lambda g: (_rank(g.severity), g.check.id)))
 
     def file(self, result: FileResult) -> None:
         out = self._out
@@ -200,7 +201,7 @@ class ConciseReporter:
             self._error(e)
         findings = [f for obj in result.objects for f in obj.findings]
         for f in sorted(findings, key=lambda f: (f.file or "", f.line or 0, f.column or 0)):
-            self._line(f.file, f.line, f.column, f"{f.severity} {f.check} {f.message}")
+            self._line(f.file, f.line, f.column, f"{f.severity} {f.check.id} {f.message}")
 
     def finish(self, summary: Summary) -> None:
         self._out.write(summary_line(summary, self._run) + "\n")

@@ -22,7 +22,6 @@ from typing import Any
 
 from podsec import kyaml
 from podsec.findings import Finding, ObjectResult, Suppressed, ValuesRef
-from podsec.model.paths import parse_path
 
 _VALUES_REF = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_-]*)+)")
 _WITH = re.compile(r"\{\{-?\s*with\s+\.Values((?:\.[A-Za-z_][A-Za-z0-9_-]*)+)")
@@ -148,7 +147,7 @@ def values_ref(f: Finding, template: str, near: str) -> ValuesRef | None:
     if not rest:
         return None
     chart_dir = find_chart(chart, near)
-    path = parse_path(f.field) if f.field else None
+    path = f.field or None
     if chart_dir is None or not path:
         return None
     lines = _lines(os.path.join(chart_dir, rest))

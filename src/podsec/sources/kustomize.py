@@ -25,7 +25,7 @@ from typing import Any
 
 from podsec import kyaml
 from podsec.findings import Finding, InputError, ObjectResult, Suppressed
-from podsec.model.paths import Path, PosDict, PosList, format_path, parse_path
+from podsec.model.paths import Path, PosDict, PosList, format_path
 from podsec.sources.files import KUSTOMIZATION_FILES, MAX_FILE_BYTES, Target
 
 TIMEOUT_SECONDS = 300
@@ -539,9 +539,7 @@ class SourceMap:
         object_line = first[0]
 
         def move(f: Finding) -> Finding:
-            field_path = parse_path(f.field) if f.field else ()
-            if field_path is None:
-                return replace(f, file=shown, line=object_line, column=None, template=self.template)
+            field_path = f.field
             by_name = named(obj, field_path)
             exact = f.location == "field"
             if exact:

@@ -1,0 +1,167 @@
+"""The AdmissionReview envelope, typed: the request podsec reads (`Request`, made by `parse`)
+and the response it writes (`Response`). Pure; nothing here decides anything.
+
+`parse` checks every field the webhook reads has its Kubernetes type, so the rest of the
+webhook reads attributes, not a client's untyped JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MAX_UID = 128  # the API server's uids are UUIDs; a uid must be echoed whole, so a longer one is refused
+MAX_ECHO = 64  # how much of a bad value an error message quotes
+MAX_DEPTH = 254  # JSON nesting (orjson's own limit when writing); Kubernetes objects nest a dozen levels
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+class ReviewError(ValueError):
+    """The request is not a usable AdmissionReview (answered with HTTP 400)."""
+
+
+def clean(text: str, limit: int) -> str:
+    """No control characters, at most ``limit`` characters (an ellipsis marks the cut)."""
+    if not text.isprintable():
+        text = _CONTROL.sub(" ", text)
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def echo(value: Any) -> str:
+    """A client's value, quoted in an error message: a repr of at most MAX_ECHO characters."""
+    if isinstance(value, (dict, list)):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    text = repr(value) if not isinstance(value, str) or len(value) <= MAX_ECHO else repr(value[:MAX_ECHO]) + "\u2026"
+    return clean(text, MAX_ECHO + 8)
+
+
+# The request's fields read with .get(), and their types.
+_TYPES = (
+    ("kind", dict, "an object"),
+    ("resource", dict, "an object"),
+    ("userInfo", dict, "an object"),
+    ("object", dict, "an object"),
+    ("oldObject", dict, "an object"),
+    ("name", str, "a string"),
+    ("namespace", str, "a string"),
+    ("subResource", str, "a string"),
+)
+
+
+def parse(body: Any) -> Request:
+    """The ``request`` of an ``admission.k8s.io/v1`` AdmissionReview, or ReviewError.
+
+    The fields the webhook reads must have their Kubernetes types; error messages quote
+    at most MAX_ECHO characters of what was sent.
+    """
+    if not isinstance(body, dict):
+        raise ReviewError("the body is not a JSON object")
+    if body.get("apiVersion") != "admission.k8s.io/v1" or body.get("kind") != "AdmissionReview":
+        got = f"{echo(body.get('apiVersion'))}/{echo(body.get('kind'))}"
+        raise ReviewError(f"expected an admission.k8s.io/v1 AdmissionReview, got {got}")
+    request = body.get("request")
+    uid = request.get("uid") if isinstance(request, dict) else None
+    if not isinstance(uid, str) or not uid:
+        raise ReviewError("the AdmissionReview has no request with a uid")
+    if len(uid) > MAX_UID or not uid.isprintable():
+        raise ReviewError(f"request.uid: not a uid (at most {MAX_UID} printable characters): {echo(uid)}")
+    assert isinstance(request, dict)
+    if request.get("operation") not in ("CREATE", "UPDATE", "DELETE", "CONNECT"):
+        raise ReviewError(f"unknown operation {echo(request.get('operation'))}")
+    for key, expected, what in _TYPES:
+        value = request.get(key)
+        if value is not None and not isinstance(value, expected):
+            raise ReviewError(f"request.{key}: expected {what}, got {echo(value)}")
+    username = (request.get("userInfo") or {}).get("username")
+    if username is not None and not isinstance(username, str):  # PSA's exemptions compare it
+        raise ReviewError(f"request.userInfo.username: expected a string, got {echo(username)}")
+    return _typed(uid, request)
+
+
+def _typed(uid: str, request: Mapping[str, Any]) -> Request:
+    """The `Request` of a request whose types `parse` checked."""
+    resource = str((request.get("resource") or {}).get("resource", ""))
+    kind = (request.get("kind") or {}).get("kind")
+    return Request(
+        uid,
+        request["operation"],
+        resource,
+        request.get("subResource") or "",
+        kind,
+        request.get("name"),
+        request.get("namespace"),
+        (request.get("userInfo") or {}).get("username"),
+        request.get("object"),
+        request.get("oldObject"),
+        request.get("dryRun") is True,
+        resource == "pods" and kind == "Pod",
+    )
+
+
+def response(
+    uid: str,
+    allowed: bool,
+    *,
+    status: dict[str, Any] | None = None,
+    warnings: list[str] | None = None,
+    auditAnnotations: dict[str, str] | None = None,
+    patch: str | None = None,
+    patchType: str | None = None,
+) -> dict[str, Any]:
+    """An AdmissionReview response; empty fields are left out."""
+    body: dict[str, Any] = {"uid": uid, "allowed": allowed}
+    if status:
+        body["status"] = status
+    if warnings:
+        body["warnings"] = warnings
+    if auditAnnotations:
+        body["auditAnnotations"] = auditAnnotations
+    if patch:
+        body["patch"] = patch
+        body["patchType"] = patchType
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": body}
+
+
+@dataclass(slots=True)
+class Request:
+    """The ``request`` of an AdmissionReview, as `parse` checked it: the fields podsec reads.
+    Treated as immutable; not a frozen dataclass, which costs ten times as much to make (one
+    is made per review, on the hot path)."""
+
+    uid: str
+    operation: str  # CREATE, UPDATE, DELETE or CONNECT
+    resource: str  # request.resource.resource ("pods", "deployments", ...; "" when absent)
+    subresource: str  # "" when absent
+    kind: object  # request.kind.kind ("Pod", ...), as sent
+    name: str | None
+    namespace: str | None
+    username: str | None  # request.userInfo.username
+    obj: Any  # request.object (a mapping for CREATE and UPDATE)
+    old: Any  # request.oldObject
+    dry_run: bool
+    is_pod: bool  # the request is about a Pod (resource pods, kind Pod)
+
+
+@dataclass(slots=True)
+class Response:
+    """What a review answers, before it is written as an AdmissionReview (`render`)."""
+
+    allowed: bool
+    status: dict[str, Any] | None = None
+    warnings: list[str] | None = None
+    audit: dict[str, str] | None = None
+    patch: str | None = None  # a base64 JSON Patch (mutation)
+
+    def render(self, uid: str) -> dict[str, Any]:
+        return response(
+            uid,
+            self.allowed,
+            status=self.status,
+            warnings=self.warnings,
+            auditAnnotations=self.audit,
+            patch=self.patch,
+            patchType="JSONPatch" if self.patch else None,
+        )
