@@ -42,7 +42,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from podsec import catalog
+from podsec import catalog, engine
 from podsec.checks import Severity
 from podsec.exemptions import Exemption, ExemptionError, from_config
 from podsec.model.paths import Path
@@ -51,7 +51,6 @@ from podsec.model.workloads import KindRule, group_of
 
 DEFAULT_FILE = ".podsec.yaml"
 CHECK_IDS = frozenset(c.id for c in catalog.BUILTIN)
-CHECK_OPTIONS = {c.id: dict(getattr(c, "options", {})) for c in catalog.BUILTIN}
 _SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 
@@ -170,15 +169,11 @@ def _checks(data: object, _ids: _Ids) -> dict[str, Any]:
         raise ConfigError("checks.options: expected a mapping of check id to options")
     for check, opts in raw_options.items():
         _ids([check], "checks.options", builtin=True)
-        known = dict(CHECK_OPTIONS[check])
         if not isinstance(opts, dict):
             raise ConfigError(f"checks.options.{check}: expected a mapping")
-        for key, value in opts.items():
-            if key not in known:
-                names = ", ".join(sorted(known)) or "none"
-                raise ConfigError(f'checks.options.{check}: unknown option "{key}" (options: {names})')
-            if isinstance(known[key], int) and (not isinstance(value, int) or isinstance(value, bool)):
-                raise ConfigError(f"checks.options.{check}.{key}: expected an integer")
+        problem = engine.option_problem(catalog.get(check), opts)
+        if problem is not None:
+            raise ConfigError(f"checks.options.{check}{problem[0]}: {problem[1]}")
         options[check] = dict(opts)
     return {
         "enable": _ids(data.get("enable"), "checks.enable"),

@@ -99,12 +99,26 @@ def resolve_selection(
     return select_levels | select_ids, ignore_ids | (ignore_levels - select_ids)
 
 
+def option_problem(rule: Rule, options: Mapping[str, object]) -> tuple[str, str] | None:
+    """What is wrong with ``options`` for ``rule``: (the option's suffix to the place named in the
+    message, or ""; the message), or None when they are usable. The one validation of check options
+    (the configuration file's and `select`'s); a rule that is not a check has none."""
+    known = rule.options if isinstance(rule, Check) else {}
+    for key, value in options.items():
+        if key not in known:
+            names = ", ".join(sorted(known)) or "none"
+            return "", f'unknown option "{key}" (options: {names})'
+        if isinstance(known[key], int) and (not isinstance(value, int) or isinstance(value, bool)):
+            return f".{key}", "expected an integer"
+    return None
+
+
 def _bind(check: Check, fn: Revision, options: Mapping[str, int | str]) -> Callable[[PodView], list[Violation]]:
+    problem = option_problem(check, options)
+    if problem is not None:
+        raise ConfigurationError(f"check {check.id}{problem[0]}: {problem[1]}")
     if not check.options:
         return fn
-    unknown = set(options) - set(check.options)
-    if unknown:
-        raise ConfigurationError(f"check {check.id} has no option {sorted(unknown)[0]!r}")
     return functools.partial(fn, **{**check.options, **options})
 
 

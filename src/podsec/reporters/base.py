@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TextIO
 
 from podsec.checks import CheckLevel, Rule, Severity
 from podsec.findings import FileResult, Finding, InputError, ObjectResult, Summary
@@ -47,6 +47,17 @@ class Collected:
         self.errors.extend(result.errors)
         if result.file is not None:
             self.files.append(result.file)
+
+
+class Collecting:
+    """A whole-run report: it gathers every file's results, and writes them all at `finish`."""
+
+    def __init__(self, out: TextIO, run: RunInfo) -> None:
+        self._out, self._run = out, run
+        self._seen = Collected()
+
+    def file(self, result: FileResult) -> None:
+        self._seen.add(result)
 
 
 CATEGORY = {

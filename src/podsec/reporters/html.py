@@ -7,11 +7,11 @@ import datetime
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from html import escape as _html_escape
-from typing import Any, TextIO
+from typing import Any
 
 from podsec.findings import Finding, Summary
 from podsec.model.paths import format_path
-from podsec.reporters.base import SEVERITY_ORDER, Collected, RunInfo, object_label, relative, severity_rank
+from podsec.reporters.base import SEVERITY_ORDER, Collecting, object_label, relative, severity_rank
 from podsec.textsafe import json_dumps, printable
 
 _COLORS = {
@@ -211,14 +211,7 @@ def _pod(pod: Mapping[str, Any], strings: _Strings) -> dict[str, Any]:
     return {"pod": pod.get("pod"), "fields": _fields(pod["fields"], strings), "containers": containers}
 
 
-class HtmlReporter:
-    def __init__(self, out: TextIO, run: RunInfo) -> None:
-        self._out, self._run = out, run
-        self._seen = Collected()
-
-    def file(self, result: Any) -> None:
-        self._seen.add(result)
-
+class HtmlReporter(Collecting):
     def _entry(self, f: Finding, strings: _Strings) -> list[int]:
         file = relative(f.file, self._run.base_dir) or "-"
         where = f"{file}:{f.line}" + (f":{f.column}" if f.column else "") if f.line else file

@@ -19,7 +19,7 @@ from typing import Any, TextIO, cast
 from podsec.checks import Rule
 from podsec.findings import Finding, ObjectResult, Summary
 from podsec.model.paths import format_path
-from podsec.reporters.base import CATEGORY, MAX_MESSAGE_CHARS, Collected, RunInfo, clip, evaluated, relative
+from podsec.reporters.base import CATEGORY, MAX_MESSAGE_CHARS, Collecting, RunInfo, clip, evaluated, relative
 from podsec.textsafe import json_dumps
 
 CLUSTER_SCOPED = frozenset(
@@ -124,14 +124,10 @@ class Results:
                 yield check_id, check, "pass", [], None
 
 
-class PolicyReportReporter:
+class PolicyReportReporter(Collecting):
     def __init__(self, out: TextIO, run: RunInfo) -> None:
-        self._out, self._run = out, run
-        self._seen = Collected()
+        super().__init__(out, run)
         self._results = Results(run)
-
-    def file(self, result: Any) -> None:
-        self._seen.add(result)
 
     def finish(self, summary: Summary) -> None:
         make = self._results

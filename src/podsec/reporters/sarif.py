@@ -13,13 +13,13 @@ import os
 import pathlib
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import Any
 from urllib.parse import quote
 
 from podsec.checks import CheckLevel, Rule
 from podsec.findings import Finding, InputError, Summary, Suppressed, fingerprint
 from podsec.model.paths import format_path
-from podsec.reporters.base import Collected, RunInfo, clip, is_uri, object_label, relative
+from podsec.reporters.base import Collecting, clip, is_uri, object_label, relative
 from podsec.reporters.base import severity_rank as _rank
 from podsec.textsafe import json_dumps
 
@@ -87,14 +87,7 @@ def _rule(check: Rule, docs: str | None) -> dict[str, Any]:
     return rule
 
 
-class SarifReporter:
-    def __init__(self, out: TextIO, run: RunInfo) -> None:
-        self._out, self._run = out, run
-        self._seen = Collected()
-
-    def file(self, result: Any) -> None:
-        self._seen.add(result)
-
+class SarifReporter(Collecting):
     def _location(self, file: str | None, line: int | None, column: int | None) -> dict[str, Any]:
         rel = relative(file, self._run.base_dir)
         if rel in (None, "-"):
