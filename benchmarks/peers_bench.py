@@ -36,8 +36,9 @@ from scan_bench import _tree_rss_kib
 
 from podsec import engine
 from podsec.model import pod as podmodel
+from podsec.model.objects import ObjectRef
 from podsec.model.standards import Level, PolicyVersion
-from podsec.model.workloads import KindTable, ObjectRef
+from podsec.model.workloads import KindTable
 from podsec.sources.files import InputError, Located, read_objects
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
