@@ -122,6 +122,61 @@ def _bind(check: Check, fn: Revision, options: Mapping[str, int | str]) -> Calla
     return functools.partial(fn, **{**check.options, **options})
 
 
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    """What a selection asks for beyond the profile: checks turned on, off, kept, and their options."""
+
+    enable: set[str]
+    disable: set[str]
+    only: set[str] | None
+    options: dict[str, Mapping[str, int | str]]
+
+    def verify(self, known: set[str]) -> None:
+        for name in sorted((self.enable | self.disable | set(self.options) | (self.only or set())) - known):
+            raise ConfigurationError(f'no such check: "{name}" (see `podsec checks`)')
+
+    def wanted(self, c: Check) -> bool:
+        return c.id not in self.disable and (self.only is None or c.id in self.only)
+
+    def own(self, c: Check) -> bool:
+        """A check of podsec's own that runs: on by default, or asked for, and not removed."""
+        asked = c.id in self.enable or c.id in self.options or (self.only is not None and c.id in self.only)
+        return c.level is CheckLevel.HARDENED and (c.default_on or asked) and self.wanted(c)
+
+
+def _pss_order(running: list[tuple[Check, Revision]]) -> list[tuple[Check, Revision]]:
+    """The PSS checks that run, without those a running check replaces, in PSA's order."""
+    replaced = {old for c, _ in running for old in c.overrides}
+    order = {CheckLevel.BASELINE: 0, CheckLevel.RESTRICTED: 1}
+    return sorted(
+        ((c, fn) for c, fn in running if c.id not in replaced), key=lambda s: (order[s[0].level], s[0].id.encode())
+    )
+
+
+def _lineages(
+    running: list[tuple[Check, Revision]],
+    in_profile: list[tuple[Check, Revision]],
+    options: Mapping[str, Mapping[str, int | str]],
+) -> tuple[Selected, ...]:
+    """Each running check with its options bound and the checks it replaces at this version."""
+    by_id = {c.id: (c, fn) for c, fn in in_profile}
+    return tuple(
+        Selected(c, _bind(c, fn, options.get(c.id, {})), tuple(by_id[old] for old in c.overrides if old in by_id))
+        for c, fn in running
+    )
+
+
+def _target(
+    level: Level | Profile, version: PolicyVersion, latest_is: Version | None
+) -> tuple[Profile | None, Level, Version]:
+    """(the profile, None for a bare PSS level; the PSS level inside it; the version evaluated)."""
+    profile = level if isinstance(level, Profile) else None
+    pss = profile.pss_level if profile else level
+    assert isinstance(pss, Level)
+    newest = min(NEWEST, latest_is) if latest_is else NEWEST
+    return profile, pss, version.clamp(newest)
+
+
 def select(
     level: Level | Profile,
     version: PolicyVersion,
@@ -144,48 +199,19 @@ def select(
     resolved, so ignoring ``capabilities_restricted`` leaves ``capabilities_baseline``
     running. Each check keeps the checks it replaces as its lineage (`Selected`).
     """
-    profile = level if isinstance(level, Profile) else None
-    pss = profile.pss_level if profile else level
-    assert isinstance(pss, Level)
-    newest = min(NEWEST, latest_is) if latest_is else NEWEST
-    at = version.clamp(newest)
+    profile, pss, at = _target(level, version, latest_is)
     checks = tuple(checks)
-    enable, disable, options = set(enable), set(disable), dict(options or {})
-    chosen = None if only is None else set(only)
-    known = {c.id for c in checks}
-    for name in sorted((enable | disable | set(options) | (chosen or set())) - known):
-        raise ConfigurationError(f'no such check: "{name}" (see `podsec checks`)')
-
-    def wanted(c: Check) -> bool:
-        return c.id not in disable and (chosen is None or c.id in chosen)
-
+    choice = _Choice(set(enable), set(disable), None if only is None else set(only), dict(options or {}))
+    choice.verify({c.id for c in checks})
     in_profile = [(c, fn) for c in checks if c.level in pss.check_levels and (fn := c.revision_at(at))]
-    running = [(c, fn) for c, fn in in_profile if wanted(c)]
-    replaced = {old for c, _ in running for old in c.overrides}
-    pss_checks = [(c, fn) for c, fn in running if c.id not in replaced]
-    order = {CheckLevel.BASELINE: 0, CheckLevel.RESTRICTED: 1}
-    pss_checks.sort(key=lambda s: (order[s[0].level], s[0].id.encode()))
-    own: list[tuple[Check, Revision]] = []
-    beyond: list[Check] = []
+    running = _pss_order([(c, fn) for c, fn in in_profile if choice.wanted(c)])
+    beyond: tuple[Check, ...] = ()  # hardened checks evaluated by podsec.beyond, not on pods
     if profile is Profile.HARDENED:
-        for c in checks:
-            on = c.default_on or c.id in enable or c.id in options or (chosen is not None and c.id in chosen)
-            if c.level is not CheckLevel.HARDENED or not on or not wanted(c):
-                continue
-            if c.scope is not Scope.POD:
-                beyond.append(c)
-            elif (fn := c.revision_at(at)) is not None:
-                own.append((c, fn))
-    by_id = {c.id: (c, fn) for c, fn in in_profile}
-    selected = tuple(
-        Selected(
-            c,
-            _bind(c, fn, options.get(c.id, {})),
-            tuple(by_id[old] for old in c.overrides if old in by_id),
-        )
-        for c, fn in (*pss_checks, *own)
-    )
-    return Policy(pss, version, at, selected, profile, tuple(beyond))
+        own = [c for c in checks if choice.own(c)]
+        running += [(c, fn) for c in own if c.scope is Scope.POD and (fn := c.revision_at(at)) is not None]
+        beyond = tuple(c for c in own if c.scope is not Scope.POD)
+    selected = _lineages(running, in_profile, choice.options)
+    return Policy(pss, version, at, selected, profile, beyond)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ and each check decides what unset means, as Pod Security Admission does.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
@@ -137,23 +137,46 @@ _POD_ONLY_NAMES = (*(n for _, n in POD_ONLY_FIELDS), "supplementalGroupsPolicy",
 _CONTAINER_ONLY_NAMES = tuple(n for _, n in CONTAINER_ONLY_FIELDS)
 
 
+def _profile(raw: Any) -> ProfileOption:
+    return ProfileOption(raw.get("type") or "", raw.get("localhostProfile"))
+
+
+def _se_linux(raw: Any) -> SELinuxOptions:
+    return SELinuxOptions(*(raw.get(k) or "" for k in ("user", "role", "type", "level")))
+
+
+def _windows(raw: Any) -> WindowsOptions:
+    return WindowsOptions(raw.get("hostProcess"), raw.get("runAsUserName"))
+
+
+def _capabilities(raw: Any) -> Capabilities:
+    return Capabilities(tuple(c or "" for c in raw.get("add") or ()), tuple(c or "" for c in raw.get("drop") or ()))
+
+
+def _groups(raw: Any) -> tuple[int, ...]:
+    return tuple(int(g) for g in raw if g is not None)
+
+
+def _sysctls(raw: Any) -> tuple[str, ...]:
+    return tuple((s or {}).get("name") or "" for s in raw)
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "seccompProfile": _profile,
+    "appArmorProfile": _profile,
+    "seLinuxOptions": _se_linux,
+    "windowsOptions": _windows,
+    "capabilities": _capabilities,
+    "supplementalGroups": _groups,
+    "sysctls": _sysctls,
+}
+
+
 def _convert(name: str, raw: Any) -> Any:
     """Turn a validated raw field into its model value."""
-    if name in ("seccompProfile", "appArmorProfile"):
-        return ProfileOption(raw.get("type") or "", raw.get("localhostProfile"))
-    if name == "seLinuxOptions":
-        return SELinuxOptions(*(raw.get(k) or "" for k in ("user", "role", "type", "level")))
-    if name == "windowsOptions":
-        return WindowsOptions(raw.get("hostProcess"), raw.get("runAsUserName"))
-    if name == "capabilities":
-        return Capabilities(
-            tuple(c or "" for c in raw.get("add") or ()),
-            tuple(c or "" for c in raw.get("drop") or ()),
-        )
-    if name == "supplementalGroups":
-        return tuple(int(g) for g in raw if g is not None)
-    if name == "sysctls":
-        return tuple((s or {}).get("name") or "" for s in raw)
+    convert = _CONVERT.get(name)
+    if convert is not None:
+        return convert(raw)
     if isinstance(raw, float):
         return int(raw)
     return raw
