@@ -57,9 +57,8 @@ def _containers(obj: Any, reviewer: Reviewer) -> int:
     return count
 
 
-async def _read(state: State, scope: Scope, receive: Receive) -> bytes:
-    """The request body: JSON content type, within max_body and the body budget. The caller gives
-    the bytes back to the budget. A body that does not arrive in time is the guard's to drop."""
+def _body_headers(scope: Scope) -> tuple[bytes, bytes | None, bytes | None]:
+    """The request's Content-Type (b"" when absent), Content-Length and Content-Encoding."""
     ctype, length, encoding = b"", None, None
     for name, value in scope["headers"]:
         if name == b"content-type":
@@ -68,6 +67,13 @@ async def _read(state: State, scope: Scope, receive: Receive) -> bytes:
             length = value
         elif name == b"content-encoding":
             encoding = value
+    return ctype, length, encoding
+
+
+async def _read(state: State, scope: Scope, receive: Receive) -> bytes:
+    """The request body: JSON content type, within max_body and the body budget. The caller gives
+    the bytes back to the budget. A body that does not arrive in time is the guard's to drop."""
+    ctype, length, encoding = _body_headers(scope)
     if encoding is not None and encoding.strip().lower() != b"identity":  # never inflated: a bomb
         text = bounded(encoding.decode("latin-1"), 64)
         raise Refusal(415, f"Content-Encoding {text} is not accepted: the API server sends reviews uncompressed")

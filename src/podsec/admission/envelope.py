@@ -71,6 +71,12 @@ def parse(body: Any) -> Request:
     assert isinstance(request, dict)
     if request.get("operation") not in ("CREATE", "UPDATE", "DELETE", "CONNECT"):
         raise ReviewError(f"unknown operation {echo(request.get('operation'))}")
+    _check_types(request)
+    return _typed(uid, request)
+
+
+def _check_types(request: Mapping[str, Any]) -> None:
+    """ReviewError for the first field the webhook reads that has not its Kubernetes type."""
     for key, expected, what in _TYPES:
         value = request.get(key)
         if value is not None and not isinstance(value, expected):
@@ -78,7 +84,6 @@ def parse(body: Any) -> Request:
     username = (request.get("userInfo") or {}).get("username")
     if username is not None and not isinstance(username, str):  # PSA's exemptions compare it
         raise ReviewError(f"request.userInfo.username: expected a string, got {echo(username)}")
-    return _typed(uid, request)
 
 
 def _typed(uid: str, request: Mapping[str, Any]) -> Request:
