@@ -116,18 +116,8 @@ def response(
     patch: str | None = None,
     patchType: str | None = None,
 ) -> dict[str, Any]:
-    """An AdmissionReview response; empty fields are left out."""
-    body: dict[str, Any] = {"uid": uid, "allowed": allowed}
-    if status:
-        body["status"] = status
-    if warnings:
-        body["warnings"] = warnings
-    if auditAnnotations:
-        body["auditAnnotations"] = auditAnnotations
-    if patch:
-        body["patch"] = patch
-        body["patchType"] = patchType
-    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": body}
+    """An AdmissionReview response; empty fields are left out (a patch is a JSONPatch: v1's only type)."""
+    return Response(allowed, status, warnings, auditAnnotations, patch).render(uid)
 
 
 @dataclass(slots=True)
@@ -161,12 +151,15 @@ class Response:
     patch: str | None = None  # a base64 JSON Patch (mutation)
 
     def render(self, uid: str) -> dict[str, Any]:
-        return response(
-            uid,
-            self.allowed,
-            status=self.status,
-            warnings=self.warnings,
-            auditAnnotations=self.audit,
-            patch=self.patch,
-            patchType="JSONPatch" if self.patch else None,
-        )
+        """The AdmissionReview; empty fields are left out."""
+        body: dict[str, Any] = {"uid": uid, "allowed": self.allowed}
+        if self.status:
+            body["status"] = self.status
+        if self.warnings:
+            body["warnings"] = self.warnings
+        if self.audit:
+            body["auditAnnotations"] = self.audit
+        if self.patch:
+            body["patch"] = self.patch
+            body["patchType"] = "JSONPatch"
+        return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": body}
