@@ -60,8 +60,8 @@ class Finding:
         o = self.object
         return {
             "check": self.check.id,
-            "severity": self.severity.value,
-            "level": self.level.value,
+            "severity": str(self.severity),
+            "level": str(self.level),
             "object": {"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name},
             "pod": self.pod,
             "container": self.container,
@@ -192,7 +192,7 @@ class Summary:
             self.suppressed += len(obj.suppressed)
             self.baselined += len(obj.baselined)
             for f in obj.findings:
-                self.by_severity[f.severity.value] = self.by_severity.get(f.severity.value, 0) + 1
+                self.by_severity[str(f.severity)] = self.by_severity.get(str(f.severity), 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -216,7 +216,7 @@ class HtmlReporter(Collecting):
         file = relative(f.file, self._run.base_dir) or "-"
         where = f"{file}:{f.line}" + (f":{f.column}" if f.column else "") if f.line else file
         texts = (
-            f.severity.value,
+            str(f.severity),
             f.check.id,
             object_label(f),
             f.container or "",
@@ -233,7 +233,7 @@ class HtmlReporter(Collecting):
             (f for obj in seen.objects for f in obj.findings),
             key=lambda f: (severity_rank(f.severity), relative(f.file, self._run.base_dir) or "", f.line or 0),
         )  # the most severe first
-        by_sev = Counter(f.severity.value for f in findings)
+        by_sev = Counter(str(f.severity) for f in findings)
         by_check = Counter(f.check.id for f in findings).most_common()
         by_ns = Counter(f.object.namespace or "(none)" for f in findings).most_common()
         by_file = Counter(relative(f.file, self._run.base_dir) or "-" for f in findings).most_common()

@@ -117,7 +117,7 @@ class SarifReporter(Collecting):
             "message": {"text": message},
             "locations": [loc],
             "partialFingerprints": {"podsecFinding/v2": fingerprint(f)},
-            "properties": {"severity": f.severity.value, "field": format_path(f.field), "location": f.location},
+            "properties": {"severity": str(f.severity), "field": format_path(f.field), "location": f.location},
         }
         if f.check.id in index:
             result["ruleIndex"] = index[f.check.id]
