@@ -31,14 +31,13 @@ from typing import Any
 from podsec import evaluate
 from podsec.analysis import netpol, psp
 from podsec.analysis.selectors import Problem
-from podsec.checks import legacy, network
-from podsec.checks import Check
+from podsec.checks import Check, legacy, network
 from podsec.evaluate import Context
 from podsec.exemptions import Exemption
 from podsec.findings import FileResult, Finding, InputError, ObjectResult, Suppressed
 from podsec.model import schema
+from podsec.model.objects import ObjectRef
 from podsec.model.paths import Path, format_path, locate
-from podsec.model.workloads import ObjectRef
 
 KINDS = netpol.KINDS | {"Namespace", "PodSecurityPolicy"}
 """Kinds a scan must read in full when these checks run (the others are only peeked at)."""
@@ -102,7 +101,7 @@ class Facts:
             ref = ObjectRef(member.api_version, member.kind, member.namespace, member.name)
             check = network.DEFAULT_DENY_INGRESS
             finding = Finding(
-                check.id, check.severity.value, check.level.value, ref, None, None, "metadata.namespace", file,
+                check, check.severity, check.level, ref, None, None, ("metadata", "namespace"), file,
                 member.line, member.column, "field", "",
             )  # fmt: skip
             exempt = tuple(e for e in ctx.exemptions if e.covers_object(ref))
@@ -241,7 +240,7 @@ def complete(results: Iterable[FileResult], ctx: Context) -> Iterator[FileResult
     active = _active(ctx)
     merged = Facts()
     for result in results:
-        if result.facts is not None:
+        if isinstance(result.facts, Facts):
             merged.merge(result.facts)
             result.facts = None
         yield result
@@ -271,12 +270,12 @@ def namespace_results(facts: Facts, ctx: Context) -> Iterator[FileResult]:
             f = replace(
                 anchor.finding,
                 object=ref,
-                field="",
+                field=(),
                 location="parent",
                 missing=None,
-                check=check.id,
-                severity=ctx.severity.get(check.id, check.severity).value,
-                level=check.level.value,
+                check=check,
+                severity=ctx.severity.get(check.id, check.severity),
+                level=check.level,
                 message=_deny_message(iso, direction, check),
             )
             exemption = next((e for e in exempting if e.covers(check.id, None, None) and not _expired(e, ctx)), None)

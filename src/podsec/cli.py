@@ -16,7 +16,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
 from podsec import __version__, baseline, beyond, catalog, docs, engine, exemptions, explain, inventory, scan
-from podsec.checks import ALL_CHECKS, Check, Rule, Severity
+from podsec.checks import ALL_CHECKS, Check, CheckLevel, Rule, Severity
 from podsec.config import Config, ConfigError, load, verify_ids
 from podsec.evaluate import Context
 from podsec.findings import (
@@ -401,7 +401,7 @@ def _check_args(p: argparse.ArgumentParser) -> None:
     """The checks to run, as scan chooses them (``audit``, ``monitor``)."""
     p.add_argument(
         "--profile",
-        choices=[profile.value for profile in engine.Profile],
+        choices=[profile.value for profile in SCAN_PROFILES],
         help="baseline or restricted (Pod Security Standards, exactly), or hardened: restricted plus podsec's "
         "own checks (default: hardened)",
     )
@@ -552,11 +552,9 @@ class Evaluation:
     fail_on: Severity | None
 
     @property
-    def checks(self) -> tuple[Check, ...]:
-        """Every check evaluated on each object (built-in and policy)."""
-        extra = self.policies.checks if self.policies else ()
-        disabled = self.policies.disabled if self.policies else frozenset()
-        return (*(s.check for s in self.policy.checks), *(c for c in extra if c.id not in disabled))
+    def checks(self) -> tuple[Rule, ...]:
+        """Every check and rule evaluated on each object (built-in and policy)."""
+        return (*(s.check for s in self.policy.checks), *(self.policies.running if self.policies else ()))
 
 
 def evaluation(args: argparse.Namespace, config: Config) -> Evaluation | None:
@@ -573,10 +571,11 @@ def evaluation(args: argparse.Namespace, config: Config) -> Evaluation | None:
         exemptions=config.exemptions,
         annotation_exemptions=config.annotation_exemptions and not args.no_annotation_exemptions,
         today=date.today(),
-        policies=policies,
+        rules=(policies,) if policies is not None else (),
+        describe=explain.describe,
         ignore=frozenset(ignored),
         debug=args.debug,
-        known_checks=frozenset(c.id for c in (*ALL_CHECKS, *extra)),
+        known_checks=frozenset(c.id for c in (*catalog.BUILTIN, *extra)),
     )
     return Evaluation(ctx, policy, policies, _fail_on(args, config))
 
@@ -1019,7 +1018,7 @@ def _rbac(args: argparse.Namespace, config: Config) -> int:
         print("podsec: error: --select and --ignore leave no rbac check to run", file=sys.stderr)
         return EXIT_ERROR
     baseline_file, accepted = _accepted(args, config)
-    policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None))
+    policy = engine.select(Profile.HARDENED, PolicyVersion(None))
     ctx = Context(
         policy,
         kinds,

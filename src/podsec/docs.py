@@ -67,7 +67,7 @@ def run_example(check: Check, manifest: str) -> list[Finding]:
     if check.scope is not Scope.POD:
         from podsec import beyond
 
-        policy = engine.select(engine.Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
+        policy = engine.select(Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
         context = Context(policy, KindTable())
         results = beyond.complete([pipeline.scan_bytes(manifest.encode(), "example.yaml", context)], context)
         return [f for r in results for obj in r.objects for f in obj.findings if f.check.id == check.id]
@@ -88,7 +88,7 @@ def _run_rbac_example(check: Check, manifest: str) -> list[Finding]:
     inv = inventory.from_bytes(manifest.encode(), "example.yaml")
     inv.add_defaults()
     access = rbac.analyze(inv.authorizer(), inv.enforce_levels(), version=engine.NEWEST)
-    context = Context(engine.select(engine.Profile.HARDENED, PolicyVersion(None)), KindTable())
+    context = Context(engine.select(Profile.HARDENED, PolicyVersion(None)), KindTable())
     results = rbac_report.findings(inv, access, context)
     return [f for r in results for obj in r.objects for f in obj.findings if f.check.id == check.id]
 
@@ -240,7 +240,7 @@ def _hardened_table() -> str:
         f"| [`{c.id}`](docs/checks/{c.id}.md) | {c.severity.value} | {c.platform.value} | "
         f"{c.title}{'' if c.default_on else ' (off by default)'} |"
         for c in ALL_CHECKS
-        if c.level is CheckLevel.HARDENED
+        if c.level is CheckLevel.HARDENED and c.scope is Scope.POD  # the others have their own README sections
     ]
     return "\n".join(["| check | severity | platform | title |", "| --- | --- | --- | --- |", *rows])
 

@@ -205,13 +205,22 @@ def select(
     choice.verify({c.id for c in checks})
     in_profile = [(c, fn) for c in checks if c.level in pss.check_levels and (fn := c.revision_at(at))]
     running = _pss_order([(c, fn) for c, fn in in_profile if choice.wanted(c)])
-    beyond: tuple[Check, ...] = ()  # hardened checks evaluated by podsec.beyond, not on pods
+    beyond: tuple[Check, ...] = ()
     if profile is Profile.HARDENED:
-        own = [c for c in checks if choice.own(c)]
-        running += [(c, fn) for c in own if c.scope is Scope.POD and (fn := c.revision_at(at)) is not None]
-        beyond = tuple(c for c in own if c.scope is not Scope.POD)
+        own, beyond = _own(checks, choice, at)
+        running += own
     selected = _lineages(running, in_profile, choice.options)
     return Policy(pss, version, at, selected, profile, beyond)
+
+
+def _own(
+    checks: Sequence[Check], choice: _Choice, at: Version
+) -> tuple[list[tuple[Check, Revision]], tuple[Check, ...]]:
+    """podsec's own checks that run: those of pods at ``at``, and those `podsec.beyond` evaluates
+    on other objects and namespaces."""
+    own = [c for c in checks if choice.own(c)]
+    on_pods = [(c, fn) for c in own if c.scope is Scope.POD and (fn := c.revision_at(at)) is not None]
+    return on_pods, tuple(c for c in own if c.scope is not Scope.POD)
 
 
 @dataclass(frozen=True, slots=True)

@@ -351,14 +351,14 @@ def object_findings(
     kept: list[Finding] = []
     suppressed: list[Suppressed] = []
     for f in findings:
-        match = exempter.match(f.check, None, None)
+        match = exempter.match(f.check.id, None, None)
         if match is None:
             kept.append(f)
         else:
             suppressed.append(Suppressed(f, match))
     kept += _expired_findings(exempter, b)
     if ctx.ignore:
-        kept = [f for f in kept if f.check not in ctx.ignore]
+        kept = [f for f in kept if f.check.id not in ctx.ignore]
     return ObjectResult(
         ref, file, object_line, tuple(kept), (), tuple(suppressed), tuple(errors), carries_pod=False, counted=False
     )

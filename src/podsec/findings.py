@@ -10,15 +10,12 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from podsec.checks import CheckLevel, Rule, Severity
 from podsec.exemptions import Exemption
 from podsec.model.objects import ObjectRef
 from podsec.model.paths import Path, format_path
-
-if TYPE_CHECKING:
-    from podsec.beyond import Facts
 
 LocationKind = Literal["field", "parent"]
 
@@ -161,7 +158,8 @@ class FileResult:
     baselined_errors: list[InputError] = field(default_factory=list)  # accepted by the baseline: never failing
     documents: int = 0  # YAML documents with content
     podless: int = 0  # of them, those that held no pod (and were not errors)
-    facts: Facts | None = None  # what the analyses beyond the pod need from this file (podsec.beyond)
+    # what the analyses beyond the pod need from this file (a podsec.beyond.Facts: the core does not know it)
+    facts: object | None = None
 
 
 @dataclass(slots=True)

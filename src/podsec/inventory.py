@@ -19,8 +19,9 @@ from podsec.admission.labels import PSA, policy_for
 from podsec.analysis import psp, rbac
 from podsec.beyond import problem_errors
 from podsec.findings import InputError
+from podsec.model.objects import ObjectRef
 from podsec.model.standards import Level
-from podsec.model.workloads import KindTable, ObjectRef
+from podsec.model.workloads import KindTable
 from podsec.sources.files import Exclude, Located, Member, Walk, missing, read_objects, read_target
 
 DEFAULT_ROLES = "bootstrap-clusterroles.json"

@@ -27,7 +27,9 @@ def scan_bytes(data: bytes, name: str, ctx: Context, relocate: Relocate | None =
     counts = Counts()
     with_pod: set[int] = set()
     try:
-        for item in read_objects(data, name, ctx.kinds, every=every, counts=counts, also=also, members=facts is not None):
+        for item in read_objects(
+            data, name, ctx.kinds, every=every, counts=counts, also=also, members=facts is not None
+        ):
             if isinstance(item, InputError):
                 result.errors.append(item)
                 continue

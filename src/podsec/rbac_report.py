@@ -13,8 +13,7 @@ from typing import Any, TextIO
 from podsec import evaluate
 from podsec.analysis import rbac
 from podsec.analysis.rbac import Access, Grant, PrivilegedRunner
-from podsec.checks import access
-from podsec.checks import Check
+from podsec.checks import Check, access
 from podsec.evaluate import Context
 from podsec.findings import FileResult, ObjectResult
 from podsec.inventory import Inventory

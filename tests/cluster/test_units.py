@@ -11,8 +11,8 @@ import pytest
 from podsec.cluster import psaconfig, readiness
 from podsec.cluster.api import RateLimiter
 from podsec.cluster.reports import MAX_REPORT_BYTES, bounded
+from podsec.model.objects import ObjectRef
 from podsec.model.standards import Level, PolicyVersion
-from podsec.model.workloads import ObjectRef
 
 
 def _result(i: int, status: str, severity: str, message: str) -> dict[str, object]:

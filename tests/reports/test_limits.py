@@ -10,8 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from podsec.checks import ALL_CHECKS
-from podsec.checks import Scope
+from podsec.checks import ALL_CHECKS, Scope
 from podsec.cli import main
 from podsec.reporters.base import severity_rank
 from podsec.reporters.sarif import SARIF_MAX_BYTES, SARIF_MAX_RESULTS, _fit

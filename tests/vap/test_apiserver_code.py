@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from podsec import docs
+from podsec import docs, kyaml
 from podsec.model import pod as podmodel
 from podsec.model.standards import PolicyVersion
-from podsec import kyaml
 from podsec.vap import admission, generate, inputs, policy
 from tests.checks import test_hardened_checks as hardened_cases
 from tests.kube.oracle import Oracle, running

@@ -14,15 +14,13 @@ from typing import Any
 
 import pytest
 
-from podsec import docs, engine
-from podsec.checks import ALL_CHECKS
-from podsec.checks import CheckLevel, Scope, Severity
+from podsec import docs, engine, kyaml
+from podsec.checks import ALL_CHECKS, CheckLevel, Scope, Severity
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import InputError, ObjectResult
 from podsec.model import pod as podmodel
-from podsec.model.standards import Level, PolicyVersion
+from podsec.model.standards import Level, PolicyVersion, Profile
 from podsec.model.workloads import KindTable
-from podsec import kyaml
 from podsec.sources.files import read_objects
 from podsec.vap import admission, generate, inputs, policy, served
 from tests.checks import test_hardened_checks as hardened_cases
@@ -100,7 +98,7 @@ def _podsec(
     (source,) = KindTable().pod_sources(obj)
     options = {"runAsUserMinimum": {"minimum": minimum}} if minimum is not None else None
     selected = engine.select(
-        engine.Profile(profile), PolicyVersion(None), enable=enable, options=options, disable=disable, only=only
+        Profile(profile), PolicyVersion(None), enable=enable, options=options, disable=disable, only=only
     )
     results = engine.evaluate(podmodel.build_pod(obj, source), selected)
     if profile != "hardened":
@@ -301,7 +299,7 @@ def test_every_corpus_object(corpus: pathlib.Path) -> None:
     kinds = KindTable()
     catalog = served.Catalog(NEWEST)
     counts: Counter[str] = Counter()
-    context = Context(engine.select(engine.Profile.HARDENED, PolicyVersion(None)), kinds)
+    context = Context(engine.select(Profile.HARDENED, PolicyVersion(None)), kinds)
     for path, line, item in _corpus_objects(corpus):
         if isinstance(item, InputError):
             counts["unreadable: an input error in podsec scan"] += 1

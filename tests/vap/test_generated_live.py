@@ -34,8 +34,8 @@ from typing import Any
 
 import pytest
 
-from podsec.model.standards import PolicyVersion
 from podsec import kyaml
+from podsec.model.standards import PolicyVersion
 from podsec.vap import generate, inputs
 from tests.kube import corpus as corpus_mod
 from tests.kube.conftest import corpus_objects  # noqa: F401 - the session fixture

@@ -26,8 +26,8 @@ from podsec.cluster.psaconfig import PsaConfig
 from podsec.cluster.readiness import Readiness, Subject
 from podsec.evaluate import Context
 from podsec.findings import InputError, ObjectResult
+from podsec.model.objects import ObjectRef
 from podsec.model.standards import Level, PolicyVersion, Version
-from podsec.model.workloads import ObjectRef
 
 
 @dataclass(frozen=True, slots=True)

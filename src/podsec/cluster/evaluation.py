@@ -6,7 +6,7 @@ asks about out. Nothing else in `podsec.cluster` evaluates.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,9 +14,9 @@ from podsec import engine
 from podsec.cluster import projection
 from podsec.evaluate import Context, evaluate_object, prepare
 from podsec.findings import InputError, ObjectResult
+from podsec.model.objects import ObjectRef
 from podsec.model.pod import PodSource
 from podsec.model.standards import Level, PolicyVersion, Version
-from podsec.model.workloads import ObjectRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class Evaluator:
     def add_level(self, name: str, policy: engine.Policy) -> None:
         self.levels.setdefault(name, policy)
 
-    def sources(self, obj: Mapping[str, Any]) -> list[PodSource]:
+    def sources(self, obj: Mapping[str, Any]) -> Sequence[PodSource]:
         return self.ctx.kinds.pod_sources(obj)
 
     def evaluate(self, obj: Mapping[str, Any], *, file: str) -> Evaluated:

@@ -34,8 +34,8 @@ from podsec.cluster.evaluation import Evaluator, level_policy
 from podsec.cluster.metrics import MonitorMetrics
 from podsec.cluster.psaconfig import PsaConfig
 from podsec.evaluate import Context
+from podsec.model.objects import ObjectRef
 from podsec.model.standards import Level, PolicyVersion, Version
-from podsec.model.workloads import ObjectRef
 
 LOG = logging.getLogger("podsec.monitor")
 NAMESPACES = discovery.Resource("", "v1", "Namespace", "namespaces", False, frozenset({"list", "watch"}))
@@ -327,7 +327,7 @@ class Monitor:
             evaluated.key,
             dict(evaluated.verdicts),
             evaluated.runtime_classes,
-            tuple(sorted({(f.level, f.check) for f in result.findings})),
+            tuple(sorted({(str(f.level), f.check.id) for f in result.findings})),
         )
 
     def _standing(self, owner: Entry | None) -> Verdicts | None:

@@ -23,8 +23,8 @@ from typing import Any
 
 from podsec.admission.labels import MODES, PSA, ModePolicy, NamespacePolicy, policy_for
 from podsec.cluster.psaconfig import PsaConfig
+from podsec.model.objects import ObjectRef
 from podsec.model.standards import Level, PolicyVersion
-from podsec.model.workloads import ObjectRef
 
 POD_MAKER = {
     "Deployment": "ReplicaSet",

@@ -35,6 +35,14 @@ class Level(StrEnum):
         """The levels of the checks this level runs (restricted includes baseline)."""
         return _PSS_CHECK_LEVELS[self]
 
+    @property
+    def strictness(self) -> int:
+        """0 for privileged, the least strict."""
+        return _LEVEL_STRICTNESS[self]
+
+
+_LEVEL_STRICTNESS = {level: i for i, level in enumerate(Level)}
+
 
 _PSS_CHECK_LEVELS = {
     Level.PRIVILEGED: frozenset[CheckLevel](),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -10,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from podsec import __version__
-from podsec.checks import Check, CheckLevel, Severity, Violation
+from podsec.checks import CheckLevel, Rule, Severity
 from podsec.findings import EXIT_ERROR, FileResult, Finding, InputError, ObjectResult, Summary, exit_code
-from podsec.model.workloads import ObjectRef
+from podsec.model.objects import ObjectRef
 from podsec.reporters import REPORTERS, RunInfo
 from podsec.vap import celenv, k8slib
 from podsec.vap.admission import Cluster, Decision, Outcome, admit, denial_text, warning_text
@@ -99,17 +100,14 @@ def run(args: argparse.Namespace) -> int:
     return _test(args)
 
 
-def _policy_check(name: str) -> Check:
-    def never(*_: object) -> list[Violation]:
-        return []
-
-    return Check(
+@functools.cache
+def _policy_rule(name: str) -> Rule:
+    """A policy's findings come from this rule (a rule, not a check: it is not evaluated on pods)."""
+    return Rule(
         id=name,
         level=CheckLevel.POLICY,
         title=f"ValidatingAdmissionPolicy {name}",
         severity=Severity.ERROR,
-        revisions=(((1, 0), never),),
-        describe=lambda vs: ("", ""),
         rationale=f"The ValidatingAdmissionPolicy {name} and its bindings, evaluated as the API server does.",
         remediation="Change the resource so that the policy admits it, or change the policy.",
     )
@@ -136,13 +134,13 @@ def findings(resource: Resource, outcome: Outcome) -> list[Finding]:
     for d, action, text in entries:
         out.append(
             Finding(
-                check=d.policy,
-                severity=_SEVERITY[action].value,
-                level=CheckLevel.POLICY.value,
+                check=_policy_rule(d.policy),
+                severity=_SEVERITY[action],
+                level=CheckLevel.POLICY,
                 object=ref,
                 pod=None,
                 container=None,
-                field="",
+                field=(),
                 file=resource.file,
                 line=resource.line,
                 column=None,
@@ -189,7 +187,7 @@ def _test(args: argparse.Namespace) -> int:
     run_info = RunInfo(
         profile=f"ValidatingAdmissionPolicy, Kubernetes {label}",
         evaluated=label,
-        checks=tuple(_policy_check(p.name) for p in inputs.policies),
+        checks=tuple(_policy_rule(p.name) for p in inputs.policies),
         started=float(os.environ.get("SOURCE_DATE_EPOCH") or time.time()),
         base_dir=os.getcwd(),
         tool_version=__version__,

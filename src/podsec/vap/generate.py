@@ -28,11 +28,10 @@ from typing import Any
 import yaml
 
 from podsec import engine
-from podsec.checks import ALL_CHECKS
-from podsec.checks import CheckLevel, Scope, Severity
+from podsec.checks import ALL_CHECKS, CheckLevel, Scope, Severity
 from podsec.config import ConfigError, load
 from podsec.engine import NEWEST as PSS_NEWEST
-from podsec.model.standards import PolicyVersion
+from podsec.model.standards import PolicyVersion, Profile
 from podsec.vap import celenv, hardened_cel, pss_cel
 
 OLDEST: celenv.Version = (1, 30)
@@ -180,7 +179,7 @@ def checks(
     chosen = None if only is None else set(only)
     ignored = set(disable)
     policy = engine.select(
-        engine.Profile(profile), PolicyVersion(None), enable=enable, disable=ignored, only=chosen, options=options
+        Profile(profile), PolicyVersion(None), enable=enable, disable=ignored, only=chosen, options=options
     )
 
     def wanted(check_id: str) -> bool:

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from podsec.checks import api_validation, dangerous_capabilities, identity, isolation
-from podsec.checks import Check, Platform
+from podsec.checks import Check, Platform, api_validation, dangerous_capabilities, identity, isolation
 from podsec.model import pod as podmodel
 from podsec.model import security
 from podsec.model.security import CONTAINER_ONLY_FIELDS, POD_ONLY_FIELDS, SHARED_FIELDS

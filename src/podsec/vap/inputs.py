@@ -64,7 +64,7 @@ class Inputs:
     catalog: served.Catalog = field(default_factory=lambda: served.Catalog(celenv.NEWEST))
 
 
-def _read(paths: Sequence[str], inputs: Inputs) -> Iterable[tuple[Mapping[str, Any], str, int]]:
+def _read(paths: Sequence[str], inputs: Inputs) -> Iterable[tuple[Mapping[str, Any], str, int | None]]:
     inputs.errors.extend(missing(paths))
     for target in discover(paths):
         inputs.files.append(target.name)
@@ -91,7 +91,7 @@ def load(
 ) -> Inputs:
     inputs = Inputs()
     crds: list[Mapping[str, Any]] = []
-    resource_docs: list[tuple[Mapping[str, Any], str, int]] = []
+    resource_docs: list[tuple[Mapping[str, Any], str, int | None]] = []
     for paths, is_resource in ((policy_paths, False), (resource_paths, True)):
         for obj, file, line in _read(paths, inputs):
             origin = Origin(file, line)
@@ -160,7 +160,7 @@ def _group_version(api_version: str) -> tuple[str, str]:
     return group, version
 
 
-def _resource(obj: Mapping[str, Any], file: str, line: int, catalog: served.Catalog) -> Resource:
+def _resource(obj: Mapping[str, Any], file: str, line: int | None, catalog: served.Catalog) -> Resource:
     if obj.get("kind") == "AdmissionReview" and str(obj.get("apiVersion", "")).startswith("admission.k8s.io/"):
         return _review(obj, file, line)
     group, version = _group_version(str(obj.get("apiVersion")))
@@ -200,7 +200,7 @@ def admitted_object(obj: Mapping[str, Any], group: str, kind: str, namespace: st
     return admitted
 
 
-def _review(doc: Mapping[str, Any], file: str, line: int) -> Resource:
+def _review(doc: Mapping[str, Any], file: str, line: int | None) -> Resource:
     req = doc.get("request")
     if not isinstance(req, dict):
         raise ValueError("AdmissionReview has no request")
