@@ -22,10 +22,9 @@ from podsec.analysis import rbac
 from podsec.checks import access, legacy, network
 from podsec.cluster import discovery
 from podsec.cluster.api import Api, ClusterError
-from podsec.engine import Profile
 from podsec.evaluate import Context
 from podsec.findings import InputError, ObjectResult
-from podsec.model.standards import Version
+from podsec.model.standards import Profile, Version
 
 NETWORK_GROUPS = {
     "NetworkPolicy": "networking.k8s.io",

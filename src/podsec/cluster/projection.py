@@ -183,7 +183,7 @@ def violations_key(result: ObjectResult, field_prefixes: tuple[tuple[str, str], 
     """A digest of what ``result`` found, exempted or not, with fields as the pod would read them:
     a pod and its owner's template with equal keys need no report of their own."""
     rows = sorted(
-        (f.check, f.container or "", _relative(stable_field(f), field_prefixes), f.message)
+        (f.check.id, f.container or "", _relative(stable_field(f), field_prefixes), f.message)
         for f in (*result.findings, *(s.finding for s in result.suppressed))
     )
     return hashlib.blake2b(orjson.dumps(rows), digest_size=16).digest()
