@@ -626,28 +626,14 @@ def bad_sarif_limit(args: argparse.Namespace) -> str | None:
 
 
 def _scan(args: argparse.Namespace, config: Config) -> int:
-    checks = _checks_to_run(args, config)
-    if checks is None:
+    chosen = evaluation(args, config)
+    if chosen is None:
         return EXIT_ERROR
-    policy, policies, ignored = checks
-    extra = policies.checks if policies else ()
+    ctx, policy, fail_on = chosen.ctx, chosen.policy, chosen.fail_on
     problem = _bad_numbers(args)
     if problem:
         print(f"podsec: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
-    ctx = Context(
-        policy,
-        KindTable(config.kinds, detect_shapes=config.detect_pod_shapes),
-        severity=config.severity,
-        exemptions=config.exemptions,
-        annotation_exemptions=config.annotation_exemptions and not args.no_annotation_exemptions,
-        today=date.today(),
-        rules=(policies,) if policies is not None else (),
-        describe=explain.describe,
-        ignore=frozenset(ignored),
-        debug=args.debug,
-        known_checks=frozenset(c.id for c in (*catalog.BUILTIN, *extra)),
-    )
     try:
         outputs = _outputs(args)
         started = _started()
@@ -660,14 +646,10 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     baseline_file, accepted = _accepted(args, config)
     if any(fmt == "html" for fmt, _ in outputs):
         ctx = replace(ctx, explain=True)
-    fail_on = _fail_on(args, config)
     run = RunInfo(
         str(policy),
         format_version(policy.evaluated_version),
-        checks=(
-            *(s.check for s in policy.checks),
-            *(policies.running if policies else ()),
-        ),
+        checks=chosen.checks,
         started=started,
         base_dir=os.getcwd(),
         tool_version=__version__,
