@@ -6,6 +6,16 @@ from collections.abc import Sequence
 from enum import Enum
 
 from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
+from podsec.checks._fix import (
+    AddToList,
+    Fix,
+    FixOptions,
+    Replace,
+    Safety,
+    by_owner,
+    manual,
+    removal,
+)
 from podsec.checks._helpers import containers_phrase, of_kind, on_container, owners, qlist, sorted_unique
 
 BASELINE_ALLOWED = frozenset(
@@ -59,6 +69,7 @@ BASELINE = Check(
     + ", ".join(sorted(BASELINE_ALLOWED))
     + " may be added.",
     fields=("spec.containers[*].securityContext.capabilities.add",),
+    fix=removal("remove the added capability", "the workload may use the capability"),
 )
 
 _RESTRICTED_ALLOWED = frozenset({"NET_BIND_SERVICE"})
@@ -89,6 +100,38 @@ def _describe_restricted(vs: Sequence[Violation]) -> tuple[str, str]:
     return "unrestricted capabilities", "; ".join(parts)
 
 
+_DROP_TITLE = 'add "ALL" to capabilities.drop'
+_REMOVE_ADDED = removal("remove the added capability", "the workload may use the capability")
+
+
+def _fix_restricted(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> list[Fix]:
+    """``ALL`` merged into the drop list (an added NET_BIND_SERVICE stays: restricted allows it);
+    a misspelled ``all`` corrected in place; other added capabilities removed only with --unsafe.
+
+    The webhook adds ``ALL`` only to a container that adds nothing and is not privileged."""
+    containers = {c.path: c for c in pod.containers}
+    fixes = list(_REMOVE_ADDED(pod, of_kind(violations, _Kind.ADD), options))
+    for owner in by_owner(of_kind(violations, _Kind.DROP)):
+        c = containers[owner]
+        if pod.is_windows:
+            fixes.append(manual(owner, _DROP_TITLE, "a Linux-only field, and the pod runs on Windows"))
+            continue
+        caps = c.effective.capabilities
+        drop = caps.value.drop if caps.value is not None else ()
+        spelled = [Replace((*caps.path, "drop", i), d, "ALL") for i, d in enumerate(drop) if _is_all(d)]
+        if spelled:
+            fixes.append(Fix(owner, 'spell capabilities.drop "ALL"', Safety.SAFE, (spelled[0],)))
+            continue
+        quiet = c.effective.privileged.value is not True and not (caps.value and caps.value.add)
+        edit = AddToList((*caps.path, "drop"), ("ALL",))
+        fixes.append(Fix(owner, _DROP_TITLE, Safety.SAFE, (edit,), admission=quiet))
+    return fixes
+
+
+def _is_all(name: str) -> bool:
+    return name.strip().upper().removeprefix("CAP_") == "ALL"
+
+
 RESTRICTED = Check(
     id="capabilities_restricted",
     level=CheckLevel.RESTRICTED,
@@ -101,6 +144,7 @@ RESTRICTED = Check(
     remediation='Set securityContext.capabilities.drop: ["ALL"] on every container and add '
     "nothing but NET_BIND_SERVICE.",
     overrides=("capabilities_baseline",),
+    fix=_fix_restricted,
     fields=(
         "spec.containers[*].securityContext.capabilities.drop",
         "spec.containers[*].securityContext.capabilities.add",

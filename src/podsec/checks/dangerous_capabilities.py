@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from podsec.checks._base import Check, CheckLevel, Example, Platform, PodView, Severity, Violation
+from podsec.checks._fix import Fix, FixOptions, Replace, Safety, by_owner, removal
 from podsec.checks._hardened import container_says, detail_describe
 
 DANGEROUS = frozenset(
@@ -44,6 +47,7 @@ DANGEROUS_CHECK = Check(
     "needs it, exempt it with a reason and an expiry date.",
     fields=("spec.containers[*].securityContext.capabilities.add",),
     platform=Platform.LINUX,
+    fix=removal("remove the dangerous capability", "the workload may use the capability"),
     example=Example(
         failing="containers:\n- name: app\n  image: registry.example/app:1.0\n  securityContext:\n"
         "    capabilities:\n      add: [NET_ADMIN]\n",
@@ -63,6 +67,18 @@ def _drop_case(pod: PodView) -> list[Violation]:
     return found
 
 
+def spelled_all(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> list[Fix]:
+    """``all``/``CAP_ALL`` in a drop list becomes ``ALL`` in place (what PSA compares with)."""
+    containers = {c.path: c for c in pod.containers}
+    fixes = []
+    for owner, vs in by_owner(violations).items():
+        drop = containers[owner].effective.capabilities.value
+        olds = drop.drop if drop is not None else ()
+        edits = tuple(Replace(v.path, olds[i], "ALL") for v in vs if isinstance(i := v.path[-1], int))
+        fixes.append(Fix(owner, 'spell capabilities.drop "ALL"', Safety.SAFE, edits))
+    return fixes
+
+
 DROP_CASE = Check(
     id="capabilitiesDropSpelling",
     level=CheckLevel.HARDENED,
@@ -76,6 +92,7 @@ DROP_CASE = Check(
     remediation='Write capabilities.drop: ["ALL"] in upper case.',
     fields=("spec.containers[*].securityContext.capabilities.drop",),
     platform=Platform.LINUX,
+    fix=spelled_all,
     example=Example(
         failing="containers:\n- name: app\n  image: registry.example/app:1.0\n  securityContext:\n"
         "    capabilities:\n      drop: [all]\n",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from podsec.checks._base import Check, CheckLevel, Example, Platform, PodView, Severity, Violation
+from podsec.checks._fix import Fix, FixOptions, Safety, SetDefault, by_owner, manual
 from podsec.checks._hardened import container_says, detail_describe
 
 
@@ -14,6 +17,22 @@ def _v1_0(pod: PodView) -> list[Violation]:
             state = "sets readOnlyRootFilesystem=false" if ro.is_set else "does not set readOnlyRootFilesystem=true"
             found.append(container_says(c, ro.path, state))
     return found
+
+
+_TITLE = "set readOnlyRootFilesystem: true"
+
+
+def _fix(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> list[Fix]:
+    containers = {c.path: c for c in pod.containers}
+    fixes = []
+    for owner in by_owner(violations):
+        ro = containers[owner].effective.read_only_root_filesystem
+        if ro.is_set:
+            fixes.append(manual(owner, _TITLE, "readOnlyRootFilesystem: false is set on purpose"))
+        else:
+            why = "the container may write to its root filesystem: mount an emptyDir where it writes"
+            fixes.append(Fix(owner, _TITLE, Safety.UNSAFE, (SetDefault(ro.path, True),), why))
+    return fixes
 
 
 CHECK = Check(
@@ -29,6 +48,7 @@ CHECK = Check(
     remediation="Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the "
     "application must write (for example /tmp).",
     fields=("spec.containers[*].securityContext.readOnlyRootFilesystem",),
+    fix=_fix,
     platform=Platform.LINUX,
     example=Example(
         failing="containers:\n- name: app\n  image: registry.example/app:1.0\n",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
+from podsec.checks._fix import removal
 from podsec.checks._helpers import on_pod
 
 
@@ -31,4 +32,5 @@ CHECK = Check(
     "host processes, interfaces and shared memory, and weakens isolation between workloads.",
     remediation="Remove spec.hostNetwork, spec.hostPID and spec.hostIPC, or set them to false.",
     fields=("spec.hostNetwork", "spec.hostPID", "spec.hostIPC"),
+    fix=removal("remove the host namespaces", "the workload may need the node's network, processes or IPC"),
 )

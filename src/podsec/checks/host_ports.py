@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
+from podsec.checks._fix import removal
 from podsec.checks._helpers import containers_phrase, on_container, owners, plural, sorted_unique
 
 
@@ -31,4 +32,5 @@ CHECK = Check(
     "limiting scheduling; it exposes the workload outside the cluster's service model.",
     remediation="Remove ports[*].hostPort (or set it to 0) and expose the workload through a Service.",
     fields=("spec.containers[*].ports[*].hostPort",),
+    fix=removal("remove hostPort", "clients that reach the node's port stop working (use a Service)"),
 )

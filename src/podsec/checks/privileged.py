@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
+from podsec.checks._fix import removal
 from podsec.checks._helpers import containers_phrase, on_container, owners
 
 
@@ -29,4 +30,5 @@ CHECK = Check(
     "escaping to the node is trivial.",
     remediation="Remove securityContext.privileged or set it to false.",
     fields=("spec.containers[*].securityContext.privileged",),
+    fix=removal("remove privileged: true", "the container may need the host's devices or kernel powers"),
 )

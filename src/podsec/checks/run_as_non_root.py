@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from enum import Enum
 
 from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
+from podsec.checks._fix import Fix, FixOptions, Safety, SetDefault, by_owner, manual
 from podsec.checks._helpers import containers_phrase, of_kind, on_container, on_pod, owners, who
 
 
@@ -41,6 +42,31 @@ def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
     )
 
 
+_TITLE = "set runAsNonRoot: true on the pod"
+_VERIFY = "verify the image's user: an image whose USER is root (or unset) will not start"
+
+
+def _fix(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> list[Fix]:
+    """runAsNonRoot: true at pod level (--unsafe); with --run-as-user, also that runAsUser where the
+    pod sets none. Not over an explicit false, nor where UID 0 is set (the kubelet would refuse)."""
+    psc = pod.security_context
+    edits: list[SetDefault] = [SetDefault(psc.run_as_non_root.path, True)]
+    if options.run_as_user is not None and psc.run_as_user.value is None:
+        edits.append(SetDefault(psc.run_as_user.path, options.run_as_user))
+    containers = {c.path: c for c in pod.containers}
+    fixes = []
+    for owner, vs in by_owner(violations).items():
+        c = containers.get(owner)
+        uid = c.effective.run_as_user.value if c is not None else psc.run_as_user.value
+        if any(v.kind is _Kind.EXPLICIT for v in vs) or psc.run_as_non_root.value is False:
+            fixes.append(manual(owner, _TITLE, "runAsNonRoot: false is set on purpose"))
+        elif uid == 0 and options.run_as_user is None:
+            fixes.append(manual(owner, _TITLE, "runAsUser: 0 is set (give a UID with --run-as-user)"))
+        else:
+            fixes.append(Fix(owner, _TITLE, Safety.UNSAFE, tuple(edits), _VERIFY))
+    return fixes
+
+
 CHECK = Check(
     id="runAsNonRoot",
     level=CheckLevel.RESTRICTED,
@@ -53,4 +79,5 @@ CHECK = Check(
     remediation="Set spec.securityContext.runAsNonRoot: true on the pod (and do not set it to "
     "false in any container); make sure the image runs as a non-zero UID.",
     fields=("spec.securityContext.runAsNonRoot", "spec.containers[*].securityContext.runAsNonRoot"),
+    fix=_fix,
 )

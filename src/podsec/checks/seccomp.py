@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from enum import Enum
 
 from podsec.checks._base import Check, CheckLevel, Owner, PodView, Severity, Violation
+from podsec.checks._fix import Fix, FixOptions, Safety, SetDefault, by_owner, manual
 from podsec.checks._helpers import (
     containers_phrase,
     go_quote,
@@ -121,6 +122,30 @@ def _describe_restricted(vs: Sequence[Violation]) -> tuple[str, str]:
     )
 
 
+_TITLE = "set seccompProfile: {type: RuntimeDefault} on the pod"
+
+
+def _fix_restricted(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> list[Fix]:
+    """RuntimeDefault at pod level, for the containers that set no profile of their own; a profile
+    someone wrote (Unconfined), or a legacy pod annotation (which the field must agree with), is
+    theirs to change."""
+    profile = pod.security_context.seccomp_profile
+    pod_level = SetDefault(profile.path, {"type": "RuntimeDefault"})
+    fixes = []
+    for owner, vs in by_owner(violations).items():
+        if pod.is_windows:
+            fixes.append(manual(owner, _TITLE, "a Linux-only field, and the pod runs on Windows"))
+        elif any(v.kind is _Kind.EXPLICIT for v in vs):
+            fixes.append(manual(owner, _TITLE, f"seccompProfile.type {vs[0].value} is set on purpose"))
+        elif profile.value is not None:
+            fixes.append(manual(owner, _TITLE, f"the pod sets seccompProfile.type {profile.value.type}"))
+        elif POD_ANNOTATION in pod.annotations:
+            fixes.append(manual(owner, _TITLE, f"the pod's {POD_ANNOTATION} annotation decides"))
+        else:
+            fixes.append(Fix(owner, _TITLE, Safety.SAFE, (pod_level,), admission=True))
+    return fixes
+
+
 RESTRICTED = Check(
     id="seccompProfile_restricted",
     level=CheckLevel.RESTRICTED,
@@ -133,6 +158,7 @@ RESTRICTED = Check(
     remediation="Set spec.securityContext.seccompProfile.type: RuntimeDefault on the pod "
     "(or Localhost with a profile), and do not override it with Unconfined in containers.",
     overrides=("seccompProfile_baseline",),
+    fix=_fix_restricted,
     fields=(
         "spec.securityContext.seccompProfile.type",
         "spec.containers[*].securityContext.seccompProfile.type",

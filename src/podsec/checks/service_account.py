@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from podsec.checks._base import Check, CheckLevel, Example, PodView, Severity, Violation
+from podsec.checks._fix import Fix, FixOptions, Safety, SetDefault, manual
 from podsec.checks._hardened import detail_describe, pod_says
 
 
@@ -14,6 +17,17 @@ def _v1_0(pod: PodView) -> list[Violation]:
         "sets automountServiceAccountToken=true" if token.is_set else "does not set automountServiceAccountToken=false"
     )
     return [pod_says(token.path, state)]
+
+
+_TITLE = "set automountServiceAccountToken: false"
+
+
+def _fix(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> list[Fix]:
+    token = pod.automount_token
+    if token.is_set:
+        return [manual((), _TITLE, "automountServiceAccountToken: true is set on purpose")]
+    why = "the workload may call the Kubernetes API with its service account's token"
+    return [Fix((), _TITLE, Safety.UNSAFE, (SetDefault(token.path, False),), why)]
 
 
 CHECK = Check(
@@ -30,6 +44,7 @@ CHECK = Check(
     "in pods that call the API. (The ServiceAccount's own setting is not visible in a pod "
     "manifest, so podsec asks for it on the pod.)",
     fields=("spec.automountServiceAccountToken",),
+    fix=_fix,
     example=Example(
         failing="containers:\n- name: app\n  image: registry.example/app:1.0\n",
         fixed="automountServiceAccountToken: false\ncontainers:\n- name: app\n  image: registry.example/app:1.0\n",

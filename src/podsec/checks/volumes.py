@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from podsec.checks._base import Check, CheckLevel, Owner, PodView, Severity, Violation
+from podsec.checks._fix import Fix, FixOptions, by_owner, manual
 from podsec.checks._helpers import owners, plural, qlist, sorted_unique
 
 
@@ -22,6 +23,11 @@ def _describe_host_path(vs: Sequence[Violation]) -> tuple[str, str]:
     return "hostPath volumes", f"{plural(len(names), 'volume', 'volumes')} {qlist(names)}"
 
 
+def _fix_host_path(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> list[Fix]:
+    why = "the workload reads or writes the node's files there: choose another volume type"
+    return [manual(owner, "replace the hostPath volume", why) for owner in by_owner(violations)]
+
+
 HOST_PATH = Check(
     id="hostPathVolumes",
     level=CheckLevel.BASELINE,
@@ -33,6 +39,7 @@ HOST_PATH = Check(
     "to paths such as /var/run or /etc is a direct route to the node.",
     remediation="Replace the hostPath volume with a persistentVolumeClaim, emptyDir, configMap, secret or CSI volume.",
     fields=("spec.volumes[*].hostPath",),
+    fix=_fix_host_path,
 )
 
 ALLOWED_SOURCES = frozenset(
