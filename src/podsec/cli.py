@@ -179,6 +179,53 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
     _common(s)
     _policy_args(s)
 
+    f = sub.add_parser("fix", help="fix manifests: print a diff, or write the files with --write")
+    f.add_argument("paths", nargs="*", metavar="PATH", help="file, directory (recursive) or - for stdin")
+    f.add_argument(
+        "--profile",
+        choices=[p.value for p in SCAN_PROFILES],
+        help="the profile to fix towards: baseline, restricted or hardened (default: hardened)",
+    )
+    f.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
+    f.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
+    f.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="also make the fixes that may change how a workload runs (runAsNonRoot, removing privileged, host "
+        "namespaces, host ports and added capabilities; readOnlyRootFilesystem and the service account token "
+        "under hardened)",
+    )
+    f.add_argument(
+        "--run-as-user", type=int, metavar="UID", help="the UID to set where a fix needs one (never invented)"
+    )
+    f.add_argument("--write", action="store_true", help="write the fixed files in place (atomically)")
+    f.add_argument(
+        "-o",
+        "--output",
+        choices=["diff", "json-patch"],
+        default="diff",
+        help="diff (default): a unified diff for patch -p0 / git apply; json-patch: an RFC 6902 patch per object",
+    )
+    f.add_argument(
+        "--fail-on",
+        choices=[*SEVERITIES, "none"],
+        metavar="SEVERITY",
+        help=f"lowest severity of a finding left unfixed that makes the exit code 1 (default: {DEFAULT_FAIL_ON.value})",
+    )
+    f.add_argument(
+        "--no-annotation-exemptions",
+        action="store_true",
+        help="ignore podsec.io/exempt annotations (config-file exemptions still apply)",
+    )
+    f.add_argument(
+        "--kustomize",
+        choices=["auto", "off"],
+        help="auto (default): render kustomizations with kubectl and suggest fixes for their source files",
+    )
+    f.set_defaults(select=[], ignore=[], kustomize_dirs=[], baseline=None, update_baseline=None)
+    _common(f)
+    _policy_args(f)
+
     a = sub.add_parser("audit", help="audit a running cluster: its workloads and each namespace's readiness")
     from podsec.cluster import options as cluster_options
 
@@ -563,20 +610,7 @@ def evaluation(args: argparse.Namespace, config: Config) -> Evaluation | None:
     if checks is None:
         return None
     policy, policies, ignored = checks
-    extra = policies.checks if policies else ()
-    ctx = Context(
-        policy,
-        KindTable(config.kinds, detect_shapes=config.detect_pod_shapes),
-        severity=config.severity,
-        exemptions=config.exemptions,
-        annotation_exemptions=config.annotation_exemptions and not args.no_annotation_exemptions,
-        today=date.today(),
-        rules=(policies,) if policies is not None else (),
-        describe=explain.describe,
-        ignore=frozenset(ignored),
-        debug=args.debug,
-        known_checks=frozenset(c.id for c in (*catalog.BUILTIN, *extra)),
-    )
+    ctx = _context(args, config, policy, policies, ignored)
     return Evaluation(ctx, policy, policies, _fail_on(args, config))
 
 
@@ -625,15 +659,58 @@ def bad_sarif_limit(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _scan(args: argparse.Namespace, config: Config) -> int:
-    chosen = evaluation(args, config)
-    if chosen is None:
+def _context(
+    args: argparse.Namespace, config: Config, policy: engine.Policy, policies: PolicySet | None, ignored: set[str]
+) -> Context:
+    extra = policies.checks if policies else ()
+    return Context(
+        policy,
+        KindTable(config.kinds, detect_shapes=config.detect_pod_shapes),
+        severity=config.severity,
+        exemptions=config.exemptions,
+        annotation_exemptions=config.annotation_exemptions and not args.no_annotation_exemptions,
+        today=date.today(),
+        rules=(policies,) if policies is not None else (),
+        describe=explain.describe,
+        ignore=frozenset(ignored),
+        debug=args.debug,
+        known_checks=frozenset(c.id for c in (*catalog.BUILTIN, *extra)),
+    )
+
+
+def _fix(args: argparse.Namespace, config: Config) -> int:
+    from podsec.fixer import command
+
+    checks = _checks_to_run(args, config)
+    if checks is None:
         return EXIT_ERROR
-    ctx, policy, fail_on = chosen.ctx, chosen.policy, chosen.fail_on
+    policy, policies, ignored = checks
+    if not args.paths:
+        print("podsec: error: give at least one PATH", file=sys.stderr)
+        return EXIT_ERROR
+    if args.run_as_user is not None and not 0 < args.run_as_user < 2**31:
+        print("podsec: error: --run-as-user needs a UID from 1 to 2147483647 (0 is root)", file=sys.stderr)
+        return EXIT_ERROR
+    ctx = _context(args, config, policy, policies, ignored)
+    notes = list(config.notes)
+    found = Discovered(args, config, notes)
+    code = command.run(found, ctx, args, fail_on=_fail_on(args, config))
+    for note in notes:
+        print(f"podsec: note: {note}", file=sys.stderr)
+    return code
+
+
+def _scan(args: argparse.Namespace, config: Config) -> int:
+    checks = _checks_to_run(args, config)
+    if checks is None:
+        return EXIT_ERROR
+    policy, policies, ignored = checks
+    extra = policies.checks if policies else ()
     problem = _bad_numbers(args)
     if problem:
         print(f"podsec: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
+    ctx = _context(args, config, policy, policies, ignored)
     try:
         outputs = _outputs(args)
         started = _started()
@@ -646,10 +723,14 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     baseline_file, accepted = _accepted(args, config)
     if any(fmt == "html" for fmt, _ in outputs):
         ctx = replace(ctx, explain=True)
+    fail_on = _fail_on(args, config)
     run = RunInfo(
         str(policy),
         format_version(policy.evaluated_version),
-        checks=chosen.checks,
+        checks=(
+            *(s.check for s in policy.checks),
+            *(policies.running if policies else ()),
+        ),
         started=started,
         base_dir=os.getcwd(),
         tool_version=__version__,
@@ -801,43 +882,65 @@ def _excludes(args: argparse.Namespace, config: Config) -> list[Exclude]:
 
 
 def _results(args: argparse.Namespace, config: Config, ctx: Context, notes: list[str]) -> Iterator[FileResult]:
-    for err in missing(args.paths):
-        yield FileResult(err.file, errors=[err], read=False)
-    from podsec.sources import kustomize
+    found = Discovered(args, config, notes)
+    yield from found.errors()
+    yield from beyond.complete(scan.run(found.targets(), ctx, jobs=args.jobs), ctx)  # then the namespaces' findings
+    found.finish()
 
-    excludes = _excludes(args, config)
-    walk = Walk(args.paths, excludes)
-    found = kustomize.plan(walk.directories(with_file=KUSTOMIZATION_FILES))
-    for err in found.errors:
-        yield FileResult(err.file, errors=[err], read=False)
-    mode = args.kustomize or config.kustomize or "auto"
-    overlays = list(dict.fromkeys(args.kustomize_dirs))
-    if found.overlays and mode == "auto":
-        if kustomize.find_kubectl() is None:
-            notes.append(
-                f"kubectl was not found, so {len(found.overlays)} kustomization"
-                f"{'s are' if len(found.overlays) != 1 else ' is'} not rendered ({', '.join(found.overlays[:3])}"
-                f"{', …' if len(found.overlays) > 3 else ''}): their files are scanned as they are. Install kubectl "
-                "to scan what kustomize builds, or pass --kustomize off to scan files only"
-            )
-        else:
-            known = {os.path.abspath(d) for d in overlays}
-            overlays += [d for d in found.overlays if os.path.abspath(d) not in known]
-    rendered: list[str] = []
-    targets: list[Target] = []
-    for directory in overlays:
-        item = kustomize.render(directory, found if os.path.abspath(directory) in found.kustomizations else None)
-        if isinstance(item, InputError):
-            yield FileResult(item.file, errors=[item], read=False)
-        else:
-            rendered.append(directory)
-            targets.append(item)
-    skip = found.inputs | found.used_files(rendered)
-    own = (args.baseline, args.update_baseline, config.baseline)  # baselines are podsec's files, not manifests
-    skip |= {os.path.abspath(p) for p in own if p}
-    walk = Walk(args.paths, excludes, skip, config.path)
-    yield from beyond.complete(scan.run(itertools.chain(targets, walk), ctx, jobs=args.jobs), ctx)
-    notes.extend(walk.notes)
+
+class Discovered:
+    """What the PATHs name: errors about them (`errors`, first), then the kustomizations rendered
+    and every file to read (`targets`, lazily); notes go to ``notes`` (`finish` adds the walk's)."""
+
+    def __init__(self, args: argparse.Namespace, config: Config, notes: list[str]) -> None:
+        self.args, self.config, self.notes = args, config, notes
+        self._rendered: list[Target] = []
+        self._walk: Walk | None = None
+
+    def errors(self) -> Iterator[FileResult]:
+        from podsec.sources import kustomize
+
+        args, config = self.args, self.config
+        for err in missing(args.paths):
+            yield FileResult(err.file, errors=[err], read=False)
+        excludes = _excludes(args, config)
+        walk = Walk(args.paths, excludes)
+        found = kustomize.plan(walk.directories(with_file=KUSTOMIZATION_FILES))
+        for err in found.errors:
+            yield FileResult(err.file, errors=[err], read=False)
+        mode = args.kustomize or config.kustomize or "auto"
+        overlays = list(dict.fromkeys(args.kustomize_dirs))
+        if found.overlays and mode == "auto":
+            if kustomize.find_kubectl() is None:
+                self.notes.append(
+                    f"kubectl was not found, so {len(found.overlays)} kustomization"
+                    f"{'s are' if len(found.overlays) != 1 else ' is'} not rendered ({', '.join(found.overlays[:3])}"
+                    f"{', …' if len(found.overlays) > 3 else ''}): their files are scanned as they are. Install "
+                    "kubectl to scan what kustomize builds, or pass --kustomize off to scan files only"
+                )
+            else:
+                known = {os.path.abspath(d) for d in overlays}
+                overlays += [d for d in found.overlays if os.path.abspath(d) not in known]
+        rendered: list[str] = []
+        for directory in overlays:
+            item = kustomize.render(directory, found if os.path.abspath(directory) in found.kustomizations else None)
+            if isinstance(item, InputError):
+                yield FileResult(item.file, errors=[item], read=False)
+            else:
+                rendered.append(directory)
+                self._rendered.append(item)
+        skip = found.inputs | found.used_files(rendered)
+        own = (args.baseline, args.update_baseline, config.baseline)  # baselines are podsec's files, not manifests
+        skip |= {os.path.abspath(p) for p in own if p}
+        self._walk = Walk(args.paths, excludes, skip, config.path)
+
+    def targets(self) -> Iterator[Target]:
+        assert self._walk is not None, "errors() first"
+        return itertools.chain(self._rendered, self._walk)
+
+    def finish(self) -> None:
+        if self._walk is not None:
+            self.notes.extend(self._walk.notes)
 
 
 class Progress:
@@ -1167,6 +1270,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
             return _rbac(args, config)
         if args.command == "psp":
             return _psp(args, config)
+        if args.command == "fix":
+            return _fix(args, config)
         return _scan(args, config)
     except ConfigError as exc:
         print(f"podsec: configuration error: {exc}", file=sys.stderr)

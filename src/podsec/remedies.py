@@ -179,6 +179,8 @@ def _apply(obj: Any, edit: Edit, shared: frozenset[int]) -> Op | None:
             return None if id(parent) not in shared else _refuse(edit.path)
         if _child(parent, last) is None and not (isinstance(parent, dict) and last in parent):
             return None
+        if isinstance(parent, list) and len(parent) == 1 and len(edit.path) > 1:  # the last item: the list goes
+            return _apply(obj, Remove(edit.path[:-1]), shared)
         del parent[last]
         return {"op": "remove", "path": pointer(edit.path)}
     node, depth = _walk(obj, edit.path, shared)

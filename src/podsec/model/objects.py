@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from podsec.model.paths import Path
+
 
 def _text(value: object) -> str | None:
     if value is None or type(value) is str:
@@ -42,7 +44,10 @@ class Located:
     own line; ``line_offset`` the lines of the file before its document (the positions
     the reader attached to the object count from the document's start); ``template`` the
     Helm template it was rendered from (a ``# Source:`` comment), if any; ``document``
-    which document of the file holds it (1-based; 0 when not from a file).
+    which document of the file holds it (1-based; 0 when not from a file). For editors
+    (`podsec.fixer`): the byte range of the ``---``-separated part of the file that holds it
+    (``span``), which of that part's non-empty documents it is (``part``), and where in that
+    document the object is (``path``: ``()``, or ``("items", i)`` in a List).
     """
 
     obj: Mapping[str, Any]
@@ -51,3 +56,6 @@ class Located:
     line_offset: int = 0
     template: str | None = None
     document: int = 0
+    span: tuple[int, int] = (0, 0)
+    part: int = 0
+    path: Path = ()

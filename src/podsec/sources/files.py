@@ -20,6 +20,7 @@ import pathspec
 from podsec import kyaml, textscan
 from podsec.findings import InputError, ObjectResult
 from podsec.model.objects import Located, ObjectRef
+from podsec.model.paths import Path
 from podsec.model.workloads import KindTable
 from podsec.textsafe import display_path
 
@@ -139,6 +140,11 @@ def _identity(chunk: bytes, *, unusual_breaks: bool | None = None) -> tuple[str,
 
 
 _HELM = re.compile(rb"\{\{-?\s*(?:\.Values|\.Release|\.Chart|include|template|toYaml|if|range|end|\$)")
+
+
+def has_helm_syntax(data: bytes) -> bool:
+    """Whether the text holds Helm template actions (an unrendered template: never edited)."""
+    return _HELM.search(data) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,34 +551,37 @@ def _describe(value: object) -> str:
     return describe(value)
 
 
-def _objects(data: Any, kinds: KindTable, prefix: str = "") -> Iterator[tuple[Mapping[str, Any] | None, str]]:
-    """Objects in a document, expanding ``kind: *List``; (None, reason) for what cannot be one."""
+def _objects(
+    data: Any, kinds: KindTable, prefix: str = "", at: Path = ()
+) -> Iterator[tuple[Mapping[str, Any] | None, str, Path]]:
+    """Objects in a document, expanding ``kind: *List``, with where each is in the document;
+    (None, reason, path) for what cannot be one."""
     if _is_json_patch(data):  # a JSON Patch document (a list of operations): no object, passed over quietly
         return
     if not isinstance(data, dict):
         what = "a list" if isinstance(data, list) else _describe(data)
-        yield None, f"{prefix}the document is {what}, not a Kubernetes object"
+        yield None, f"{prefix}the document is {what}, not a Kubernetes object", at
         return
     kind, api = data.get("kind"), data.get("apiVersion")
     wrong = [(k, v) for k, v in (("apiVersion", api), ("kind", kind)) if v is not None and not isinstance(v, str)]
     if wrong:
         key, value = wrong[0]
-        yield None, f"{prefix}{key}: expected a string, got {_describe(value)}"
+        yield None, f"{prefix}{key}: expected a string, got {_describe(value)}", at
         return
     if not kind or not api:
         absent = " and ".join(k for k, v in (("apiVersion", api), ("kind", kind)) if not v)
-        yield None, f"{prefix}not a Kubernetes object: no {absent}"
+        yield None, f"{prefix}not a Kubernetes object: no {absent}", at
         return
     assert isinstance(kind, str) and isinstance(api, str)
     if kind.endswith("List") and isinstance(data.get("items"), list):
         for i, item in enumerate(data["items"]):
-            yield from _objects(item, kinds, f"{prefix}items[{i}]: ")
+            yield from _objects(item, kinds, f"{prefix}items[{i}]: ", (*at, "items", i))
         return
     problem = kinds.served_problem(data)
     if problem is not None:
-        yield None, f"{prefix}{ObjectRef.of(data)}: {problem}"
+        yield None, f"{prefix}{ObjectRef.of(data)}: {problem}", at
         return
-    yield data, ""
+    yield data, "", at
 
 
 def _is_json_patch(data: Any) -> bool:
@@ -627,7 +636,9 @@ def read_objects(
         return
     json_like = textscan.looks_like_json(data)
     unusual = textscan.unusual_breaks(data)
+    start = 0
     for chunk, offset in _chunks(data, json_like=json_like, unusual=unusual):
+        span, start = (start, start + len(chunk)), start + len(chunk)
         if json_like:
             chunk = textscan.normalize_json(chunk)
         found = None if every else _identity(chunk, unusual_breaks=unusual or json_like)
@@ -652,17 +663,15 @@ def read_objects(
             yield _yaml_error(exc, chunk, name, offset)
             continue
         template = _template(chunk)
-        for doc in docs:
-            if doc.data is None:
-                continue  # an empty document, as between two "---" lines
+        for part, doc in enumerate(d for d in docs if d.data is not None):  # not empty documents ("---" twice)
             counts.documents += 1
-            for obj, problem in _objects(doc.data, kinds):
+            for obj, problem, at in _objects(doc.data, kinds):
                 if obj is None:
                     counts.failed.add(counts.documents)
                     yield InputError(name, offset + doc.line, problem)
                     continue
                 line = _object_line(doc.data, obj, offset + doc.line, offset)
-                yield Located(obj, name, line, offset, template, counts.documents)
+                yield Located(obj, name, line, offset, template, counts.documents, span, part, at)
 
 
 def internal_error(name: str | None, line: int | None, exc: BaseException, *, debug: bool = False) -> InputError:
@@ -739,6 +748,7 @@ __all__ = [
     "Target",
     "Walk",
     "discover",
+    "has_helm_syntax",
     "internal_error",
     "missing",
     "read_objects",

@@ -1,0 +1,70 @@
+"""``podsec fix``: fix every file the PATHs name, show or write the result, summarise.
+
+Exit codes: 0 nothing is left to fix; 1 changes were shown (no ``--write``), or findings at or
+above ``--fail-on`` remain that fix may not make (they need ``--unsafe`` or a human, or are in
+files podsec does not edit); 2 an input or usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from podsec.checks._base import Severity
+from podsec.checks._fix import FixOptions
+from podsec.evaluate import Context
+from podsec.findings import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, InputError
+from podsec.fixer import output
+from podsec.fixer.files import FileFix, fix_target
+from podsec.fixer.objects import Status
+
+if TYPE_CHECKING:
+    from podsec.cli import Discovered
+
+
+def fix_all(found: Discovered, ctx: Context, options: FixOptions, *, unsafe: bool) -> Iterator[FileFix]:
+    for result in found.errors():
+        yield FileFix(result.file or "-", errors=list(result.errors))
+    for target in found.targets():
+        yield fix_target(target, ctx, options, unsafe=unsafe)
+    found.finish()
+
+
+def run(found: Discovered, ctx: Context, args: argparse.Namespace, *, fail_on: Severity | None) -> int:
+    options = FixOptions(run_as_user=args.run_as_user)
+    fixes: list[FileFix] = []
+    for fix in fix_all(found, ctx, options, unsafe=args.unsafe):
+        fixes.append(fix)
+        for err in fix.errors:
+            print(f"podsec: error: {err}", file=sys.stderr)
+        if fix.after is None or not fix.changed:
+            continue
+        if args.write and fix.path is not None:
+            try:
+                output.write_atomically(fix.path, fix.after)
+            except OSError as exc:
+                fix.errors.append(InputError(fix.name, None, f"cannot write: {exc.strerror or exc}"))
+                print(f"podsec: error: {fix.name}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        elif args.write:  # standard input: the fixed text goes to standard output
+            sys.stdout.write(fix.after.decode("utf-8"))
+        elif args.output == "diff":
+            sys.stdout.write(output.unified_diff(fix))
+    if args.output == "json-patch":
+        sys.stdout.write(output.json_patches(p for f in fixes for p in f.patches))
+    output.summary(fixes, written=args.write, stream=sys.stderr)
+    return exit_code(fixes, written=args.write, fail_on=fail_on)
+
+
+def exit_code(fixes: Sequence[FileFix], *, written: bool, fail_on: Severity | None) -> int:
+    if any(f.errors for f in fixes):
+        return EXIT_ERROR
+    if not written and any(f.changed for f in fixes):
+        return EXIT_FINDINGS
+    for f in fixes:
+        for o in f.outcomes:
+            left = o.status is not Status.FIXED or bool(f.rendered)
+            if left and fail_on is not None and Severity(o.finding.severity).rank <= fail_on.rank:
+                return EXIT_FINDINGS
+    return EXIT_CLEAN

@@ -1,0 +1,146 @@
+"""Fixing one file: read its objects, fix each, and write the edits into its text.
+
+A file is edited only when it is the manifest itself: not standard input's rendering by
+kustomize, not Helm output (``# Source:``) nor a template (``{{ … }}``), not an object whose
+``config.kubernetes.io/origin`` says it was rendered from another file. For those, each fix is
+a suggestion naming the file to change instead: the kustomize source (and line), the Helm
+template and, where podsec can tell, the ``values.yaml`` key.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from podsec import remedies, textscan
+from podsec.checks._fix import FixOptions
+from podsec.evaluate import Context
+from podsec.findings import InputError, ObjectResult
+from podsec.fixer import text
+from podsec.fixer.objects import ObjectFix, Outcome, Status, fix_object
+from podsec.model.paths import Path
+from podsec.model.workloads import ObjectRef
+from podsec.sources import helm
+from podsec.sources.files import Located, Target, has_helm_syntax, internal_error, read_objects, read_target
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """The JSON Patch of one object (``-o json-patch``)."""
+
+    file: str
+    object: ObjectRef
+    path: Path  # where the object is in its document: () or ("items", i)
+    document: int  # which document of the file (1-based)
+    ops: list[remedies.Op]
+
+
+@dataclass(slots=True)
+class FileFix:
+    name: str
+    path: str | None = None  # on disk: where to write
+    before: bytes = b""
+    after: bytes | None = None  # the fixed text, when the file itself is to change
+    outcomes: list[Outcome] = field(default_factory=list)
+    patches: list[Patch] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    rendered: str = ""  # why the file is not edited (its fixes are suggestions), if it is not
+
+    @property
+    def changed(self) -> bool:
+        return self.after is not None and self.after != self.before
+
+
+def _rendered(target: Target, data: bytes, item: Located) -> str:
+    if target.relocate is not None:
+        return "rendered by kustomize: change the source files"
+    if item.template is not None:
+        return f"rendered by Helm from {item.template}: change the template or its values"
+    if has_helm_syntax(data):
+        return "a Helm template: change it by hand (or its values)"
+    notes = (item.obj.get("metadata") or {}).get("annotations") or {}
+    if isinstance(notes, dict) and "config.kubernetes.io/origin" in notes:
+        return "rendered by kustomize (config.kubernetes.io/origin): change the source file"
+    return ""
+
+
+def fix_target(target: Target, ctx: Context, options: FixOptions, *, unsafe: bool) -> FileFix:
+    """One file's fix; whatever goes wrong is an error of this file, never of the run."""
+    out = FileFix(target.name, target.path)
+    try:
+        data = read_target(target)
+        if isinstance(data, InputError):
+            out.errors.append(data)
+            return out
+        out.before = data
+        _fix_bytes(target, data, ctx, options, out, unsafe=unsafe)
+    except Exception as exc:
+        out.after = None
+        out.errors.append(internal_error(target.name, None, exc, debug=ctx.debug))
+    return out
+
+
+def _fix_bytes(target: Target, data: bytes, ctx: Context, options: FixOptions, out: FileFix, *, unsafe: bool) -> None:
+    anchors = b"&" in data or b"<<" in data
+    edited: list[tuple[Located, list[remedies.Op]]] = []
+    for item in read_objects(data, target.name, ctx.kinds):
+        if isinstance(item, InputError):
+            out.errors.append(item)
+            continue
+        rendered = _rendered(target, data, item)
+        obj: Any = copy.deepcopy(item.obj) if rendered else item.obj
+        where = {"file": target.name, "line_offset": item.line_offset, "object_line": item.line}
+        shared = remedies.shared_nodes(obj) if anchors else frozenset()
+        result = fix_object(obj, ctx, options, unsafe=unsafe, shared=shared, template=item.template, **where)
+        if result is None:
+            continue
+        if isinstance(result, list):
+            out.errors.extend(result)
+            continue
+        out.outcomes += _shown(target, item, result) if rendered else result.outcomes
+        if rendered:
+            out.rendered = out.rendered or rendered
+        elif result.ops:
+            edited.append((item, result.ops))
+            ref = ObjectRef.of(item.obj)
+            out.patches.append(Patch(target.name, ref, item.path, item.document, result.ops))
+    if edited:
+        _write_text(data, edited, out)
+
+
+def _shown(target: Target, item: Located, result: ObjectFix) -> list[Outcome]:
+    """The outcomes with their findings moved to the files to change (kustomize sources,
+    values.yaml keys of Helm charts)."""
+    before = result.before
+    assert before is not None
+    shown: ObjectResult = before
+    if target.relocate is not None:
+        shown = target.relocate(item.obj, before)
+    elif item.template is not None:
+        shown = helm.annotate(before, item.template, target.name)
+    moved = dict(zip((id(f) for f in before.findings), shown.findings, strict=True))
+    return [replace(o, finding=moved.get(id(o.finding), o.finding)) for o in result.outcomes]
+
+
+def _write_text(data: bytes, edited: list[tuple[Located, list[remedies.Op]]], out: FileFix) -> None:
+    try:
+        if textscan.looks_like_json(data):
+            fixed = text.edit_json(data.decode("utf-8"), [(item.path, ops) for item, ops in edited])
+            out.after = fixed.encode("utf-8")
+            return
+        by_span: dict[tuple[int, int], list[tuple[int, Path, list[remedies.Op], Any]]] = {}
+        for item, ops in edited:
+            by_span.setdefault(item.span, []).append((item.part, item.path, ops, item.obj))
+        pieces, at = [], 0
+        for (start, end), objects in sorted(by_span.items()):
+            pieces += [data[at:start], text.edit_yaml(data[start:end].decode("utf-8"), objects).encode("utf-8")]
+            at = end
+        out.after = b"".join([*pieces, data[at:]])
+    except text.EditError as exc:
+        out.after = None
+        fixed_here = {id(o) for o in out.outcomes if o.status is Status.FIXED}
+        out.outcomes = [
+            replace(o, status=Status.HUMAN, why=str(exc)) if id(o) in fixed_here else o for o in out.outcomes
+        ]
+        out.patches.clear()

@@ -1,0 +1,149 @@
+"""Writing JSON Patch operations into a file's text, changing nothing else.
+
+YAML goes through yaml-edit (a lossless concrete syntax tree, `yaml_edit`): comments, key
+order, quoting, flow style, indentation, CRLF line ends, anchors, ``---``/``...`` and a missing
+final newline survive byte for byte outside the lines an edit inserts or changes. An edit that
+would go through an alias (``*name``) or a merge key (``<<``) is refused: it would change
+the anchor, and every other place that uses it, behind the user's back. Each edited part is
+read again and must hold exactly the edited object, or nothing is written.
+
+JSON is rewritten whole with the file's own indentation (JSON has no comments to keep).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import yaml_edit
+
+from podsec import kyaml
+from podsec.model.paths import Path, PathPart
+
+Op = dict[str, Any]
+
+
+class EditError(Exception):
+    """An edit the text cannot take losslessly (through an alias, a merge key)."""
+
+
+def parse_pointer(text: str) -> list[str]:
+    return [p.replace("~1", "/").replace("~0", "~") for p in text.split("/")[1:]]
+
+
+def _step(node: yaml_edit.Node | None, part: str, where: str) -> yaml_edit.Mapping | yaml_edit.Sequence:
+    if node is None:
+        raise EditError(f"{where}: not in the file as written (it comes from a merge key, <<)")
+    if node.is_alias():
+        raise EditError(f"{where}: written as an alias of an anchor shared with other places; edit it by hand")
+    found = node.as_mapping() or node.as_sequence()
+    if found is None:
+        raise EditError(f"{where}: not a mapping or a list in the file")
+    return found
+
+
+def _container(root: yaml_edit.Mapping | yaml_edit.Sequence, path: Sequence[str]) -> Any:
+    node: yaml_edit.Mapping | yaml_edit.Sequence = root
+    for i, part in enumerate(path):
+        where = "/" + "/".join(path[: i + 1])
+        child = node.get(part) if isinstance(node, yaml_edit.Mapping) else node.get(int(part))
+        node = _step(child, part, where)
+    return node
+
+
+def replay(root: yaml_edit.Mapping | yaml_edit.Sequence, prefix: Path, ops: Iterable[Op]) -> None:
+    """Apply ``ops`` (paths relative to the object at ``prefix`` of the document) to its tree."""
+    base = [str(p) for p in prefix]
+    for op in ops:
+        path = [*base, *parse_pointer(op["path"])]
+        parent = _container(root, path[:-1])
+        last = path[-1]
+        if isinstance(parent, yaml_edit.Sequence):
+            if op["op"] == "add" and last == "-":
+                parent.append(op["value"])
+            elif op["op"] == "remove":
+                del parent[int(last)]
+            else:
+                parent[int(last)] = op["value"]
+        elif op["op"] == "remove":
+            del parent[last]
+        else:
+            parent[last] = op["value"]
+
+
+def edit_yaml(chunk: str, objects: Sequence[tuple[int, Path, list[Op], Any]]) -> str:
+    """``chunk`` (one ``---`` part of a file) with each object's operations applied: ``objects``
+    are (which non-empty document, where in it, operations, the object as it must read after)."""
+    try:
+        stream = yaml_edit.YamlFile.parse(chunk)
+    except yaml_edit.YamlError as exc:
+        raise EditError(f"the lossless YAML editor cannot read this part of the file: {exc}") from None
+    docs = [d for d in stream.documents() if not d.is_empty()]
+    for part, prefix, ops, _ in objects:
+        if part >= len(docs):
+            raise EditError("the lossless YAML editor sees other documents than the YAML reader")
+        root = docs[part].as_mapping()
+        if root is None:
+            raise EditError("the document is not a mapping in the file")
+        try:
+            replay(root, prefix, ops)
+        except (yaml_edit.YamlError, KeyError, IndexError, ValueError) as exc:
+            raise EditError(f"the lossless YAML editor refused an edit: {exc}") from None
+    text = str(stream)
+    _verify(text, objects)
+    return text
+
+
+def _verify(text: str, objects: Sequence[tuple[int, Path, list[Op], Any]]) -> None:
+    try:
+        docs = [d.data for d in kyaml.load_all(text.encode("utf-8")) if d.data is not None]
+    except kyaml.YamlError as exc:
+        raise EditError(f"the edited text does not read as YAML: {exc.message}") from None
+    for part, prefix, _, expected in objects:
+        got: Any = docs[part] if part < len(docs) else None
+        for p in prefix:
+            got = got[p] if got is not None else None
+        if got != expected:
+            raise EditError("the edited text does not read as the fixed object")
+
+
+_INDENT = re.compile(r"\n([ \t]+)\S")
+
+
+def apply_to_data(root: Any, prefix: Path, ops: Iterable[Op]) -> None:
+    """Apply ``ops`` to plain data (a JSON document) at ``prefix``."""
+    for op in ops:
+        path: list[PathPart] = [*prefix, *parse_pointer(op["path"])]
+        node = root
+        for part in path[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        last = path[-1]
+        if isinstance(node, list):
+            if op["op"] == "add" and last == "-":
+                node.append(op["value"])
+            elif op["op"] == "remove":
+                del node[int(last)]
+            else:
+                node[int(last)] = op["value"]
+        elif op["op"] == "remove":
+            del node[last]
+        else:
+            node[last] = op["value"]
+
+
+def edit_json(text: str, objects: Sequence[tuple[Path, list[Op]]]) -> str:
+    """The JSON document with the operations applied, written with its own indentation."""
+    data = json.loads(text)
+    for prefix, ops in objects:
+        apply_to_data(data, prefix, ops)
+    found = _INDENT.search(text)
+    indent: str | None = found.group(1) if found else None
+    newline = "\r\n" if "\r\n" in text else "\n"
+    body = json.dumps(data, indent=indent, ensure_ascii=False, separators=(",", ": ") if indent else (",", ":"))
+    if text.lstrip().startswith(("{", "[")) and indent is None and ", " in text:
+        body = json.dumps(data, ensure_ascii=False)
+    tail = text[len(text.rstrip()) :]
+    head = text[: len(text) - len(text.lstrip())]
+    return head + body.replace("\n", newline) + tail
