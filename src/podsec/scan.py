@@ -9,12 +9,15 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from podsec.evaluate import Context
 from podsec.findings import FileResult
 from podsec.pipeline import scan_target
 from podsec.sources.files import Target
+
+R = TypeVar("R")
 
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 """Below this much input, worker start-up costs more than it saves."""
@@ -23,16 +26,17 @@ BATCH = 512
 """Files handed to the pool at a time (Pool.imap would otherwise queue every task)."""
 
 _CTX: Context | None = None
+_WORK: Callable[[Target, Context], Any] = scan_target
 
 
-def _init(ctx: Context) -> None:
-    global _CTX
-    _CTX = ctx
+def _init(ctx: Context, work: Callable[[Target, Context], Any]) -> None:
+    global _CTX, _WORK
+    _CTX, _WORK = ctx, work
 
 
-def _work(target: Target) -> FileResult:
+def _work(target: Target) -> Any:
     assert _CTX is not None
-    return scan_target(target, _CTX)
+    return _WORK(target, _CTX)
 
 
 def usable_cores() -> int:
@@ -54,6 +58,14 @@ def run(targets: Iterable[Target], ctx: Context, *, jobs: int | None = None) -> 
     Files are spread over ``jobs`` worker processes (default: the usable cores) when
     the input is large enough for that to pay off; standard input is read in this process.
     """
+    return run_each(targets, ctx, scan_target, jobs=jobs)
+
+
+def run_each(
+    targets: Iterable[Target], ctx: Context, work: Callable[[Target, Context], R], *, jobs: int | None = None
+) -> Iterator[R]:
+    """``work(target, ctx)`` for each target, in order, on every core for large inputs (`run`);
+    ``work`` is a module-level function (or a partial of one) that worker processes can run."""
     workers = usable_cores() if jobs is None else jobs
     it = iter(targets)
     head: list[Target] = []
@@ -71,14 +83,14 @@ def run(targets: Iterable[Target], ctx: Context, *, jobs: int | None = None) -> 
     )
     if not parallel:
         for target in rest:
-            yield scan_target(target, ctx)
+            yield work(target, ctx)
         return
     mp = multiprocessing.get_context("fork")
-    with mp.Pool(workers, initializer=_init, initargs=(ctx,)) as pool:
+    with mp.Pool(workers, initializer=_init, initargs=(ctx, work)) as pool:
         while batch := list(itertools.islice(rest, BATCH)):
             stdin = [t for t in batch if t.path is None]
             if stdin:  # never hand standard input to another process
                 for t in batch:
-                    yield scan_target(t, ctx) if t.path is None else pool.apply(_work, (t,))
+                    yield work(t, ctx) if t.path is None else pool.apply(_work, (t,))
                 continue
             yield from pool.imap(_work, batch, chunksize=16)

@@ -8,6 +8,7 @@ from enum import Enum
 from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
 from podsec.checks._fix import Fix, FixOptions, Safety, SetDefault, by_owner, manual
 from podsec.checks._helpers import containers_phrase, of_kind, on_container, on_pod, owners, who
+from podsec.model.pod import display_name
 
 
 class _Kind(Enum):
@@ -53,15 +54,14 @@ def _fix(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> 
     edits: list[SetDefault] = [SetDefault(psc.run_as_non_root.path, True)]
     if options.run_as_user is not None and psc.run_as_user.value is None:
         edits.append(SetDefault(psc.run_as_user.path, options.run_as_user))
-    containers = {c.path: c for c in pod.containers}
+    root = [c.label for c in pod.containers if c.effective.run_as_user.value == 0]
     fixes = []
     for owner, vs in by_owner(violations).items():
-        c = containers.get(owner)
-        uid = c.effective.run_as_user.value if c is not None else psc.run_as_user.value
         if any(v.kind is _Kind.EXPLICIT for v in vs) or psc.run_as_non_root.value is False:
             fixes.append(manual(owner, _TITLE, "runAsNonRoot: false is set on purpose"))
-        elif uid == 0 and options.run_as_user is None:
-            fixes.append(manual(owner, _TITLE, "runAsUser: 0 is set (give a UID with --run-as-user)"))
+        elif root and options.run_as_user is None:  # the kubelet would refuse to start that container
+            why = f"container {display_name(root[0])} sets runAsUser: 0 (give a UID with --run-as-user)"
+            fixes.append(manual(owner, _TITLE, why))
         else:
             fixes.append(Fix(owner, _TITLE, Safety.UNSAFE, tuple(edits), _VERIFY))
     return fixes

@@ -8,10 +8,12 @@ files podsec does not edit); 2 an input or usage error.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from podsec import scan
 from podsec.checks._base import Severity
 from podsec.checks._fix import FixOptions
 from podsec.evaluate import Context
@@ -19,17 +21,25 @@ from podsec.findings import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, InputError
 from podsec.fixer import output
 from podsec.fixer.files import FileFix, fix_target
 from podsec.fixer.objects import Status
+from podsec.sources.files import Target
 
 if TYPE_CHECKING:
     from podsec.cli import Discovered
 
 
-def fix_all(found: Discovered, ctx: Context, options: FixOptions, *, unsafe: bool) -> Iterator[FileFix]:
+def fix_all(
+    found: Discovered, ctx: Context, options: FixOptions, *, unsafe: bool, jobs: int | None = None
+) -> Iterator[FileFix]:
+    """Every file's fix, in order (on every core for large inputs, as scans are)."""
     for result in found.errors():
         yield FileFix(result.file or "-", errors=list(result.errors))
-    for target in found.targets():
-        yield fix_target(target, ctx, options, unsafe=unsafe)
+    work = functools.partial(_fix_one, options=options, unsafe=unsafe)
+    yield from scan.run_each(found.targets(), ctx, work, jobs=jobs)
     found.finish()
+
+
+def _fix_one(target: Target, ctx: Context, *, options: FixOptions, unsafe: bool) -> FileFix:
+    return fix_target(target, ctx, options, unsafe=unsafe)
 
 
 def run(found: Discovered, ctx: Context, args: argparse.Namespace, *, fail_on: Severity | None) -> int:

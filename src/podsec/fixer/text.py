@@ -38,7 +38,9 @@ def _step(node: yaml_edit.Node | None, part: str, where: str) -> yaml_edit.Mappi
         raise EditError(f"{where}: not in the file as written (it comes from a merge key, <<)")
     if node.is_alias():
         raise EditError(f"{where}: written as an alias of an anchor shared with other places; edit it by hand")
-    found = node.as_mapping() or node.as_sequence()
+    found: yaml_edit.Mapping | yaml_edit.Sequence | None = node.as_mapping()
+    if found is None:  # (an empty mapping is falsy: compare with None)
+        found = node.as_sequence()
     if found is None:
         raise EditError(f"{where}: not a mapping or a list in the file")
     return found
@@ -106,7 +108,10 @@ def _verify(text: str, objects: Sequence[tuple[int, Path, list[Op], Any]]) -> No
         for p in prefix:
             got = got[p] if got is not None else None
         if got != expected:
-            raise EditError("the edited text does not read as the fixed object")
+            raise EditError(
+                "an edit here would change another value too (such as a block scalar at the end of a file "
+                "without a final newline); edit it by hand"
+            )
 
 
 _INDENT = re.compile(r"\n([ \t]+)\S")
