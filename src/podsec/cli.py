@@ -222,6 +222,9 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
         choices=["auto", "off"],
         help="auto (default): render kustomizations with kubectl and suggest fixes for their source files",
     )
+    f.add_argument(
+        "--report", metavar="FILE", help="write what was fixed, suggested, and what needs --unsafe or a human as JSON"
+    )
     f.set_defaults(select=[], ignore=[], kustomize_dirs=[], baseline=None, update_baseline=None)
     _common(f)
     _policy_args(f)

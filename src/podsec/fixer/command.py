@@ -64,6 +64,13 @@ def run(found: Discovered, ctx: Context, args: argparse.Namespace, *, fail_on: S
     if args.output == "json-patch":
         sys.stdout.write(output.json_patches(p for f in fixes for p in f.patches))
     output.summary(fixes, written=args.write, stream=sys.stderr)
+    if args.report:
+        try:
+            with open(args.report, "w", encoding="utf-8") as fh:
+                output.report(fixes, fh)
+        except OSError as exc:
+            print(f"podsec: error: --report {args.report}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_ERROR
     return exit_code(fixes, written=args.write, fail_on=fail_on)
 
 

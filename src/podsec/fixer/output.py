@@ -104,17 +104,36 @@ def _detail(o: Outcome) -> str:
     return "; ".join(parts)
 
 
+def _groups(fixes: Sequence[FileFix]) -> dict[str, list[Outcome]]:
+    """The outcomes by what they are: fixed, suggested for source files, or needing more."""
+    return {
+        "fixed": [o for f in fixes if not f.rendered for o in f.outcomes if o.status is Status.FIXED],
+        "suggested": [o for f in fixes if f.rendered for o in f.outcomes if o.status is Status.FIXED],
+        "needsUnsafe": [o for f in fixes for o in f.outcomes if o.status is Status.UNSAFE],
+        "needsHuman": [o for f in fixes for o in f.outcomes if o.status is Status.HUMAN],
+    }
+
+
+def report(fixes: Sequence[FileFix], stream: TextIO) -> None:
+    """The outcomes as JSON (``--report``): each finding as ``podsec scan --format json`` shows it,
+    with ``fix`` (what the fix does) and ``why`` (what to verify or decide)."""
+    doc = {
+        name: [{**o.finding.as_dict(), "fix": o.how, "why": o.why} for o in group]
+        for name, group in _groups(fixes).items()
+    }
+    doc["files"] = [{"file": f.name, "changed": f.changed, "rendered": f.rendered} for f in fixes if f.outcomes]
+    json.dump(doc, stream, indent=1)
+    stream.write("\n")
+
+
 def summary(fixes: Sequence[FileFix], *, written: bool, stream: TextIO) -> None:
     """What was fixed, what needs --unsafe, what needs a human, and suggestions for rendered files."""
-    own = [o for f in fixes if not f.rendered for o in f.outcomes]
-    suggested = [o for f in fixes if f.rendered for o in f.outcomes if o.status is Status.FIXED]
-    fixed = sum(1 for o in own if o.status is Status.FIXED)
-    unsafe = [o for f in fixes for o in f.outcomes if o.status is Status.UNSAFE]
-    human = [o for f in fixes for o in f.outcomes if o.status is Status.HUMAN]
+    groups = _groups(fixes)
+    fixed, suggested, unsafe, human = (groups[k] for k in ("fixed", "suggested", "needsUnsafe", "needsHuman"))
     changed = sum(1 for f in fixes if f.changed)
     files = f"{changed} file{'s' if changed != 1 else ''} {'written' if written else 'to change (diff above)'}"
     stream.write(
-        f"podsec fix: {fixed} fixed, {len(unsafe)} need --unsafe, {len(human)} need a human"
+        f"podsec fix: {len(fixed)} fixed, {len(unsafe)} need --unsafe, {len(human)} need a human"
         f"{f', {len(suggested)} suggested for source files' if suggested else ''}; {files}\n"
     )
     for title, group in (
