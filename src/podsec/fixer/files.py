@@ -46,6 +46,7 @@ class FileFix:
     patches: list[Patch] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     rendered: str = ""  # why the file is not edited (its fixes are suggestions), if it is not
+    spans: list[tuple[int, int, bytes]] = field(default_factory=list)  # (start, end, new text) of edited parts
 
     @property
     def changed(self) -> bool:
@@ -126,19 +127,21 @@ def _shown(target: Target, item: Located, result: ObjectFix) -> list[Outcome]:
 def _write_text(data: bytes, edited: list[tuple[Located, list[remedies.Op]]], out: FileFix) -> None:
     try:
         if textscan.looks_like_json(data):
-            fixed = text.edit_json(data.decode("utf-8"), [(item.path, ops) for item, ops in edited])
-            out.after = fixed.encode("utf-8")
+            fixed = text.edit_json(data.decode("utf-8"), [(item.path, ops) for item, ops in edited]).encode("utf-8")
+            out.after, out.spans = fixed, [(0, len(data), fixed)]
             return
         by_span: dict[tuple[int, int], list[tuple[int, Path, list[remedies.Op], Any]]] = {}
         for item, ops in edited:
             by_span.setdefault(item.span, []).append((item.part, item.path, ops, item.obj))
         pieces, at = [], 0
         for (start, end), objects in sorted(by_span.items()):
-            pieces += [data[at:start], text.edit_yaml(data[start:end].decode("utf-8"), objects).encode("utf-8")]
+            new = text.edit_yaml(data[start:end].decode("utf-8"), objects).encode("utf-8")
+            pieces += [data[at:start], new]
+            out.spans.append((start, end, new))
             at = end
         out.after = b"".join([*pieces, data[at:]])
     except text.EditError as exc:
-        out.after = None
+        out.after, out.spans = None, []
         fixed_here = {id(o) for o in out.outcomes if o.status is Status.FIXED}
         out.outcomes = [
             replace(o, status=Status.HUMAN, why=str(exc)) if id(o) in fixed_here else o for o in out.outcomes

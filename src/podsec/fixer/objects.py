@@ -17,7 +17,7 @@ from typing import Any
 from podsec import engine, remedies
 from podsec.checks._base import Check, Violation
 from podsec.checks._fix import Fix, FixOptions, Safety
-from podsec.evaluate import Context, evaluate_object, prepare
+from podsec.evaluate import Context, Prepared, evaluate_object, prepare
 from podsec.findings import Finding, InputError, ObjectResult
 from podsec.model.paths import format_path
 
@@ -60,7 +60,7 @@ def _key(f: Finding) -> _Key:
 
 @dataclass(slots=True)
 class _Round:
-    """The fixes offered in the last round, by finding, and the edits refused (by path)."""
+    """The fixes offered, by finding (the latest round's), and the edits refused (by path)."""
 
     offered: dict[_Key, tuple[Fix, ...]] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
@@ -76,36 +76,47 @@ def fix_object(
     **where: Any,
 ) -> ObjectFix | list[InputError] | None:
     """Fix ``obj`` in place; ``where`` is what `evaluate_object` needs to locate findings."""
-    first = evaluate_object(obj, ctx, **where)
+    pods = prepare(obj, ctx.kinds)
+    first = evaluate_object(obj, ctx, prepared=pods if isinstance(pods, Prepared) else None, **where)
     if not isinstance(first, ObjectResult):
         return first
+    if not isinstance(pods, Prepared):  # (evaluate_object reports these errors itself)
+        return pods
     done = ObjectFix(before=first, after=first)
-    current, last = first, _Round()
+    current, seen = first, _Round()
     for _ in range(MAX_ROUNDS):
         if not current.findings:
             break
-        ops, last = _round(obj, ctx, options, current, unsafe=unsafe, shared=shared)
+        ops = _round(obj, ctx, options, current, pods, seen, unsafe=unsafe, shared=shared)
         if not ops:
             break
         done.ops += ops
-        after = evaluate_object(obj, ctx, **where)
-        if not isinstance(after, ObjectResult):  # an edit made the object unreadable: a podsec bug
+        pods = prepare(obj, ctx.kinds)
+        after = evaluate_object(obj, ctx, prepared=pods if isinstance(pods, Prepared) else None, **where)
+        if not isinstance(after, ObjectResult) or not isinstance(pods, Prepared):  # a podsec bug
             raise RuntimeError(f"the fixed object no longer reads: {after}")
+        if {_key(f) for f in after.findings} <= {_key(f) for f in current.findings}:
+            current = done.after = after  # nothing new: the fixes already offered are all there is
+            break
         current = done.after = after
-    done.outcomes = _outcomes(first, current, last, unsafe=unsafe)
+    done.outcomes = _outcomes(first, current, seen, unsafe=unsafe)
     return done
 
 
 def _round(
-    obj: Any, ctx: Context, options: FixOptions, result: ObjectResult, *, unsafe: bool, shared: frozenset[int]
-) -> tuple[list[remedies.Op], _Round]:
+    obj: Any,
+    ctx: Context,
+    options: FixOptions,
+    result: ObjectResult,
+    pods: Prepared,
+    seen: _Round,
+    *,
+    unsafe: bool,
+    shared: frozenset[int],
+) -> list[remedies.Op]:
+    """Plan and apply the fixes of one evaluation; what was offered is added to ``seen``."""
     reported = {_key(f) for f in result.findings}
-    pods = prepare(obj, ctx.kinds)
-    seen = _Round()
     ops: list[remedies.Op] = []
-    if isinstance(pods, list):
-        return ops, seen
-
     for view in pods.views:
 
         def keep(check: Check, v: Violation, label: str | None = view.label) -> bool:
@@ -119,7 +130,7 @@ def _round(
         applied = remedies.apply(obj, chosen, shared=shared)
         ops += applied.ops
         seen.refused.update((format_path(e.path), why) for e, why in applied.refused)
-    return ops, seen
+    return ops
 
 
 def _outcomes(first: ObjectResult, final: ObjectResult, last: _Round, *, unsafe: bool) -> list[Outcome]:

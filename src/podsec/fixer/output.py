@@ -30,16 +30,85 @@ def patch_name(name: str) -> str:
     return "./" + name
 
 
+Code = tuple[str, int, int, int, int]
+
+
+def _range(start: int, stop: int) -> str:
+    """A hunk's line range as unified diffs write it (difflib's ``_format_range_unified``)."""
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    return f"{start if not length else start + 1},{length}"
+
+
+def _opcodes(fix: FileFix) -> list[Code]:
+    """The whole file's opcodes, matched part by edited part only: the rest is unchanged by
+    construction (a diff of two large files line by line would cost more than the fix)."""
+    codes: list[Code] = []
+
+    def add(tag: str, i1: int, i2: int, j1: int, j2: int) -> None:
+        if i1 == i2 and j1 == j2:
+            return
+        if tag == "equal" and codes and codes[-1][0] == "equal":
+            _, i0, _, j0, _ = codes.pop()
+            i1, j1 = i0, j0
+        codes.append((tag, i1, i2, j1, j2))
+
+    at = la = lb = 0
+    for start, end, new in fix.spans:
+        same = len(_lines(fix.before[at:start].decode("utf-8")))
+        add("equal", la, la + same, lb, lb + same)
+        la, lb = la + same, lb + same
+        old_lines, new_lines = _lines(fix.before[start:end].decode("utf-8")), _lines(new.decode("utf-8"))
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes():
+            add(tag, la + i1, la + i2, lb + j1, lb + j2)
+        la, lb, at = la + len(old_lines), lb + len(new_lines), end
+    same = len(_lines(fix.before[at:].decode("utf-8")))
+    add("equal", la, la + same, lb, lb + same)
+    return codes
+
+
+def _grouped(codes: list[Code], n: int) -> list[list[Code]]:
+    """Hunks: changes with up to ``n`` lines of context (difflib's get_grouped_opcodes)."""
+    if not any(c[0] != "equal" for c in codes):
+        return []
+    codes = list(codes)
+    if codes[0][0] == "equal":
+        tag, i1, i2, j1, j2 = codes[0]
+        codes[0] = tag, max(i1, i2 - n), i2, max(j1, j2 - n), j2
+    if codes[-1][0] == "equal":
+        tag, i1, i2, j1, j2 = codes[-1]
+        codes[-1] = tag, i1, min(i2, i1 + n), j1, min(j2, j1 + n)
+    groups: list[list[Code]] = []
+    group: list[Code] = []
+    for tag, i1, i2, j1, j2 in codes:
+        if tag == "equal" and i2 - i1 > 2 * n:
+            group.append((tag, i1, min(i2, i1 + n), j1, min(j2, j1 + n)))
+            groups.append(group)
+            group = []
+            i1, j1 = max(i1, i2 - n), max(j1, j2 - n)
+        group.append((tag, i1, i2, j1, j2))
+    if group and not (len(group) == 1 and group[0][0] == "equal"):
+        groups.append(group)
+    return groups
+
+
 def unified_diff(fix: FileFix) -> str:
     """The change of one file as a unified diff (with ``\\ No newline at end of file`` markers)."""
     assert fix.after is not None
     name = patch_name(fix.name)
-    before = _lines(fix.before.decode("utf-8"))
-    after = _lines(fix.after.decode("utf-8"))
-    out = []
-    for line in difflib.unified_diff(before, after, name, name):
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
+    a, b = _lines(fix.before.decode("utf-8")), _lines(fix.after.decode("utf-8"))
+    out = [f"--- {name}\n+++ {name}\n"]
+    for group in _grouped(_opcodes(fix), 3):
+        first, last = group[0], group[-1]
+        out.append(f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@\n")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out += (" " + line for line in a[i1:i2])
+                continue
+            out += ("-" + line for line in a[i1:i2])
+            out += ("+" + line for line in b[j1:j2])
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in out)
 
 
 def json_patches(patches: Iterable[Patch]) -> str:
