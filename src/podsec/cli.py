@@ -708,7 +708,6 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     if checks is None:
         return EXIT_ERROR
     policy, policies, ignored = checks
-    extra = policies.checks if policies else ()
     problem = _bad_numbers(args)
     if problem:
         print(f"podsec: error: {problem}", file=sys.stderr)

@@ -29,7 +29,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from podsec import engine, remedies
-from podsec.model import pod as podmodel
+from podsec.evaluate import read_pods
+from podsec.model.objects import Located
 from podsec.model.standards import Level, PolicyVersion
 from podsec.model.workloads import KindTable
 
@@ -49,13 +50,10 @@ def patch_for(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(pod.get("spec"), dict):
         return []
     obj = copy.deepcopy(dict(pod))  # edited as the operations are made
-    views = []
-    for src in _kinds().pod_sources(obj):
-        if podmodel.validate_pod(obj, src):
-            return []  # a field of the wrong type: the API server refuses the pod anyway
-        view = podmodel.build_pod(obj, src)
-        views.append((view, engine.evaluate(view, _policy())))
-    return remedies.admission_patch(obj, views)
+    pods = read_pods(Located(obj), _kinds())
+    if isinstance(pods, list):
+        return []  # a field of the wrong type: the API server refuses the pod anyway
+    return remedies.admission_patch(obj, [(view, engine.evaluate(view, _policy())) for view in pods.views])
 
 
 def encode(ops: list[dict[str, Any]]) -> str:

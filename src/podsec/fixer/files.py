@@ -19,10 +19,10 @@ from podsec.evaluate import Context
 from podsec.findings import InputError, ObjectResult
 from podsec.fixer import text
 from podsec.fixer.objects import ObjectFix, Outcome, Status, fix_object
+from podsec.model.objects import Located, ObjectRef
 from podsec.model.paths import Path
-from podsec.model.workloads import ObjectRef
 from podsec.sources import helm
-from podsec.sources.files import Located, Target, has_helm_syntax, internal_error, read_objects, read_target
+from podsec.sources.files import Target, has_helm_syntax, internal_error, read_objects, read_target
 
 
 @dataclass(frozen=True, slots=True)
