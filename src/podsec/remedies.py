@@ -19,8 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from podsec.checks._base import Check, Violation
-from podsec.checks._fix import AddToList, Edit, Fix, FixOptions, Remove, Replace, SetDefault
+from podsec.checks import AddToList, Check, Edit, Fix, FixOptions, Remove, Replace, SetDefault, Violation
 from podsec.engine import CheckResult
 from podsec.model.paths import Path
 from podsec.model.pod import PodView

@@ -33,17 +33,26 @@ from podsec.checks import (
     windows_host_process,
 )
 from podsec.checks._base import Check, CheckLevel, Owner, Platform, Revision, Rule, Scope, Severity, Violation
+from podsec.checks._fix import AddToList, Edit, Fix, FixOptions, Remove, Replace, Safety, SetDefault
 from podsec.checks._helpers import go_quote
 
 __all__ = [
     "ALL_CHECKS",
+    "AddToList",
     "Check",
     "CheckLevel",
+    "Edit",
+    "Fix",
+    "FixOptions",
     "Owner",
     "Platform",
+    "Remove",
+    "Replace",
     "Revision",
     "Rule",
+    "Safety",
     "Scope",
+    "SetDefault",
     "Severity",
     "Violation",
     "find",

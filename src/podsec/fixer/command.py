@@ -14,8 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from podsec import scan
-from podsec.checks._base import Severity
-from podsec.checks._fix import FixOptions
+from podsec.checks import FixOptions, Severity
 from podsec.evaluate import Context
 from podsec.findings import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, InputError
 from podsec.fixer import output

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from podsec import remedies, textscan
-from podsec.checks._fix import FixOptions
+from podsec.checks import FixOptions
 from podsec.evaluate import Context
 from podsec.findings import InputError, ObjectResult
 from podsec.fixer import text

@@ -15,8 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from podsec import engine, remedies
-from podsec.checks._base import Check, Violation
-from podsec.checks._fix import Fix, FixOptions, Safety
+from podsec.checks import Check, Fix, FixOptions, Safety, Violation
 from podsec.evaluate import Context, Prepared, evaluate_object, prepare
 from podsec.findings import Finding, InputError, ObjectResult
 from podsec.model.paths import format_path
