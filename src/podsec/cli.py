@@ -752,7 +752,12 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
             return EXIT_ERROR
         progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
         summary = Summary(notes=list(config.notes))
+        with_fixes = any(fmt == "sarif" for fmt, _ in outputs)
         for result in _results(args, config, ctx, summary.notes):
+            if with_fixes:  # SARIF results carry the safe fix of each finding that has one
+                from podsec.fixer import sarif as sarif_fixes
+
+                result = sarif_fixes.attach(result, ctx)
             _show_tracebacks(result.errors)
             if accepted is not None:
                 result = accepted.filter(result)

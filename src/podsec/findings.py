@@ -33,6 +33,25 @@ class ValuesRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Replacement:
+    """Characters of a file to replace: ``length`` of them from ``offset`` (0-based, in the
+    decoded text) by ``inserted``; ``line`` is the 1-based line the region starts on."""
+
+    offset: int
+    length: int
+    inserted: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class TextFix:
+    """A safe fix of one finding, as changes to its file's text (SARIF ``fixes``)."""
+
+    description: str
+    replacements: tuple[Replacement, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One finding, typed end to end: reporters alone turn it into text (`as_dict`)."""
 
@@ -52,6 +71,7 @@ class Finding:
     # for location "parent": the path up to its first absent part (what to add)
     missing: str | None = dataclasses.field(default=None, compare=False)
     values: ValuesRef | None = None  # rendered Helm output: the values.yaml key the field comes from
+    fix: TextFix | None = dataclasses.field(default=None, compare=False)  # its safe fix, when asked for (SARIF)
 
     def as_dict(self) -> dict[str, Any]:
         o = self.object

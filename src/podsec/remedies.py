@@ -59,13 +59,16 @@ def plan(
 
 
 def edits(planned: Iterable[Planned], allowed: Callable[[Fix], bool]) -> list[Edit]:
-    """The edits of the allowed fixes, each once (checks overlap), removals last and from the
-    end of each list first (so that every index still names the item it named)."""
+    """The edits of the allowed fixes (`edits_of`)."""
+    return edits_of(fix for p in planned for fix in p.fixes if allowed(fix))
+
+
+def edits_of(fixes: Iterable[Fix]) -> list[Edit]:
+    """The edits of the fixes, each once (checks overlap), removals last and from the end of
+    each list first (so that every index still names the item it named)."""
     seen: dict[str, Edit] = {}  # by repr: values may be mappings (unhashable)
-    for p in planned:
-        for fix in p.fixes:
-            if allowed(fix):
-                seen.update((repr(e), e) for e in fix.edits)
+    for fix in fixes:
+        seen.update((repr(e), e) for e in fix.edits)
     kept = [e for e in seen.values() if not isinstance(e, Remove)]
     removals = sorted((e for e in seen.values() if isinstance(e, Remove)), key=lambda e: _order(e.path), reverse=True)
     return [*kept, *removals]

@@ -13,13 +13,8 @@ from typing import TextIO
 
 from podsec.fixer.files import FileFix, Patch
 from podsec.fixer.objects import Outcome, Status
+from podsec.fixer.text import lines
 from podsec.remedies import pointer
-
-
-def _lines(text: str) -> list[str]:
-    """Lines split at LF only, each with its end (CR stays in the line: CRLF files diff as such)."""
-    parts = text.split("\n")
-    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def patch_name(name: str) -> str:
@@ -56,14 +51,14 @@ def _opcodes(fix: FileFix) -> list[Code]:
 
     at = la = lb = 0
     for start, end, new in fix.spans:
-        same = len(_lines(fix.before[at:start].decode("utf-8")))
+        same = len(lines(fix.before[at:start].decode("utf-8")))
         add("equal", la, la + same, lb, lb + same)
         la, lb = la + same, lb + same
-        old_lines, new_lines = _lines(fix.before[start:end].decode("utf-8")), _lines(new.decode("utf-8"))
+        old_lines, new_lines = lines(fix.before[start:end].decode("utf-8")), lines(new.decode("utf-8"))
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes():
             add(tag, la + i1, la + i2, lb + j1, lb + j2)
         la, lb, at = la + len(old_lines), lb + len(new_lines), end
-    same = len(_lines(fix.before[at:].decode("utf-8")))
+    same = len(lines(fix.before[at:].decode("utf-8")))
     add("equal", la, la + same, lb, lb + same)
     return codes
 
@@ -97,7 +92,7 @@ def unified_diff(fix: FileFix) -> str:
     """The change of one file as a unified diff (with ``\\ No newline at end of file`` markers)."""
     assert fix.after is not None
     name = patch_name(fix.name)
-    a, b = _lines(fix.before.decode("utf-8")), _lines(fix.after.decode("utf-8"))
+    a, b = lines(fix.before.decode("utf-8")), lines(fix.after.decode("utf-8"))
     out = [f"--- {name}\n+++ {name}\n"]
     for group in _grouped(_opcodes(fix), 3):
         first, last = group[0], group[-1]

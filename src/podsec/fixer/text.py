@@ -29,6 +29,12 @@ class EditError(Exception):
     """An edit the text cannot take losslessly (through an alias, a merge key)."""
 
 
+def lines(text: str) -> list[str]:
+    """Lines split at LF only, each with its end (CR stays in the line: CRLF files diff as such)."""
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
 def parse_pointer(text: str) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in text.split("/")[1:]]
 

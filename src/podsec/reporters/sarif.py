@@ -106,6 +106,22 @@ class SarifReporter(Collecting):
             physical["region"] = region
         return {"physicalLocation": physical}
 
+    def _fix(self, f: Finding) -> dict[str, Any]:
+        """The finding's safe fix (what `podsec fix` would change for it alone)."""
+        assert f.fix is not None
+        artifact = self._location(f.file, None, None)["physicalLocation"]["artifactLocation"]
+        replacements = [
+            {
+                "deletedRegion": {"charOffset": r.offset, "charLength": r.length},
+                "insertedContent": {"text": r.inserted},
+            }
+            for r in f.fix.replacements
+        ]
+        return {
+            "description": {"text": f.fix.description},
+            "artifactChanges": [{"artifactLocation": artifact, "replacements": replacements}],
+        }
+
     def _result(self, f: Finding, index: dict[str, int], suppressed: Suppressed | None = None) -> dict[str, Any]:
         loc = self._location(f.file, f.line, f.column)
         logical = object_label(f) + (f"/{f.container}" if f.container else "")
@@ -121,6 +137,8 @@ class SarifReporter(Collecting):
         }
         if f.check.id in index:
             result["ruleIndex"] = index[f.check.id]
+        if f.fix is not None:
+            result["fixes"] = [self._fix(f)]
         if f.template:
             result["properties"]["template"] = f.template
         if f.values is not None:
