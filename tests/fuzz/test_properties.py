@@ -372,3 +372,29 @@ def test_every_report_is_well_formed_whatever_the_names(docs: list[dict[str, Any
             xml.dom.minidom.parseString(text.encode())
         elif fmt == "policyreport":
             list(yaml.safe_load_all(text))
+
+
+@FUZZ
+@given(st.lists(st.one_of(workloads(), config_map), min_size=1, max_size=3), yaml_styles, st.booleans())
+def test_fix_never_crashes_keeps_every_line_and_is_idempotent(
+    docs: list[dict[str, Any]], style: dict[str, Any], unsafe: bool
+) -> None:
+    from podsec.checks import FixOptions
+    from podsec.fixer.files import fix_target
+    from podsec.fixer.objects import Status
+    from tests.fixer.test_fix_corpus import EDITED
+    from tests.fixer.test_fix_formats import removed
+
+    data = yaml_text(docs, style)
+    once = fix_target(files.Target(None, "w.yaml", data), CTX, FixOptions(), unsafe=unsafe)
+    assert not [e for e in once.errors if "internal error" in e.message], once.errors
+    if once.after is None:
+        return
+    assert kyaml.load_all(once.after)  # still YAML
+    last = data.decode().rsplit("\n", 1)[-1]
+    lost = [line for line in removed(data, once.after) if not EDITED.search(line) and line != last]
+    assert not lost, lost  # every original line survives in order, unless an edit is on it
+    twice = fix_target(files.Target(None, "w.yaml", once.after), CTX, FixOptions(), unsafe=unsafe)
+    assert twice.after is None or twice.after == once.after
+    fixed_before = sum(o.status is Status.FIXED for o in once.outcomes)
+    assert fixed_before == 0 or not any(o.status is Status.FIXED for o in twice.outcomes)

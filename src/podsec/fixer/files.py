@@ -13,7 +13,7 @@ import copy
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from podsec import remedies, textscan
+from podsec import kyaml, remedies, textscan
 from podsec.checks import FixOptions
 from podsec.evaluate import Context
 from podsec.findings import InputError, ObjectResult
@@ -83,7 +83,7 @@ def fix_target(target: Target, ctx: Context, options: FixOptions, *, unsafe: boo
 
 
 def _fix_bytes(target: Target, data: bytes, ctx: Context, options: FixOptions, out: FileFix, *, unsafe: bool) -> None:
-    anchors = b"&" in data or b"<<" in data
+    anchors = kyaml.may_alias(data) or b"<<" in data
     edited: list[tuple[Located, list[remedies.Op]]] = []
     for item in read_objects(data, target.name, ctx.kinds):
         if isinstance(item, InputError):
@@ -127,9 +127,13 @@ def _shown(target: Target, item: Located, result: ObjectFix) -> list[Outcome]:
 def _write_text(data: bytes, edited: list[tuple[Located, list[remedies.Op]]], out: FileFix) -> None:
     try:
         if textscan.looks_like_json(data):
-            fixed = text.edit_json(data.decode("utf-8"), [(item.path, ops) for item, ops in edited]).encode("utf-8")
-            out.after, out.spans = fixed, [(0, len(data), fixed)]
-            return
+            try:
+                fixed = text.edit_json(data.decode("utf-8"), [(item.path, ops) for item, ops in edited])
+            except ValueError:
+                pass  # YAML in flow style, not JSON: edited as YAML below
+            else:
+                out.after, out.spans = fixed.encode("utf-8"), [(0, len(data), fixed.encode("utf-8"))]
+                return
         by_span: dict[tuple[int, int], list[tuple[int, Path, list[remedies.Op], Any]]] = {}
         for item, ops in edited:
             by_span.setdefault(item.span, []).append((item.part, item.path, ops, item.obj))

@@ -14,7 +14,7 @@ import difflib
 import os
 from typing import Any
 
-from podsec import engine, remedies, textscan
+from podsec import engine, kyaml, remedies, textscan
 from podsec.checks import Fix, FixOptions, Safety
 from podsec.evaluate import Context, Prepared, prepare
 from podsec.findings import FileResult, Finding, ObjectResult, Replacement, TextFix
@@ -78,7 +78,7 @@ def _offered(item: Located, ctx: Context) -> dict[_Key, tuple[Fix, ...]]:
 
 def _text_fix(item: Located, fixes: list[Fix], data: bytes) -> TextFix | None:
     obj: Any = copy.deepcopy(item.obj)
-    shared = remedies.shared_nodes(obj) if b"&" in data else frozenset()
+    shared = remedies.shared_nodes(obj) if kyaml.may_alias(data) or b"<<" in data else frozenset()
     applied = remedies.apply(obj, remedies.edits_of(fixes), shared=shared)
     if not applied.ops:
         return None

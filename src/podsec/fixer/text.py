@@ -64,9 +64,15 @@ def _container(root: yaml_edit.Mapping | yaml_edit.Sequence, path: Sequence[str]
 def replay(root: yaml_edit.Mapping | yaml_edit.Sequence, prefix: Path, ops: Iterable[Op]) -> None:
     """Apply ``ops`` (paths relative to the object at ``prefix`` of the document) to its tree."""
     base = [str(p) for p in prefix]
+    found: dict[tuple[str, ...], Any] = {}  # parents already looked up (until a removal shifts them)
     for op in ops:
         path = [*base, *parse_pointer(op["path"])]
-        parent = _container(root, path[:-1])
+        key = tuple(path[:-1])
+        parent = found.get(key)
+        if parent is None:
+            parent = found[key] = _container(root, path[:-1])
+        if op["op"] == "remove":
+            found.clear()
         last = path[-1]
         if isinstance(parent, yaml_edit.Sequence):
             if op["op"] == "add" and last == "-":
