@@ -81,6 +81,6 @@ def exit_code(fixes: Sequence[FileFix], *, written: bool, fail_on: Severity | No
     for f in fixes:
         for o in f.outcomes:
             left = o.status is not Status.FIXED or bool(f.rendered)
-            if left and fail_on is not None and Severity(o.finding.severity).rank <= fail_on.rank:
+            if left and fail_on is not None and o.finding.severity.rank <= fail_on.rank:
                 return EXIT_FINDINGS
     return EXIT_CLEAN

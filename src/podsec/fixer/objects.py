@@ -18,7 +18,7 @@ from podsec import engine, remedies
 from podsec.checks import Check, Fix, FixOptions, Safety, Violation
 from podsec.evaluate import Context, Prepared, evaluate_object, prepare
 from podsec.findings import Finding, InputError, ObjectResult
-from podsec.model.paths import format_path
+from podsec.model.paths import Path
 
 MAX_ROUNDS = 4
 
@@ -50,11 +50,11 @@ class ObjectFix:
     after: ObjectResult | None = None
 
 
-_Key = tuple[str, str | None, str]  # check id, pod label, field
+_Key = tuple[str, str | None, Path]  # check id, pod label, field
 
 
 def _key(f: Finding) -> _Key:
-    return f.check, f.pod, f.field
+    return f.check.id, f.pod, f.field
 
 
 @dataclass(slots=True)
@@ -62,7 +62,7 @@ class _Round:
     """The fixes offered, by finding (the latest round's), and the edits refused (by path)."""
 
     offered: dict[_Key, tuple[Fix, ...]] = field(default_factory=dict)
-    refused: dict[str, str] = field(default_factory=dict)
+    refused: dict[Path, str] = field(default_factory=dict)
 
 
 def fix_object(
@@ -119,16 +119,16 @@ def _round(
     for view in pods.views:
 
         def keep(check: Check, v: Violation, label: str | None = view.label) -> bool:
-            return (check.id, label, format_path(v.path)) in reported
+            return (check.id, label, v.path) in reported
 
         planned = remedies.plan(view, engine.evaluate(view, ctx.policy), options, keep)
         for p in planned:
             for v in p.violations:
-                seen.offered[(p.check.id, view.label, format_path(v.path))] = p.fixes_of(v.owner)
+                seen.offered[(p.check.id, view.label, v.path)] = p.fixes_of(v.owner)
         chosen = remedies.edits(planned, lambda f: f.safety is Safety.SAFE or (unsafe and f.safety is Safety.UNSAFE))
         applied = remedies.apply(obj, chosen, shared=shared)
         ops += applied.ops
-        seen.refused.update((format_path(e.path), why) for e, why in applied.refused)
+        seen.refused.update((e.path, why) for e, why in applied.refused)
     return ops
 
 
@@ -148,13 +148,13 @@ def _outcomes(first: ObjectResult, final: ObjectResult, last: _Round, *, unsafe:
     return out
 
 
-def _remaining(f: Finding, offered: tuple[Fix, ...], refused: Mapping[str, str], *, unsafe: bool) -> Outcome:
+def _remaining(f: Finding, offered: tuple[Fix, ...], refused: Mapping[Path, str], *, unsafe: bool) -> Outcome:
     for fix in offered:
         if fix.safety is Safety.UNSAFE and not unsafe:
             return Outcome(Status.UNSAFE, f, fix.title, fix.reason)
     for fix in offered:
         for e in fix.edits:
-            why = refused.get(format_path(e.path))
+            why = refused.get(e.path)
             if why:
                 return Outcome(Status.HUMAN, f, fix.title, why)
     for fix in offered:

@@ -14,6 +14,7 @@ from typing import TextIO
 from podsec.fixer.files import FileFix, Patch
 from podsec.fixer.objects import Outcome, Status
 from podsec.fixer.text import lines
+from podsec.model.paths import format_path
 from podsec.remedies import pointer
 
 
@@ -151,7 +152,7 @@ def _where(o: Outcome) -> str:
     if f.line is not None:
         where += f":{f.line}"
     who = f"{f.object}" + (f" container {f.container!r}" if f.container else "")
-    return f"{where}  {who}: {f.check}"
+    return f"{where}  {who}: {f.check.id}"
 
 
 def _detail(o: Outcome) -> str:
@@ -162,7 +163,7 @@ def _detail(o: Outcome) -> str:
         parts.append(f"values key {f.values.key} in {f.values.file}{at}")
     elif f.template and f.file and f.template not in f.file:
         parts.append(f"template {f.template}")
-    parts.append(f"field {f.field}")
+    parts.append(f"field {format_path(f.field)}")
     if o.why:
         parts.append(o.why)
     return "; ".join(parts)

@@ -20,14 +20,14 @@ from podsec.evaluate import Context, Prepared, prepare
 from podsec.findings import FileResult, Finding, ObjectResult, Replacement, TextFix
 from podsec.fixer import text
 from podsec.model.objects import Located
-from podsec.model.paths import format_path
+from podsec.model.paths import Path
 from podsec.sources.files import has_helm_syntax, read_objects
 
-_Key = tuple[str, str | None, str]
+_Key = tuple[str, str | None, Path]
 
 
 def _key(f: Finding) -> _Key:
-    return f.check, f.pod, f.field
+    return f.check.id, f.pod, f.field
 
 
 def attach(result: FileResult, ctx: Context) -> FileResult:
@@ -72,7 +72,7 @@ def _offered(item: Located, ctx: Context) -> dict[_Key, tuple[Fix, ...]]:
     for view in pods.views:
         for p in remedies.plan(view, engine.evaluate(view, ctx.policy), FixOptions()):
             for v in p.violations:
-                offered[(p.check.id, view.label, format_path(v.path))] = p.fixes_of(v.owner)
+                offered[(p.check.id, view.label, v.path)] = p.fixes_of(v.owner)
     return offered
 
 
