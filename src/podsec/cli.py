@@ -49,6 +49,7 @@ from podsec.sources.files import (
 
 if TYPE_CHECKING:
     from podsec.rego.policies import PolicySet
+    from podsec.sources import kustomize as kustomize_types
 
 SEVERITIES = [s.value for s in Severity]
 
@@ -915,21 +916,8 @@ class Discovered:
         found = kustomize.plan(walk.directories(with_file=KUSTOMIZATION_FILES))
         for err in found.errors:
             yield FileResult(err.file, errors=[err], read=False)
-        mode = args.kustomize or config.kustomize or "auto"
-        overlays = list(dict.fromkeys(args.kustomize_dirs))
-        if found.overlays and mode == "auto":
-            if kustomize.find_kubectl() is None:
-                self.notes.append(
-                    f"kubectl was not found, so {len(found.overlays)} kustomization"
-                    f"{'s are' if len(found.overlays) != 1 else ' is'} not rendered ({', '.join(found.overlays[:3])}"
-                    f"{', …' if len(found.overlays) > 3 else ''}): their files are scanned as they are. Install "
-                    "kubectl to scan what kustomize builds, or pass --kustomize off to scan files only"
-                )
-            else:
-                known = {os.path.abspath(d) for d in overlays}
-                overlays += [d for d in found.overlays if os.path.abspath(d) not in known]
         rendered: list[str] = []
-        for directory in overlays:
+        for directory in self._overlays(found):
             item = kustomize.render(directory, found if os.path.abspath(directory) in found.kustomizations else None)
             if isinstance(item, InputError):
                 yield FileResult(item.file, errors=[item], read=False)
@@ -940,6 +928,24 @@ class Discovered:
         own = (args.baseline, args.update_baseline, config.baseline)  # baselines are podsec's files, not manifests
         skip |= {os.path.abspath(p) for p in own if p}
         self._walk = Walk(args.paths, excludes, skip, config.path)
+
+    def _overlays(self, found: kustomize_types.Plan) -> list[str]:
+        """The kustomizations to render: those named with -k, and (mode auto, with kubectl) those found."""
+        from podsec.sources import kustomize
+
+        overlays = list(dict.fromkeys(self.args.kustomize_dirs))
+        if not found.overlays or (self.args.kustomize or self.config.kustomize or "auto") != "auto":
+            return overlays
+        if kustomize.find_kubectl() is None:
+            self.notes.append(
+                f"kubectl was not found, so {len(found.overlays)} kustomization"
+                f"{'s are' if len(found.overlays) != 1 else ' is'} not rendered ({', '.join(found.overlays[:3])}"
+                f"{', …' if len(found.overlays) > 3 else ''}): their files are scanned as they are. Install "
+                "kubectl to scan what kustomize builds, or pass --kustomize off to scan files only"
+            )
+            return overlays
+        known = {os.path.abspath(d) for d in overlays}
+        return overlays + [d for d in found.overlays if os.path.abspath(d) not in known]
 
     def targets(self) -> Iterator[Target]:
         assert self._walk is not None, "errors() first"
@@ -1271,15 +1277,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
             return audit_cli.run(args, load(args.config, known=None))
         paths = [*getattr(args, "paths", []), *getattr(args, "kustomize_dirs", [])]
         config = load(getattr(args, "config", None), known=None, paths=paths)
-        if args.command == "explain":
-            return _explain(args, config)
-        if args.command == "rbac":
-            return _rbac(args, config)
-        if args.command == "psp":
-            return _psp(args, config)
-        if args.command == "fix":
-            return _fix(args, config)
-        return _scan(args, config)
+        commands = {"explain": _explain, "rbac": _rbac, "psp": _psp, "fix": _fix}
+        return commands.get(args.command, _scan)(args, config)
     except ConfigError as exc:
         print(f"podsec: configuration error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -175,32 +175,45 @@ def _set(node: Any, path: Path, depth: int, value: Any) -> Op | None:
 
 def _apply(obj: Any, edit: Edit, shared: frozenset[int]) -> Op | None:
     if isinstance(edit, Remove):
-        parent, depth = _walk(obj, edit.path[:-1], shared)
-        last = edit.path[-1]
-        if depth < len(edit.path) - 1 or id(parent) in shared:
-            return None if id(parent) not in shared else _refuse(edit.path)
-        if _child(parent, last) is None and not (isinstance(parent, dict) and last in parent):
-            return None
-        if isinstance(parent, list) and len(parent) == 1 and len(edit.path) > 1:  # the last item: the list goes
-            return _apply(obj, Remove(edit.path[:-1]), shared)
-        del parent[last]
-        return {"op": "remove", "path": pointer(edit.path)}
+        return _remove(obj, edit, shared)
     node, depth = _walk(obj, edit.path, shared)
     if isinstance(edit, SetDefault):
         return None if depth == len(edit.path) else _set(node, edit.path, depth, edit.value)
     if isinstance(edit, AddToList):
-        if depth < len(edit.path):
-            return _set(node, edit.path, depth, list(edit.items))
-        if not isinstance(node, list):
-            return None
-        if id(node) in shared:
-            return _refuse(edit.path)
-        new = [item for item in edit.items if item not in node]
-        if not new:
-            return None
-        node.append(new[0])  # one item per operation: "-" appends one
-        return {"op": "add", "path": pointer((*edit.path, "-")), "value": new[0]}
-    assert isinstance(edit, Replace)
+        return _add_to_list(node, depth, edit, shared)
+    return _replace(obj, node, depth, edit, shared)
+
+
+def _remove(obj: Any, edit: Remove, shared: frozenset[int]) -> Op | None:
+    parent, depth = _walk(obj, edit.path[:-1], shared)
+    last = edit.path[-1]
+    if depth < len(edit.path) - 1:
+        return None
+    if id(parent) in shared:
+        return _refuse(edit.path)
+    if _child(parent, last) is None and not (isinstance(parent, dict) and last in parent):
+        return None
+    if isinstance(parent, list) and len(parent) == 1 and len(edit.path) > 1:  # the last item: the list goes
+        return _remove(obj, Remove(edit.path[:-1]), shared)
+    del parent[last]
+    return {"op": "remove", "path": pointer(edit.path)}
+
+
+def _add_to_list(node: Any, depth: int, edit: AddToList, shared: frozenset[int]) -> Op | None:
+    if depth < len(edit.path):
+        return _set(node, edit.path, depth, list(edit.items))
+    if not isinstance(node, list):
+        return None
+    if id(node) in shared:
+        return _refuse(edit.path)
+    new = [item for item in edit.items if item not in node]
+    if not new:
+        return None
+    node.append(new[0])  # one item per operation: "-" appends one
+    return {"op": "add", "path": pointer((*edit.path, "-")), "value": new[0]}
+
+
+def _replace(obj: Any, node: Any, depth: int, edit: Replace, shared: frozenset[int]) -> Op | None:
     if depth < len(edit.path) or type(node) is not type(edit.old) or node != edit.old:
         return None
     parent, _ = _walk(obj, edit.path[:-1], shared)

@@ -48,18 +48,8 @@ def run(found: Discovered, ctx: Context, args: argparse.Namespace, *, fail_on: S
         fixes.append(fix)
         for err in fix.errors:
             print(f"podsec: error: {err}", file=sys.stderr)
-        if fix.after is None or not fix.changed:
-            continue
-        if args.write and fix.path is not None:
-            try:
-                output.write_atomically(fix.path, fix.after)
-            except OSError as exc:
-                fix.errors.append(InputError(fix.name, None, f"cannot write: {exc.strerror or exc}"))
-                print(f"podsec: error: {fix.name}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-        elif args.write:  # standard input: the fixed text goes to standard output
-            sys.stdout.write(fix.after.decode("utf-8"))
-        elif args.output == "diff":
-            sys.stdout.write(output.unified_diff(fix))
+        if fix.after is not None and fix.changed:
+            _show_or_write(fix, args)
     if args.output == "json-patch":
         sys.stdout.write(output.json_patches(p for f in fixes for p in f.patches))
     output.summary(fixes, written=args.write, stream=sys.stderr)
@@ -71,6 +61,21 @@ def run(found: Discovered, ctx: Context, args: argparse.Namespace, *, fail_on: S
             print(f"podsec: error: --report {args.report}: cannot write: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_ERROR
     return exit_code(fixes, written=args.write, fail_on=fail_on)
+
+
+def _show_or_write(fix: FileFix, args: argparse.Namespace) -> None:
+    """Write the fixed file (--write), or show its diff; standard input's fix goes to standard output."""
+    assert fix.after is not None
+    if args.write and fix.path is not None:
+        try:
+            output.write_atomically(fix.path, fix.after)
+        except OSError as exc:
+            fix.errors.append(InputError(fix.name, None, f"cannot write: {exc.strerror or exc}"))
+            print(f"podsec: error: {fix.name}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+    elif args.write:
+        sys.stdout.write(fix.after.decode("utf-8"))
+    elif args.output == "diff":
+        sys.stdout.write(output.unified_diff(fix))
 
 
 def exit_code(fixes: Sequence[FileFix], *, written: bool, fail_on: Severity | None) -> int:

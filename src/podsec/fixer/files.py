@@ -60,7 +60,8 @@ def _rendered(target: Target, data: bytes, item: Located) -> str:
         return f"rendered by Helm from {item.template}: change the template or its values"
     if has_helm_syntax(data):
         return "a Helm template: change it by hand (or its values)"
-    notes = (item.obj.get("metadata") or {}).get("annotations") or {}
+    meta = item.obj.get("metadata")
+    notes = meta.get("annotations") if isinstance(meta, dict) else None
     if isinstance(notes, dict) and "config.kubernetes.io/origin" in notes:
         return "rendered by kustomize (config.kubernetes.io/origin): change the source file"
     return ""
