@@ -219,7 +219,7 @@ def test_the_pre_filter_never_decides_differently_from_a_full_parse(
                 kyaml.check_stream(chunk)
             continue
         for doc in parsed:
-            for obj, problem in files._objects(doc.data, CTX.kinds):
+            for obj, problem, _at in files._objects(doc.data, CTX.kinds):
                 assert obj is not None and not problem
                 assert not CTX.kinds.pod_sources(obj), chunk
 
@@ -280,7 +280,7 @@ def test_mutated_text_is_never_a_crash_and_the_pre_filter_holds(
             except kyaml.YamlError:
                 continue
             for doc in parsed:
-                for obj, _problem in files._objects(doc.data, CTX.kinds):
+                for obj, _problem, _at in files._objects(doc.data, CTX.kinds):
                     assert obj is None or not CTX.kinds.pod_sources(obj), chunk
 
 
