@@ -77,6 +77,8 @@ def fix_target(target: Target, ctx: Context, options: FixOptions, *, unsafe: boo
             return out
         out.before = data
         _fix_bytes(target, data, ctx, options, out, unsafe=unsafe)
+        if not out.changed:  # what an unchanged file holds is not needed again (nor sent between processes)
+            out.before, out.after, out.spans = b"", None, []
     except Exception as exc:
         out.after = None
         out.errors.append(internal_error(target.name, None, exc, debug=ctx.debug))
