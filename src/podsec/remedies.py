@@ -227,10 +227,19 @@ def _refuse(path: Path) -> Op | None:
     raise _Refused(f"{pointer(path[:-1])} is shared through a YAML anchor; edit it by hand")
 
 
-def admission_patch(obj: Mapping[str, Any], view_results: Iterable[tuple[PodView, list[CheckResult]]]) -> list[Op]:
-    """The webhook's patch: the ``admission`` fixes of every pod of ``obj`` (edited in place)."""
+class TooManyOperations(Exception):
+    """A patch would take more operations than its limit."""
+
+
+def admission_patch(
+    obj: Mapping[str, Any], view_results: Iterable[tuple[PodView, list[CheckResult]]], *, limit: int | None = None
+) -> list[Op]:
+    """The webhook's patch: the ``admission`` fixes of every pod of ``obj`` (edited in place);
+    TooManyOperations past ``limit`` operations (checked as they are made: memory stays bounded)."""
     ops: list[Op] = []
     for view, results in view_results:
-        chosen = edits(plan(view, results, FixOptions()), lambda f: f.admission and f.safety == "safe")
-        ops += apply(obj, chosen).ops
+        for edit in edits(plan(view, results, FixOptions()), lambda f: f.admission and f.safety == "safe"):
+            ops += apply(obj, (edit,)).ops
+            if limit is not None and len(ops) > limit:
+                raise TooManyOperations(f"more than {limit} operations")
     return ops
