@@ -92,6 +92,8 @@ def _fix_bytes(target: Target, data: bytes, ctx: Context, options: FixOptions, o
         if isinstance(item, InputError):
             out.errors.append(item)
             continue
+        if not isinstance(item, Located):  # a peeked Member: only read with members=True
+            continue
         rendered = _rendered(target, data, item)
         obj: Any = copy.deepcopy(item.obj) if rendered else item.obj
         where = {"file": target.name, "line_offset": item.line_offset, "object_line": item.line}

@@ -655,23 +655,30 @@ def read_objects(
                 if member is not None:
                     yield member
                 continue
-        try:
-            docs = kyaml.load_all(chunk)
-        except kyaml.YamlError as exc:
-            counts.documents += 1
-            counts.failed.add(counts.documents)
-            yield _yaml_error(exc, chunk, name, offset)
-            continue
-        template = _template(chunk)
-        for part, doc in enumerate(d for d in docs if d.data is not None):  # not empty documents ("---" twice)
-            counts.documents += 1
-            for obj, problem, at in _objects(doc.data, kinds):
-                if obj is None:
-                    counts.failed.add(counts.documents)
-                    yield InputError(name, offset + doc.line, problem)
-                    continue
-                line = _object_line(doc.data, obj, offset + doc.line, offset)
-                yield Located(obj, name, line, offset, template, counts.documents, span, part, at)
+        yield from _parsed(chunk, offset, span, name, kinds, counts)
+
+
+def _parsed(
+    chunk: bytes, offset: int, span: tuple[int, int], name: str, kinds: KindTable, counts: Counts
+) -> Iterator[Located | InputError]:
+    """The objects of one parsed chunk (its documents counted), or its YAML error."""
+    try:
+        docs = kyaml.load_all(chunk)
+    except kyaml.YamlError as exc:
+        counts.documents += 1
+        counts.failed.add(counts.documents)
+        yield _yaml_error(exc, chunk, name, offset)
+        return
+    template = _template(chunk)
+    for part, doc in enumerate(d for d in docs if d.data is not None):  # not empty documents ("---" twice)
+        counts.documents += 1
+        for obj, problem, at in _objects(doc.data, kinds):
+            if obj is None:
+                counts.failed.add(counts.documents)
+                yield InputError(name, offset + doc.line, problem)
+                continue
+            line = _object_line(doc.data, obj, offset + doc.line, offset)
+            yield Located(obj, name, line, offset, template, counts.documents, span, part, at)
 
 
 def internal_error(name: str | None, line: int | None, exc: BaseException, *, debug: bool = False) -> InputError:
