@@ -685,35 +685,32 @@ def _context(
 def _fix(args: argparse.Namespace, config: Config) -> int:
     from podsec.fixer import command
 
-    checks = _checks_to_run(args, config)
-    if checks is None:
+    chosen = evaluation(args, config)
+    if chosen is None:
         return EXIT_ERROR
-    policy, policies, ignored = checks
     if not args.paths:
         print("podsec: error: give at least one PATH", file=sys.stderr)
         return EXIT_ERROR
     if args.run_as_user is not None and not 0 < args.run_as_user < 2**31:
         print("podsec: error: --run-as-user needs a UID from 1 to 2147483647 (0 is root)", file=sys.stderr)
         return EXIT_ERROR
-    ctx = _context(args, config, policy, policies, ignored)
     notes = list(config.notes)
     found = Discovered(args, config, notes)
-    code = command.run(found, ctx, args, fail_on=_fail_on(args, config))
+    code = command.run(found, chosen.ctx, args, fail_on=chosen.fail_on)
     for note in notes:
         print(f"podsec: note: {note}", file=sys.stderr)
     return code
 
 
 def _scan(args: argparse.Namespace, config: Config) -> int:
-    checks = _checks_to_run(args, config)
-    if checks is None:
+    chosen = evaluation(args, config)
+    if chosen is None:
         return EXIT_ERROR
-    policy, policies, ignored = checks
+    ctx, policy, fail_on = chosen.ctx, chosen.policy, chosen.fail_on
     problem = _bad_numbers(args)
     if problem:
         print(f"podsec: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
-    ctx = _context(args, config, policy, policies, ignored)
     try:
         outputs = _outputs(args)
         started = _started()
@@ -726,14 +723,10 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     baseline_file, accepted = _accepted(args, config)
     if any(fmt == "html" for fmt, _ in outputs):
         ctx = replace(ctx, explain=True)
-    fail_on = _fail_on(args, config)
     run = RunInfo(
         str(policy),
         format_version(policy.evaluated_version),
-        checks=(
-            *(s.check for s in policy.checks),
-            *(policies.running if policies else ()),
-        ),
+        checks=chosen.checks,
         started=started,
         base_dir=os.getcwd(),
         tool_version=__version__,
