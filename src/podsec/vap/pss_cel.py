@@ -19,21 +19,12 @@ from collections.abc import Sequence
 
 from podsec.checks.capabilities import BASELINE_ALLOWED as _CAPS_BASELINE
 from podsec.checks.sysctls import ALLOWED_BY_VERSION as _SYSCTLS
+from podsec.checks.volumes import ALLOWED_SOURCES
 
 _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 _SECCOMP_POD = "seccomp.security.alpha.kubernetes.io/pod"
 _SECCOMP_CONTAINER = "container.seccomp.security.alpha.kubernetes.io/"
-_ALLOWED_VOLUMES = (
-    "configMap",
-    "csi",
-    "downwardAPI",
-    "emptyDir",
-    "ephemeral",
-    "image",
-    "persistentVolumeClaim",
-    "projected",
-    "secret",
-)
+_ALLOWED_VOLUMES = tuple(sorted(ALLOWED_SOURCES))
 _RESTRICTED_VOLUMES = (
     "hostPath",
     "gcePersistentDisk",
