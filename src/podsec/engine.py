@@ -198,12 +198,13 @@ def select(
     ``latest_is`` lowers the newest version (as an API server emulating an older
     release does); ``latest`` and higher versions are evaluated as the newest.
     ``hardened`` adds podsec's own checks after the restricted ones: those on by
-    default, and those in ``enable``; and so its rules beyond the pod (``rules``:
-    `Policy.beyond`, evaluated by `podsec.beyond`). ``only`` (when given) keeps just these checks
-    (`--select`; a check named there that is off by default is turned on) and
-    ``disable`` removes any check (`--ignore`). Both apply before PSA's overrides are
-    resolved, so ignoring ``capabilities_restricted`` leaves ``capabilities_baseline``
-    running. Each check keeps the checks it replaces as its lineage (`Selected`).
+    default, and those in ``enable``; its rules beyond the pod (of ``rules``) are chosen
+    alike, into `Policy.beyond` (`podsec.beyond` evaluates them, not on pods). ``only``
+    (when given) keeps just these checks (`--select`; a check named there that is off
+    by default is turned on) and ``disable`` removes any check (`--ignore`). Both apply
+    before PSA's overrides are resolved, so ignoring ``capabilities_restricted`` leaves
+    ``capabilities_baseline`` running. Each check keeps the checks it replaces as its
+    lineage (`Selected`).
     """
     profile, pss, at = _target(level, version, latest_is)
     checks, rules = tuple(checks), tuple(rules)
