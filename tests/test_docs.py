@@ -8,6 +8,7 @@ import pathlib
 import pytest
 
 from podsec import catalog, docs
+from podsec.analysis.rules import ALL_RULES, BeyondRule
 from podsec.checks import ALL_CHECKS, Check
 from podsec.cli import main
 
@@ -30,8 +31,8 @@ def test_committed_docs_are_current() -> None:
     assert not stale, f"docs/checks is stale ({', '.join(stale)}): run `python -m podsec.docs docs/checks`"
 
 
-@pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.id)
-def test_examples_behave_as_documented(check: Check) -> None:
+@pytest.mark.parametrize("check", [*ALL_CHECKS, *ALL_RULES], ids=lambda c: c.id)
+def test_examples_behave_as_documented(check: Check | BeyondRule) -> None:
     assert check.example is not None, f"{check.id} has no documented example"
     failing = docs.run_example(check, docs.example_manifest(check, check.example.failing))
     assert failing, "the failing example does not fail"

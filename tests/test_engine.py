@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
-from podsec import engine
-from podsec.checks import ALL_CHECKS, CheckLevel, get
-from podsec.model.standards import Level, PolicyVersion
+from podsec import catalog, engine
+from podsec.analysis import rules
+from podsec.checks import ALL_CHECKS, Check, CheckLevel, get
+from podsec.model.standards import Level, PolicyVersion, Profile
 from tests import helpers
 from tests.helpers import container_sc, minimal_pod, tweak
 
@@ -95,3 +98,32 @@ def test_registry_is_valid() -> None:
         for old in check.overrides:
             assert check.level == "restricted" and get(old).level == "baseline"
         assert check.title and check.rationale and check.remediation
+
+
+NETWORK_AND_PSP = ["defaultDenyIngress", "defaultDenyEgress", "allowAllIngress", "allowAllEgress", "podSecurityPolicy"]
+
+
+def test_rules_beyond_the_pod_are_rules_not_checks() -> None:
+    """They report findings (podsec.beyond, podsec rbac) but have nothing to run on pods."""
+    assert all(isinstance(c, Check) for c in ALL_CHECKS)
+    assert not any(isinstance(r, Check) for r in rules.ALL_RULES)
+    assert not {c.id for c in ALL_CHECKS} & {r.id for r in rules.ALL_RULES}
+    assert [r.id for r in rules.ALL_RULES] == [*NETWORK_AND_PSP, "rbacPrivilegedPods", "rbacExec", "rbacEscalate",
+                                                "rbacImpersonate"]  # fmt: skip
+    assert catalog.BUILTIN[: len(ALL_CHECKS) + len(rules.ALL_RULES)] == (*ALL_CHECKS, *rules.ALL_RULES)
+    assert all(pickle.loads(pickle.dumps(r)) is r for r in rules.ALL_RULES)  # by id, as checks travel
+
+
+def test_hardened_selects_the_rules_beyond_the_pod_apart_from_its_checks() -> None:
+    latest = PolicyVersion(None)
+    hardened = engine.select(Profile.HARDENED, latest)
+    assert [r.id for r in hardened.beyond] == NETWORK_AND_PSP  # rbac* run in podsec rbac
+    assert not {s.check.id for s in hardened.checks} & {r.id for r in rules.ALL_RULES}
+    assert engine.select(Profile.RESTRICTED, latest).beyond == ()
+    only = engine.select(Profile.HARDENED, latest, only={"defaultDenyEgress"})
+    assert only.checks == () and [r.id for r in only.beyond] == ["defaultDenyEgress"]
+    ignored = engine.select(Profile.HARDENED, latest, disable={"allowAllIngress", "podSecurityPolicy"})
+    assert [r.id for r in ignored.beyond] == ["defaultDenyIngress", "defaultDenyEgress", "allowAllEgress"]
+    assert engine.select(Profile.HARDENED, latest, only={"rbacExec"}).beyond == ()  # known, not a scan's
+    with pytest.raises(engine.ConfigurationError, match="no such check"):
+        engine.select(Profile.HARDENED, latest, rules=(), only={"defaultDenyEgress"})

@@ -30,8 +30,8 @@ from typing import Any
 
 from podsec import evaluate
 from podsec.analysis import netpol, psp
+from podsec.analysis.rules import BeyondRule, legacy, network
 from podsec.analysis.selectors import Problem
-from podsec.checks import Check, legacy, network
 from podsec.evaluate import Context
 from podsec.exemptions import Exemption
 from podsec.findings import FileResult, Finding, InputError, ObjectResult, Suppressed
@@ -177,7 +177,7 @@ def record(
         ns_facts = facts._namespace(ns)
         if ns_facts.first is None:
             ns_facts.first = _anchor(item, file, ctx, ("metadata", "namespace"), relocate)
-    found: list[tuple[Check, Path, str]] = []
+    found: list[tuple[BeyondRule, Path, str]] = []
     errors: list[InputError] = []
     policy = netpol.read_policy(obj)
     if policy is not None:
@@ -187,8 +187,7 @@ def record(
         for rule in policy.open_rules:
             check = _OPEN[rule.direction]
             if check.id in active:
-                reason = check.describe([])[0]
-                found.append((check, rule.path, f"{reason} ({rule.detail})"))
+                found.append((check, rule.path, f"{check.reason} ({rule.detail})"))
     elif psp.is_psp(obj) and legacy.POD_SECURITY_POLICY.id in active:
         assessment = psp.assess(obj)
         errors += problem_errors(obj, assessment.problems, file, item.line, item.line_offset)
@@ -310,8 +309,7 @@ def _expired(e: Exemption, ctx: Context) -> bool:
     return ctx.today is not None and e.expired(ctx.today)
 
 
-def _deny_message(iso: netpol.Isolation, direction: netpol.Direction, check: Check) -> str:
-    reason = check.describe([])[0]
+def _deny_message(iso: netpol.Isolation, direction: netpol.Direction, check: BeyondRule) -> str:
     kind = direction.capitalize()
     detail = (
         f'namespace "{iso.namespace.name}": no policy selects every pod in it for {kind} and allows nothing '
@@ -321,4 +319,4 @@ def _deny_message(iso: netpol.Isolation, direction: netpol.Direction, check: Che
     if near:
         near = tuple(sorted(near))
         detail += "; " + "; ".join(near[:3]) + ("; …" if len(near) > 3 else "")
-    return f"{reason} ({detail})"
+    return f"{check.reason} ({detail})"

@@ -16,7 +16,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
 from podsec import __version__, baseline, beyond, catalog, docs, engine, exemptions, explain, inventory, scan
-from podsec.checks import ALL_CHECKS, Check, CheckLevel, Rule, Severity
+from podsec.checks import Check, CheckLevel, Rule, Severity
 from podsec.config import Config, ConfigError, load, verify_ids
 from podsec.evaluate import Context
 from podsec.findings import (
@@ -536,7 +536,7 @@ def _policy(
             print("podsec: error: --latest-is needs an explicit version such as v1.33", file=sys.stderr)
             return None
         latest_is = (1, args.latest_is.minor)
-    builtin = {c.id for c in ALL_CHECKS}
+    builtin = {c.id for c in engine.SELECTABLE}
     try:
         return engine.select(
             profile,
@@ -575,7 +575,7 @@ def _checks_to_run(args: argparse.Namespace, config: Config) -> tuple[engine.Pol
         )
     policy_checks = policies is not None and policies.running
     if chosen is not None and not policy.checks and not policy.beyond and not policy_checks:
-        rbac_ids = sorted(c.id for c in ALL_CHECKS if c.level is CheckLevel.RBAC and c.id in chosen)
+        rbac_ids = sorted(c.id for c in engine.SELECTABLE if c.level is CheckLevel.RBAC and c.id in chosen)
         hint = f" ({', '.join(rbac_ids)}: run by `podsec rbac`)" if rbac_ids else ""
         print(f"podsec: error: --select leaves no check to run in this profile{hint}", file=sys.stderr)
         return None
@@ -1099,9 +1099,9 @@ def _rbac(args: argparse.Namespace, config: Config) -> int:
     inv = _inventory(args, config)
     version = args.kube_version or engine.NEWEST
     access = rbac.analyze(inv.authorizer(), inv.enforce_levels(), version=version, controllers=inv.controllers(kinds))
-    verify_ids(config, frozenset(c.id for c in ALL_CHECKS))
-    chosen, ignored = _selection(args, config, ALL_CHECKS)
-    own = [c for c in ALL_CHECKS if c.level is CheckLevel.RBAC]
+    verify_ids(config, frozenset(c.id for c in engine.SELECTABLE))
+    chosen, ignored = _selection(args, config, engine.SELECTABLE)
+    own = [c for c in engine.SELECTABLE if c.level is CheckLevel.RBAC]
     if chosen is not None and not args.select and not chosen & {c.id for c in own}:
         chosen = None  # the configuration's select names only checks of scan: all of these run
     running = tuple(c for c in own if c.id not in ignored and (chosen is None or c.id in chosen))

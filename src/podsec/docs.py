@@ -17,7 +17,8 @@ import textwrap
 from collections.abc import Sequence
 
 from podsec import catalog, engine, pipeline
-from podsec.checks import ALL_CHECKS, Check, CheckLevel, Platform, Rule, Scope
+from podsec.analysis.rules import BeyondRule, Scope
+from podsec.checks import ALL_CHECKS, Check, CheckLevel, Platform, Rule
 from podsec.evaluate import Context
 from podsec.findings import Finding
 from podsec.model.paths import format_path
@@ -55,24 +56,24 @@ def example_pod(spec: str) -> str:
     return f"apiVersion: v1\nkind: Pod\n{meta}spec:\n{body}"
 
 
-def example_manifest(check: Check, text: str) -> str:
+def example_manifest(check: Rule, text: str) -> str:
     """The manifest of an example: as written for checks not about pods, else a Pod around the spec."""
     return text if check.example is not None and check.example.whole else example_pod(text)
 
 
-def run_example(check: Check, manifest: str) -> list[Finding]:
+def run_example(check: Check | BeyondRule, manifest: str) -> list[Finding]:
     """The findings ``check`` alone reports on ``manifest`` (at the newest version)."""
-    if check.scope is Scope.RBAC:
+    if isinstance(check, BeyondRule) and check.scope is Scope.RBAC:
         return _run_rbac_example(check, manifest)
-    if check.scope is not Scope.POD:
+    if isinstance(check, BeyondRule):
         from podsec import beyond
 
-        policy = engine.select(Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
+        policy = engine.select(Profile.HARDENED, PolicyVersion(None), checks=(), rules=[check], enable=[check.id])
         context = Context(policy, KindTable())
         results = beyond.complete([pipeline.scan_bytes(manifest.encode(), "example.yaml", context)], context)
         return [f for r in results for obj in r.objects for f in obj.findings if f.check.id == check.id]
     if check.level is CheckLevel.HARDENED:
-        policy = engine.select(Profile.HARDENED, PolicyVersion(None), checks=[check], enable=[check.id])
+        policy = engine.select(Profile.HARDENED, PolicyVersion(None), checks=[check], rules=(), enable=[check.id])
     else:
         level = Level.BASELINE if check.level is CheckLevel.BASELINE else Level.RESTRICTED
         policy = engine.select(level, PolicyVersion(None), checks=[check])
@@ -81,7 +82,7 @@ def run_example(check: Check, manifest: str) -> list[Finding]:
     return [f for f in result.objects[0].findings if f.check.id == check.id]
 
 
-def _run_rbac_example(check: Check, manifest: str) -> list[Finding]:
+def _run_rbac_example(check: BeyondRule, manifest: str) -> list[Finding]:
     from podsec import inventory, rbac_report
     from podsec.analysis import rbac
 
@@ -114,8 +115,7 @@ def severity_text(check: Rule, checks: Sequence[Check] = ALL_CHECKS) -> str:
 
 
 def _applies(check: Rule) -> str:
-    scope = _SCOPE_TEXT.get(check.scope) if isinstance(check, Check) else None
-    return scope or _PLATFORM_TEXT[check.platform]
+    return _SCOPE_TEXT[check.scope] if isinstance(check, BeyondRule) else _PLATFORM_TEXT[check.platform]
 
 
 def _facts(check: Rule) -> list[tuple[str, str]]:
@@ -139,7 +139,7 @@ def _facts(check: Rule) -> list[tuple[str, str]]:
     return rows
 
 
-def _example(check: Check) -> list[str]:
+def _example(check: Check | BeyondRule) -> list[str]:
     """The failing example, what podsec reports for it, and the fixed example."""
     if check.example is None:
         return []
@@ -158,7 +158,7 @@ def page(check: Rule) -> str:
     out = [f"# `{check.id}`: {check.title}\n"]
     out.append("| | |\n| --- | --- |\n" + "".join(f"| {k} | {v} |\n" for k, v in _facts(check)))
     out.append(f"## Why it matters\n\n{check.rationale}\n")
-    if isinstance(check, Check):
+    if isinstance(check, Check | BeyondRule):
         out += _example(check)
     out.append(f"## Remediation\n\n{check.remediation}\n")
     refs = [PSS_URL, *check.references] if check.level.is_pss else list(check.references)
@@ -240,7 +240,7 @@ def _hardened_table() -> str:
         f"| [`{c.id}`](docs/checks/{c.id}.md) | {c.severity.value} | {c.platform.value} | "
         f"{c.title}{'' if c.default_on else ' (off by default)'} |"
         for c in ALL_CHECKS
-        if c.level is CheckLevel.HARDENED and c.scope is Scope.POD  # the others have their own README sections
+        if c.level is CheckLevel.HARDENED  # the rules beyond the pod have their own README sections
     ]
     return "\n".join(["| check | severity | platform | title |", "| --- | --- | --- | --- |", *rows])
 

@@ -6,10 +6,14 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from podsec.checks import ALL_CHECKS, Check, Platform, Revision, Rule, Scope, Violation
+from podsec.analysis.rules import ALL_RULES, BeyondRule
+from podsec.checks import ALL_CHECKS, Check, Platform, Revision, Rule, Violation
 from podsec.model.paths import Path
 from podsec.model.pod import PodView
 from podsec.model.standards import CheckLevel, Level, PolicyVersion, Profile, Version
+
+SELECTABLE: tuple[Rule, ...] = (*ALL_CHECKS, *ALL_RULES)
+"""Every built-in check and rule beyond the pod: what a selection (``--select``, a profile) names."""
 
 NEWEST: Version = max(
     since
@@ -38,7 +42,7 @@ class Policy:
     evaluated_version: Version
     checks: tuple[Selected, ...]
     profile: Profile | None = None  # None: a bare PSS level (as PSA evaluates it)
-    beyond: tuple[Check, ...] = ()  # hardened checks about other objects and namespaces (podsec.beyond)
+    beyond: tuple[BeyondRule, ...] = ()  # hardened rules about other objects and namespaces (podsec.beyond)
 
     def __str__(self) -> str:
         return f"{self.profile or self.level}:{self.version}"
@@ -135,11 +139,11 @@ class _Choice:
         for name in sorted((self.enable | self.disable | set(self.options) | (self.only or set())) - known):
             raise ConfigurationError(f'no such check: "{name}" (see `podsec checks`)')
 
-    def wanted(self, c: Check) -> bool:
+    def wanted(self, c: Rule) -> bool:
         return c.id not in self.disable and (self.only is None or c.id in self.only)
 
-    def own(self, c: Check) -> bool:
-        """A check of podsec's own that runs: on by default, or asked for, and not removed."""
+    def own(self, c: Rule) -> bool:
+        """A check or rule of podsec's own that runs: on by default, or asked for, and not removed."""
         asked = c.id in self.enable or c.id in self.options or (self.only is not None and c.id in self.only)
         return c.level is CheckLevel.HARDENED and (c.default_on or asked) and self.wanted(c)
 
@@ -183,6 +187,7 @@ def select(
     *,
     latest_is: Version | None = None,
     checks: Iterable[Check] = ALL_CHECKS,
+    rules: Iterable[BeyondRule] = ALL_RULES,
     enable: Iterable[str] = (),
     disable: Iterable[str] = (),
     only: Iterable[str] | None = None,
@@ -193,34 +198,26 @@ def select(
     ``latest_is`` lowers the newest version (as an API server emulating an older
     release does); ``latest`` and higher versions are evaluated as the newest.
     ``hardened`` adds podsec's own checks after the restricted ones: those on by
-    default, and those in ``enable``. ``only`` (when given) keeps just these checks
-    (`--select`; a check named there that is off by default is turned on) and
-    ``disable`` removes any check (`--ignore`). Both apply before PSA's overrides are
-    resolved, so ignoring ``capabilities_restricted`` leaves ``capabilities_baseline``
-    running. Each check keeps the checks it replaces as its lineage (`Selected`).
+    default, and those in ``enable``; its rules beyond the pod (of ``rules``) are chosen
+    alike, into `Policy.beyond` (`podsec.beyond` evaluates them, not on pods). ``only``
+    (when given) keeps just these checks (`--select`; a check named there that is off
+    by default is turned on) and ``disable`` removes any check (`--ignore`). Both apply
+    before PSA's overrides are resolved, so ignoring ``capabilities_restricted`` leaves
+    ``capabilities_baseline`` running. Each check keeps the checks it replaces as its
+    lineage (`Selected`).
     """
     profile, pss, at = _target(level, version, latest_is)
-    checks = tuple(checks)
+    checks, rules = tuple(checks), tuple(rules)
     choice = _Choice(set(enable), set(disable), None if only is None else set(only), dict(options or {}))
-    choice.verify({c.id for c in checks})
+    choice.verify({c.id for c in (*checks, *rules)})
     in_profile = [(c, fn) for c in checks if c.level in pss.check_levels and (fn := c.revision_at(at))]
     running = _pss_order([(c, fn) for c, fn in in_profile if choice.wanted(c)])
-    beyond: tuple[Check, ...] = ()
+    beyond: tuple[BeyondRule, ...] = ()
     if profile is Profile.HARDENED:
-        own, beyond = _own(checks, choice, at)
-        running += own
+        running += [(c, fn) for c in checks if choice.own(c) and (fn := c.revision_at(at)) is not None]
+        beyond = tuple(r for r in rules if choice.own(r))
     selected = _lineages(running, in_profile, choice.options)
     return Policy(pss, version, at, selected, profile, beyond)
-
-
-def _own(
-    checks: Sequence[Check], choice: _Choice, at: Version
-) -> tuple[list[tuple[Check, Revision]], tuple[Check, ...]]:
-    """podsec's own checks that run: those of pods at ``at``, and those `podsec.beyond` evaluates
-    on other objects and namespaces."""
-    own = [c for c in checks if choice.own(c)]
-    on_pods = [(c, fn) for c in own if c.scope is Scope.POD and (fn := c.revision_at(at)) is not None]
-    return on_pods, tuple(c for c in own if c.scope is not Scope.POD)
 
 
 @dataclass(frozen=True, slots=True)

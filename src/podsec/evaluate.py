@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from podsec import engine, exemptions
-from podsec.checks import Check, Rule, Severity, Violation
+from podsec.checks import Rule, Severity, Violation
 from podsec.exemptions import Exempter, Exemption
 from podsec.findings import Finding, InputError, ObjectResult, Suppressed
 from podsec.model import pod as podmodel
@@ -334,7 +334,7 @@ def evaluate(item: Located, ctx: Context, prepared: Prepared | list[InputError] 
 def object_findings(
     obj: Mapping[str, Any],
     ctx: Context,
-    found: Sequence[tuple[Check, Path, str]],
+    found: Sequence[tuple[Rule, Path, str]],
     *,
     file: str | None,
     line_offset: int = 0,
@@ -365,7 +365,7 @@ def object_findings(
 
 
 def place(
-    obj: Mapping[str, Any], ctx: Context, check: Check, path: Path, *, file: str | None, line_offset: int = 0
+    obj: Mapping[str, Any], ctx: Context, check: Rule, path: Path, *, file: str | None, line_offset: int = 0
 ) -> Finding:
     """A finding of ``check`` at ``path`` in ``obj`` with no message yet: where a finding about the
     object (or its namespace) is reported."""

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from podsec import evaluate
 from podsec.analysis import rbac
 from podsec.analysis.rbac import Access, Grant, PrivilegedRunner
-from podsec.checks import Check, access
+from podsec.analysis.rules import BeyondRule, access
 from podsec.evaluate import Context
 from podsec.findings import FileResult, ObjectResult
 from podsec.inventory import Inventory
@@ -62,15 +62,14 @@ def _privileged_message(runner: PrivilegedRunner, grants: Sequence[Grant], acces
 
 def findings(inv: Inventory, access_: Access, ctx: Context) -> list[FileResult]:
     """The findings, on each binding's subject, grouped by the file of the binding."""
-    found: dict[int, list[tuple[Check, Path, str]]] = {}
+    found: dict[int, list[tuple[BeyondRule, Path, str]]] = {}
     bindings: dict[int, rbac.Binding] = {}
 
-    def add(check: Check, g: Grant, detail: str) -> None:
+    def add(check: BeyondRule, g: Grant, detail: str) -> None:
         if check.id in ctx.ignore:
             return
         bindings[id(g.binding)] = g.binding
-        reason = check.describe([])[0]
-        found.setdefault(id(g.binding), []).append((check, ("subjects", g.subject_index), f"{reason} ({detail})"))
+        found.setdefault(id(g.binding), []).append((check, ("subjects", g.subject_index), f"{check.reason} ({detail})"))
 
     for runner in access_.privileged:
         by_place: dict[tuple[int, int], list[Grant]] = {}

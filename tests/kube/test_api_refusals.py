@@ -28,7 +28,7 @@ import pytest
 
 from podsec import engine, kyaml
 from podsec.admission import mutate
-from podsec.checks import ALL_CHECKS, Check, CheckLevel, Scope
+from podsec.checks import ALL_CHECKS, Check, CheckLevel
 from podsec.docs import example_pod
 from podsec.model import pod as podmodel
 from podsec.model.standards import Level, PolicyVersion, Profile
@@ -37,9 +37,8 @@ from tests.kube import corpus as corpus_mod
 from tests.kube.fixtures import NamespaceFactory
 from tests.kube.harness import KubeEnv, dry_run_many
 
+# Every check's example is a pod spec (the rules beyond the pod, podsec.analysis.rules, have whole manifests).
 EXAMPLES = [c for c in ALL_CHECKS if c.example is not None]
-# Examples that are pod specs (the others are whole manifests: network policies, RBAC, a PodSecurityPolicy).
-POD_EXAMPLES = [c for c in EXAMPLES if c.scope is Scope.POD]
 API_CHECKS = {c.id for c in ALL_CHECKS if c.id.startswith("api")}
 # Failing examples the API server refuses although the check is not an api* check, and why.
 REFUSED_BEFORE_PSA = {
@@ -76,7 +75,7 @@ def test_every_check_has_an_example_and_api_checks_exist() -> None:
 def test_doc_examples_against_the_api_server(kube: KubeEnv, kube_namespace: NamespaceFactory) -> None:
     ns = kube_namespace(prefix="examples")  # privileged: only validation can refuse
     requests, cases = [], []
-    for check in POD_EXAMPLES:
+    for check in EXAMPLES:
         assert check.example is not None
         for which, spec in (("failing", check.example.failing), ("fixed", check.example.fixed)):
             requests.append((f"/api/v1/namespaces/{ns}/pods", _manifest(spec)))
@@ -95,7 +94,7 @@ def test_doc_examples_against_the_api_server(kube: KubeEnv, kube_namespace: Name
 
 
 def _pss_checks() -> list[Check]:
-    return [c for c in POD_EXAMPLES if c.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED)]
+    return [c for c in EXAMPLES if c.level in (CheckLevel.BASELINE, CheckLevel.RESTRICTED)]
 
 
 def test_doc_examples_get_psas_verdict(kube: KubeEnv, kube_namespace: NamespaceFactory) -> None:

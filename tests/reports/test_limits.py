@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from podsec.checks import ALL_CHECKS, Scope
+from podsec.analysis.rules import ALL_RULES
 from podsec.cli import main
 from podsec.reporters.base import severity_rank
 from podsec.reporters.sarif import SARIF_MAX_BYTES, SARIF_MAX_RESULTS, _fit
@@ -102,7 +102,7 @@ def test_reports_at_corpus_scale(corpus: pathlib.Path, tmp_path: pathlib.Path) -
     assert len(run["results"]) == SARIF_MAX_RESULTS
     assert run["properties"]["omittedResults"]["total"] == summary["findings"] - SARIF_MAX_RESULTS
     root = ET.parse(junit).getroot()
-    beyond = {c.id for c in ALL_CHECKS if c.scope is not Scope.POD}  # findings on objects that are not workloads
+    beyond = {c.id for c in ALL_RULES}  # findings on objects that are not workloads
     others = {(f["file"], *f["object"].values()) for f in report["findings"] if f["check"] in beyond}
     assert others and int(root.get("tests") or 0) == summary["objects"] + summary["errors"] + len(others)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from podsec import docs, engine, kyaml
-from podsec.checks import ALL_CHECKS, CheckLevel, Scope, Severity
+from podsec.checks import ALL_CHECKS, CheckLevel, Severity
 from podsec.evaluate import Context, evaluate_object
 from podsec.findings import InputError, ObjectResult
 from podsec.model import pod as podmodel
@@ -256,8 +256,8 @@ def test_upper_case_table_is_complete() -> None:
 
 def _examples() -> Iterator[tuple[str, str, str]]:
     for check in ALL_CHECKS:
-        # Pod-spec examples only (network policy, RBAC and PodSecurityPolicy examples are whole manifests).
-        if check.example is not None and check.level is not CheckLevel.GOVERNANCE and check.scope is Scope.POD:
+        # Pod-spec examples (the rules beyond the pod, podsec.analysis.rules, are not checks: not generated).
+        if check.example is not None:
             yield check.id, "failing", check.example.failing
             yield check.id, "fixed", check.example.fixed
 

@@ -9,5 +9,7 @@
   privileged pods, exec into them, escalate, bind or impersonate, per namespace.
 
 They take objects as read from manifests or from a cluster alike; `podsec.beyond` wires them
-into `podsec scan`, `podsec psp` and `podsec rbac`.
+into `podsec scan`, `podsec psp` and `podsec rbac`. `rules` declares the rules whose findings
+they make (`BeyondRule`s: ids, levels, severities, documentation), as `podsec.checks` declares
+the checks of pods.
 """

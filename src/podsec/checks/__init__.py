@@ -1,11 +1,12 @@
-"""The check registry: every built-in pod check, listed explicitly (no import-time magic)."""
+"""The check registry: every built-in pod check, listed explicitly (no import-time magic).
+
+The rules about other objects than pods are not checks: see `podsec.analysis.rules`."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from podsec.checks import (
-    access,
     api_validation,
     app_armor,
     capabilities,
@@ -17,8 +18,6 @@ from podsec.checks import (
     host_probes,
     identity,
     isolation,
-    legacy,
-    network,
     privilege_escalation,
     privileged,
     proc_mount,
@@ -32,7 +31,7 @@ from podsec.checks import (
     volumes,
     windows_host_process,
 )
-from podsec.checks._base import Check, CheckLevel, Owner, Platform, Revision, Rule, Scope, Severity, Violation
+from podsec.checks._base import Check, CheckLevel, Example, Owner, Platform, Revision, Rule, Severity, Violation
 from podsec.checks._fix import AddToList, Edit, Fix, FixOptions, Remove, Replace, Safety, SetDefault
 from podsec.checks._helpers import go_quote
 
@@ -42,6 +41,7 @@ __all__ = [
     "Check",
     "CheckLevel",
     "Edit",
+    "Example",
     "Fix",
     "FixOptions",
     "Owner",
@@ -51,7 +51,6 @@ __all__ = [
     "Revision",
     "Rule",
     "Safety",
-    "Scope",
     "SetDefault",
     "Severity",
     "Violation",
@@ -101,17 +100,6 @@ _DEFINED: tuple[Check, ...] = (
     isolation.SHARE_PROCESS_NAMESPACE,
     isolation.USER_NAMESPACE,
     isolation.CONFINEMENT,
-    # podsec's own checks about other objects than pods (evaluated by podsec.beyond)
-    network.DEFAULT_DENY_INGRESS,
-    network.DEFAULT_DENY_EGRESS,
-    network.ALLOW_ALL_INGRESS,
-    network.ALLOW_ALL_EGRESS,
-    legacy.POD_SECURITY_POLICY,
-    # podsec rbac
-    access.PRIVILEGED_PODS,
-    access.EXEC,
-    access.ESCALATE,
-    access.IMPERSONATE,
 )
 
 ALL_CHECKS: tuple[Check, ...] = tuple(

@@ -3,8 +3,9 @@
 A `Rule` is anything that reports findings: an id, a level, a severity and its
 documentation. A `Check` is a rule evaluated on pods: its behaviour at each policy
 version, how its violations read, and the remediation it offers. Other kinds of rules
-are not checks: the governance rules about exemptions (`podsec.exemptions`) and the
-rules of a user's Rego policies (`podsec.rego`).
+are not checks: the governance rules about exemptions (`podsec.exemptions`), the rules of
+the analyses beyond the pod (`podsec.analysis.rules`) and the rules of a user's Rego policies
+(`podsec.rego`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ __all__ = [
     "Remedy",
     "Revision",
     "Rule",
-    "Scope",
     "Severity",
     "Violation",
 ]
@@ -53,16 +53,6 @@ class Severity(StrEnum):
 _RANKS = {s: i for i, s in enumerate(Severity)}
 
 
-class Scope(StrEnum):
-    """What a check looks at. Only ``pod`` checks run on pods; the others are evaluated by
-    `podsec.beyond` on the objects (or the namespaces) they are about."""
-
-    POD = "pod"
-    OBJECT = "object"  # one non-pod object (a NetworkPolicy rule, a PodSecurityPolicy)
-    NAMESPACE = "namespace"  # a namespace, across the objects of the input
-    RBAC = "rbac"  # roles and bindings together (podsec rbac)
-
-
 class Platform(StrEnum):
     """Which pods a check applies to. PSS checks are ``ANY``: PSA decides for itself."""
 
@@ -73,8 +63,8 @@ class Platform(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """A documented example: pod-spec YAML that fails the check, and its fixed version
-    (``whole``: complete manifests, for checks that are not about pods)."""
+    """A documented example: pod-spec YAML that fails the rule, and its fixed version
+    (``whole``: complete manifests, for rules that are not about pods)."""
 
     failing: str
     fixed: str
@@ -121,7 +111,8 @@ Describe = Callable[[Sequence[Violation]], tuple[str, str]]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rule:
-    """Something that reports findings: its identity, level, severity and documentation."""
+    """Something that reports findings: its identity, level, severity and documentation
+    (``example``: one the documentation runs through podsec, when the rule has one)."""
 
     id: str
     level: CheckLevel
@@ -133,6 +124,7 @@ class Rule:
     platform: Platform = Platform.ANY
     default_on: bool = True
     references: tuple[str, ...] = ()
+    example: Example | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,8 +142,6 @@ class Check(Rule):
     describe: Describe
     overrides: tuple[str, ...] = ()
     options: Mapping[str, int | str] = field(default_factory=dict)  # name -> default
-    example: Example | None = None
-    scope: Scope = Scope.POD  # not POD: a stub evaluated by podsec.beyond, never on pods
     fix: Remedy | None = None
 
     def revision_at(self, version: Version) -> Revision | None:

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from podsec.checks._base import ContainerView, PodView, Violation
+from podsec.checks._base import ContainerView, Violation
 from podsec.checks._helpers import on_container, on_pod
 from podsec.model.paths import Path
 from podsec.model.pod import display_name
-
-
-def never(pod: PodView) -> list[Violation]:
-    """The pod revision of a check that is not about pods (evaluated elsewhere: podsec.beyond, podsec rbac)."""
-    return []
 
 
 def detail_describe(reason: str) -> Callable[[Sequence[Violation]], tuple[str, str]]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from podsec import beyond, inventory, rbac_report
 from podsec.analysis import rbac
-from podsec.checks import access, legacy, network
+from podsec.analysis.rules import access, legacy, network
 from podsec.cluster import discovery
 from podsec.cluster.api import Api, ClusterError
 from podsec.evaluate import Context

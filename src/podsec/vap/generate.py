@@ -28,7 +28,8 @@ from typing import Any
 import yaml
 
 from podsec import engine
-from podsec.checks import ALL_CHECKS, CheckLevel, Scope, Severity
+from podsec.analysis.rules import ALL_RULES, Scope
+from podsec.checks import ALL_CHECKS, CheckLevel, Severity
 from podsec.config import ConfigError, load
 from podsec.engine import NEWEST as PSS_NEWEST
 from podsec.model.standards import PolicyVersion, Profile
@@ -79,8 +80,7 @@ NOT_EXPRESSIBLE = {
 } | {
     c.id: f"about {_BEYOND[c.scope]}, not one pod: podsec evaluates it across the objects of its input "
     "(podsec scan, podsec rbac); an admission policy sees one object at a time"
-    for c in ALL_CHECKS
-    if c.scope is not Scope.POD
+    for c in ALL_RULES
 }
 """What podsec evaluates that the generated policies cannot, and why. Every pod check is generated."""
 
@@ -367,7 +367,7 @@ def main(args: argparse.Namespace) -> int:
         profile = args.profile or (config.profile.value if config.profile else "restricted")
         where = f"{config.path}: " if config.path else ""
         only, ignored = engine.resolve_selection(
-            config.select, [*config.ignore, *config.disable], ALL_CHECKS, (f"{where}select", f"{where}ignore")
+            config.select, [*config.ignore, *config.disable], engine.SELECTABLE, (f"{where}select", f"{where}ignore")
         )
         fail_on = args.fail_on or Severity.INFO.value  # as the webhook: every finding (not scan's CI default)
         objects = build(

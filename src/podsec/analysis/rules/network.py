@@ -1,13 +1,13 @@
 """Network isolation (podsec hardened): namespaces without a default-deny policy, and rules that allow everything.
 
-These checks are not evaluated on pods: `podsec.beyond` evaluates them across the objects of a
+These rules are not about pods: `podsec.beyond` evaluates them across the objects of a
 scan, with the semantics of `podsec.analysis.netpol`.
 """
 
 from __future__ import annotations
 
-from podsec.checks._base import Check, CheckLevel, Example, Scope, Severity
-from podsec.checks._hardened import detail_describe, never
+from podsec.analysis.rules._rule import BeyondRule, Scope
+from podsec.checks import CheckLevel, Example, Severity
 
 NETPOL_URL = "https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-policies"
 CILIUM_URL = "https://docs.cilium.io/en/stable/security/policy/intro/#policy-enforcement-modes"
@@ -67,13 +67,12 @@ def _rationale(direction: str) -> str:
     )
 
 
-DEFAULT_DENY_INGRESS = Check(
+DEFAULT_DENY_INGRESS = BeyondRule(
     id="defaultDenyIngress",
     level=CheckLevel.HARDENED,
     title="Namespace has no default-deny ingress network policy",
     severity=Severity.MEDIUM,
-    revisions=(((1, 0), never),),
-    describe=detail_describe("no default-deny ingress"),
+    reason="no default-deny ingress",
     rationale=_rationale("ingress"),
     remediation="Add to the namespace a NetworkPolicy with `podSelector: {}`, `policyTypes: [Ingress]` and no "
     "ingress rules, then allow each needed flow in its own policy.",
@@ -83,13 +82,12 @@ DEFAULT_DENY_INGRESS = Check(
     scope=Scope.NAMESPACE,
 )
 
-DEFAULT_DENY_EGRESS = Check(
+DEFAULT_DENY_EGRESS = BeyondRule(
     id="defaultDenyEgress",
     level=CheckLevel.HARDENED,
     title="Namespace has no default-deny egress network policy",
     severity=Severity.MEDIUM,
-    revisions=(((1, 0), never),),
-    describe=detail_describe("no default-deny egress"),
+    reason="no default-deny egress",
     rationale=_rationale("egress"),
     remediation="Add to the namespace a NetworkPolicy with `podSelector: {}`, `policyTypes: [Egress]` and no "
     "egress rules (policyTypes must name Egress: left out, it defaults to Ingress only when there are no "
@@ -117,13 +115,12 @@ spec:
 """
 
 
-ALLOW_ALL_INGRESS = Check(
+ALLOW_ALL_INGRESS = BeyondRule(
     id="allowAllIngress",
     level=CheckLevel.HARDENED,
     title="Network policy rule allows ingress from every source",
     severity=Severity.MEDIUM,
-    revisions=(((1, 0), never),),
-    describe=detail_describe("allows all ingress"),
+    reason="allows all ingress",
     rationale="Network policies add up: a rule that allows every source (`ingress: [{}]`, or a rule without "
     "`from` or with `from: []`) opens the pods it selects to every pod in the cluster and to the outside, "
     "whatever the namespace's default-deny policy says. In Cilium, a rule for the `all` entity does the same, "
@@ -141,13 +138,12 @@ ALLOW_ALL_INGRESS = Check(
     scope=Scope.OBJECT,
 )
 
-ALLOW_ALL_EGRESS = Check(
+ALLOW_ALL_EGRESS = BeyondRule(
     id="allowAllEgress",
     level=CheckLevel.HARDENED,
     title="Network policy rule allows egress to every destination",
     severity=Severity.MEDIUM,
-    revisions=(((1, 0), never),),
-    describe=detail_describe("allows all egress"),
+    reason="allows all egress",
     rationale="A rule that allows every destination (`egress: [{}]`, or a rule without `to` or with `to: []`) "
     "lets the pods it selects reach every pod in the cluster, the node, the cloud metadata endpoint and the "
     "internet, whatever the namespace's default-deny policy says. In Cilium, a rule for the `all` entity does "

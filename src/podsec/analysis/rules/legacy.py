@@ -6,8 +6,8 @@ of `podsec.analysis.psp`; `podsec psp` reports the same, with who may use each p
 
 from __future__ import annotations
 
-from podsec.checks._base import Check, CheckLevel, Example, Scope, Severity
-from podsec.checks._hardened import detail_describe, never
+from podsec.analysis.rules._rule import BeyondRule, Scope
+from podsec.checks import CheckLevel, Example, Severity
 
 MAPPING_URL = "https://kubernetes.io/docs/reference/access-authn-authz/psp-to-pod-security-standards/"
 MIGRATE_URL = "https://kubernetes.io/docs/tasks/configure-pod-container/migrate-from-psp/"
@@ -38,13 +38,12 @@ metadata:
     pod-security.kubernetes.io/enforce: restricted
 """
 
-POD_SECURITY_POLICY = Check(
+POD_SECURITY_POLICY = BeyondRule(
     id="podSecurityPolicy",
     level=CheckLevel.HARDENED,
     title="PodSecurityPolicy (removed in Kubernetes 1.25)",
     severity=Severity.LOW,
-    revisions=(((1, 0), never),),
-    describe=detail_describe("PodSecurityPolicy"),
+    reason="PodSecurityPolicy",
     rationale="PodSecurityPolicy was removed in Kubernetes 1.25: an API server of 1.25 or later refuses the "
     "object, and nothing enforces it. podsec maps each one to the Pod Security Standards level it is "
     "equivalent to, following the upstream mapping field by field (privileged, host namespaces and ports, "

@@ -7,8 +7,8 @@ Evaluated by `podsec rbac` over the roles and bindings of its input, with the se
 
 from __future__ import annotations
 
-from podsec.checks._base import Check, CheckLevel, Example, Scope, Severity
-from podsec.checks._hardened import detail_describe, never
+from podsec.analysis.rules._rule import BeyondRule, Scope
+from podsec.checks import CheckLevel, Example, Severity
 
 RBAC_URL = "https://kubernetes.io/docs/reference/access-authn-authz/rbac/"
 GOOD_PRACTICES_URL = "https://kubernetes.io/docs/concepts/security/rbac-good-practices/"
@@ -48,13 +48,12 @@ metadata:
     pod-security.kubernetes.io/enforce: restricted
 """
 
-PRIVILEGED_PODS = Check(
+PRIVILEGED_PODS = BeyondRule(
     id="rbacPrivilegedPods",
     level=CheckLevel.RBAC,
     title="Subject can run privileged pods",
     severity=Severity.HIGH,
-    revisions=(((1, 0), never),),
-    describe=detail_describe("can run privileged pods"),
+    reason="can run privileged pods",
     rationale="Whoever can create a pod — directly, through a controller that creates pods (Deployments, "
     "ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, ReplicationControllers and the custom kinds podsec "
     "knows, by create, update or patch), or by adding an ephemeral container — in a namespace whose Pod "
@@ -75,13 +74,12 @@ PRIVILEGED_PODS = Check(
 _EXEC = '- apiGroups: [""]\n  resources: [pods/exec]\n  verbs: [create, get]\n'
 _LOGS = '- apiGroups: [""]\n  resources: [pods/log]\n  verbs: [get]\n'
 
-EXEC = Check(
+EXEC = BeyondRule(
     id="rbacExec",
     level=CheckLevel.RBAC,
     title="Subject can exec, attach or port-forward into pods",
     severity=Severity.MEDIUM,
-    revisions=(((1, 0), never),),
-    describe=detail_describe("can exec into pods"),
+    reason="can exec into pods",
     rationale="exec, attach and port-forward run commands in, or reach, another workload's containers: its "
     "secrets, its service account token, its network. From Kubernetes 1.35 they need `create` on "
     "pods/exec, pods/attach or pods/portforward; before, `get` sufficed (websocket requests are GETs), so "
@@ -98,13 +96,12 @@ _ESCALATE = (
 )
 _READ_ROLES = "- apiGroups: [rbac.authorization.k8s.io]\n  resources: [roles, rolebindings]\n  verbs: [get, list]\n"
 
-ESCALATE = Check(
+ESCALATE = BeyondRule(
     id="rbacEscalate",
     level=CheckLevel.RBAC,
     title="Subject can escalate or bind roles",
     severity=Severity.HIGH,
-    revisions=(((1, 0), never),),
-    describe=detail_describe("can escalate privileges"),
+    reason="can escalate privileges",
     rationale="RBAC stops a subject from granting permissions it does not hold, unless it has `escalate` on "
     "roles (write roles with any rules) or `bind` (bind roles it does not hold). Either lets it give itself "
     "everything in its scope.",
@@ -118,13 +115,12 @@ ESCALATE = Check(
 _IMPERSONATE = '- apiGroups: [""]\n  resources: [serviceaccounts]\n  verbs: [impersonate]\n'
 _READ_SA = '- apiGroups: [""]\n  resources: [serviceaccounts]\n  verbs: [get]\n'
 
-IMPERSONATE = Check(
+IMPERSONATE = BeyondRule(
     id="rbacImpersonate",
     level=CheckLevel.RBAC,
     title="Subject can impersonate users, groups or service accounts",
     severity=Severity.HIGH,
-    revisions=(((1, 0), never),),
-    describe=detail_describe("can impersonate"),
+    reason="can impersonate",
     rationale="Impersonation acts as another user, group or service account, with all of its permissions "
     "(`impersonate` on users, groups, serviceaccounts or uids).",
     remediation="Remove impersonate, or restrict it with resourceNames to the identities this subject must act as.",
