@@ -57,7 +57,7 @@ def _privileged_message(runner: PrivilegedRunner, grants: Sequence[Grant], acces
 
 
 def _relabel_text(runner: PrivilegedRunner, relabelled: Sequence[str | None]) -> str:
-    """How a subject can change the labels of the namespaces it can run privileged pods in only so."""
+    """How a subject can change the labels of the namespaces where that is what lets it run privileged pods."""
     changes = [g for g in runner.grants if g.power is rbac.RELABEL and any(g.applies_in(n) for n in relabelled)]
     names = ", ".join(_ns(n) for n in relabelled)
     return f"; it can change the labels of {names} (" + "; ".join(_via(g) for g in changes[:3]) + ")"
