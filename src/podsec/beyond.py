@@ -149,61 +149,89 @@ def record(
     """Take what a scan needs from one parsed object (`podsec.sources.files.Located`): its namespace,
     its network policy facts, and its own findings, merged into ``outcome`` (its pod findings)."""
     obj: Mapping[str, Any] = item.obj
-    active = _active(ctx)
     kind = obj.get("kind")
     if not isinstance(kind, str):
         return outcome
-    if kind in KINDS:  # a name or namespace that is not a string: the API server refuses the object
-        wrong: list[schema.TypeProblem] = []
-        schema.validate(obj.get("metadata"), schema.METADATA, ("metadata",), wrong)
-        if wrong:
-            problems = [Problem(p.path, p.message) for p in wrong]
-            return problem_errors(obj, problems, file, item.line, item.line_offset) + (
-                outcome if isinstance(outcome, list) else []
-            )
+    earlier = outcome if isinstance(outcome, list) else []  # the object's input errors so far
+    refused = _metadata_errors(item, file) if kind in KINDS else []
+    if refused:
+        return refused + earlier
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     assert isinstance(meta, dict)
     if kind == "Namespace" and obj.get("apiVersion") == "v1":
-        name = meta.get("name")
-        if isinstance(name, str) and name:
-            ns_facts = facts._namespace(name)
-            if ns_facts.own is None:
-                labels = meta.get("labels")
-                ns_facts.labels = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
-                ns_facts.own = _anchor(item, file, ctx, ("metadata", "name"), relocate)
+        _record_namespace(item, meta, file, ctx, facts, relocate)
         return outcome
     ns = _membership(kind, meta.get("namespace"))
-    if ns is not None:
-        ns_facts = facts._namespace(ns)
-        if ns_facts.first is None:
-            ns_facts.first = _anchor(item, file, ctx, ("metadata", "namespace"), relocate)
-    found: list[tuple[BeyondRule, Path, str]] = []
-    errors: list[InputError] = []
-    policy = netpol.read_policy(obj)
-    if policy is not None:
-        if policy.problems:
-            errors += problem_errors(obj, policy.problems, file, item.line, item.line_offset)
-        facts.policies.append(replace(policy, open_rules=()))
-        for rule in policy.open_rules:
-            check = _OPEN[rule.direction]
-            if check.id in active:
-                found.append((check, rule.path, f"{check.reason} ({rule.detail})"))
-    elif psp.is_psp(obj) and legacy.POD_SECURITY_POLICY.id in active:
-        assessment = psp.assess(obj)
-        errors += problem_errors(obj, assessment.problems, file, item.line, item.line_offset)
-        found.append((legacy.POD_SECURITY_POLICY, ("metadata", "name"), psp_message(assessment)))
+    if ns is not None and facts._namespace(ns).first is None:
+        facts._namespace(ns).first = _anchor(item, file, ctx, ("metadata", "namespace"), relocate)
+    found, errors = _own_findings(item, file, ctx, facts)
     if errors:
-        return errors + (outcome if isinstance(outcome, list) else [])
+        return errors + earlier
     if not found:
         return outcome
     mine = evaluate.object_findings(
         obj, ctx, found, file=file, line_offset=item.line_offset, object_line=item.line, template=item.template
     )
+    return _with_own_findings(outcome, mine)
+
+
+def _with_own_findings(
+    outcome: ObjectResult | list[InputError] | None, mine: ObjectResult
+) -> ObjectResult | list[InputError]:
+    """An object's own findings added to its pod findings; its input errors, if it had any, instead."""
     if isinstance(outcome, ObjectResult):  # the object was also evaluated (Rego policies on every object)
         return replace(
             outcome, findings=outcome.findings + mine.findings, suppressed=outcome.suppressed + mine.suppressed
         )
     return mine if not isinstance(outcome, list) else outcome
+
+
+def _metadata_errors(item: Any, file: str) -> list[InputError]:
+    """A name or namespace that is not a string: the API server refuses the object."""
+    wrong: list[schema.TypeProblem] = []
+    schema.validate(item.obj.get("metadata"), schema.METADATA, ("metadata",), wrong)
+    problems = [Problem(p.path, p.message) for p in wrong]
+    return problem_errors(item.obj, problems, file, item.line, item.line_offset)
+
+
+def _record_namespace(item: Any, meta: Mapping[str, Any], file: str, ctx: Context, facts: Facts, relocate: Any) -> None:
+    """A Namespace object: its labels, and where its namespace's findings go (the first one seen)."""
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        return
+    ns_facts = facts._namespace(name)
+    if ns_facts.own is None:
+        labels = meta.get("labels")
+        ns_facts.labels = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+        ns_facts.own = _anchor(item, file, ctx, ("metadata", "name"), relocate)
+
+
+def _own_findings(
+    item: Any, file: str, ctx: Context, facts: Facts
+) -> tuple[list[tuple[BeyondRule, Path, str]], list[InputError]]:
+    """An object's own findings (network policy rules that open everything, a PodSecurityPolicy's
+    equivalent level) and its input errors; a network policy's facts go to ``facts``."""
+    obj: Mapping[str, Any] = item.obj
+    active = _active(ctx)
+    policy = netpol.read_policy(obj)
+    if policy is not None:
+        facts.policies.append(replace(policy, open_rules=()))
+        errors = problem_errors(obj, policy.problems, file, item.line, item.line_offset)
+        return _open_rule_findings(policy.open_rules, active), errors
+    if psp.is_psp(obj) and legacy.POD_SECURITY_POLICY.id in active:
+        assessment = psp.assess(obj)
+        errors = problem_errors(obj, assessment.problems, file, item.line, item.line_offset)
+        return [(legacy.POD_SECURITY_POLICY, ("metadata", "name"), psp_message(assessment))], errors
+    return [], []
+
+
+def _open_rule_findings(rules: Iterable[netpol.OpenRule], active: frozenset[str]) -> list[tuple[BeyondRule, Path, str]]:
+    found = []
+    for rule in rules:
+        check = _OPEN[rule.direction]
+        if check.id in active:
+            found.append((check, rule.path, f"{check.reason} ({rule.detail})"))
+    return found
 
 
 def _anchor(item: Any, file: str, ctx: Context, path: Path, relocate: Any) -> Anchor:
@@ -250,44 +278,51 @@ def complete(results: Iterable[FileResult], ctx: Context) -> Iterator[FileResult
 
 def namespace_results(facts: Facts, ctx: Context) -> Iterator[FileResult]:
     """The default-deny findings of every namespace, grouped by the file they are reported in."""
-    active = _active(ctx)
     infos = [netpol.NamespaceInfo(name, f.labels) for name, f in facts.namespaces.items()]
     by_file: dict[str | None, list[ObjectResult]] = {}
     for iso in netpol.isolation(infos, facts.policies):
-        assert iso.namespace.name is not None
-        ns = facts.namespaces[iso.namespace.name]
-        anchor = ns.own or ns.first
-        if anchor is None:
-            continue
-        findings: list[Finding] = []
-        suppressed: list[Suppressed] = []
-        ref = ObjectRef("v1", "Namespace", None, iso.namespace.name)  # the same whichever object it is shown on
-        exempting = _namespace_exemptions(ref, ns, ctx)
-        for check, direction in zip(NAMESPACE_CHECKS, netpol.DIRECTIONS, strict=True):
-            if check.id not in active or check.id in ctx.ignore or iso.denials(direction):
-                continue
-            f = replace(
-                anchor.finding,
-                object=ref,
-                field=(),
-                location="parent",
-                missing=None,
-                check=check,
-                severity=ctx.severity.get(check.id, check.severity),
-                level=check.level,
-                message=_deny_message(iso, direction, check),
-            )
-            exemption = next((e for e in exempting if e.covers(check.id, None, None) and not _expired(e, ctx)), None)
-            if exemption is not None:
-                suppressed.append(Suppressed(f, exemption))
-            else:
-                findings.append(f)
-        if findings or suppressed:
-            result = ObjectResult(ref, anchor.finding.file, anchor.finding.line, tuple(findings), (),
-                                  tuple(suppressed), carries_pod=False, counted=False)  # fmt: skip
-            by_file.setdefault(anchor.finding.file, []).append(result)
+        result = _namespace_result(iso, facts, ctx)
+        if result is not None:
+            by_file.setdefault(result.file, []).append(result)
     for file, objects in by_file.items():
         yield FileResult(file, objects=objects, read=False)
+
+
+def _namespace_result(iso: netpol.Isolation, facts: Facts, ctx: Context) -> ObjectResult | None:
+    """A namespace's default-deny findings, on its anchor; None when it has none."""
+    assert iso.namespace.name is not None
+    ns = facts.namespaces[iso.namespace.name]
+    anchor = ns.own or ns.first
+    if anchor is None:
+        return None
+    active = _active(ctx)
+    findings: list[Finding] = []
+    suppressed: list[Suppressed] = []
+    ref = ObjectRef("v1", "Namespace", None, iso.namespace.name)  # the same whichever object it is shown on
+    exempting = _namespace_exemptions(ref, ns, ctx)
+    for check, direction in zip(NAMESPACE_CHECKS, netpol.DIRECTIONS, strict=True):
+        if check.id not in active or check.id in ctx.ignore or iso.denials(direction):
+            continue
+        f = replace(
+            anchor.finding,
+            object=ref,
+            field=(),
+            location="parent",
+            missing=None,
+            check=check,
+            severity=ctx.severity.get(check.id, check.severity),
+            level=check.level,
+            message=_deny_message(iso, direction, check),
+        )
+        exemption = next((e for e in exempting if e.covers(check.id, None, None) and not _expired(e, ctx)), None)
+        if exemption is not None:
+            suppressed.append(Suppressed(f, exemption))
+        else:
+            findings.append(f)
+    if not findings and not suppressed:
+        return None
+    return ObjectResult(ref, anchor.finding.file, anchor.finding.line, tuple(findings), (),
+                        tuple(suppressed), carries_pod=False, counted=False)  # fmt: skip
 
 
 def _namespace_exemptions(ref: ObjectRef, ns: NamespaceFacts, ctx: Context) -> list[Exemption]:

@@ -59,7 +59,6 @@ class Inventory:
         kind = obj.get("kind")
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         assert isinstance(meta, dict)
-        ns = meta.get("namespace") if isinstance(meta.get("namespace"), str) and meta.get("namespace") else None
         if kind == "Namespace" and obj.get("apiVersion") == "v1" and isinstance(meta.get("name"), str):
             labels = meta.get("labels")
             self.namespaces[meta["name"]] = (
@@ -67,21 +66,26 @@ class Inventory:
             )
             return
         if rbac.is_rbac(obj):
-            if kind in rbac.ROLE_KINDS:
-                role, problems = rbac.read_role(obj)
-                if role is not None:
-                    self.roles.append((role, placed))
-            else:
-                binding, problems = rbac.read_binding(obj)
-                if binding is not None:
-                    self.bindings.append((binding, placed))
-            self.errors += problem_errors(placed.obj, problems, placed.file, placed.line, placed.line_offset)
+            self._add_rbac(placed)
         elif psp.is_psp(obj):
             self.policies.append(placed)
         elif kind == "CustomResourceDefinition":
             self.crds.append(obj)
-        if ns is not None and kind not in ("ClusterRole", "ClusterRoleBinding", "PodSecurityPolicy"):
+        ns = meta.get("namespace")
+        if isinstance(ns, str) and ns and kind not in ("ClusterRole", "ClusterRoleBinding", "PodSecurityPolicy"):
             self.namespaces.setdefault(ns, None)
+
+    def _add_rbac(self, placed: Placed) -> None:
+        """A role or binding, unless the API server would refuse it (an input error then)."""
+        if placed.obj.get("kind") in rbac.ROLE_KINDS:
+            role, problems = rbac.read_role(placed.obj)
+            if role is not None:
+                self.roles.append((role, placed))
+        else:
+            binding, problems = rbac.read_binding(placed.obj)
+            if binding is not None:
+                self.bindings.append((binding, placed))
+        self.errors += problem_errors(placed.obj, problems, placed.file, placed.line, placed.line_offset)
 
     def add_defaults(self) -> None:
         """Kubernetes' default ClusterRoles (cluster-admin, admin, edit, view, system:…) that the input
@@ -121,27 +125,33 @@ class Inventory:
     def controllers(self, kinds: KindTable) -> list[rbac.Resource]:
         """Resources whose create/update/patch runs pods: the built-in controllers and every kind of
         podsec's kinds table (and the configuration's), named by the input's CRDs where it has them."""
-        crd_names: dict[tuple[str, str], tuple[str, bool]] = {}
-        for crd in self.crds:
-            spec = crd.get("spec") if isinstance(crd.get("spec"), dict) else {}
-            assert isinstance(spec, dict)
-            names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
-            assert isinstance(names, dict)
-            if isinstance(spec.get("group"), str) and isinstance(names.get("kind"), str):
-                plural = names.get("plural")
-                plural = plural if isinstance(plural, str) and plural else names["kind"].lower()
-                crd_names[(spec["group"], names["kind"])] = (str(plural), spec.get("scope") != "Cluster")
+        crd_names = dict(named for crd in self.crds if (named := _crd_resource(crd)) is not None)
         out = list(rbac.BUILTIN_CONTROLLERS)
-        builtin = {(c.group, c.resource) for c in out}
+        known = {(c.group, c.resource) for c in out}
         for rule in kinds.rules:
             for group in sorted(rule.groups):
                 if group == "extensions" or (group == "" and rule.kind in ("Pod", "PodTemplate")):
                     continue
                 plural, namespaced = crd_names.get((group, rule.kind), (_plural(rule.kind), rule.kind not in _CLUSTER))
-                if (group, plural) not in builtin:
-                    builtin.add((group, plural))
+                if (group, plural) not in known:
+                    known.add((group, plural))
                     out.append(rbac.Resource(group, plural, namespaced))
         return out
+
+
+def _crd_resource(crd: Mapping[str, Any]) -> tuple[tuple[str, str], tuple[str, bool]] | None:
+    """``((group, kind), (plural, namespaced))`` of a CustomResourceDefinition; None when it names no
+    group or kind (the plural defaults to the kind in lower case)."""
+    spec = crd.get("spec") if isinstance(crd.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+    assert isinstance(names, dict)
+    group, kind = spec.get("group"), names.get("kind")
+    if not isinstance(group, str) or not isinstance(kind, str):
+        return None
+    plural = names.get("plural")
+    plural = plural if isinstance(plural, str) and plural else kind.lower()
+    return (group, kind), (plural, spec.get("scope") != "Cluster")
 
 
 _CLUSTER = frozenset({"ClusterWorkflowTemplate"})

@@ -162,29 +162,7 @@ def write_text(out: TextIO, policies: Sequence[Policy], rows: Sequence[Namespace
         out.write("no PodSecurityPolicy in the input\n")
         return
     for p in policies:
-        a = p.assessment
-        where = f"{p.placed.file}:{p.placed.line}" if p.placed.line else p.placed.file or "-"
-        out.write(f"{where} PodSecurityPolicy {p.name}\n")
-        out.write(f"  equivalent to: {a.level.value}\n")
-        if a.next_level is not None:
-            out.write(f"  kept from {a.next_level.value} by:\n")
-            for b in a.blocking():
-                out.write(f"    {b.field} = {b.value}: {a.next_level.value} needs {b.needs}\n")
-        if a.mutates:
-            out.write("  mutates pods: yes (Pod Security Admission never does: set these in the pods themselves)\n")
-            for m in a.mutations:
-                out.write(f"    {m.field}: {m.effect}\n")
-        else:
-            out.write("  mutates pods: no\n")
-        out.write(f"  instead: {psp.ENFORCE_LABEL}={a.level.value}\n")
-        if p.users:
-            out.write("  may be used by:\n")
-            for g in p.users:
-                scope = "in every namespace" if g.everywhere else f"in namespace {_ns(g.namespace)}"
-                out.write(f"    {g.subject} through {g.binding.label}, {scope}\n")
-        else:
-            out.write("  may be used by: nobody in the input's RBAC (no role grants use on it)\n")
-        out.write("\n")
+        _write_policy(out, p)
     out.write("Namespaces: the PodSecurityPolicies their service accounts may use, and the label to use instead\n")
     for r in rows:
         name = "every other namespace" if r.everywhere else _ns(r.namespace)
@@ -193,6 +171,37 @@ def write_text(out: TextIO, policies: Sequence[Policy], rows: Sequence[Namespace
             continue
         used = ", ".join(f"{p.name} ({p.assessment.level.value})" for p in r.policies)
         out.write(f"  {name}: {used} -> {psp.ENFORCE_LABEL}={r.level.value}\n")
+
+
+def _write_policy(out: TextIO, p: Policy) -> None:
+    """A policy: where it is, its level and what keeps it from the next, what it mutates, who may use it."""
+    a = p.assessment
+    where = f"{p.placed.file}:{p.placed.line}" if p.placed.line else p.placed.file or "-"
+    out.write(f"{where} PodSecurityPolicy {p.name}\n")
+    out.write(f"  equivalent to: {a.level.value}\n")
+    if a.next_level is not None:
+        out.write(f"  kept from {a.next_level.value} by:\n")
+        for b in a.blocking():
+            out.write(f"    {b.field} = {b.value}: {a.next_level.value} needs {b.needs}\n")
+    if a.mutates:
+        out.write("  mutates pods: yes (Pod Security Admission never does: set these in the pods themselves)\n")
+        for m in a.mutations:
+            out.write(f"    {m.field}: {m.effect}\n")
+    else:
+        out.write("  mutates pods: no\n")
+    out.write(f"  instead: {psp.ENFORCE_LABEL}={a.level.value}\n")
+    _write_users(out, p.users)
+    out.write("\n")
+
+
+def _write_users(out: TextIO, users: Sequence[Grant]) -> None:
+    if not users:
+        out.write("  may be used by: nobody in the input's RBAC (no role grants use on it)\n")
+        return
+    out.write("  may be used by:\n")
+    for g in users:
+        scope = "in every namespace" if g.everywhere else f"in namespace {_ns(g.namespace)}"
+        out.write(f"    {g.subject} through {g.binding.label}, {scope}\n")
 
 
 def _ns(name: str | None) -> str:

@@ -46,18 +46,21 @@ def _levels_text(access_: Access, names: Iterable[str | None], inv: Inventory) -
 def _privileged_message(runner: PrivilegedRunner, grants: Sequence[Grant], access_: Access, inv: Inventory) -> str:
     where: list[str] = []
     scope = [n for n in runner.namespaces if any(g.applies_in(n) for g in grants)]
-    relabelled = [n for n in scope if access_.namespaces.get(n) is not Level.PRIVILEGED]
     if scope:
         where.append("in " + _levels_text(access_, scope, inv))
     if any(g.everywhere for g in grants):
         where.append(f"in {EVERYWHERE}")
     how = "; ".join(_via(g) for g in grants)
     text = f"{runner.subject}: {how}, {' and '.join(where)}"
-    if relabelled:
-        changes = [g for g in runner.grants if g.power is rbac.RELABEL and any(g.applies_in(n) for n in relabelled)]
-        text += "; it can change the labels of " + ", ".join(_ns(n) for n in relabelled)
-        text += " (" + "; ".join(_via(g) for g in changes[:3]) + ")"
-    return text
+    relabelled = [n for n in scope if access_.namespaces.get(n) is not Level.PRIVILEGED]
+    return text + _relabel_text(runner, relabelled) if relabelled else text
+
+
+def _relabel_text(runner: PrivilegedRunner, relabelled: Sequence[str | None]) -> str:
+    """How a subject can change the labels of the namespaces where that is what lets it run privileged pods."""
+    changes = [g for g in runner.grants if g.power is rbac.RELABEL and any(g.applies_in(n) for n in relabelled)]
+    names = ", ".join(_ns(n) for n in relabelled)
+    return f"; it can change the labels of {names} (" + "; ".join(_via(g) for g in changes[:3]) + ")"
 
 
 def findings(inv: Inventory, access_: Access, ctx: Context) -> list[FileResult]:
@@ -123,61 +126,79 @@ def _grant(g: Grant) -> dict[str, Any]:
     }
 
 
+def _non_empty(powers: Mapping[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    return {k: v for k, v in powers.items() if v}
+
+
+def _namespace_section(access_: Access, inv: Inventory, name: str | None, level: Level) -> dict[str, Any]:
+    # grants bound in this namespace; those of ClusterRoleBindings apply here too, listed once under "everywhere"
+    powers = {p.id: [_grant(g) for g in access_.holders(p, name) if not g.everywhere] for p in rbac.POWERS}
+    return {
+        "namespace": name,
+        "enforce": level.value,
+        "namespaceObject": inv.namespaces.get(name) is not None,
+        "powers": _non_empty(powers),
+    }
+
+
+def _runner_section(r: PrivilegedRunner) -> dict[str, Any]:
+    return {
+        "subject": _subject(r.subject),
+        "namespaces": list(r.namespaces),
+        "everyUnlabelledNamespace": r.everywhere,
+        "grants": [_grant(g) for g in r.grants],
+    }
+
+
+def _unnamed_last(name: str | None) -> tuple[bool, str]:
+    """Sort key of namespace names: by name, the namespace of objects that name none last."""
+    return name is None, name or ""
+
+
 def section(access_: Access, inv: Inventory) -> dict[str, Any]:
     """The ``rbac`` section of the JSON report."""
-    namespaces = []
-    for name, level in sorted(access_.namespaces.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
-        # grants bound in this namespace; those of ClusterRoleBindings apply here too, listed once under "everywhere"
-        powers = {p.id: [_grant(g) for g in access_.holders(p, name) if not g.everywhere] for p in rbac.POWERS}
-        namespaces.append(
-            {
-                "namespace": name,
-                "enforce": level.value,
-                "namespaceObject": inv.namespaces.get(name) is not None,
-                "powers": {k: v for k, v in powers.items() if v},
-            }
-        )
+    levels = sorted(access_.namespaces.items(), key=lambda kv: _unnamed_last(kv[0]))
     everywhere = {p.id: [_grant(g) for g in access_.grants if g.power is p and g.everywhere] for p in rbac.POWERS}
     return {
         "kubeVersion": f"v{access_.version[0]}.{access_.version[1]}",
         "defaultRoles": inv.defaults,
-        "privileged": [
-            {
-                "subject": _subject(r.subject),
-                "namespaces": list(r.namespaces),
-                "everyUnlabelledNamespace": r.everywhere,
-                "grants": [_grant(g) for g in r.grants],
-            }
-            for r in access_.privileged
-        ],
-        "namespaces": namespaces,
-        "everywhere": {k: v for k, v in everywhere.items() if v},
+        "privileged": [_runner_section(r) for r in access_.privileged],
+        "namespaces": [_namespace_section(access_, inv, name, level) for name, level in levels],
+        "everywhere": _non_empty(everywhere),
     }
+
+
+def _headline_rows(access_: Access) -> tuple[dict[str | None, list[str]], list[str]]:
+    """Who can run a privileged pod and how, per namespace, and in every unlabelled namespace."""
+    rows: dict[str | None, list[str]] = {}
+    everywhere: list[str] = []
+    for r in access_.privileged:
+        runs = [g for g in r.grants if g.power.runs_pods]
+        for name in r.namespaces:
+            here = next(g for g in runs if g.applies_in(name))
+            rows.setdefault(name, []).append(f"{r.subject} — {_via(here)}")
+        if r.everywhere:
+            everywhere.append(f"{r.subject} — {_via(next(g for g in runs if g.everywhere))}")
+    return rows, everywhere
+
+
+def _write_group(out: TextIO, title: str, lines: Iterable[str]) -> None:
+    out.write(f"  {title}\n")
+    for line in lines:
+        out.write(f"    {line}\n")
 
 
 def write_headline(out: TextIO, access_: Access, inv: Inventory) -> None:
     """Who can run a privileged pod, and where: per namespace, then everywhere."""
     version = f"v{access_.version[0]}.{access_.version[1]}"
     out.write(f"Who can run a privileged pod (Pod Security Admission enforce level privileged or unset; {version})\n")
-    rows: dict[str | None, list[str]] = {}
-    everywhere: list[str] = []
-    for r in access_.privileged:
-        runs = [g for g in r.grants if g.power.runs_pods]
-        for name in r.namespaces:
-            here = [g for g in runs if g.applies_in(name)]
-            rows.setdefault(name, []).append(f"{r.subject} — {_via(here[0])}")
-        if r.everywhere:
-            everywhere.append(f"{r.subject} — {_via(next(g for g in runs if g.everywhere))}")
+    rows, everywhere = _headline_rows(access_)
     if not rows and not everywhere:
         out.write("  nobody, in the namespaces of the input\n")
-    for name in sorted(rows, key=lambda n: (n is None, n or "")):
-        out.write(f"  namespace {_levels_text(access_, [name], inv)}\n")
-        for line in rows[name]:
-            out.write(f"    {line}\n")
+    for name in sorted(rows, key=_unnamed_last):
+        _write_group(out, f"namespace {_levels_text(access_, [name], inv)}", rows[name])
     if everywhere:
-        out.write(f"  {EVERYWHERE} (ClusterRoleBindings)\n")
-        for line in everywhere:
-            out.write(f"    {line}\n")
+        _write_group(out, f"{EVERYWHERE} (ClusterRoleBindings)", everywhere)
     safe = [n for n, lv in access_.namespaces.items() if lv is not Level.PRIVILEGED and n not in rows]
     if safe:
         out.write("  nobody in " + ", ".join(_ns(n) for n in sorted(safe, key=lambda n: n or "")) + "\n")

@@ -242,43 +242,23 @@ def _network_policy(obj: Mapping[str, Any], label: str, ns: str | None) -> Polic
     if not isinstance(spec, dict):
         return PolicyFacts(label, problems=(Problem(("spec",), "expected a mapping"),))
     selector = selectors.read(spec.get("podSelector"), ("spec", "podSelector"), problems)
-    rules: dict[Direction, list[Any]] = {}
+    rules = _np_rules(spec, problems)
+    _check_policy_types(spec.get("policyTypes"), problems)
     for d in DIRECTIONS:
-        value = spec.get(d)
-        if value is not None and not isinstance(value, list):
-            problems.append(Problem(("spec", d), "expected a list of rules"))
-        rules[d] = value if isinstance(value, list) else []
-    given = spec.get("policyTypes")
-    if given is not None and not isinstance(given, list):
-        problems.append(Problem(("spec", "policyTypes"), "expected a list"))
-    elif isinstance(given, list):
-        for i, t in enumerate(given):
-            if t not in ("Ingress", "Egress"):
-                problems.append(
-                    Problem(
-                        ("spec", "policyTypes", i), f'unsupported value "{t}": supported values: "Ingress", "Egress"'
-                    )
-                )
-        if len(given) > 2:
-            problems.append(Problem(("spec", "policyTypes"), "may not have more than 2 entries"))
-    for d in DIRECTIONS:
-        for i, rule in enumerate(rules[d]):
-            if rule is not None and not isinstance(rule, dict):
-                problems.append(Problem(("spec", d, i), "expected a rule (a mapping)"))
-                continue
-            peers = (rule or {}).get(_PEERS[d])
-            if peers is not None and not isinstance(peers, list):
-                problems.append(Problem(("spec", d, i, _PEERS[d]), "expected a list of peers"))
-                continue
-            for j, peer in enumerate(peers or []):
-                if not isinstance(peer, dict) or not any(
-                    k in peer for k in ("podSelector", "namespaceSelector", "ipBlock")
-                ):
-                    problems.append(Problem(("spec", d, i, _PEERS[d], j), "must specify a peer"))
+        _check_peers(d, rules[d], problems)
     if problems or selector is None:
         return PolicyFacts(label, problems=tuple(problems))
+    return _np_facts(label, ns, spec, selector, rules)
+
+
+def _np_facts(
+    label: str, ns: str | None, spec: Mapping[str, Any], selector: Selector, rules: Mapping[Direction, list[Any]]
+) -> PolicyFacts:
+    """What a valid NetworkPolicy means: its default deny, the near misses, the rules that open everything."""
     types = effective_policy_types(spec)
-    defaulted = not (isinstance(given, list) and given)
+    given = spec.get("policyTypes")
+    defaulted = " (defaulted)" if not (isinstance(given, list) and given) else ""
+    types_text = f"policyTypes [{', '.join(types)}]{defaulted}"
     whole = selector == ()
     pods = "every pod in the namespace" if whole else f"pods matching {selectors.describe(selector)}"
     denials: list[Denial] = []
@@ -286,32 +266,80 @@ def _network_policy(obj: Mapping[str, Any], label: str, ns: str | None) -> Polic
     open_rules: list[OpenRule] = []
     for d in DIRECTIONS:
         typed = _TYPES[d] in types
-        types_text = f"policyTypes [{', '.join(types)}]{' (defaulted)' if defaulted else ''}"
         if typed and whole and not rules[d]:
             denials.append(Denial(d, label, f"podSelector {{}}, {types_text}, no {d} rules", True, ns))
-        elif whole and not typed:
-            near.append(NearMiss(d, ns, f"{label} selects every pod but its {types_text} leave out {_TYPES[d]}"))
-        elif whole:
-            near.append(
-                NearMiss(d, ns, f"{label} selects every pod for {_TYPES[d]} but allows {len(rules[d])} rule(s)")
-            )
-        elif typed and not rules[d]:
-            near.append(NearMiss(d, ns, f"{label} denies {d} only for {pods} (its podSelector is not empty)"))
-        if not typed:
-            continue  # rules of a direction the policy does not enforce have no effect
-        for i, rule in enumerate(rules[d]):
-            peers = (rule or {}).get(_PEERS[d])
-            if not peers:
-                where = "from every source" if d == "ingress" else "to every destination"
-                ports = _ports((rule or {}).get("ports"))
-                open_rules.append(
-                    OpenRule(
-                        d,
-                        ("spec", d, i),
-                        f"{d} rule {format_path(('spec', d, i))} allows traffic {where} {ports} for {pods}",
-                    )
-                )
+        else:
+            text = _np_near_miss(d, label, rules[d], typed=typed, whole=whole, types_text=types_text, pods=pods)
+            near.extend(NearMiss(d, ns, t) for t in text)
+        if typed:  # rules of a direction the policy does not enforce have no effect
+            open_rules.extend(_np_open_rules(d, rules[d], pods))
     return PolicyFacts(label, tuple(denials), (), tuple(open_rules), tuple(near))
+
+
+def _np_rules(spec: Mapping[str, Any], problems: list[Problem]) -> dict[Direction, list[Any]]:
+    """``spec.ingress`` and ``spec.egress`` (empty when missing or not a list: a problem then)."""
+    rules: dict[Direction, list[Any]] = {}
+    for d in DIRECTIONS:
+        value = spec.get(d)
+        if value is not None and not isinstance(value, list):
+            problems.append(Problem(("spec", d), "expected a list of rules"))
+        rules[d] = value if isinstance(value, list) else []
+    return rules
+
+
+def _check_policy_types(given: Any, problems: list[Problem]) -> None:
+    if given is None:
+        return
+    if not isinstance(given, list):
+        problems.append(Problem(("spec", "policyTypes"), "expected a list"))
+        return
+    for i, t in enumerate(given):
+        if t not in ("Ingress", "Egress"):
+            problems.append(
+                Problem(("spec", "policyTypes", i), f'unsupported value "{t}": supported values: "Ingress", "Egress"')
+            )
+    if len(given) > 2:
+        problems.append(Problem(("spec", "policyTypes"), "may not have more than 2 entries"))
+
+
+def _check_peers(d: Direction, rules: list[Any], problems: list[Problem]) -> None:
+    """Every rule a mapping, its peers a list, each peer naming at least one kind of peer."""
+    for i, rule in enumerate(rules):
+        if rule is not None and not isinstance(rule, dict):
+            problems.append(Problem(("spec", d, i), "expected a rule (a mapping)"))
+            continue
+        peers = (rule or {}).get(_PEERS[d])
+        if peers is not None and not isinstance(peers, list):
+            problems.append(Problem(("spec", d, i, _PEERS[d]), "expected a list of peers"))
+            continue
+        for j, peer in enumerate(peers or []):
+            if not isinstance(peer, dict) or not any(
+                k in peer for k in ("podSelector", "namespaceSelector", "ipBlock")
+            ):
+                problems.append(Problem(("spec", d, i, _PEERS[d], j), "must specify a peer"))
+
+
+def _np_near_miss(
+    d: Direction, label: str, rules: list[Any], *, typed: bool, whole: bool, types_text: str, pods: str
+) -> tuple[str, ...]:
+    """Why a NetworkPolicy that does not deny ``d`` by default comes close (nothing when it does not)."""
+    if whole and not typed:
+        return (f"{label} selects every pod but its {types_text} leave out {_TYPES[d]}",)
+    if whole:
+        return (f"{label} selects every pod for {_TYPES[d]} but allows {len(rules)} rule(s)",)
+    if typed and not rules:
+        return (f"{label} denies {d} only for {pods} (its podSelector is not empty)",)
+    return ()
+
+
+def _np_open_rules(d: Direction, rules: list[Any], pods: str) -> Iterable[OpenRule]:
+    """The rules of an enforced direction without peers: they allow every source or destination."""
+    where = "from every source" if d == "ingress" else "to every destination"
+    for i, rule in enumerate(rules):
+        if not (rule or {}).get(_PEERS[d]):
+            ports = _ports((rule or {}).get("ports"))
+            at = format_path(("spec", d, i))
+            yield OpenRule(d, ("spec", d, i), f"{d} rule {at} allows traffic {where} {ports} for {pods}")
 
 
 # --- Cilium -------------------------------------------------------------------------------------
@@ -375,6 +403,33 @@ def _allows_nothing(rule: Any, d: Direction) -> bool:
 
 def _cilium(obj: Mapping[str, Any], label: str, ns: str | None, *, clusterwide: bool) -> PolicyFacts:
     problems: list[Problem] = []
+    denials: list[Denial] = []
+    open_rules: list[OpenRule] = []
+    near: list[NearMiss] = []
+    for path, rule in _cilium_rules(obj, problems):
+        if not isinstance(rule, dict):
+            problems.append(Problem(path, "expected a rule (a mapping)"))
+            continue
+        if rule.get("endpointSelector") is None and rule.get("nodeSelector") is not None:
+            continue  # a host policy: it selects nodes, not pods
+        scope = _cilium_scope(rule.get("endpointSelector"), (*path, "endpointSelector"), problems)
+        for d in DIRECTIONS:
+            allows, denies = _rule_list(rule.get(d)), _rule_list(rule.get(f"{d}Deny"))
+            open_rules.extend(_cilium_open_rules(path, d, allows))
+            if scope is None:
+                continue
+            default_deny, because = _cilium_default_deny(rule.get("enableDefaultDeny"), d, allows, denies)
+            how = _cilium_denies(path, d, allows, denies, because if default_deny else None)
+            if how is not None:
+                denials.append(Denial(d, label, how, not clusterwide, ns, scope))
+            elif default_deny:
+                text = f"{label} puts every pod into default deny for {d} but allows {len(allows)} rule(s)"
+                near.append(NearMiss(d, ns, text))
+    return PolicyFacts(label, tuple(denials), (), tuple(open_rules), tuple(near), tuple(problems))
+
+
+def _cilium_rules(obj: Mapping[str, Any], problems: list[Problem]) -> list[tuple[Path, Any]]:
+    """The rules of a Cilium policy, ``spec`` and every one of ``specs``, each with its path."""
     rules: list[tuple[Path, Any]] = []
     spec, specs = obj.get("spec"), obj.get("specs")
     if isinstance(spec, dict):
@@ -387,55 +442,51 @@ def _cilium(obj: Mapping[str, Any], label: str, ns: str | None, *, clusterwide: 
         problems.append(Problem(("specs",), "expected a list of rules"))
     if not rules and not problems:
         problems.append(Problem((), "a Cilium policy needs spec or specs"))
-    denials: list[Denial] = []
-    open_rules: list[OpenRule] = []
-    near: list[NearMiss] = []
-    for path, rule in rules:
-        if not isinstance(rule, dict):
-            problems.append(Problem(path, "expected a rule (a mapping)"))
+    return rules
+
+
+def _rule_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _cilium_default_deny(switches: Any, d: Direction, allows: list[Any], denies: list[Any]) -> tuple[bool, str]:
+    """Whether a Cilium rule is in default deny for ``d``, and why: ``enableDefaultDeny`` when it
+    sets the direction, else as Cilium defaults it (when the rule has rules for the direction)."""
+    explicit = switches.get(d) if isinstance(switches, dict) else None
+    if isinstance(explicit, bool):
+        return explicit, "enableDefaultDeny"
+    return bool(allows or denies), f"it has {d} rules"
+
+
+def _cilium_open_rules(path: Path, d: Direction, allows: list[Any]) -> Iterable[OpenRule]:
+    """The allow rules for every peer: ``all`` entities, or ports without peers."""
+    for i, r in enumerate(allows):
+        if not isinstance(r, dict):
             continue
-        if rule.get("endpointSelector") is None and rule.get("nodeSelector") is not None:
-            continue  # a host policy: it selects nodes, not pods
-        scope = _cilium_scope(rule.get("endpointSelector"), (*path, "endpointSelector"), problems)
-        switches = rule.get("enableDefaultDeny")
-        for d in DIRECTIONS:
-            allows, denies = rule.get(d), rule.get(f"{d}Deny")
-            allows = allows if isinstance(allows, list) else []
-            denies = denies if isinstance(denies, list) else []
-            explicit = switches.get(d) if isinstance(switches, dict) else None
-            default_deny = explicit if isinstance(explicit, bool) else bool(allows or denies)
-            for i, r in enumerate(allows):
-                if not isinstance(r, dict):
-                    continue
-                rule_at = f"{d} rule {format_path((*path, d, i))}"
-                if _entities_all(r, d):
-                    open_rules.append(OpenRule(d, (*path, d, i), f"{rule_at} allows every peer (entities: all)"))
-                elif not any(k in r for k in _L3[d]) and _has_l4(r):
-                    ports = _cilium_ports(r)
-                    why = "a rule with ports only applies to every peer"
-                    open_rules.append(OpenRule(d, (*path, d, i), f"{rule_at} allows every peer {ports} ({why})"))
-            if scope is None:
-                continue
-            deny_all = next(
-                (i for i, r in enumerate(denies) if isinstance(r, dict) and _entities_all(r, d) and not _has_l4(r)),
-                None,
-            )
-            where = format_path(path)
-            if deny_all is not None:
-                how = f"{where}.{d}Deny[{deny_all}] denies every peer"
-            elif default_deny and all(_allows_nothing(r, d) for r in allows):
-                because = "enableDefaultDeny" if isinstance(explicit, bool) else f"it has {d} rules"
-                how = f"{where} is in default deny for {d} ({because}) and its {d} rules allow nothing"
-            else:
-                if default_deny:
-                    near.append(
-                        NearMiss(
-                            d, ns, f"{label} puts every pod into default deny for {d} but allows {len(allows)} rule(s)"
-                        )
-                    )
-                continue
-            denials.append(Denial(d, label, how, not clusterwide, ns, scope))
-    return PolicyFacts(label, tuple(denials), (), tuple(open_rules), tuple(near), tuple(problems))
+        rule_at = f"{d} rule {format_path((*path, d, i))}"
+        if _entities_all(r, d):
+            yield OpenRule(d, (*path, d, i), f"{rule_at} allows every peer (entities: all)")
+        elif not any(k in r for k in _L3[d]) and _has_l4(r):
+            ports = _cilium_ports(r)
+            why = "a rule with ports only applies to every peer"
+            yield OpenRule(d, (*path, d, i), f"{rule_at} allows every peer {ports} ({why})")
+
+
+def _cilium_denies(
+    path: Path, d: Direction, allows: list[Any], denies: list[Any], default_deny: str | None
+) -> str | None:
+    """How a Cilium rule denies every peer for ``d`` (for messages); None when it does not.
+    ``default_deny``: why the rule is in default deny for ``d``; None when it is not."""
+    where = format_path(path)
+    deny_all = next(
+        (i for i, r in enumerate(denies) if isinstance(r, dict) and _entities_all(r, d) and not _has_l4(r)),
+        None,
+    )
+    if deny_all is not None:
+        return f"{where}.{d}Deny[{deny_all}] denies every peer"
+    if default_deny is not None and all(_allows_nothing(r, d) for r in allows):
+        return f"{where} is in default deny for {d} ({default_deny}) and its {d} rules allow nothing"
+    return None
 
 
 def _cilium_ports(rule: Mapping[str, Any]) -> str:
@@ -479,53 +530,66 @@ def _every_peer(rule: Mapping[str, Any], d: Direction) -> bool:
     if d == "egress":
         networks = {str(n) for p in peers if isinstance(p, dict) for n in (p.get("networks") or [])}
         return networks >= _ALL_NETWORKS
-    for p in peers:
-        if not isinstance(p, dict):
-            continue
-        if p.get("namespaces") == {} or ("namespaces" in p and not p.get("namespaces")):
-            return True
-        pods = p.get("pods")
-        if isinstance(pods, dict) and not pods.get("namespaceSelector") and not pods.get("podSelector"):
-            return True
-    return False
+    return any(_every_source(p) for p in peers if isinstance(p, dict))
+
+
+def _every_source(peer: Mapping[str, Any]) -> bool:
+    """An ingress peer for every pod: ``namespaces: {}``, or ``pods`` with both selectors empty."""
+    if "namespaces" in peer and not peer.get("namespaces"):
+        return True
+    pods = peer.get("pods")
+    return isinstance(pods, dict) and not pods.get("namespaceSelector") and not pods.get("podSelector")
 
 
 def _admin(obj: Mapping[str, Any], label: str, name: str | None, *, baseline: bool) -> PolicyFacts:
-    problems: list[Problem] = []
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return PolicyFacts(label, problems=(Problem(("spec",), "expected a mapping"),))
+    problems = _admin_header_problems(spec, name, baseline=baseline)
+    scope = _admin_scope(spec.get("subject"), problems)
+    if problems:
+        return PolicyFacts(label, problems=tuple(problems))
+    priority = None if baseline else spec.get("priority")  # an int: checked above
+    actions = ("Allow", "Deny") if baseline else ("Allow", "Deny", "Pass")
+    denials: list[Denial] = []
+    openers: list[Opener] = []
+    for d in DIRECTIONS:
+        opened = False  # an Allow or Pass rule for every peer comes first: later denials never apply
+        for i, action in _rules_for_every_peer(spec.get(d), d, actions, problems):
+            if action != "Deny":
+                opened = True
+                if priority is not None and scope is not None:
+                    openers.append(Opener(d, label, scope, priority))
+            elif not opened and scope is not None:
+                how = f"spec.{d}[{i}] denies every peer (action Deny)"
+                denials.append(Denial(d, label, how, False, None, scope, priority, not baseline))
+    return PolicyFacts(label, tuple(denials), tuple(openers), problems=tuple(problems))
+
+
+def _admin_header_problems(spec: Mapping[str, Any], name: str | None, *, baseline: bool) -> list[Problem]:
+    """What is wrong with an (Baseline)AdminNetworkPolicy's name and priority."""
+    problems: list[Problem] = []
     if baseline and name != "default":
         problems.append(Problem(("metadata", "name"), 'a BaselineAdminNetworkPolicy must be named "default"'))
     priority = spec.get("priority")
     if not baseline and (not isinstance(priority, int) or isinstance(priority, bool)):
         problems.append(Problem(("spec", "priority"), "expected an integer priority"))
-    scope = _admin_scope(spec.get("subject"), problems)
-    if problems:
-        return PolicyFacts(label, problems=tuple(problems))
-    denials: list[Denial] = []
-    openers: list[Opener] = []
-    actions = ("Allow", "Deny") if baseline else ("Allow", "Deny", "Pass")
-    for d in DIRECTIONS:
-        rules = spec.get(d)
-        if rules is not None and not isinstance(rules, list):
-            problems.append(Problem(("spec", d), "expected a list of rules"))
-            continue
-        opened = False
-        for i, rule in enumerate(rules or []):
-            if not isinstance(rule, dict) or rule.get("action") not in actions:
-                problems.append(Problem(("spec", d, i, "action"), f"expected one of {', '.join(actions)}"))
-                continue
-            if not _every_peer(rule, d):
-                continue
-            if rule["action"] == "Deny" and not opened and scope is not None:
-                how = f"spec.{d}[{i}] denies every peer (action Deny)"
-                denials.append(Denial(d, label, how, False, None, scope, None if baseline else priority, not baseline))
-            elif rule["action"] != "Deny":
-                opened = True
-                if not baseline and scope is not None and isinstance(priority, int):
-                    openers.append(Opener(d, label, scope, priority))
-    return PolicyFacts(label, tuple(denials), tuple(openers), problems=tuple(problems))
+    return problems
+
+
+def _rules_for_every_peer(
+    rules: Any, d: Direction, actions: tuple[str, ...], problems: list[Problem]
+) -> Iterable[tuple[int, str]]:
+    """The index and action of each rule of ``spec.<d>`` for every peer on every port, in order;
+    rules without a valid action are problems."""
+    if rules is not None and not isinstance(rules, list):
+        problems.append(Problem(("spec", d), "expected a list of rules"))
+        return
+    for i, rule in enumerate(rules or []):
+        if not isinstance(rule, dict) or rule.get("action") not in actions:
+            problems.append(Problem(("spec", d, i, "action"), f"expected one of {', '.join(actions)}"))
+        elif _every_peer(rule, d):
+            yield i, rule["action"]
 
 
 # --- namespaces ---------------------------------------------------------------------------------

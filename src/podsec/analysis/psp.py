@@ -37,7 +37,7 @@ never mutates: pods that relied on those values must set them themselves after t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -283,56 +283,72 @@ def _shown(value: Any) -> str:
 def _mutations(obj: Mapping[str, Any]) -> list[Mutation]:
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     assert isinstance(spec, dict)
-    found: list[Mutation] = []
+    found = [
+        *_capability_mutations(spec),
+        *_strategy_mutations(spec),
+        *_container_default_mutations(spec),
+        *_annotation_mutations(obj),
+    ]
+    return [Mutation(format_path(path), path, effect) for path, effect in found]
 
-    def add(path: Path, effect: str) -> None:
-        found.append(Mutation(format_path(path), path, effect))
 
+_Effect = tuple[Path, str]
+"""A field of a policy, and what it changes in the pods it admits."""
+
+
+def _capability_mutations(spec: Mapping[str, Any]) -> Iterable[_Effect]:
     if spec.get("defaultAddCapabilities"):
-        add(
-            ("spec", "defaultAddCapabilities"),
-            f"adds {_shown(spec['defaultAddCapabilities'])} to every container's capabilities",
-        )
+        added = _shown(spec["defaultAddCapabilities"])
+        yield ("spec", "defaultAddCapabilities"), f"adds {added} to every container's capabilities"
     if spec.get("requiredDropCapabilities"):
-        add(
-            ("spec", "requiredDropCapabilities"),
-            f"drops {_shown(spec['requiredDropCapabilities'])} from every container's capabilities",
-        )
-    for key, target in (
-        ("seLinux", "seLinuxOptions"),
-        ("runAsUser", "runAsUser"),
-        ("runAsGroup", "runAsGroup"),
-        ("supplementalGroups", "supplementalGroups"),
-        ("fsGroup", "fsGroup"),
-    ):
+        dropped = _shown(spec["requiredDropCapabilities"])
+        yield ("spec", "requiredDropCapabilities"), f"drops {dropped} from every container's capabilities"
+
+
+_STRATEGIES = (
+    ("seLinux", "seLinuxOptions"),
+    ("runAsUser", "runAsUser"),
+    ("runAsGroup", "runAsGroup"),
+    ("supplementalGroups", "supplementalGroups"),
+    ("fsGroup", "fsGroup"),
+)
+"""Strategies (``spec.<key>.rule``) and the field ``MustRunAs`` sets."""
+
+
+def _strategy_mutations(spec: Mapping[str, Any]) -> Iterable[_Effect]:
+    for key, target in _STRATEGIES:
         strategy = spec.get(key)
-        if key == "seLinux" and isinstance(strategy, dict) and not strategy.get("seLinuxOptions"):
+        if not isinstance(strategy, dict):
+            continue
+        if key == "seLinux" and not strategy.get("seLinuxOptions"):
             continue  # MustRunAs with no options has nothing to set
-        if isinstance(strategy, dict) and strategy.get("rule") == "MustRunAs":
-            add(("spec", key, "rule"), f"sets {target} on pods that do not set it (rule MustRunAs)")
-        elif key == "runAsUser" and isinstance(strategy, dict) and strategy.get("rule") == "MustRunAsNonRoot":
-            add(("spec", key, "rule"), "sets runAsNonRoot: true on pods that set neither runAsNonRoot nor runAsUser")
+        if strategy.get("rule") == "MustRunAs":
+            yield ("spec", key, "rule"), f"sets {target} on pods that do not set it (rule MustRunAs)"
+        elif key == "runAsUser" and strategy.get("rule") == "MustRunAsNonRoot":
+            yield ("spec", key, "rule"), "sets runAsNonRoot: true on pods that set neither runAsNonRoot nor runAsUser"
+
+
+def _container_default_mutations(spec: Mapping[str, Any]) -> Iterable[_Effect]:
     if spec.get("readOnlyRootFilesystem") is True:
-        add(("spec", "readOnlyRootFilesystem"), "sets readOnlyRootFilesystem: true on containers that do not set it")
+        yield ("spec", "readOnlyRootFilesystem"), "sets readOnlyRootFilesystem: true on containers that do not set it"
     if isinstance(spec.get("defaultAllowPrivilegeEscalation"), bool):
         value = _shown(spec["defaultAllowPrivilegeEscalation"])
-        add(
-            ("spec", "defaultAllowPrivilegeEscalation"),
-            f"sets allowPrivilegeEscalation: {value} on containers that do not set it",
-        )
+        effect = f"sets allowPrivilegeEscalation: {value} on containers that do not set it"
+        yield ("spec", "defaultAllowPrivilegeEscalation"), effect
     if spec.get("allowPrivilegeEscalation") is False:
-        add(
-            ("spec", "allowPrivilegeEscalation"),
-            "sets allowPrivilegeEscalation: false on containers that do not set it",
-        )
+        effect = "sets allowPrivilegeEscalation: false on containers that do not set it"
+        yield ("spec", "allowPrivilegeEscalation"), effect
     runtime = spec.get("runtimeClass")
     if isinstance(runtime, dict) and runtime.get("defaultRuntimeClassName"):
-        add(("spec", "runtimeClass", "defaultRuntimeClassName"), "sets runtimeClassName on pods that do not set it")
+        effect = "sets runtimeClassName on pods that do not set it"
+        yield ("spec", "runtimeClass", "defaultRuntimeClassName"), effect
+
+
+def _annotation_mutations(obj: Mapping[str, Any]) -> Iterable[_Effect]:
     for key, what in ((SECCOMP_DEFAULT, "seccomp"), (APPARMOR_DEFAULT, "AppArmor")):
         value = _get(obj, ("metadata", "annotations", key))
         if value:
-            add(("metadata", "annotations", key), f"sets the {what} profile {value} on pods that do not set one")
-    return found
+            yield ("metadata", "annotations", key), f"sets the {what} profile {value} on pods that do not set one"
 
 
 def assess(obj: Mapping[str, Any]) -> Assessment:

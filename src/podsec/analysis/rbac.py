@@ -207,53 +207,66 @@ def read_role(obj: Mapping[str, Any]) -> tuple[Role | None, list[Problem]]:
     problems: list[Problem] = []
     kind, ns, name = _named(obj, "role", problems)
     cluster = kind == "ClusterRole"
-    raw = _items(obj, "rules", "rules", problems)
     label = f"{kind} {ns + '/' if ns and not cluster else ''}{name}"
     rules = []
-    for i, item in enumerate(raw):
-        path: Path = ("rules", i)
+    for i, item in enumerate(_items(obj, "rules", "rules", problems)):
         if not isinstance(item, dict):
-            problems.append(Problem(path, "expected a rule (a mapping)"))
+            problems.append(Problem(("rules", i), "expected a rule (a mapping)"))
             continue
-        verbs = _strings(item.get("verbs"), (*path, "verbs"), problems)
-        groups = _strings(item.get("apiGroups"), (*path, "apiGroups"), problems)
-        resources = _strings(item.get("resources"), (*path, "resources"), problems)
-        names = _strings(item.get("resourceNames"), (*path, "resourceNames"), problems)
-        urls = _strings(item.get("nonResourceURLs"), (*path, "nonResourceURLs"), problems)
-        if not verbs:
-            problems.append(Problem((*path, "verbs"), "verbs must contain at least one value"))
-        if urls:
-            if not cluster:
-                problems.append(
-                    Problem((*path, "nonResourceURLs"), "namespaced rules cannot apply to non-resource URLs")
-                )
-            if groups or resources or names:
-                problems.append(
-                    Problem(
-                        (*path, "nonResourceURLs"), "rules cannot apply to both regular resources and non-resource URLs"
-                    )
-                )
-        else:
-            if not groups:
-                problems.append(Problem((*path, "apiGroups"), "resource rules must supply at least one api group"))
-            if not resources:
-                problems.append(Problem((*path, "resources"), "resource rules must supply at least one resource"))
-        rules.append(Rule(verbs, groups, resources, names, urls, label, i))
-    aggregation = None
-    if cluster and obj.get("aggregationRule") is not None:
-        agg = obj.get("aggregationRule")
-        sels = agg.get("clusterRoleSelectors") if isinstance(agg, dict) else None
-        if (agg is not None and not isinstance(agg, dict)) or (sels is not None and not isinstance(sels, list)):
-            problems.append(Problem(("aggregationRule",), "expected clusterRoleSelectors (a list of label selectors)"))
-        else:
-            read = [
-                selectors.read(s, ("aggregationRule", "clusterRoleSelectors", i), problems)
-                for i, s in enumerate(sels or [])
-            ]
-            aggregation = tuple(s for s in read if s is not None)
+        rule = _read_rule(item, ("rules", i), label, i, problems)
+        problems += _rule_problems(rule, ("rules", i), cluster=cluster)
+        rules.append(rule)
+    aggregation = _aggregation(obj.get("aggregationRule"), problems) if cluster else None
     if problems or not name:
         return None, problems
     return Role(kind, None if cluster else ns, name, tuple(rules), _meta(obj)[2], aggregation), problems
+
+
+def _read_rule(item: Mapping[str, Any], path: Path, origin: str, index: int, problems: list[Problem]) -> Rule:
+    def strings(key: str) -> frozenset[str]:
+        return _strings(item.get(key), (*path, key), problems)
+
+    return Rule(
+        strings("verbs"),
+        strings("apiGroups"),
+        strings("resources"),
+        strings("resourceNames"),
+        strings("nonResourceURLs"),
+        origin,
+        index,
+    )
+
+
+def _rule_problems(rule: Rule, path: Path, *, cluster: bool) -> Iterable[Problem]:
+    """What the API server's validation refuses in a rule (``ValidatePolicyRule``)."""
+    if not rule.verbs:
+        yield Problem((*path, "verbs"), "verbs must contain at least one value")
+    if rule.urls:
+        if not cluster:
+            yield Problem((*path, "nonResourceURLs"), "namespaced rules cannot apply to non-resource URLs")
+        if rule.groups or rule.resources or rule.names:
+            yield Problem(
+                (*path, "nonResourceURLs"), "rules cannot apply to both regular resources and non-resource URLs"
+            )
+        return
+    if not rule.groups:
+        yield Problem((*path, "apiGroups"), "resource rules must supply at least one api group")
+    if not rule.resources:
+        yield Problem((*path, "resources"), "resource rules must supply at least one resource")
+
+
+def _aggregation(agg: Any, problems: list[Problem]) -> tuple[Selector, ...] | None:
+    """A ClusterRole's ``aggregationRule.clusterRoleSelectors``; None when it has none (or it cannot be read)."""
+    if agg is None:
+        return None
+    sels = agg.get("clusterRoleSelectors") if isinstance(agg, dict) else None
+    if not isinstance(agg, dict) or (sels is not None and not isinstance(sels, list)):
+        problems.append(Problem(("aggregationRule",), "expected clusterRoleSelectors (a list of label selectors)"))
+        return None
+    read = [
+        selectors.read(s, ("aggregationRule", "clusterRoleSelectors", i), problems) for i, s in enumerate(sels or [])
+    ]
+    return tuple(s for s in read if s is not None)
 
 
 def read_binding(obj: Mapping[str, Any]) -> tuple[Binding | None, list[Problem]]:
@@ -261,49 +274,63 @@ def read_binding(obj: Mapping[str, Any]) -> tuple[Binding | None, list[Problem]]
     problems: list[Problem] = []
     kind, ns, name = _named(obj, "binding", problems)
     cluster = kind == "ClusterRoleBinding"
-    ref = obj.get("roleRef")
-    role_kind = role_name = ""
-    if not isinstance(ref, dict):
-        problems.append(Problem(("roleRef",), "a binding needs a roleRef"))
-    else:
-        role_kind, role_name = str(ref.get("kind") or ""), str(ref.get("name") or "")
-        if (ref.get("apiGroup") or GROUP) != GROUP:  # an empty one is defaulted (SetDefaults_RoleBinding)
-            problems.append(Problem(("roleRef", "apiGroup"), f'supported values: "{GROUP}"'))
-        allowed = ("ClusterRole",) if cluster else ("Role", "ClusterRole")
-        if role_kind not in allowed:
-            problems.append(Problem(("roleRef", "kind"), "supported values: " + ", ".join(f'"{k}"' for k in allowed)))
-        if not role_name:
-            problems.append(Problem(("roleRef", "name"), "a roleRef needs a name"))
+    role_kind, role_name = _role_ref(obj.get("roleRef"), problems, cluster=cluster)
     subjects = []
     for i, item in enumerate(_items(obj, "subjects", "subjects", problems)):
-        path: Path = ("subjects", i)
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item.get("name"):
-            problems.append(Problem(path, "a subject needs a kind and a name"))
-            continue
-        skind, sname = item.get("kind"), item["name"]
-        group = item.get("apiGroup") or ""
-        if skind not in SUBJECT_KINDS:
-            problems.append(Problem((*path, "kind"), 'supported values: "ServiceAccount", "User", "Group"'))
-            continue
-        if skind == "ServiceAccount":
-            if group:
-                problems.append(Problem((*path, "apiGroup"), 'supported values: ""'))
-                continue
-            sns = item.get("namespace") if isinstance(item.get("namespace"), str) and item.get("namespace") else None
-            if sns is None and cluster:
-                problems.append(
-                    Problem((*path, "namespace"), "a ClusterRoleBinding's service account needs a namespace")
-                )
-                continue
-            subjects.append((i, Subject("ServiceAccount", sname, sns or ns)))
-        else:
-            if group and group != GROUP:  # an empty one is defaulted to GROUP (SetDefaults_Subject)
-                problems.append(Problem((*path, "apiGroup"), f'supported values: "{GROUP}"'))
-                continue
-            subjects.append((i, _user_subject(skind, sname)))
+        subject = _read_subject(item, ("subjects", i), ns, problems, cluster=cluster)
+        if subject is not None:
+            subjects.append((i, subject))
     if problems or not name:
         return None, problems
     return Binding(kind, None if cluster else ns, name, role_kind, role_name, tuple(subjects)), problems
+
+
+def _role_ref(ref: Any, problems: list[Problem], *, cluster: bool) -> tuple[str, str]:
+    """A binding's ``roleRef``: the role's kind and name ("" where missing, with a problem)."""
+    if not isinstance(ref, dict):
+        problems.append(Problem(("roleRef",), "a binding needs a roleRef"))
+        return "", ""
+    role_kind, role_name = str(ref.get("kind") or ""), str(ref.get("name") or "")
+    if (ref.get("apiGroup") or GROUP) != GROUP:  # an empty one is defaulted (SetDefaults_RoleBinding)
+        problems.append(Problem(("roleRef", "apiGroup"), f'supported values: "{GROUP}"'))
+    allowed = ("ClusterRole",) if cluster else ("Role", "ClusterRole")
+    if role_kind not in allowed:
+        problems.append(Problem(("roleRef", "kind"), "supported values: " + ", ".join(f'"{k}"' for k in allowed)))
+    if not role_name:
+        problems.append(Problem(("roleRef", "name"), "a roleRef needs a name"))
+    return role_kind, role_name
+
+
+def _read_subject(item: Any, path: Path, ns: str | None, problems: list[Problem], *, cluster: bool) -> Subject | None:
+    """A binding's subject; None (with a problem) when the API server would refuse it."""
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item.get("name"):
+        problems.append(Problem(path, "a subject needs a kind and a name"))
+        return None
+    kind, name = item.get("kind"), item["name"]
+    group = item.get("apiGroup") or ""
+    if kind not in SUBJECT_KINDS:
+        problems.append(Problem((*path, "kind"), 'supported values: "ServiceAccount", "User", "Group"'))
+        return None
+    if kind == "ServiceAccount":
+        return _service_account(item, path, ns, problems, cluster=cluster)
+    if group and group != GROUP:  # an empty one is defaulted to GROUP (SetDefaults_Subject)
+        problems.append(Problem((*path, "apiGroup"), f'supported values: "{GROUP}"'))
+        return None
+    return _user_subject(kind, name)
+
+
+def _service_account(
+    item: Mapping[str, Any], path: Path, ns: str | None, problems: list[Problem], *, cluster: bool
+) -> Subject | None:
+    """A ServiceAccount subject; in a RoleBinding its namespace defaults to the binding's."""
+    if item.get("apiGroup"):
+        problems.append(Problem((*path, "apiGroup"), 'supported values: ""'))
+        return None
+    sns = item.get("namespace") if isinstance(item.get("namespace"), str) and item.get("namespace") else None
+    if sns is None and cluster:
+        problems.append(Problem((*path, "namespace"), "a ClusterRoleBinding's service account needs a namespace"))
+        return None
+    return Subject("ServiceAccount", item["name"], sns or ns)
 
 
 def _user_subject(kind: str, name: str) -> Subject:
@@ -358,25 +385,28 @@ def _aggregate(
     for _ in range(len(aggregated) + 1):  # each round can only add rules reached one level further
         changed = False
         for agg in aggregated:
-            assert agg.aggregation is not None
-            merged: list[Rule] = []
-            seen: set[tuple[frozenset[str], ...]] = set()
-            for sel in agg.aggregation:
-                for other in cluster_roles:
-                    if other.name == agg.name or not selectors.matches(sel, other.labels):
-                        continue
-                    for rule in rules[(other.kind, None, other.name)]:
-                        key = (rule.verbs, rule.groups, rule.resources, rule.names, rule.urls)
-                        if key not in seen:
-                            seen.add(key)
-                            merged.append(rule)
-            key3 = (agg.kind, None, agg.name)
-            if tuple(merged) != rules[key3]:
-                rules[key3] = tuple(merged)
+            merged = _aggregated_rules(agg, cluster_roles, rules)
+            key = (agg.kind, None, agg.name)
+            if merged != rules[key]:
+                rules[key] = merged
                 changed = True
         if not changed:
             break
     return rules
+
+
+def _aggregated_rules(
+    agg: Role, cluster_roles: Sequence[Role], rules: Mapping[tuple[str, str | None, str], tuple[Rule, ...]]
+) -> tuple[Rule, ...]:
+    """The rules of the ClusterRoles ``agg``'s selectors match (as they are now), each rule once."""
+    merged: dict[tuple[frozenset[str], ...], Rule] = {}
+    for sel in agg.aggregation or ():
+        for other in cluster_roles:
+            if other.name == agg.name or not selectors.matches(sel, other.labels):
+                continue
+            for rule in rules[(other.kind, None, other.name)]:
+                merged.setdefault((rule.verbs, rule.groups, rule.resources, rule.names, rule.urls), rule)
+    return tuple(merged.values())
 
 
 # --- powers -------------------------------------------------------------------------------------
@@ -437,26 +467,11 @@ def requests_for(
     if power is CREATE_PODS:
         return (Request("create", "", "pods", namespace=ns),)
     if power is CONTROLLERS:
-        return tuple(
-            Request(
-                verb,
-                c.group,
-                c.resource,
-                name="" if verb == "create" else ANY_NAME,
-                namespace=ns,
-                cluster=not c.namespaced,
-            )
-            for c in controllers
-            for verb in ("create", "update", "patch")
-        )
+        return _controller_requests(controllers, ns)
     if power is EPHEMERAL:
         return tuple(Request(v, "", "pods", "ephemeralcontainers", ANY_NAME, ns) for v in ("update", "patch"))
     if power is EXEC:
-        verbs = ("create",) if version >= EXEC_CREATE_ONLY else ("create", "get")
-        via_pods = tuple(
-            Request(v, "", "pods", sub, ANY_NAME, ns) for sub in ("exec", "attach", "portforward") for v in verbs
-        )
-        return (*via_pods, *(Request(v, "", "nodes", "proxy", ANY_NAME, cluster=True) for v in ("get", "create")))
+        return _exec_requests(ns, version)
     if power is ESCALATE or power is BIND:
         return (
             Request(power.id, GROUP, "roles", name=ANY_NAME, namespace=ns),
@@ -474,6 +489,31 @@ def requests_for(
         return tuple(Request(v, "", "namespaces", namespace=ns) for v in ("update", "patch"))
     # a request on a namespace object carries that namespace as its own namespace attribute
     return tuple(Request(v, "", "namespaces", name=namespace, namespace=namespace) for v in ("update", "patch"))
+
+
+def _controller_requests(controllers: Sequence[Resource], ns: str | None) -> tuple[Request, ...]:
+    """Create (no name), update or patch (any name) of every pod controller."""
+    return tuple(
+        Request(
+            verb,
+            c.group,
+            c.resource,
+            name="" if verb == "create" else ANY_NAME,
+            namespace=ns,
+            cluster=not c.namespaced,
+        )
+        for c in controllers
+        for verb in ("create", "update", "patch")
+    )
+
+
+def _exec_requests(ns: str | None, version: tuple[int, int]) -> tuple[Request, ...]:
+    """exec, attach and port-forward on pods (``get`` too before 1.35), and the kubelet's API via ``nodes/proxy``."""
+    verbs = ("create",) if version >= EXEC_CREATE_ONLY else ("create", "get")
+    via_pods = tuple(
+        Request(v, "", "pods", sub, ANY_NAME, ns) for sub in ("exec", "attach", "portforward") for v in verbs
+    )
+    return (*via_pods, *(Request(v, "", "nodes", "proxy", ANY_NAME, cluster=True) for v in ("get", "create")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,27 +634,37 @@ def _privileged(grants: Sequence[Grant], levels: Mapping[str | None, Level]) -> 
     by_subject: dict[Subject, list[Grant]] = {}
     for g in grants:
         by_subject.setdefault(g.subject, []).append(g)
-    out = []
-    for subject, held in by_subject.items():
-        runs = [g for g in held if g.power.runs_pods]
-        if not runs:
-            continue
-        relabel = [g for g in held if g.power is RELABEL]
-        where: list[str | None] = []
-        used: list[Grant] = []
-        for ns, level in levels.items():
-            here = [g for g in runs if g.applies_in(ns)]
-            if not here:
-                continue
-            can_relabel = [g for g in relabel if g.applies_in(ns)]
-            if level is Level.PRIVILEGED:
-                where.append(ns)
-                used += here
-            elif can_relabel:
-                where.append(ns)
-                used += here + can_relabel
-        everywhere = [g for g in runs if g.everywhere]
-        used += everywhere
-        if where or everywhere:
-            out.append(PrivilegedRunner(subject, tuple(where), bool(everywhere), tuple(dict.fromkeys(used))))
-    return tuple(out)
+    runners = (_privileged_runner(subject, held, levels) for subject, held in by_subject.items())
+    return tuple(r for r in runners if r is not None)
+
+
+def _privileged_runner(
+    subject: Subject, held: Sequence[Grant], levels: Mapping[str | None, Level]
+) -> PrivilegedRunner | None:
+    """Where a subject can run a privileged pod: namespaces that enforce ``privileged`` where it can
+    run pods, or whose labels it can also change; everywhere with a ClusterRoleBinding."""
+    runs = [g for g in held if g.power.runs_pods]
+    if not runs:
+        return None
+    relabel = [g for g in held if g.power is RELABEL]
+    where: list[str | None] = []
+    used: list[Grant] = []
+    for ns, level in levels.items():
+        how = _runs_privileged_in(ns, level, runs, relabel)
+        if how:
+            where.append(ns)
+            used += how
+    everywhere = [g for g in runs if g.everywhere]
+    used += everywhere
+    if not where and not everywhere:
+        return None
+    return PrivilegedRunner(subject, tuple(where), bool(everywhere), tuple(dict.fromkeys(used)))
+
+
+def _runs_privileged_in(ns: str | None, level: Level, runs: Sequence[Grant], relabel: Sequence[Grant]) -> list[Grant]:
+    """The grants that let a subject run a privileged pod in ``ns``; empty when none do."""
+    here = [g for g in runs if g.applies_in(ns)]
+    if not here or level is Level.PRIVILEGED:
+        return here
+    can_relabel = [g for g in relabel if g.applies_in(ns)]
+    return here + can_relabel if can_relabel else []

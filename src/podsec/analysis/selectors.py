@@ -110,18 +110,32 @@ def _expression(expr: Any, path: Path, problems: list[Problem]) -> Requirement |
             Problem((*path, "operator"), f'unsupported operator "{op}": must be one of {", ".join(OPERATORS)}')
         )
         return None
-    raw = expr.get("values") or []
-    values = [_text(v) for v in raw] if isinstance(raw, list) else None
-    if values is None or any(v is None for v in values):
+    values = _values(expr.get("values") or [])
+    if values is None:
         problems.append(Problem((*path, "values"), "expected a list of strings"))
         return None
+    wrong = _values_problem(op, values)
+    if wrong is not None:
+        problems.append(Problem((*path, "values"), wrong))
+        return None
+    return Requirement(expr["key"], op, values)
+
+
+def _values(raw: Any) -> tuple[str, ...] | None:
+    """An expression's values; None unless they are a list of scalars."""
+    if not isinstance(raw, list):
+        return None
+    texts = [_text(v) for v in raw]
+    return tuple(t for t in texts if t is not None) if all(t is not None for t in texts) else None
+
+
+def _values_problem(op: str, values: tuple[str, ...]) -> str | None:
+    """What the operator says against the values (none or some); None when they fit."""
     if op in ("In", "NotIn") and not values:
-        problems.append(Problem((*path, "values"), f"must be specified when operator is {op}"))
-        return None
+        return f"must be specified when operator is {op}"
     if op in ("Exists", "DoesNotExist") and values:
-        problems.append(Problem((*path, "values"), f"may not be specified when operator is {op}"))
-        return None
-    return Requirement(expr["key"], op, tuple(v for v in values if v is not None))
+        return f"may not be specified when operator is {op}"
+    return None
 
 
 def matches(selector: Selector, labels: Mapping[str, str]) -> bool:

@@ -13,7 +13,7 @@ the ClusterRoles not read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,7 +23,7 @@ from podsec.analysis.rules import access, legacy, network
 from podsec.cluster import discovery
 from podsec.cluster.api import Api, ClusterError
 from podsec.evaluate import Context
-from podsec.findings import InputError, ObjectResult
+from podsec.findings import FileResult, InputError, ObjectResult
 from podsec.model.standards import Profile, Version
 
 NETWORK_GROUPS = {
@@ -63,6 +63,11 @@ class Found:
     def add(self, result: ObjectResult) -> None:
         namespace = result.object.name if result.object.kind == "Namespace" else result.object.namespace
         self.results.setdefault(namespace, []).append(result)
+
+    def add_all(self, results: Iterable[FileResult]) -> None:
+        for result in results:
+            for r in result.objects:
+                self.add(r)
 
 
 def rbac_checks(ctx: Context) -> tuple[str, ...]:
@@ -119,27 +124,33 @@ def analyse(
                 continue  # read again after a list restarted
             seen.add(uid)
             out.read[resource.name] += 1
-            outcome = beyond.record(_Item(obj), where, ctx, facts, None, None)
-            if isinstance(outcome, ObjectResult):
-                out.add(outcome)
-            elif isinstance(outcome, list):
-                out.errors += outcome
+            _record(out, beyond.record(_Item(obj), where, ctx, facts, None, None))
             inv.add(inventory.Placed(obj, where))
     out.errors += inv.errors
-    for result in beyond.namespace_results(facts, ctx):
-        for r in result.objects:
-            out.add(r)
-    running = rbac_checks(ctx)
-    if running:
-        inv.add_defaults()
-        analysis = rbac.analyze(
-            inv.authorizer(), inv.enforce_levels(), version=version, controllers=inv.controllers(ctx.kinds)
-        )
-        ignore = ctx.ignore | {c.id for c in RBAC_CHECKS if c.id not in running}
-        for result in rbac_report.findings(inv, analysis, replace(ctx, ignore=frozenset(ignore))):
-            for r in result.objects:
-                out.add(r)
+    out.add_all(beyond.namespace_results(facts, ctx))
+    out.add_all(_rbac_results(inv, ctx, version))
     return out
+
+
+def _record(out: Found, outcome: ObjectResult | list[InputError] | None) -> None:
+    """An object's own findings (as `podsec.beyond.record` returns them), or its input errors."""
+    if isinstance(outcome, ObjectResult):
+        out.add(outcome)
+    elif isinstance(outcome, list):
+        out.errors += outcome
+
+
+def _rbac_results(inv: inventory.Inventory, ctx: Context, version: Version) -> list[FileResult]:
+    """The RBAC findings, when the audit runs any of its checks (with the default ClusterRoles added)."""
+    running = rbac_checks(ctx)
+    if not running:
+        return []
+    inv.add_defaults()
+    analysis = rbac.analyze(
+        inv.authorizer(), inv.enforce_levels(), version=version, controllers=inv.controllers(ctx.kinds)
+    )
+    ignore = ctx.ignore | {c.id for c in RBAC_CHECKS if c.id not in running}
+    return rbac_report.findings(inv, analysis, replace(ctx, ignore=frozenset(ignore)))
 
 
 def _listed(
