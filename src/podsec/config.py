@@ -265,46 +265,16 @@ def parse(data: object, path: str | None = None, *, known: frozenset[str] | None
     for key in data:
         if key not in KNOWN_KEYS:
             raise ConfigError(f'unknown key "{key}" (known keys: {", ".join(sorted(KNOWN_KEYS))})')
-    profile = None
-    if "profile" in data:
-        try:
-            profile = Profile(data["profile"])
-            if profile not in SCAN_PROFILES:
-                raise ValueError(profile)
-        except ValueError:
-            raise ConfigError('profile: expected "baseline", "restricted" or "hardened"') from None
-    version = latest_is = None
-    if "pssVersion" in data:
-        try:
-            version = PolicyVersion.parse(str(data["pssVersion"]))
-        except ValueError as exc:
-            raise ConfigError(f"pssVersion: {exc}") from None
-    if "latestIs" in data:
-        try:
-            parsed = PolicyVersion.parse(str(data["latestIs"]))
-        except ValueError as exc:
-            raise ConfigError(f"latestIs: {exc}") from None
-        if parsed.minor is None:
-            raise ConfigError("latestIs: needs an explicit version such as v1.33")
-        latest_is = (1, parsed.minor)
+    profile, version, latest_is = _profile(data), _version(data, "pssVersion"), _latest_is(data)
     exclude = data.get("exclude") or []
     if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
         raise ConfigError("exclude: expected a list of glob patterns")
     kinds = data.get("kinds") or []
     if not isinstance(kinds, list):
         raise ConfigError("kinds: expected a list")
-    annotation_exemptions = data.get("annotationExemptions", True)
-    if not isinstance(annotation_exemptions, bool):
-        raise ConfigError("annotationExemptions: expected true or false")
-    detect_pod_shapes = data.get("detectPodShapes", True)
-    if not isinstance(detect_pod_shapes, bool):
-        raise ConfigError("detectPodShapes: expected true or false")
-    try:
-        exempt = from_config(data.get("exemptions"), path or "config")
-    except ExemptionError as exc:
-        raise ConfigError(str(exc)) from None
-    for e in exempt:
-        _ids([c for c in e.checks if c != "*"], e.where.split(" ")[-1] + ".checks")
+    annotation_exemptions = _flag(data, "annotationExemptions")
+    detect_pod_shapes = _flag(data, "detectPodShapes")
+    exempt = _exemptions(data.get("exemptions"), path, _ids)
     return Config(
         path,
         profile,
@@ -327,6 +297,54 @@ def parse(data: object, path: str | None = None, *, known: frozenset[str] | None
         webhook=data.get("webhook"),
         detect_pod_shapes=detect_pod_shapes,
     )
+
+
+def _profile(data: dict[str, Any]) -> Profile | None:
+    if "profile" not in data:
+        return None
+    try:
+        profile = Profile(data["profile"])
+    except ValueError:
+        profile = None
+    if profile not in SCAN_PROFILES:
+        raise ConfigError('profile: expected "baseline", "restricted" or "hardened"')
+    return profile
+
+
+def _version(data: dict[str, Any], key: str) -> PolicyVersion | None:
+    if key not in data:
+        return None
+    try:
+        return PolicyVersion.parse(str(data[key]))
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _latest_is(data: dict[str, Any]) -> Version | None:
+    parsed = _version(data, "latestIs")
+    if parsed is None:
+        return None
+    if parsed.minor is None:
+        raise ConfigError("latestIs: needs an explicit version such as v1.33")
+    return (1, parsed.minor)
+
+
+def _flag(data: dict[str, Any], key: str) -> bool:
+    """A true/false setting, true when not set."""
+    value = data.get(key, True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true or false")
+    return value
+
+
+def _exemptions(value: object, path: str | None, _ids: _Ids) -> tuple[Exemption, ...]:
+    try:
+        exempt = from_config(value, path or "config")
+    except ExemptionError as exc:
+        raise ConfigError(str(exc)) from None
+    for e in exempt:
+        _ids([c for c in e.checks if c != "*"], e.where.split(" ")[-1] + ".checks")
+    return exempt
 
 
 def find(start: str = ".") -> str | None:
@@ -371,17 +389,21 @@ def find_for(paths: Sequence[str]) -> tuple[str | None, tuple[str, ...]]:
     dirs = [os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".") for p in own if p != "-"]
     above = find(os.path.commonpath(dirs)) if dirs else None
     path = above if above in chosen else None
+    return path, _not_used(own, path)
+
+
+def _not_used(own: Mapping[str, str | None], path: str | None) -> tuple[str, ...]:
+    """A note for each configuration file some path would find on its own, when the run uses ``path``."""
     missed: dict[str, list[str]] = {}  # configuration not used: the paths it is the nearest for
     for p, mine in own.items():
         if mine is not None and mine != path:
             missed.setdefault(mine, []).append(p)
     how = f"with {path}, not its own" if path else "without its configuration"
-    notes = tuple(
+    return tuple(
         f"{ps[0]}{f' (and {len(ps) - 1} more)' if len(ps) > 1 else ''} is scanned {how} {mine} "
         "(a run has one configuration: scan it on its own, or pass --config)"
         for mine, ps in missed.items()
     )
-    return path, notes
 
 
 def load(path: str | None, *, known: frozenset[str] | None = CHECK_IDS, paths: Sequence[str] = ()) -> Config:

@@ -19,6 +19,7 @@ from podsec.cluster.readiness import Readiness
 from podsec.config import Config
 from podsec.findings import EXIT_ERROR, FileResult, InputError, Summary, exit_code
 from podsec.model.standards import PolicyVersion
+from podsec.reporters.base import RunInfo
 
 MAX_TEXT_BLOCKERS = 5
 """Blocking objects the text report names per namespace (the JSON report has every one)."""
@@ -73,12 +74,11 @@ def _audit(
     from podsec import cli
 
     target = client.target
-    if args.latest_is is None and config.latest_is is None:
-        try:  # "latest" means what it means to the cluster's own PSA
-            args.latest_is = PolicyVersion(audit.server_version(client)[1][1])
-        except kube.ClusterError as exc:
-            print(f"podsec: error: cannot audit {target.context} ({target.server}): {exc}", file=sys.stderr)
-            return EXIT_ERROR
+    try:
+        _latest_as_served(args, config, client)
+    except kube.ClusterError as exc:
+        print(f"podsec: error: cannot audit {target.context} ({target.server}): {exc}", file=sys.stderr)
+        return EXIT_ERROR
     ev = cli.evaluation(args, config)
     if ev is None:
         return EXIT_ERROR
@@ -101,17 +101,8 @@ def _audit(
     summary.sections["cluster"] = cluster_section(outcome, client, psa, written)
     summary.text.append(readiness_table(outcome.readiness))
     summary.text.append(cluster_line(outcome, client))
-    with contextlib.ExitStack() as stack:
-        reporters = cli.open_reporters(outputs, run_info, stack, no_color=args.no_color)
-        if reporters is None:
-            return EXIT_ERROR
-        for result in file_results(outcome):
-            cli.show_tracebacks(result.errors)
-            summary.add(result)
-            for reporter in reporters:
-                reporter.file(result)
-        for reporter in reporters:
-            reporter.finish(summary)
+    if not _report(outcome, summary, outputs, run_info, no_color=args.no_color):
+        return EXIT_ERROR
     for note in summary.notes:
         print(f"podsec: note: {note}", file=sys.stderr)
     if outcome.partial:
@@ -124,6 +115,33 @@ def _audit(
     if written and written.get("errors"):
         code = EXIT_ERROR  # reports asked for and not written: said, and not a clean run
     return code
+
+
+def _latest_as_served(args: argparse.Namespace, config: Config, client: kube.Api) -> None:
+    """Unless the options or the configuration say what "latest" is, it means what it means to the
+    cluster's own PSA: its version (read from the server)."""
+    if args.latest_is is None and config.latest_is is None:
+        args.latest_is = PolicyVersion(audit.server_version(client)[1][1])
+
+
+def _report(
+    outcome: audit.Outcome, summary: Summary, outputs: list[tuple[str, str | None]], run: RunInfo, *, no_color: bool
+) -> bool:
+    """Write the reports asked for (False, said, when a report file cannot be opened)."""
+    from podsec import cli
+
+    with contextlib.ExitStack() as stack:
+        reporters = cli.open_reporters(outputs, run, stack, no_color=no_color)
+        if reporters is None:
+            return False
+        for result in file_results(outcome):
+            cli.show_tracebacks(result.errors)
+            summary.add(result)
+            for reporter in reporters:
+                reporter.file(result)
+        for reporter in reporters:
+            reporter.finish(summary)
+    return True
 
 
 def file_results(outcome: audit.Outcome) -> list[FileResult]:
