@@ -8,6 +8,7 @@ from podsec.checks import ALL_CHECKS, Rule
 
 BUILTIN: tuple[Rule, ...] = (*ALL_CHECKS, *exemptions.GOVERNANCE)
 _BY_ID = {r.id: r for r in BUILTIN}
+IDS = frozenset(_BY_ID)
 
 
 def get(rule_id: str) -> Rule:

@@ -43,14 +43,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from podsec import catalog, engine
-from podsec.checks import Severity
+from podsec.checks import Rule, Severity
 from podsec.exemptions import Exemption, ExemptionError, from_config
 from podsec.model.paths import Path
 from podsec.model.standards import SCAN_PROFILES, PolicyVersion, Profile, Version
 from podsec.model.workloads import KindRule, group_of
 
 DEFAULT_FILE = ".podsec.yaml"
-CHECK_IDS = frozenset(c.id for c in catalog.BUILTIN)
 _SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 
@@ -80,7 +79,7 @@ class Config:
     policies: tuple[str, ...] = ()  # Rego files or directories
     rego_syntax: str | None = None  # auto | v0 | v1
     policy_scope: str | None = None  # pods | all
-    mentioned_ids: tuple[tuple[str, str], ...] = ()  # (where, id) to verify once policies are loaded
+    mentioned_ids: tuple[tuple[str, str], ...] = ()  # (where, id) of every check id it names, for `verify`
     webhook: Any = None  # the raw webhook: section, read by podsec.admission.settings
     notes: tuple[str, ...] = ()  # how it was chosen, where that needs saying (paths it is not the nearest for)
     detect_pod_shapes: bool = True  # evaluate unknown kinds that hold a pod in a standard shape
@@ -123,32 +122,38 @@ def _severity(value: object, where: str) -> Severity:
 
 
 class _Ids:
-    """Check ids named in a config: checked now against ``known``, or later (`verify_ids`)
-    when policies loaded at run time may define more."""
+    """Check ids named in a config, with where, for `verify` (once the rules of the run are known:
+    policies loaded at run time may define more)."""
 
-    def __init__(self, known: frozenset[str] | None) -> None:
-        self.known = known
+    def __init__(self) -> None:
         self.mentioned: list[tuple[str, str]] = []
 
-    def __call__(self, value: object, where: str, *, builtin: bool = False) -> tuple[str, ...]:
+    def __call__(self, value: object, where: str) -> tuple[str, ...]:
         if value is None:
             return ()
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of check ids")
-        known = CHECK_IDS if builtin else self.known
-        for v in value:
-            if known is None:
-                self.mentioned.append((where, v))
-            elif v not in known:
-                raise ConfigError(f'{where}: no such check "{v}" (see `podsec checks`)')
+        self.mentioned += [(where, v) for v in value]
         return tuple(value)
 
 
-def verify_ids(config: Config, known: frozenset[str]) -> None:
-    """Raise ConfigError for the first check id the config names that ``known`` lacks."""
+def unknown_id(config: Config, rules: Sequence[Rule]) -> str | None:
+    """The one test of the check ids a configuration names (its ``checks:`` lists and severities, its
+    exemptions) against ``rules`` (the built-in ones and the run's policies): the first unknown one,
+    said as "where: message", or None. (Options are tested as they are read: only built-in checks
+    have options, `engine.option_problem`.)"""
+    known = {r.id for r in rules}
     for where, name in config.mentioned_ids:
         if name not in known:
-            raise ConfigError(f'{config.path or "config"}: {where}: no such check "{name}" (see `podsec checks`)')
+            return f'{where}: no such check "{name}" (see `podsec checks`)'
+    return None
+
+
+def verify(config: Config, rules: Sequence[Rule]) -> None:
+    """Raise ConfigError, naming the file, for the first check id the config names that ``rules`` lack."""
+    problem = unknown_id(config, rules)
+    if problem is not None:
+        raise ConfigError(f"{config.path or 'config'}: {problem}")
 
 
 def _checks(data: object, _ids: _Ids) -> dict[str, Any]:
@@ -168,7 +173,8 @@ def _checks(data: object, _ids: _Ids) -> dict[str, Any]:
     if not isinstance(raw_options, dict):
         raise ConfigError("checks.options: expected a mapping of check id to options")
     for check, opts in raw_options.items():
-        _ids([check], "checks.options", builtin=True)
+        if check not in catalog.IDS:
+            raise ConfigError(f'checks.options: no such check "{check}" (see `podsec checks`)')
         if not isinstance(opts, dict):
             raise ConfigError(f"checks.options.{check}: expected a mapping")
         problem = engine.option_problem(catalog.get(check), opts)
@@ -255,13 +261,22 @@ KNOWN_KEYS = (
 )
 
 
-def parse(data: object, path: str | None = None, *, known: frozenset[str] | None = CHECK_IDS) -> Config:
-    """A config from parsed YAML. ``known=None`` defers the check-id test to `verify_ids`."""
+def parse(data: object, path: str | None = None, *, known: Sequence[Rule] | None = catalog.BUILTIN) -> Config:
+    """A config from parsed YAML, its check ids tested against the ``known`` rules; ``known=None``
+    leaves that test to `verify` (once the run's policies are loaded)."""
+    config = _parse(data, path)
+    problem = unknown_id(config, known) if known is not None else None
+    if problem is not None:
+        raise ConfigError(problem)
+    return config
+
+
+def _parse(data: object, path: str | None) -> Config:
     if data is None:
         return Config(path)
     if not isinstance(data, dict):
         raise ConfigError("the configuration must be a mapping")
-    _ids = _Ids(known)
+    _ids = _Ids()
     for key in data:
         if key not in KNOWN_KEYS:
             raise ConfigError(f'unknown key "{key}" (known keys: {", ".join(sorted(KNOWN_KEYS))})')
@@ -406,7 +421,7 @@ def _not_used(own: Mapping[str, str | None], path: str | None) -> tuple[str, ...
     )
 
 
-def load(path: str | None, *, known: frozenset[str] | None = CHECK_IDS, paths: Sequence[str] = ()) -> Config:
+def load(path: str | None, *, known: Sequence[Rule] | None = catalog.BUILTIN, paths: Sequence[str] = ()) -> Config:
     """Load ``path``, or, when it is None, the ``.podsec.yaml`` that `find_for` finds for ``paths``."""
     from podsec import kyaml
 

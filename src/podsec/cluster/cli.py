@@ -13,10 +13,12 @@ import contextlib
 import sys
 from typing import Any
 
+from podsec import outputs
 from podsec.cluster import api as kube
 from podsec.cluster import audit, psaconfig
 from podsec.cluster.readiness import Readiness
 from podsec.config import Config
+from podsec.evaluation import evaluation, run_info
 from podsec.findings import EXIT_ERROR, FileResult, InputError, Summary, exit_code
 from podsec.model.standards import PolicyVersion
 from podsec.reporters.base import RunInfo
@@ -40,17 +42,17 @@ def _bad_numbers(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from podsec import cli
-
-    problem = _bad_numbers(args) or cli.bad_sarif_limit(args)
+    problem = _bad_numbers(args) or outputs.bad_sarif_limit(args)
     if problem:
         print(f"podsec: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
+    planned = outputs.planned(args)
+    if planned is None:
+        return EXIT_ERROR
+    wanted, started = planned
     try:
-        outputs = cli.report_outputs(args)
-        started = cli.started_at()
         psa = psaconfig.load(args.psa_config) if args.psa_config else psaconfig.PsaConfig()
-    except (ValueError, psaconfig.PsaConfigError) as exc:
+    except ValueError as exc:  # a PsaConfigError, or any other bad value in it
         print(f"podsec: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     try:
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return EXIT_ERROR
     client = kube.Api(http, target, qps=args.qps, burst=args.burst, retry_seconds=args.request_timeout)
     with contextlib.closing(client):
-        return _audit(args, config, client, psa, outputs, started)
+        return _audit(args, config, client, psa, wanted, started)
 
 
 def _audit(
@@ -68,18 +70,16 @@ def _audit(
     config: Config,
     client: kube.Api,
     psa: psaconfig.PsaConfig,
-    outputs: list[tuple[str, str | None]],
+    wanted: outputs.Outputs,
     started: float,
 ) -> int:
-    from podsec import cli
-
     target = client.target
     try:
         _latest_as_served(args, config, client)
     except kube.ClusterError as exc:
         print(f"podsec: error: cannot audit {target.context} ({target.server}): {exc}", file=sys.stderr)
         return EXIT_ERROR
-    ev = cli.evaluation(args, config)
+    ev = evaluation(args, config)
     if ev is None:
         return EXIT_ERROR
     namespaces = None if args.all_namespaces else tuple(dict.fromkeys(args.namespaces or [target.namespace]))
@@ -93,15 +93,13 @@ def _audit(
     if args.write_reports:
         from podsec.cluster import reports
 
-        written = reports.write(
-            client, outcome, cli.run_info(args, config, ev, started), passes=not args.reports_fail_only
-        )
-    run_info = cli.run_info(args, config, ev, started, inputs=("namespace", "namespaces"))
+        written = reports.write(client, outcome, run_info(args, config, ev, started), passes=not args.reports_fail_only)
+    info = run_info(args, config, ev, started, inputs=("namespace", "namespaces"))
     summary = Summary(notes=list(config.notes))
     summary.sections["cluster"] = cluster_section(outcome, client, psa, written)
     summary.text.append(readiness_table(outcome.readiness))
     summary.text.append(cluster_line(outcome, client))
-    if not _report(outcome, summary, outputs, run_info, no_color=args.no_color):
+    if not _report(outcome, summary, wanted, info, no_color=args.no_color):
         return EXIT_ERROR
     for note in summary.notes:
         print(f"podsec: note: {note}", file=sys.stderr)
@@ -124,21 +122,13 @@ def _latest_as_served(args: argparse.Namespace, config: Config, client: kube.Api
         args.latest_is = PolicyVersion(audit.server_version(client)[1][1])
 
 
-def _report(
-    outcome: audit.Outcome, summary: Summary, outputs: list[tuple[str, str | None]], run: RunInfo, *, no_color: bool
-) -> bool:
+def _report(outcome: audit.Outcome, summary: Summary, wanted: outputs.Outputs, run: RunInfo, *, no_color: bool) -> bool:
     """Write the reports asked for (False, said, when a report file cannot be opened)."""
-    from podsec import cli
-
     with contextlib.ExitStack() as stack:
-        reporters = cli.open_reporters(outputs, run, stack, no_color=no_color)
+        reporters = outputs.open_reporters(wanted, run, stack, no_color=no_color)
         if reporters is None:
             return False
-        for result in file_results(outcome):
-            cli.show_tracebacks(result.errors)
-            summary.add(result)
-            for reporter in reporters:
-                reporter.file(result)
+        outputs.report(reporters, outputs.traced(file_results(outcome)), summary)
         for reporter in reporters:
             reporter.finish(summary)
     return True

@@ -25,6 +25,7 @@ from podsec.cluster.lease import Elector
 from podsec.cluster.metrics import MonitorMetrics
 from podsec.cluster.monitor import Monitor, Settings
 from podsec.config import Config
+from podsec.evaluation import evaluation
 from podsec.findings import EXIT_ERROR
 from podsec.model.standards import PolicyVersion
 
@@ -70,8 +71,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from podsec import cli
-
     if args.namespaces or args.all_namespaces:
         print("podsec: error: the monitor always watches every namespace (no -n or -A)", file=sys.stderr)
         return EXIT_ERROR
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         except kube.ClusterError as exc:
             print(f"podsec: error: cannot reach {target.server}: {exc}", file=sys.stderr)
             return EXIT_ERROR
-    ev = cli.evaluation(args, config)
+    ev = evaluation(args, config)
     if ev is None:
         return EXIT_ERROR
     settings = Settings(
