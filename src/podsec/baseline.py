@@ -184,15 +184,7 @@ class Baseline:
 
 
 def load(path: str) -> Baseline:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise BaselineError(f"{path}: no such baseline file (write one with --update-baseline {path})") from None
-    except OSError as exc:
-        raise BaselineError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise BaselineError(f"{path}: invalid YAML: {exc}") from None
+    data = _read(path)
     lists = ("findings", "errors")
     if not isinstance(data, dict) or not all(isinstance(data.get(k) or [], list) for k in lists):
         raise BaselineError(f"{path}: not a podsec baseline (expected schemaVersion and findings)")
@@ -201,10 +193,31 @@ def load(path: str) -> Baseline:
     entries: dict[str, Mapping[str, Any]] = {}
     counts: Counter[str] = Counter()
     for where, e in ((f"{k}[{i}]", e) for k in lists for i, e in enumerate(data.get(k) or [])):
-        key = e.get("fingerprint") if isinstance(e, dict) else None
-        count = e.get("count", 1) if isinstance(e, dict) else None
-        if not isinstance(key, str) or not key or not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        key, count = _fingerprint(e)
+        if key is None:
             raise BaselineError(f"{path}: {where}: expected a fingerprint (and optionally a count >= 1)")
         entries[key] = e
         counts[key] += count
     return Baseline(path, entries, counts)
+
+
+def _read(path: str) -> Any:
+    """The baseline file's YAML, parsed."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise BaselineError(f"{path}: no such baseline file (write one with --update-baseline {path})") from None
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise BaselineError(f"{path}: invalid YAML: {exc}") from None
+
+
+def _fingerprint(e: object) -> tuple[str | None, int]:
+    """(fingerprint, count) of one entry; (None, 0) when it is not a valid one."""
+    key = e.get("fingerprint") if isinstance(e, dict) else None
+    count = e.get("count", 1) if isinstance(e, dict) else None
+    if not isinstance(key, str) or not key or not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        return None, 0
+    return key, count

@@ -10,6 +10,7 @@ from podsec.checks import ALL_CHECKS, Rule
 
 BUILTIN: tuple[Rule, ...] = (*ALL_CHECKS, *ALL_RULES, *exemptions.GOVERNANCE)
 _BY_ID = {r.id: r for r in BUILTIN}
+IDS = frozenset(_BY_ID)
 
 
 def get(rule_id: str) -> Rule:

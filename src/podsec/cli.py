@@ -8,48 +8,29 @@ import itertools
 import json
 import os
 import sys
-import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from datetime import date
-from typing import TYPE_CHECKING, Any, TextIO
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from podsec import __version__, baseline, beyond, catalog, docs, engine, exemptions, explain, inventory, scan
-from podsec.checks import Check, CheckLevel, Rule, Severity
-from podsec.config import Config, ConfigError, load, verify_ids
+from podsec import __version__, beyond, docs, engine, exemptions, explain, outputs, pipeline, scan
+from podsec.checks import Check, Rule, Severity
+from podsec.config import Config, ConfigError, load
 from podsec.evaluate import Context
-from podsec.findings import (
-    DEFAULT_FAIL_ON,
-    EXIT_CLEAN,
-    EXIT_ERROR,
-    EXIT_FINDINGS,
-    FileResult,
-    Finding,
-    InputError,
-    Summary,
-    exit_code,
-)
-from podsec.model.standards import SCAN_PROFILES, PolicyVersion, Profile, format_version
+from podsec.evaluation import evaluation, policies, rules, run_info
+from podsec.findings import DEFAULT_FAIL_ON, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, FileResult, InputError, Summary
+from podsec.model.standards import SCAN_PROFILES, PolicyVersion
 from podsec.model.workloads import KindTable
+from podsec.outputs import Progress
 from podsec.rego.engine import RegoError
-from podsec.reporters import REPORTERS, Reporter, RunInfo
+from podsec.reporters import REPORTERS
 from podsec.reporters.sarif import SARIF_HARD_LIMIT, SARIF_MAX_RESULTS
-from podsec.sources.files import (
-    KUSTOMIZATION_FILES,
-    Exclude,
-    Member,
-    Target,
-    Walk,
-    internal_error,
-    missing,
-    read_objects,
-    read_target,
-)
+from podsec.sources.files import KUSTOMIZATION_FILES, Exclude, Target, Walk, missing
 
 if TYPE_CHECKING:
-    from podsec.rego.policies import PolicySet
     from podsec.sources import kustomize as kustomize_types
+
+__all__ = ["Discovered", "Progress", "build_parser", "kubectl_plugin", "main"]
 
 SEVERITIES = [s.value for s in Severity]
 
@@ -437,17 +418,6 @@ def _policy_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _policies(args: argparse.Namespace, config: Config) -> PolicySet | None:
-    paths = [*config.policies, *args.policy]
-    if not paths:
-        return None
-    from podsec.rego import policies as rego
-
-    syntax = args.rego_syntax or config.rego_syntax or "auto"
-    scope = args.policy_scope or config.policy_scope or "pods"
-    return rego.load(paths, syntax=syntax, scope=scope)  # type: ignore[arg-type]
-
-
 def _check_args(p: argparse.ArgumentParser) -> None:
     """The checks to run, as scan chooses them (``audit``, ``monitor``)."""
     p.add_argument(
@@ -498,190 +468,6 @@ def _baseline_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _names(values: Sequence[str]) -> list[str]:
-    return [n.strip() for v in values for n in v.split(",") if n.strip()]
-
-
-def _selection(args: argparse.Namespace, config: Config, every: Sequence[Rule]) -> tuple[set[str] | None, set[str]]:
-    """(the checks to run, or None for all; the checks never to run) as check ids.
-
-    As in ruff, ``--select`` starts afresh: the configuration's ``select``, ``ignore`` and
-    ``checks.disable`` then do not apply; ``--ignore`` always does.
-    """
-    try:
-        if args.select:
-            return engine.resolve_selection(_names(args.select), _names(args.ignore), every, ("--select", "--ignore"))
-        where = f"{config.path}: " if config.path else ""
-        chosen, ignored = engine.resolve_selection(
-            config.select, [*config.ignore, *config.disable], every, (f"{where}select", f"{where}ignore")
-        )
-        ignored |= engine.resolve_selection(None, _names(args.ignore), every, ("--select", "--ignore"))[1]
-    except engine.ConfigurationError as exc:
-        raise ConfigError(str(exc)) from None
-    return chosen, ignored
-
-
-def _policy(
-    args: argparse.Namespace,
-    config: Config,
-    extra: Sequence[Rule] = (),
-    chosen: set[str] | None = None,
-    ignored: Iterable[str] = (),
-) -> engine.Policy | None:
-    profile = Profile(args.profile or config.profile or Profile.HARDENED)
-    version = args.pss_version or config.pss_version or PolicyVersion(None)
-    latest_is = config.latest_is
-    if args.latest_is is not None:
-        if args.latest_is.minor is None:
-            print("podsec: error: --latest-is needs an explicit version such as v1.33", file=sys.stderr)
-            return None
-        latest_is = (1, args.latest_is.minor)
-    builtin = {c.id for c in engine.SELECTABLE}
-    try:
-        return engine.select(
-            profile,
-            version,
-            latest_is=latest_is,
-            enable=set(config.enable) & builtin,
-            disable=set(ignored) & builtin,
-            only=None if chosen is None else chosen & builtin,
-            options=config.options,
-        )
-    except engine.ConfigurationError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def _fail_on(args: argparse.Namespace, config: Config) -> Severity | None:
-    chosen = args.fail_on or config.fail_on
-    if chosen == "none":
-        return None
-    return Severity(chosen) if chosen else DEFAULT_FAIL_ON
-
-
-def _checks_to_run(args: argparse.Namespace, config: Config) -> tuple[engine.Policy, PolicySet | None, set[str]] | None:
-    """The policy (built-in checks), the Rego policies with those not chosen disabled, and the
-    ignored ids; None after a usage error."""
-    policies = _policies(args, config)
-    extra = policies.checks if policies else ()
-    every = (*catalog.BUILTIN, *extra)
-    verify_ids(config, frozenset(c.id for c in every))
-    chosen, ignored = _selection(args, config, every)
-    policy = _policy(args, config, extra, chosen, ignored)
-    if policy is None:
-        return None
-    if policies is not None:
-        policies = policies.without(
-            frozenset(c.id for c in extra if c.id in ignored or (chosen is not None and c.id not in chosen))
-        )
-    policy_checks = policies is not None and policies.running
-    if chosen is not None and not policy.checks and not policy.beyond and not policy_checks:
-        rbac_ids = sorted(c.id for c in engine.SELECTABLE if c.level is CheckLevel.RBAC and c.id in chosen)
-        hint = f" ({', '.join(rbac_ids)}: run by `podsec rbac`)" if rbac_ids else ""
-        print(f"podsec: error: --select leaves no check to run in this profile{hint}", file=sys.stderr)
-        return None
-    return policy, policies, ignored
-
-
-def _accepted(args: argparse.Namespace, config: Config) -> tuple[str | None, baseline.Baseline | None]:
-    """The baseline file findings are matched against (none while it is being updated), loaded."""
-    path = None if args.update_baseline else (args.baseline or config.baseline)
-    if not path:
-        return None, None
-    try:
-        return path, baseline.load(path)
-    except baseline.BaselineError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-@dataclass(frozen=True, slots=True)
-class Evaluation:
-    """What a run evaluates with, as scan builds it (``audit`` and ``monitor``)."""
-
-    ctx: Context
-    policy: engine.Policy
-    policies: PolicySet | None
-    fail_on: Severity | None
-
-    @property
-    def checks(self) -> tuple[Rule, ...]:
-        """Every check and rule evaluated on each object (built-in and policy)."""
-        return (*(s.check for s in self.policy.checks), *(self.policies.running if self.policies else ()))
-
-
-def evaluation(args: argparse.Namespace, config: Config) -> Evaluation | None:
-    """The context, policy and exit threshold the options ask for; None after a usage error (said)."""
-    checks = _checks_to_run(args, config)
-    if checks is None:
-        return None
-    policy, policies, ignored = checks
-    ctx = _context(args, config, policy, policies, ignored)
-    return Evaluation(ctx, policy, policies, _fail_on(args, config))
-
-
-def run_info(args: argparse.Namespace, config: Config, ev: Evaluation, started: float, **extra: Any) -> RunInfo:
-    return RunInfo(
-        str(ev.policy),
-        format_version(ev.policy.evaluated_version),
-        checks=ev.checks,
-        started=started,
-        base_dir=os.getcwd(),
-        tool_version=__version__,
-        config=config.path,
-        fail_on=ev.fail_on.value if ev.fail_on else "none",
-        passes=not args.no_passes,
-        sarif_max_results=args.sarif_max_results or SARIF_MAX_RESULTS,
-        **extra,
-    )
-
-
-def open_reporters(
-    outputs: list[tuple[str, str | None]], run: RunInfo, stack: contextlib.ExitStack, *, no_color: bool
-) -> list[Reporter] | None:
-    """`_reporters`, or None when a file cannot be opened (said)."""
-    try:
-        return _reporters(stack, outputs, run, no_color=no_color)
-    except OutputError as exc:
-        print(f"podsec: error: {exc}", file=sys.stderr)
-        return None
-
-
-def report_outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
-    return _outputs(args)
-
-
-def started_at() -> float:
-    return _started()
-
-
-def show_tracebacks(errors: Iterable[InputError]) -> None:
-    _show_tracebacks(errors)
-
-
-def bad_sarif_limit(args: argparse.Namespace) -> str | None:
-    if args.sarif_max_results is not None and not 1 <= args.sarif_max_results <= SARIF_HARD_LIMIT:
-        return f"--sarif-max-results must be between 1 and {SARIF_HARD_LIMIT:,}"
-    return None
-
-
-def _context(
-    args: argparse.Namespace, config: Config, policy: engine.Policy, policies: PolicySet | None, ignored: set[str]
-) -> Context:
-    extra = policies.checks if policies else ()
-    return Context(
-        policy,
-        KindTable(config.kinds, detect_shapes=config.detect_pod_shapes),
-        severity=config.severity,
-        exemptions=config.exemptions,
-        annotation_exemptions=config.annotation_exemptions and not args.no_annotation_exemptions,
-        today=date.today(),
-        rules=(policies,) if policies is not None else (),
-        describe=explain.describe,
-        ignore=frozenset(ignored),
-        debug=args.debug,
-        known_checks=frozenset(c.id for c in (*catalog.BUILTIN, *extra)),
-    )
-
-
 def _fix(args: argparse.Namespace, config: Config) -> int:
     from podsec.fixer import command
 
@@ -706,170 +492,62 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     chosen = evaluation(args, config)
     if chosen is None:
         return EXIT_ERROR
-    ctx, policy, fail_on = chosen.ctx, chosen.policy, chosen.fail_on
-    problem = _bad_numbers(args)
-    if problem:
-        print(f"podsec: error: {problem}", file=sys.stderr)
+    planned = _scan_outputs(args)
+    if planned is None:
         return EXIT_ERROR
-    try:
-        outputs = _outputs(args)
-        started = _started()
-    except ValueError as exc:
-        print(f"podsec: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    if not args.paths and not args.kustomize_dirs:
-        print("podsec: error: give at least one PATH or -k DIR", file=sys.stderr)
-        return EXIT_ERROR
-    baseline_file, accepted = _accepted(args, config)
-    if any(fmt == "html" for fmt, _ in outputs):
-        ctx = replace(ctx, explain=True)
-    run = RunInfo(
-        str(policy),
-        format_version(policy.evaluated_version),
-        checks=chosen.checks,
-        started=started,
-        base_dir=os.getcwd(),
-        tool_version=__version__,
-        config=config.path,
-        fail_on=fail_on.value if fail_on else "none",
-        baseline=baseline_file,
-        passes=not args.no_passes,
-        sarif_max_results=args.sarif_max_results or SARIF_MAX_RESULTS,
-    )
-    everything: list[Finding] = []
-    broken: list[InputError] = []  # input errors, for --update-baseline
+    wanted, started = planned
+    kept = outputs.Baselined(args, config)
+    ctx = replace(chosen.ctx, explain=True) if any(fmt == "html" for fmt, _ in wanted) else chosen.ctx
+    run = run_info(args, config, chosen, started, baseline=kept.file)
+    summary = Summary(notes=list(config.notes))
     with contextlib.ExitStack() as stack:
-        try:
-            reporters = _reporters(stack, outputs, run, no_color=args.no_color)
-        except OutputError as exc:
-            print(f"podsec: error: {exc}", file=sys.stderr)
+        reporters = outputs.open_reporters(wanted, run, stack, no_color=args.no_color)
+        if reporters is None:
             return EXIT_ERROR
-        progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
-        summary = Summary(notes=list(config.notes))
-        with_fixes = any(fmt == "sarif" for fmt, _ in outputs)
-        for result in _results(args, config, ctx, summary.notes):
-            if with_fixes:  # SARIF results carry the safe fix of each finding that has one
-                from podsec.fixer import sarif as sarif_fixes
-
-                result = sarif_fixes.attach(result, ctx)
-            _show_tracebacks(result.errors)
-            if accepted is not None:
-                result = accepted.filter(result)
-            if args.update_baseline:
-                everything.extend(f for obj in result.objects for f in obj.findings)
-                broken.extend(result.errors)
-            summary.add(result)
-            progress.update(summary)
-            for reporter in reporters:
-                reporter.file(result)
+        progress = outputs.Progress(enabled=not args.no_progress and sys.stderr.isatty())
+        with_fixes = any(fmt == "sarif" for fmt, _ in wanted)
+        results = _results(args, config, ctx, summary.notes)
+        outputs.report(reporters, _reported(results, ctx, kept, with_fixes=with_fixes), summary, progress)
         progress.done()
-        if accepted is not None:
-            ran = {c.id for c in (*run.checks, *policy.beyond)} | {r.id for r in exemptions.GOVERNANCE}
-            summary.stale = accepted.stale(ran)
+        ran = {c.id for c in (*run.checks, *chosen.policy.beyond)} | {r.id for r in exemptions.GOVERNANCE}
+        kept.stale(summary, ran)
         for reporter in reporters:
             reporter.finish(summary)
     for note in summary.notes:
         print(f"podsec: note: {note}", file=sys.stderr)
-    if args.update_baseline:
-        return _update_baseline(args.update_baseline, everything, broken)
-    return exit_code(summary, fail_on=fail_on)
+    return kept.exit_code(summary, chosen.fail_on)
 
 
-def _update_baseline(path: str, findings: list[Finding], errors: list[InputError]) -> int:
-    """Write every finding and input error of the run to the baseline file ``path``: exit 0, or 2
-    for an error no baseline accepts (a path that does not exist, an overlay that does not build)."""
-    try:
-        count = baseline.write(findings, path, errors)
-    except baseline.BaselineError as exc:
-        print(f"podsec: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    print(f"podsec: wrote {count} baseline entr{'y' if count == 1 else 'ies'} to {path}", file=sys.stderr)
-    return EXIT_CLEAN if all(baseline.acceptable(e) for e in errors) else EXIT_ERROR
+def _scan_outputs(args: argparse.Namespace) -> tuple[outputs.Outputs, float] | None:
+    """The reports a scan writes and when it started; None after a usage error (said)."""
+    problem = _bad_numbers(args)
+    if problem:
+        print(f"podsec: error: {problem}", file=sys.stderr)
+        return None
+    planned = outputs.planned(args)
+    if planned is not None and not args.paths and not args.kustomize_dirs:
+        print("podsec: error: give at least one PATH or -k DIR", file=sys.stderr)
+        return None
+    return planned
+
+
+def _reported(
+    results: Iterable[FileResult], ctx: Context, kept: outputs.Baselined, *, with_fixes: bool
+) -> Iterator[FileResult]:
+    """Each result as the reports get it: with the safe fix of each finding (SARIF), its
+    tracebacks shown (--debug), and filtered by the baseline."""
+    if with_fixes:  # SARIF results carry the safe fix of each finding that has one
+        from podsec.fixer import sarif as sarif_fixes
+
+        results = (sarif_fixes.attach(result, ctx) for result in results)
+    for result in outputs.traced(results):
+        yield kept.filter(result)
 
 
 def _bad_numbers(args: argparse.Namespace) -> str | None:
     if args.jobs is not None and args.jobs < 1:
         return "--jobs must be at least 1"
-    return bad_sarif_limit(args)
-
-
-def _show_tracebacks(errors: Iterable[InputError]) -> None:
-    """With --debug, the traceback of each internal error (it travels with the error)."""
-    for err in errors:
-        if err.debug:
-            sys.stderr.write(err.debug)
-
-
-class OutputError(Exception):
-    """A report file that cannot be written."""
-
-
-def _reporters(
-    stack: contextlib.ExitStack,
-    outputs: Sequence[tuple[str, str | None]],
-    run: RunInfo,
-    *,
-    no_color: bool,
-    before: Callable[[str, TextIO], None] | None = None,
-) -> list[Reporter]:
-    """A reporter for each output (standard output or a file, colour only on a terminal); ``before``
-    writes first to each output's stream. Every file is opened before anything is written (a bad
-    path costs no scan): one that cannot be is an `OutputError`."""
-    streams: dict[str, TextIO] = {}
-    for fmt, path in outputs:
-        if path is not None:
-            try:
-                file = open(path, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 - the stack closes it
-                streams[path] = stack.enter_context(file)
-            except OSError as exc:
-                raise OutputError(f"-o {fmt}={path}: cannot write: {exc.strerror or exc}") from None
-    reporters = []
-    for fmt, path in outputs:
-        stream = sys.stdout if path is None else streams[path]
-        tty = path is None and sys.stdout.isatty()
-        color = fmt in ("text", "concise") and tty and not no_color and "NO_COLOR" not in os.environ
-        if before is not None:
-            before(fmt, stream)
-        reporters.append(REPORTERS[fmt](stream, replace(run, color=color)))
-    return reporters
-
-
-def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
-    """(format, file or None for standard output) for every report asked for."""
-    outputs: list[tuple[str, str | None]] = []
-    if args.format or not args.output:
-        outputs.append((args.format or "text", None))
-    for spec in args.output:
-        fmt, _, path = spec.partition("=")
-        if fmt not in REPORTERS:
-            raise ValueError(f"-o {spec}: unknown format {fmt!r} (formats: {', '.join(REPORTERS)})")
-        if "=" in spec and not path:
-            raise ValueError(f"-o {spec}: name a file after =")
-        outputs.append((fmt, path or None))
-    if sum(1 for _, path in outputs if path is None) > 1:
-        raise ValueError("only one report can go to standard output; give the others a file (-o FORMAT=FILE)")
-    seen: dict[str, str] = {}
-    for fmt, path in outputs:
-        if path is None:
-            continue
-        key = os.path.realpath(path)
-        if key in seen:
-            raise ValueError(f"-o {seen[key]} and -o {fmt}={path} write to the same file; give each report its own")
-        seen[key] = f"{fmt}={path}"
-    return outputs
-
-
-_MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
-
-
-def _started() -> float:
-    """When the run started, for report timestamps: SOURCE_DATE_EPOCH (reproducible builds) or now."""
-    text = os.environ.get("SOURCE_DATE_EPOCH")
-    if not text:
-        return time.time()
-    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) > _MAX_EPOCH:
-        raise ValueError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC, not {text[:40]!r}")
-    return float(int(text))
+    return outputs.bad_sarif_limit(args)
 
 
 def _excludes(args: argparse.Namespace, config: Config) -> list[Exclude]:
@@ -949,61 +627,11 @@ class Discovered:
             self.notes.extend(self._walk.notes)
 
 
-class Progress:
-    """A one-line progress report on stderr for long scans on a terminal (at most 10 updates a second)."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled, self._last, self._start, self._drawn = enabled, 0.0, time.monotonic(), False
-
-    def update(self, summary: Summary) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self._last < 0.1 or now - self._start < 0.5:
-            return
-        self._last, self._drawn = now, True
-        sys.stderr.write(
-            f"\r\x1b[Kpodsec: {summary.files:,} files, {summary.objects:,} workloads, "
-            f"{summary.findings:,} findings, {summary.errors:,} errors"
-        )
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self._drawn:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-
-
 def _explained(args: argparse.Namespace, config: Config) -> Iterator[explain.Explained | InputError]:
     kinds = KindTable(config.kinds, detect_shapes=config.detect_pod_shapes)
     yield from missing(args.paths)
     for target in Walk(args.paths, _excludes(args, config)):
-        try:
-            yield from _explained_file(target, kinds, debug=args.debug)
-        except Exception as exc:  # a bug while reading one file is an error for that file
-            yield internal_error(target.name, None, exc, debug=args.debug)
-
-
-def _explained_file(target: Target, kinds: KindTable, *, debug: bool) -> Iterator[explain.Explained | InputError]:
-    data = read_target(target)
-    if isinstance(data, InputError):
-        yield data
-        return
-    for item in read_objects(data, target.name, kinds):
-        if isinstance(item, InputError):
-            yield item
-            continue
-        if isinstance(item, Member):
-            continue
-        try:
-            outcome = explain.explain_object(
-                item.obj, kinds, file=target.name, line_offset=item.line_offset, line=item.line
-            )
-        except Exception as exc:
-            yield internal_error(target.name, item.line, exc, debug=debug)
-            continue
-        if isinstance(outcome, list):
-            yield from outcome
-        elif outcome is not None:
-            yield outcome
+        yield from pipeline.explain_target(target, kinds, debug=args.debug)
 
 
 def _explain(args: argparse.Namespace, config: Config) -> int:
@@ -1014,7 +642,7 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
         for item in _explained(args, config):
             if isinstance(item, InputError):
                 errors += 1
-                _show_tracebacks([item])
+                outputs.show_tracebacks([item])
             yield item
 
     writer = explain.write_json if args.format == "json" else explain.write_text
@@ -1024,38 +652,11 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
 
 def _checks(args: argparse.Namespace) -> int:
     config = load(args.config, known=None)
-    policies = _policies(args, config)
-    every = (*catalog.BUILTIN, *(policies.checks if policies else ()))
+    every = rules(policies(args, config))
     if args.action == "show":
-        if not args.check:
-            print("podsec: error: checks show needs a check id (see `podsec checks`)", file=sys.stderr)
-            return EXIT_ERROR
-        check = next((c for c in every if c.id == args.check), None) or next(
-            (c for c in every if c.id.lower() == args.check.lower()), None
-        )
-        if check is None:
-            print(f'podsec: error: no such check: "{args.check}" (see `podsec checks`)', file=sys.stderr)
-            return EXIT_ERROR
-        page = docs.page(check)
-        if args.format != "markdown":
-            color = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
-            page = docs.terminal(page, color=color)
-        sys.stdout.write(page)
-        return EXIT_CLEAN
+        return _show_check(args, every)
     if args.format == "json":
-        rows = [
-            {
-                "id": c.id,
-                "profile": c.level.value,
-                "severity": c.severity.value,
-                "title": c.title,
-                "defaultOn": c.default_on,
-                "platform": c.platform.value,
-                "options": dict(c.options) if isinstance(c, Check) else {},
-            }
-            for c in every
-        ]
-        json.dump(rows, sys.stdout, indent=1)
+        json.dump([_check_row(c) for c in every], sys.stdout, indent=1)
         sys.stdout.write("\n")
         return EXIT_CLEAN
     width = max(len(c.id) for c in every)
@@ -1065,125 +666,48 @@ def _checks(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def _inventory(args: argparse.Namespace, config: Config) -> inventory.Inventory:
-    """The objects under the PATHs, read as scan reads files: kustomizations' patch files and other
-    inputs that are not manifests are left out (kustomizations are not rendered here)."""
-    from podsec.sources import kustomize
+def _show_check(args: argparse.Namespace, every: Sequence[Rule]) -> int:
+    """``podsec checks show ID``: a check's page, as in docs/checks/ or rendered for a terminal."""
+    if not args.check:
+        print("podsec: error: checks show needs a check id (see `podsec checks`)", file=sys.stderr)
+        return EXIT_ERROR
+    check = next((c for c in every if c.id == args.check), None) or next(
+        (c for c in every if c.id.lower() == args.check.lower()), None
+    )
+    if check is None:
+        print(f'podsec: error: no such check: "{args.check}" (see `podsec checks`)', file=sys.stderr)
+        return EXIT_ERROR
+    page = docs.page(check)
+    if args.format != "markdown":
+        color = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
+        page = docs.terminal(page, color=color)
+    sys.stdout.write(page)
+    return EXIT_CLEAN
 
-    kinds = KindTable(config.kinds, detect_shapes=config.detect_pod_shapes)
-    excludes = _excludes(args, config)
-    found = kustomize.plan(Walk(args.paths, excludes).directories(with_file=KUSTOMIZATION_FILES))
-    own = {
-        os.path.abspath(p)
-        for p in (getattr(args, "baseline", None), getattr(args, "update_baseline", None), config.baseline)
-        if p
+
+def _check_row(c: Rule) -> dict[str, Any]:
+    """A check as ``podsec checks --format json`` lists it."""
+    return {
+        "id": c.id,
+        "profile": c.level.value,
+        "severity": c.severity.value,
+        "title": c.title,
+        "defaultOn": c.default_on,
+        "platform": c.platform.value,
+        "options": dict(c.options) if isinstance(c, Check) else {},
     }
-    inv = inventory.read(args.paths, excludes, kinds, skip=found.inputs | own)
-    inv.errors += found.errors
-    if not args.no_default_roles:
-        inv.add_defaults()
-    return inv
 
 
 def _rbac(args: argparse.Namespace, config: Config) -> int:
-    from podsec import rbac_report
-    from podsec.analysis import rbac
+    from podsec import inventory_cli
 
-    try:
-        outputs = _outputs(args)
-        started = _started()
-    except ValueError as exc:
-        print(f"podsec: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    kinds = KindTable(config.kinds, detect_shapes=config.detect_pod_shapes)
-    inv = _inventory(args, config)
-    version = args.kube_version or engine.NEWEST
-    access = rbac.analyze(inv.authorizer(), inv.enforce_levels(), version=version, controllers=inv.controllers(kinds))
-    verify_ids(config, frozenset(c.id for c in engine.SELECTABLE))
-    chosen, ignored = _selection(args, config, engine.SELECTABLE)
-    own = [c for c in engine.SELECTABLE if c.level is CheckLevel.RBAC]
-    if chosen is not None and not args.select and not chosen & {c.id for c in own}:
-        chosen = None  # the configuration's select names only checks of scan: all of these run
-    running = tuple(c for c in own if c.id not in ignored and (chosen is None or c.id in chosen))
-    if not running:
-        print("podsec: error: --select and --ignore leave no rbac check to run", file=sys.stderr)
-        return EXIT_ERROR
-    baseline_file, accepted = _accepted(args, config)
-    policy = engine.select(Profile.HARDENED, PolicyVersion(None))
-    ctx = Context(
-        policy,
-        kinds,
-        severity=config.severity,
-        exemptions=config.exemptions,
-        annotation_exemptions=config.annotation_exemptions,
-        today=date.today(),
-        ignore=frozenset(c.id for c in own if c not in running),
-    )
-    found = {r.file: r for r in rbac_report.findings(inv, access, ctx)}
-    results = [FileResult(e.file, errors=[e], read=False) for e in inv.errors if e.file not in inv.files]
-    for file in inv.files:
-        result = found.pop(file, None) or FileResult(file)
-        result.read = True
-        result.errors = [e for e in inv.errors if e.file == file]
-        results.append(result)
-    results += found.values()
-    fail_on = _fail_on(args, config)
-    run = RunInfo(
-        "rbac",
-        format_version(version),
-        checks=running,
-        started=started,
-        base_dir=os.getcwd(),
-        tool_version=__version__,
-        config=config.path,
-        fail_on=fail_on.value if fail_on else "none",
-        baseline=baseline_file,
-    )
-    everything: list[Finding] = []
-    broken: list[InputError] = []
-    summary = Summary()
-    summary.sections["rbac"] = rbac_report.section(access, inv)
-    with contextlib.ExitStack() as stack:
-
-        def headline(fmt: str, stream: TextIO) -> None:
-            if fmt == "text":
-                rbac_report.write_headline(stream, access, inv)
-
-        try:
-            reporters = _reporters(stack, outputs, run, no_color=args.no_color, before=headline)
-        except OutputError as exc:
-            print(f"podsec: error: {exc}", file=sys.stderr)
-            return EXIT_ERROR
-        for result in results:
-            if accepted is not None:
-                result = accepted.filter(result)
-            if args.update_baseline:
-                everything.extend(f for obj in result.objects for f in obj.findings)
-                broken.extend(result.errors)
-            summary.add(result)
-            for reporter in reporters:
-                reporter.file(result)
-        if accepted is not None:
-            summary.stale = accepted.stale({c.id for c in running})
-        for reporter in reporters:
-            reporter.finish(summary)
-    if args.update_baseline:
-        return _update_baseline(args.update_baseline, everything, broken)
-    return exit_code(summary, fail_on=fail_on)
+    return inventory_cli.rbac(args, config, _excludes(args, config))
 
 
 def _psp(args: argparse.Namespace, config: Config) -> int:
-    from podsec import psp_report
+    from podsec import inventory_cli
 
-    inv = _inventory(args, config)
-    policies = psp_report.assess(inv)
-    rows = psp_report.advice(inv, policies)
-    if args.format == "json":
-        json.dump(psp_report.as_json(policies, rows, inv), sys.stdout, indent=1, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        psp_report.write_text(sys.stdout, policies, rows, inv)
-    return EXIT_ERROR if inv.errors else EXIT_CLEAN
+    return inventory_cli.psp(args, config, _excludes(args, config))
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -1227,12 +751,77 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
-def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
-    for stream in (sys.stdout, sys.stderr):  # a name that is not valid text is shown escaped, never a crash
+def _tolerant_streams() -> None:
+    """A name that is not valid text is shown escaped, never a crash."""
+    for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             with contextlib.suppress(ValueError, OSError):
                 reconfigure(errors="backslashreplace")
+
+
+def _vap(args: argparse.Namespace) -> int:
+    from podsec.vap import cli as vap_cli
+
+    return vap_cli.run(args)
+
+
+def _webhook(args: argparse.Namespace) -> int:
+    from podsec.admission import cli as webhook_cli
+
+    return webhook_cli.run(args)
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    if args.monitor_command == "manifests":
+        from podsec.cluster import manifests
+
+        options = manifests.Options(
+            args.namespace, args.image, args.replicas, not args.no_reports, not args.no_prometheus_rule
+        )
+        sys.stdout.write(manifests.render(options))
+        return EXIT_CLEAN
+    from podsec.cluster import service
+
+    return service.run(args, load(args.config, known=None))
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from podsec.cluster import cli as audit_cli
+
+    return audit_cli.run(args, load(args.config, known=None))
+
+
+_ON_THEIR_OWN: dict[str, Callable[[argparse.Namespace], int]] = {
+    "checks": _checks,
+    "test": _test,
+    "vap": _vap,
+    "webhook": _webhook,
+    "monitor": _monitor,
+    "audit": _audit,
+}
+"""Commands that find their configuration themselves (or need none)."""
+
+_ON_PATHS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
+    "scan": _scan,
+    "fix": _fix,
+    "explain": _explain,
+    "rbac": _rbac,
+    "psp": _psp,
+}
+"""Commands that read PATHs, with the configuration found for them."""
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command in _ON_THEIR_OWN:
+        return _ON_THEIR_OWN[args.command](args)
+    paths = [*getattr(args, "paths", []), *getattr(args, "kustomize_dirs", [])]
+    config = load(getattr(args, "config", None), known=None, paths=paths)
+    return _ON_PATHS[args.command](args, config)
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
+    _tolerant_streams()
     parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
@@ -1240,38 +829,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "podsec") -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     debug = getattr(args, "debug", False)
     try:
-        if args.command == "checks":
-            return _checks(args)
-        if args.command == "test":
-            return _test(args)
-        if args.command == "vap":
-            from podsec.vap import cli as vap_cli
-
-            return vap_cli.run(args)
-        if args.command == "webhook":
-            from podsec.admission import cli as webhook_cli
-
-            return webhook_cli.run(args)
-        if args.command == "monitor" and args.monitor_command == "manifests":
-            from podsec.cluster import manifests
-
-            options = manifests.Options(
-                args.namespace, args.image, args.replicas, not args.no_reports, not args.no_prometheus_rule
-            )
-            sys.stdout.write(manifests.render(options))
-            return EXIT_CLEAN
-        if args.command == "monitor":
-            from podsec.cluster import service
-
-            return service.run(args, load(args.config, known=None))
-        if args.command == "audit":
-            from podsec.cluster import cli as audit_cli
-
-            return audit_cli.run(args, load(args.config, known=None))
-        paths = [*getattr(args, "paths", []), *getattr(args, "kustomize_dirs", [])]
-        config = load(getattr(args, "config", None), known=None, paths=paths)
-        commands = {"explain": _explain, "rbac": _rbac, "psp": _psp, "fix": _fix}
-        return commands.get(args.command, _scan)(args, config)
+        return _run(args)
     except ConfigError as exc:
         print(f"podsec: configuration error: {exc}", file=sys.stderr)
         return EXIT_ERROR

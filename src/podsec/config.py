@@ -43,14 +43,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from podsec import catalog, engine
-from podsec.checks import Severity
+from podsec.checks import Rule, Severity
 from podsec.exemptions import Exemption, ExemptionError, from_config
 from podsec.model.paths import Path
 from podsec.model.standards import SCAN_PROFILES, PolicyVersion, Profile, Version
 from podsec.model.workloads import KindRule, group_of
 
 DEFAULT_FILE = ".podsec.yaml"
-CHECK_IDS = frozenset(c.id for c in catalog.BUILTIN)
 _SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 
@@ -80,7 +79,7 @@ class Config:
     policies: tuple[str, ...] = ()  # Rego files or directories
     rego_syntax: str | None = None  # auto | v0 | v1
     policy_scope: str | None = None  # pods | all
-    mentioned_ids: tuple[tuple[str, str], ...] = ()  # (where, id) to verify once policies are loaded
+    mentioned_ids: tuple[tuple[str, str], ...] = ()  # (where, id) of every check id it names, for `verify`
     webhook: Any = None  # the raw webhook: section, read by podsec.admission.settings
     notes: tuple[str, ...] = ()  # how it was chosen, where that needs saying (paths it is not the nearest for)
     detect_pod_shapes: bool = True  # evaluate unknown kinds that hold a pod in a standard shape
@@ -123,32 +122,38 @@ def _severity(value: object, where: str) -> Severity:
 
 
 class _Ids:
-    """Check ids named in a config: checked now against ``known``, or later (`verify_ids`)
-    when policies loaded at run time may define more."""
+    """Check ids named in a config, with where, for `verify` (once the rules of the run are known:
+    policies loaded at run time may define more)."""
 
-    def __init__(self, known: frozenset[str] | None) -> None:
-        self.known = known
+    def __init__(self) -> None:
         self.mentioned: list[tuple[str, str]] = []
 
-    def __call__(self, value: object, where: str, *, builtin: bool = False) -> tuple[str, ...]:
+    def __call__(self, value: object, where: str) -> tuple[str, ...]:
         if value is None:
             return ()
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of check ids")
-        known = CHECK_IDS if builtin else self.known
-        for v in value:
-            if known is None:
-                self.mentioned.append((where, v))
-            elif v not in known:
-                raise ConfigError(f'{where}: no such check "{v}" (see `podsec checks`)')
+        self.mentioned += [(where, v) for v in value]
         return tuple(value)
 
 
-def verify_ids(config: Config, known: frozenset[str]) -> None:
-    """Raise ConfigError for the first check id the config names that ``known`` lacks."""
+def unknown_id(config: Config, rules: Sequence[Rule]) -> str | None:
+    """The one test of the check ids a configuration names (its ``checks:`` lists and severities, its
+    exemptions) against ``rules`` (the built-in ones and the run's policies): the first unknown one,
+    said as "where: message", or None. (Options are tested as they are read: only built-in checks
+    have options, `engine.option_problem`.)"""
+    known = {r.id for r in rules}
     for where, name in config.mentioned_ids:
         if name not in known:
-            raise ConfigError(f'{config.path or "config"}: {where}: no such check "{name}" (see `podsec checks`)')
+            return f'{where}: no such check "{name}" (see `podsec checks`)'
+    return None
+
+
+def verify(config: Config, rules: Sequence[Rule]) -> None:
+    """Raise ConfigError, naming the file, for the first check id the config names that ``rules`` lack."""
+    problem = unknown_id(config, rules)
+    if problem is not None:
+        raise ConfigError(f"{config.path or 'config'}: {problem}")
 
 
 def _checks(data: object, _ids: _Ids) -> dict[str, Any]:
@@ -168,7 +173,8 @@ def _checks(data: object, _ids: _Ids) -> dict[str, Any]:
     if not isinstance(raw_options, dict):
         raise ConfigError("checks.options: expected a mapping of check id to options")
     for check, opts in raw_options.items():
-        _ids([check], "checks.options", builtin=True)
+        if check not in catalog.IDS:
+            raise ConfigError(f'checks.options: no such check "{check}" (see `podsec checks`)')
         if not isinstance(opts, dict):
             raise ConfigError(f"checks.options.{check}: expected a mapping")
         problem = engine.option_problem(catalog.get(check), opts)
@@ -255,56 +261,35 @@ KNOWN_KEYS = (
 )
 
 
-def parse(data: object, path: str | None = None, *, known: frozenset[str] | None = CHECK_IDS) -> Config:
-    """A config from parsed YAML. ``known=None`` defers the check-id test to `verify_ids`."""
+def parse(data: object, path: str | None = None, *, known: Sequence[Rule] | None = catalog.BUILTIN) -> Config:
+    """A config from parsed YAML, its check ids tested against the ``known`` rules; ``known=None``
+    leaves that test to `verify` (once the run's policies are loaded)."""
+    config = _parse(data, path)
+    problem = unknown_id(config, known) if known is not None else None
+    if problem is not None:
+        raise ConfigError(problem)
+    return config
+
+
+def _parse(data: object, path: str | None) -> Config:
     if data is None:
         return Config(path)
     if not isinstance(data, dict):
         raise ConfigError("the configuration must be a mapping")
-    _ids = _Ids(known)
+    _ids = _Ids()
     for key in data:
         if key not in KNOWN_KEYS:
             raise ConfigError(f'unknown key "{key}" (known keys: {", ".join(sorted(KNOWN_KEYS))})')
-    profile = None
-    if "profile" in data:
-        try:
-            profile = Profile(data["profile"])
-            if profile not in SCAN_PROFILES:
-                raise ValueError(profile)
-        except ValueError:
-            raise ConfigError('profile: expected "baseline", "restricted" or "hardened"') from None
-    version = latest_is = None
-    if "pssVersion" in data:
-        try:
-            version = PolicyVersion.parse(str(data["pssVersion"]))
-        except ValueError as exc:
-            raise ConfigError(f"pssVersion: {exc}") from None
-    if "latestIs" in data:
-        try:
-            parsed = PolicyVersion.parse(str(data["latestIs"]))
-        except ValueError as exc:
-            raise ConfigError(f"latestIs: {exc}") from None
-        if parsed.minor is None:
-            raise ConfigError("latestIs: needs an explicit version such as v1.33")
-        latest_is = (1, parsed.minor)
+    profile, version, latest_is = _profile(data), _version(data, "pssVersion"), _latest_is(data)
     exclude = data.get("exclude") or []
     if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
         raise ConfigError("exclude: expected a list of glob patterns")
     kinds = data.get("kinds") or []
     if not isinstance(kinds, list):
         raise ConfigError("kinds: expected a list")
-    annotation_exemptions = data.get("annotationExemptions", True)
-    if not isinstance(annotation_exemptions, bool):
-        raise ConfigError("annotationExemptions: expected true or false")
-    detect_pod_shapes = data.get("detectPodShapes", True)
-    if not isinstance(detect_pod_shapes, bool):
-        raise ConfigError("detectPodShapes: expected true or false")
-    try:
-        exempt = from_config(data.get("exemptions"), path or "config")
-    except ExemptionError as exc:
-        raise ConfigError(str(exc)) from None
-    for e in exempt:
-        _ids([c for c in e.checks if c != "*"], e.where.split(" ")[-1] + ".checks")
+    annotation_exemptions = _flag(data, "annotationExemptions")
+    detect_pod_shapes = _flag(data, "detectPodShapes")
+    exempt = _exemptions(data.get("exemptions"), path, _ids)
     return Config(
         path,
         profile,
@@ -327,6 +312,54 @@ def parse(data: object, path: str | None = None, *, known: frozenset[str] | None
         webhook=data.get("webhook"),
         detect_pod_shapes=detect_pod_shapes,
     )
+
+
+def _profile(data: dict[str, Any]) -> Profile | None:
+    if "profile" not in data:
+        return None
+    try:
+        profile = Profile(data["profile"])
+    except ValueError:
+        profile = None
+    if profile not in SCAN_PROFILES:
+        raise ConfigError('profile: expected "baseline", "restricted" or "hardened"')
+    return profile
+
+
+def _version(data: dict[str, Any], key: str) -> PolicyVersion | None:
+    if key not in data:
+        return None
+    try:
+        return PolicyVersion.parse(str(data[key]))
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _latest_is(data: dict[str, Any]) -> Version | None:
+    parsed = _version(data, "latestIs")
+    if parsed is None:
+        return None
+    if parsed.minor is None:
+        raise ConfigError("latestIs: needs an explicit version such as v1.33")
+    return (1, parsed.minor)
+
+
+def _flag(data: dict[str, Any], key: str) -> bool:
+    """A true/false setting, true when not set."""
+    value = data.get(key, True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true or false")
+    return value
+
+
+def _exemptions(value: object, path: str | None, _ids: _Ids) -> tuple[Exemption, ...]:
+    try:
+        exempt = from_config(value, path or "config")
+    except ExemptionError as exc:
+        raise ConfigError(str(exc)) from None
+    for e in exempt:
+        _ids([c for c in e.checks if c != "*"], e.where.split(" ")[-1] + ".checks")
+    return exempt
 
 
 def find(start: str = ".") -> str | None:
@@ -371,20 +404,24 @@ def find_for(paths: Sequence[str]) -> tuple[str | None, tuple[str, ...]]:
     dirs = [os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".") for p in own if p != "-"]
     above = find(os.path.commonpath(dirs)) if dirs else None
     path = above if above in chosen else None
+    return path, _not_used(own, path)
+
+
+def _not_used(own: Mapping[str, str | None], path: str | None) -> tuple[str, ...]:
+    """A note for each configuration file some path would find on its own, when the run uses ``path``."""
     missed: dict[str, list[str]] = {}  # configuration not used: the paths it is the nearest for
     for p, mine in own.items():
         if mine is not None and mine != path:
             missed.setdefault(mine, []).append(p)
     how = f"with {path}, not its own" if path else "without its configuration"
-    notes = tuple(
+    return tuple(
         f"{ps[0]}{f' (and {len(ps) - 1} more)' if len(ps) > 1 else ''} is scanned {how} {mine} "
         "(a run has one configuration: scan it on its own, or pass --config)"
         for mine, ps in missed.items()
     )
-    return path, notes
 
 
-def load(path: str | None, *, known: frozenset[str] | None = CHECK_IDS, paths: Sequence[str] = ()) -> Config:
+def load(path: str | None, *, known: Sequence[Rule] | None = catalog.BUILTIN, paths: Sequence[str] = ()) -> Config:
     """Load ``path``, or, when it is None, the ``.podsec.yaml`` that `find_for` finds for ``paths``."""
     from podsec import kyaml
 

@@ -162,44 +162,45 @@ def from_config(entries: object, origin: str) -> tuple[Exemption, ...]:
         return ()
     if not isinstance(entries, list):
         raise ExemptionError("exemptions: expected a list")
-    found = []
-    for i, entry in enumerate(entries):
-        where = f"exemptions[{i}]"
-        if not isinstance(entry, dict):
-            raise ExemptionError(f"{where}: expected a mapping with checks and reason")
-        unknown = set(entry) - _CONFIG_KEYS
-        if unknown:
-            raise ExemptionError(f'{where}: unknown key "{sorted(unknown)[0]}"')
-        checks = entry.get("checks")
-        if isinstance(checks, str):
-            checks = [checks]
-        if not isinstance(checks, list) or not checks or not all(isinstance(c, str) and c for c in checks):
-            raise ExemptionError(f'{where}.checks: expected a list of check ids (or ["*"])')
-        reason = entry.get("reason")
-        if not isinstance(reason, str) or not reason.strip():
-            raise ExemptionError(f"{where}.reason: every exemption needs a reason")
-        globs: dict[str, str | None] = {}
-        for key in ("namespace", "kind", "name", "container", "image"):
-            value = entry.get(key)
-            if value is not None and not isinstance(value, str):
-                raise ExemptionError(f"{where}.{key}: expected a glob pattern (a string)")
-            globs[key] = value
-        container = globs.pop("container")
-        found.append(
-            Exemption(
-                checks=frozenset(checks),
-                reason=reason.strip(),
-                until=parse_date(entry.get("until"), f"{where}.until"),
-                source="config",
-                where=f"config {origin} {where}",
-                containers=(container,) if container else None,
-                namespace=globs["namespace"],
-                kind=globs["kind"],
-                name=globs["name"],
-                image=globs["image"],
-            )
-        )
-    return tuple(found)
+    return tuple(_config_entry(entry, f"exemptions[{i}]", origin) for i, entry in enumerate(entries))
+
+
+def _config_entry(entry: object, where: str, origin: str) -> Exemption:
+    """One entry of a config file's ``exemptions:`` list (at ``where``)."""
+    if not isinstance(entry, dict):
+        raise ExemptionError(f"{where}: expected a mapping with checks and reason")
+    unknown = set(entry) - _CONFIG_KEYS
+    if unknown:
+        raise ExemptionError(f'{where}: unknown key "{sorted(unknown)[0]}"')
+    checks = entry.get("checks")
+    if isinstance(checks, str):
+        checks = [checks]
+    if not isinstance(checks, list) or not checks or not all(isinstance(c, str) and c for c in checks):
+        raise ExemptionError(f'{where}.checks: expected a list of check ids (or ["*"])')
+    reason = entry.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ExemptionError(f"{where}.reason: every exemption needs a reason")
+    globs = {key: _glob(entry, key, where) for key in ("namespace", "kind", "name", "container", "image")}
+    container = globs.pop("container")
+    return Exemption(
+        checks=frozenset(checks),
+        reason=reason.strip(),
+        until=parse_date(entry.get("until"), f"{where}.until"),
+        source="config",
+        where=f"config {origin} {where}",
+        containers=(container,) if container else None,
+        namespace=globs["namespace"],
+        kind=globs["kind"],
+        name=globs["name"],
+        image=globs["image"],
+    )
+
+
+def _glob(entry: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = entry.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ExemptionError(f"{where}.{key}: expected a glob pattern (a string)")
+    return value
 
 
 def applicable(exemptions: Sequence[Exemption], ref: ObjectRef) -> list[Exemption]:

@@ -1,15 +1,19 @@
-"""The scan pipeline: a file's bytes -> located objects (`podsec.sources.files`) -> results (`podsec.evaluate`).
+"""The scan pipeline: a file's bytes -> located objects (`podsec.sources.files`) -> results (`podsec.evaluate`),
+or their explanation (`podsec.explain`).
 
-What every edge that scans files uses (the CLI, `podsec test`, the fuzzer): reading and
-evaluating stay separate layers, joined only here.
+What every edge that reads files uses (the CLI's scan and explain, `podsec test`, the docs, the
+fuzzer): reading and evaluating stay separate layers, joined only here.
 """
 
 from __future__ import annotations
 
-from podsec import beyond
+from collections.abc import Iterator
+
+from podsec import beyond, explain
 from podsec.evaluate import Context, Outcome, evaluate
 from podsec.findings import FileResult, InputError, ObjectResult
 from podsec.model.objects import Located
+from podsec.model.workloads import KindTable
 from podsec.sources.files import Counts, Member, Relocate, Target, internal_error, read_objects, read_target
 
 
@@ -87,3 +91,35 @@ def scan_target(target: Target, ctx: Context) -> FileResult:
         return result
     except Exception as exc:
         return FileResult(target.name, errors=[internal_error(target.name, None, exc, debug=ctx.debug)])
+
+
+def explain_target(target: Target, kinds: KindTable, *, debug: bool) -> Iterator[explain.Explained | InputError]:
+    """The explanation of every object in one file that carries a pod, and the errors of the rest,
+    in the file's order; whatever goes wrong is an error for that object or this file, never for the run."""
+    try:
+        data = read_target(target)
+        if isinstance(data, InputError):
+            yield data
+            return
+        for item in read_objects(data, target.name, kinds):
+            if not isinstance(item, Member):  # (peeked-at members are asked for by scans only)
+                yield from _explained(item, target.name, kinds, debug=debug)
+    except Exception as exc:  # a bug while reading one file is an error for that file
+        yield internal_error(target.name, None, exc, debug=debug)
+
+
+def _explained(
+    item: Located | InputError, name: str, kinds: KindTable, *, debug: bool
+) -> Iterator[explain.Explained | InputError]:
+    if isinstance(item, InputError):
+        yield item
+        return
+    try:
+        outcome = explain.explain_object(item.obj, kinds, file=name, line_offset=item.line_offset, line=item.line)
+    except Exception as exc:  # one object's bug must not hide the others
+        yield internal_error(name, item.line, exc, debug=debug)
+        return
+    if isinstance(outcome, list):
+        yield from outcome
+    elif outcome is not None:
+        yield outcome

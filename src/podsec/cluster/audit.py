@@ -142,14 +142,7 @@ class Auditor:
         out = Outcome(self.api.target.context, self.api.target.server, git, pinned, resources, [])
         out.unserved = sorted({k for g, k in kinds if (g, k) not in served} - {r.kind for r in resources})
         labels = self._namespaces(out)
-        for level in readiness.LEVELS:
-            self.evaluator.add_level(readiness.level_name(level, pinned), level_policy(level, pinned, cluster))
-        for name in sorted(labels):
-            policy = readiness.namespace_policy(labels[name], self.options.psa)
-            enforced = readiness.enforce_name(policy)
-            if enforced:
-                level = Level(policy.enforce.profile)
-                self.evaluator.add_level(enforced, level_policy(level, policy.enforce.version, cluster))
+        self._levels(labels, pinned, cluster)
         for resource in resources:
             if not resource.namespaced and self.options.namespaces is not None:
                 continue  # cluster-scoped kinds are read with -A only
@@ -162,6 +155,17 @@ class Auditor:
                 out.readiness.append(readiness.judge(name, labels[name], subjects, self.options.psa, pinned))
         out.seconds = time.monotonic() - started
         return out
+
+    def _levels(self, labels: dict[str, Mapping[str, str]], pinned: PolicyVersion, cluster: Version) -> None:
+        """Evaluate at every PSS level at the pinned version, and at each namespace's enforced level."""
+        for level in readiness.LEVELS:
+            self.evaluator.add_level(readiness.level_name(level, pinned), level_policy(level, pinned, cluster))
+        for name in sorted(labels):
+            policy = readiness.namespace_policy(labels[name], self.options.psa)
+            enforced = readiness.enforce_name(policy)
+            if enforced:
+                level = Level(policy.enforce.profile)
+                self.evaluator.add_level(enforced, level_policy(level, policy.enforce.version, cluster))
 
     # --- reading ------------------------------------------------------------------------
 
@@ -264,31 +268,46 @@ class Auditor:
         pod = resource.kind == "Pod"
         if decision in (owners.Decision.TOP, owners.Decision.CHECK):
             count.evaluated += 1
-            uri = object_uri(self.api.target.context, resource.name, namespace, name)
-            evaluated = self.evaluator.evaluate(obj, file=uri)
-            if evaluated.result is None:
-                out.problems.extend(evaluated.errors)  # could not be evaluated: the audit is partial
-            elif self.lineage.settle(record, evaluated.key):
-                count.reported += 1
-                why = decision.value if decision is owners.Decision.TOP else self._differs(record)
-                out.reported.setdefault(namespace, []).append(Reported(evaluated.result, uid, why))
-                subject = Subject(
-                    evaluated.result.object,
-                    uid,
-                    template=not pod,
-                    verdicts=evaluated.verdicts,
-                    runtime_classes=evaluated.runtime_classes,
-                    creator=readiness.creator(resource.kind, obj),
-                    running=live,
-                )
-                self.subjects[uid] = subject
-                self.by_namespace.setdefault(namespace, []).append(subject)
+            self._evaluate(resource, obj, record, decision, out, count)
         if pod and live and record.stands_for and record.stands_for != uid:
             standing = self.subjects.get(record.stands_for)
             if standing is not None:
                 standing.pods += 1
         if not pod:
             self.lineage.keep(record)
+
+    def _evaluate(
+        self,
+        resource: discovery.Resource,
+        obj: dict[str, Any],
+        record: owners.Record,
+        decision: owners.Decision,
+        out: Outcome,
+        count: KindCount,
+    ) -> None:
+        """Evaluate an object that may stand for itself; report it, and make it a readiness
+        subject, unless its findings are its owner's."""
+        uri = object_uri(self.api.target.context, resource.name, record.namespace, record.name)
+        evaluated = self.evaluator.evaluate(obj, file=uri)
+        if evaluated.result is None:
+            out.problems.extend(evaluated.errors)  # could not be evaluated: the audit is partial
+            return
+        if not self.lineage.settle(record, evaluated.key):
+            return
+        count.reported += 1
+        why = decision.value if decision is owners.Decision.TOP else self._differs(record)
+        out.reported.setdefault(record.namespace, []).append(Reported(evaluated.result, record.uid, why))
+        subject = Subject(
+            evaluated.result.object,
+            record.uid,
+            template=resource.kind != "Pod",
+            verdicts=evaluated.verdicts,
+            runtime_classes=evaluated.runtime_classes,
+            creator=readiness.creator(resource.kind, obj),
+            running=record.live,
+        )
+        self.subjects[record.uid] = subject
+        self.by_namespace.setdefault(record.namespace, []).append(subject)
 
     def _differs(self, record: owners.Record) -> str:
         owner = self.lineage.records.get(record.owner or "")

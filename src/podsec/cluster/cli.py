@@ -13,12 +13,15 @@ import contextlib
 import sys
 from typing import Any
 
+from podsec import outputs
 from podsec.cluster import api as kube
 from podsec.cluster import audit, psaconfig
 from podsec.cluster.readiness import Readiness
 from podsec.config import Config
+from podsec.evaluation import evaluation, run_info
 from podsec.findings import EXIT_ERROR, FileResult, InputError, Summary, exit_code
 from podsec.model.standards import PolicyVersion
+from podsec.reporters.base import RunInfo
 
 MAX_TEXT_BLOCKERS = 5
 """Blocking objects the text report names per namespace (the JSON report has every one)."""
@@ -39,17 +42,17 @@ def _bad_numbers(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from podsec import cli
-
-    problem = _bad_numbers(args) or cli.bad_sarif_limit(args)
+    problem = _bad_numbers(args) or outputs.bad_sarif_limit(args)
     if problem:
         print(f"podsec: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
+    planned = outputs.planned(args)
+    if planned is None:
+        return EXIT_ERROR
+    wanted, started = planned
     try:
-        outputs = cli.report_outputs(args)
-        started = cli.started_at()
         psa = psaconfig.load(args.psa_config) if args.psa_config else psaconfig.PsaConfig()
-    except (ValueError, psaconfig.PsaConfigError) as exc:
+    except ValueError as exc:  # a PsaConfigError, or any other bad value in it
         print(f"podsec: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     try:
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return EXIT_ERROR
     client = kube.Api(http, target, qps=args.qps, burst=args.burst, retry_seconds=args.request_timeout)
     with contextlib.closing(client):
-        return _audit(args, config, client, psa, outputs, started)
+        return _audit(args, config, client, psa, wanted, started)
 
 
 def _audit(
@@ -67,19 +70,16 @@ def _audit(
     config: Config,
     client: kube.Api,
     psa: psaconfig.PsaConfig,
-    outputs: list[tuple[str, str | None]],
+    wanted: outputs.Outputs,
     started: float,
 ) -> int:
-    from podsec import cli
-
     target = client.target
-    if args.latest_is is None and config.latest_is is None:
-        try:  # "latest" means what it means to the cluster's own PSA
-            args.latest_is = PolicyVersion(audit.server_version(client)[1][1])
-        except kube.ClusterError as exc:
-            print(f"podsec: error: cannot audit {target.context} ({target.server}): {exc}", file=sys.stderr)
-            return EXIT_ERROR
-    ev = cli.evaluation(args, config)
+    try:
+        _latest_as_served(args, config, client)
+    except kube.ClusterError as exc:
+        print(f"podsec: error: cannot audit {target.context} ({target.server}): {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    ev = evaluation(args, config)
     if ev is None:
         return EXIT_ERROR
     namespaces = None if args.all_namespaces else tuple(dict.fromkeys(args.namespaces or [target.namespace]))
@@ -93,25 +93,14 @@ def _audit(
     if args.write_reports:
         from podsec.cluster import reports
 
-        written = reports.write(
-            client, outcome, cli.run_info(args, config, ev, started), passes=not args.reports_fail_only
-        )
-    run_info = cli.run_info(args, config, ev, started, inputs=("namespace", "namespaces"))
+        written = reports.write(client, outcome, run_info(args, config, ev, started), passes=not args.reports_fail_only)
+    info = run_info(args, config, ev, started, inputs=("namespace", "namespaces"))
     summary = Summary(notes=list(config.notes))
     summary.sections["cluster"] = cluster_section(outcome, client, psa, written)
     summary.text.append(readiness_table(outcome.readiness))
     summary.text.append(cluster_line(outcome, client))
-    with contextlib.ExitStack() as stack:
-        reporters = cli.open_reporters(outputs, run_info, stack, no_color=args.no_color)
-        if reporters is None:
-            return EXIT_ERROR
-        for result in file_results(outcome):
-            cli.show_tracebacks(result.errors)
-            summary.add(result)
-            for reporter in reporters:
-                reporter.file(result)
-        for reporter in reporters:
-            reporter.finish(summary)
+    if not _report(outcome, summary, wanted, info, no_color=args.no_color):
+        return EXIT_ERROR
     for note in summary.notes:
         print(f"podsec: note: {note}", file=sys.stderr)
     if outcome.partial:
@@ -124,6 +113,25 @@ def _audit(
     if written and written.get("errors"):
         code = EXIT_ERROR  # reports asked for and not written: said, and not a clean run
     return code
+
+
+def _latest_as_served(args: argparse.Namespace, config: Config, client: kube.Api) -> None:
+    """Unless the options or the configuration say what "latest" is, it means what it means to the
+    cluster's own PSA: its version (read from the server)."""
+    if args.latest_is is None and config.latest_is is None:
+        args.latest_is = PolicyVersion(audit.server_version(client)[1][1])
+
+
+def _report(outcome: audit.Outcome, summary: Summary, wanted: outputs.Outputs, run: RunInfo, *, no_color: bool) -> bool:
+    """Write the reports asked for (False, said, when a report file cannot be opened)."""
+    with contextlib.ExitStack() as stack:
+        reporters = outputs.open_reporters(wanted, run, stack, no_color=no_color)
+        if reporters is None:
+            return False
+        outputs.report(reporters, outputs.traced(file_results(outcome)), summary)
+        for reporter in reporters:
+            reporter.finish(summary)
+    return True
 
 
 def file_results(outcome: audit.Outcome) -> list[FileResult]:

@@ -43,34 +43,56 @@ class Resource:
 
 
 def _aggregated(api: Api) -> list[Resource] | None:
+    """Every served resource from aggregated discovery, or None when the server does not offer it."""
     found: list[Resource] = []
     for root in ("/api", "/apis"):
         doc = api.request("GET", root, accept=AGGREGATED)
         if not isinstance(doc, dict) or doc.get("kind") != "APIGroupDiscoveryList":
             return None
         for group in doc.get("items") or []:
-            name = (group.get("metadata") or {}).get("name") or ""
-            for version in group.get("versions") or []:  # in order of preference
-                for r in version.get("resources") or []:
-                    kind = (r.get("responseKind") or {}).get("kind")
-                    if not kind or "/" in (r.get("resource") or "/"):
-                        continue
-                    found.append(
-                        Resource(
-                            name,
-                            version.get("version") or "",
-                            kind,
-                            r["resource"],
-                            r.get("scope") == "Namespaced",
-                            frozenset(r.get("verbs") or ()),
-                        )
-                    )
+            found += _group_resources(group)
     return found
+
+
+def _group_resources(group: dict[str, Any]) -> list[Resource]:
+    """One APIGroupDiscovery's resources, its versions in order of preference (subresources left out)."""
+    name = (group.get("metadata") or {}).get("name") or ""
+    return [
+        Resource(
+            name,
+            version.get("version") or "",
+            kind,
+            r["resource"],
+            r.get("scope") == "Namespaced",
+            frozenset(r.get("verbs") or ()),
+        )
+        for version in group.get("versions") or []
+        for r in version.get("resources") or []
+        if (kind := (r.get("responseKind") or {}).get("kind")) and "/" not in (r.get("resource") or "/")
+    ]
 
 
 def _legacy(api: Api, groups: Iterable[str]) -> list[Resource]:
     found: list[Resource] = []
-    wanted = set(groups)
+    for group_name, version in _legacy_versions(api, set(groups)):
+        path = f"/api/{version}" if not group_name else f"/apis/{group_name}/{version}"
+        try:
+            doc = api.get(path)
+        except ApiError:
+            continue  # a group version that is not served after all (a broken APIService)
+        found += [
+            Resource(
+                group_name, version, r["kind"], r["name"], bool(r.get("namespaced")), frozenset(r.get("verbs") or ())
+            )
+            for r in doc.get("resources") or []
+            if "/" not in r.get("name", "/")
+        ]
+    return found
+
+
+def _legacy_versions(api: Api, wanted: set[str]) -> list[tuple[str, str]]:
+    """(group, version) to read for the ``wanted`` groups: the core group's first version, and
+    each group's versions, its preferred one first."""
     versions: list[tuple[str, str]] = []
     if "" in wanted:
         versions += [("", v) for v in (api.get("/api").get("versions") or [])[:1]]
@@ -79,18 +101,7 @@ def _legacy(api: Api, groups: Iterable[str]) -> list[Resource]:
             preferred = (group.get("preferredVersion") or {}).get("version")
             versions += [(group["name"], v["version"]) for v in group.get("versions") or [] if v.get("version")]
             versions.sort(key=lambda gv: gv != (group["name"], preferred))
-    for group_name, version in versions:
-        path = f"/api/{version}" if not group_name else f"/apis/{group_name}/{version}"
-        try:
-            doc = api.get(path)
-        except ApiError:
-            continue  # a group version that is not served after all (a broken APIService)
-        for r in doc.get("resources") or []:
-            if "/" in r.get("name", "/"):
-                continue
-            verbs = frozenset(r.get("verbs") or ())
-            found.append(Resource(group_name, version, r["kind"], r["name"], bool(r.get("namespaced")), verbs))
-    return found
+    return versions
 
 
 def served(api: Api, kinds: Iterable[tuple[str, str]]) -> list[Resource]:

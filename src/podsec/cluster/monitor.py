@@ -241,28 +241,48 @@ class Monitor:
             return
         obj = event.obj or {}
         meta = obj.get("metadata") or {}
-        uid, namespace = str(meta.get("uid") or ""), meta.get("namespace")
-        if isinstance(namespace, str):
-            namespace = sys.intern(namespace)  # one copy per namespace, not one per object
         if event.resource is NAMESPACES:
-            name = str(meta.get("name") or "")
-            if event.kind == "DELETED":
-                self.labels.pop(name, None)
-                self.metrics.forget(name)
-            elif self.labels.get(name) != readiness.psa_labels(meta.get("labels")):
-                self.labels[name] = readiness.psa_labels(meta.get("labels"))
-                self._enforced_level(name)
-                self.dirty.setdefault(name, event.received)
+            self._namespace(event, meta)
             return
+        uid = str(meta.get("uid") or "")
         if not uid:
             return
         if event.kind == "DELETED":
             self._remove(uid, event.received)
             return
+        entry = self._entry(event, obj, meta, uid)
+        if entry is None:
+            return
+        old = self.entries.get(uid)
+        if old is not None and (old.digests, old.owner, old.live) == (entry.digests, entry.owner, entry.live):
+            return  # nothing an evaluation reads has changed (a status update, a new label)
+        owner = self.entries.get(entry.owner or "")
+        if owner is None or (owner.digests != entry.digests and not _one_of(entry.digests, owner.digests)):
+            entry.verdicts = self._evaluate(entry, obj, owner)
+        self.entries[uid] = entry
+        self.by_namespace.setdefault(entry.namespace, set()).add(uid)
+        self.dirty.setdefault(entry.namespace, event.received)
+
+    def _namespace(self, event: Event, meta: Mapping[str, Any]) -> None:
+        """A namespace came, changed or went: its PSA labels, and the level its objects are judged at."""
+        name = str(meta.get("name") or "")
+        if event.kind == "DELETED":
+            self.labels.pop(name, None)
+            self.metrics.forget(name)
+        elif self.labels.get(name) != readiness.psa_labels(meta.get("labels")):
+            self.labels[name] = readiness.psa_labels(meta.get("labels"))
+            self._enforced_level(name)
+            self.dirty.setdefault(name, event.received)
+
+    def _entry(self, event: Event, obj: Mapping[str, Any], meta: Mapping[str, Any], uid: str) -> Entry | None:
+        """What is kept of an object that carries pods (None for one that carries none)."""
         sources = self.evaluator.sources(obj)
         if not sources:
-            return
-        entry = Entry(
+            return None
+        namespace = meta.get("namespace")
+        if isinstance(namespace, str):
+            namespace = sys.intern(namespace)  # one copy per namespace, not one per object
+        return Entry(
             event.resource,
             namespace,
             str(meta.get("name") or ""),
@@ -273,15 +293,6 @@ class Monitor:
             readiness.creator(event.resource.kind, obj),
             changed=event.received,
         )
-        old = self.entries.get(uid)
-        if old is not None and (old.digests, old.owner, old.live) == (entry.digests, entry.owner, entry.live):
-            return  # nothing an evaluation reads has changed (a status update, a new label)
-        owner = self.entries.get(entry.owner or "")
-        if owner is None or (owner.digests != entry.digests and not _one_of(entry.digests, owner.digests)):
-            entry.verdicts = self._evaluate(entry, obj, owner)
-        self.entries[uid] = entry
-        self.by_namespace.setdefault(namespace, set()).add(uid)
-        self.dirty.setdefault(namespace, event.received)
 
     def _synced(self, event: Event) -> None:
         """A list ended: what was known of that kind and not listed was deleted meanwhile."""
@@ -372,12 +383,8 @@ class Monitor:
             decision = lineage.decide(record)
             pod = e.resource.kind == "Pod"
             if decision in (owners.Decision.TOP, owners.Decision.CHECK):
-                needed = [n for n in (enforced,) if n]
-                if e.verdicts is None or any(n not in e.verdicts.verdicts for n in needed):
-                    e.verdicts = self._refetch(e)
-                if e.verdicts is not None and lineage.settle(record, e.verdicts.key):
-                    v = e.verdicts
-                    subject = readiness.Subject(v.ref, e.uid, not pod, v.verdicts, v.runtime_classes, e.creator, e.live)
+                subject = self._subject(e, enforced, lineage, record)
+                if subject is not None:
                     subjects[e.uid] = subject
             if pod and e.live and record.stands_for and record.stands_for != e.uid and record.stands_for in subjects:
                 subjects[record.stands_for].pods += 1
@@ -385,6 +392,20 @@ class Monitor:
                 lineage.keep(record)
         for uid, subject in subjects.items():
             yield self.entries[uid], subject
+
+    def _subject(
+        self, e: Entry, enforced: str | None, lineage: owners.Lineage, record: owners.Record
+    ) -> readiness.Subject | None:
+        """An object that may stand for itself as a readiness subject, evaluated again first when it
+        was not at the namespace's enforced level; None when it is like its owner after all."""
+        if e.verdicts is None or (enforced and enforced not in e.verdicts.verdicts):
+            e.verdicts = self._refetch(e)
+        if e.verdicts is None or not lineage.settle(record, e.verdicts.key):
+            return None
+        v = e.verdicts
+        return readiness.Subject(
+            v.ref, e.uid, e.resource.kind != "Pod", v.verdicts, v.runtime_classes, e.creator, e.live
+        )
 
     def _enforce_name(self, namespace: str | None) -> str | None:
         if namespace is None or namespace not in self.labels:

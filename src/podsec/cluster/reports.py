@@ -58,7 +58,8 @@ def _size(obj: Any) -> int:
 
 
 def bounded(results: list[dict[str, Any]], budget: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """``results`` cut down to ``budget`` bytes of JSON, and what was left out (as properties)."""
+    """``results`` cut down to ``budget`` bytes of JSON, and what was left out (as properties):
+    first the passes, then the messages' length, then the least severe results."""
     if _size(results) <= budget:
         return results, {}
     left: dict[str, str] = {}
@@ -67,27 +68,38 @@ def bounded(results: list[dict[str, Any]], budget: int) -> tuple[list[dict[str, 
     if passes:
         left["passesLeftOut"] = str(len(passes))
     if _size(kept) > budget:
-        for r in kept:
-            message = r.get("message")
-            if isinstance(message, str) and len(message) > SHORT_MESSAGE:
-                r["message"] = message[:SHORT_MESSAGE] + "… (clipped: the report had to stay small)"
-            props = r.get("properties") or {}
-            for key, value in list(props.items()):
-                if len(value) > SHORT_MESSAGE:
-                    props[key] = value[:SHORT_MESSAGE] + "…"
+        _clip_messages(kept)
         left["messagesClipped"] = "true"
     if _size(kept) > budget:
-        kept.sort(key=lambda r: severity_rank(str(r.get("severity") or "info")))
-        total, fits = 2, []
-        for r in kept:
-            n = _size(r) + 1
-            if total + n > budget:
-                break
-            fits.append(r)
-            total += n
+        fits = _most_severe(kept, budget)
         left["resultsLeftOut"] = str(len(kept) - len(fits))
         kept = fits
     return kept, left
+
+
+def _clip_messages(results: list[dict[str, Any]]) -> None:
+    """Shorten every long message and property to `SHORT_MESSAGE` characters, in place."""
+    for r in results:
+        message = r.get("message")
+        if isinstance(message, str) and len(message) > SHORT_MESSAGE:
+            r["message"] = message[:SHORT_MESSAGE] + "… (clipped: the report had to stay small)"
+        props = r.get("properties") or {}
+        for key, value in list(props.items()):
+            if len(value) > SHORT_MESSAGE:
+                props[key] = value[:SHORT_MESSAGE] + "…"
+
+
+def _most_severe(results: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """The most severe of ``results`` that fit in ``budget`` bytes of JSON (``results`` is sorted so, in place)."""
+    results.sort(key=lambda r: severity_rank(str(r.get("severity") or "info")))
+    total, fits = 2, []
+    for r in results:
+        n = _size(r) + 1
+        if total + n > budget:
+            break
+        fits.append(r)
+        total += n
+    return fits
 
 
 def object_report(made: Results, reported: Reported, *, passes: bool) -> dict[str, Any]:

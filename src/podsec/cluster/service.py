@@ -25,6 +25,7 @@ from podsec.cluster.lease import Elector
 from podsec.cluster.metrics import MonitorMetrics
 from podsec.cluster.monitor import Monitor, Settings
 from podsec.config import Config
+from podsec.evaluation import evaluation
 from podsec.findings import EXIT_ERROR
 from podsec.model.standards import PolicyVersion
 
@@ -70,8 +71,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from podsec import cli
-
     if args.namespaces or args.all_namespaces:
         print("podsec: error: the monitor always watches every namespace (no -n or -A)", file=sys.stderr)
         return EXIT_ERROR
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         except kube.ClusterError as exc:
             print(f"podsec: error: cannot reach {target.server}: {exc}", file=sys.stderr)
             return EXIT_ERROR
-    ev = cli.evaluation(args, config)
+    ev = evaluation(args, config)
     if ev is None:
         return EXIT_ERROR
     settings = Settings(
@@ -105,31 +104,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
     metrics = MonitorMetrics(max_namespaces=args.max_namespace_series)
     monitor = Monitor(api, ev.ctx, settings, metrics)
     heartbeat = [time.monotonic()]
-    handler = type("Handler", (_Handler,), {"monitor": monitor, "registry": metrics.register(), "heartbeat": heartbeat})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="podsec-http", daemon=True).start()
-    LOG.info("serving", extra={"fields": {"address": f"{host}:{server.server_address[1]}", "context": target.context,
-                                          "server": target.server}})  # fmt: skip
+    server = _serve(monitor, metrics, heartbeat, (host, port), target)
     stop = monitor.stop
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    lease: threading.Thread | None = None
-    if args.write_reports and args.leader_election == "on":
-        namespace = args.lease_namespace or target.namespace
-        identity = f"{socket.gethostname()}_{os.getpid()}"
-        elector = Elector(api, namespace, args.lease_name, identity, duration=args.lease_duration)
-
-        def changed(held: bool) -> None:
-            metrics.leader = int(held)
-            if held:
-                monitor.written.clear()  # a new leader writes every report once
-
-        lease = threading.Thread(target=elector.run, args=(monitor.leader, stop, changed), name="podsec-lease")
-        lease.start()
-    elif args.write_reports:
-        monitor.leader.set()
-        metrics.leader = 1
+    lease = _leadership(args, api, monitor, metrics)
     if args.run_seconds is not None:
         timer = threading.Timer(args.run_seconds, stop.set)
         timer.daemon = True
@@ -148,3 +127,40 @@ def run(args: argparse.Namespace, config: Config) -> int:
     server.shutdown()
     api.close()
     return 0
+
+
+def _serve(
+    monitor: Monitor, metrics: MonitorMetrics, heartbeat: list[float], address: tuple[str, int], target: kube.Target
+) -> ThreadingHTTPServer:
+    """The HTTP endpoints (metrics, health), served from a thread of their own."""
+    handler = type("Handler", (_Handler,), {"monitor": monitor, "registry": metrics.register(), "heartbeat": heartbeat})
+    server = ThreadingHTTPServer(address, handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="podsec-http", daemon=True).start()
+    LOG.info("serving", extra={"fields": {"address": f"{address[0]}:{server.server_address[1]}",
+                                          "context": target.context, "server": target.server}})  # fmt: skip
+    return server
+
+
+def _leadership(
+    args: argparse.Namespace, api: kube.Api, monitor: Monitor, metrics: MonitorMetrics
+) -> threading.Thread | None:
+    """Whether this replica writes reports: by Lease (the thread that keeps it, started), always
+    (leader election off), or never (no reports)."""
+    if args.write_reports and args.leader_election == "on":
+        namespace = args.lease_namespace or api.target.namespace
+        identity = f"{socket.gethostname()}_{os.getpid()}"
+        elector = Elector(api, namespace, args.lease_name, identity, duration=args.lease_duration)
+
+        def changed(held: bool) -> None:
+            metrics.leader = int(held)
+            if held:
+                monitor.written.clear()  # a new leader writes every report once
+
+        lease = threading.Thread(target=elector.run, args=(monitor.leader, monitor.stop, changed), name="podsec-lease")
+        lease.start()
+        return lease
+    if args.write_reports:
+        monitor.leader.set()
+        metrics.leader = 1
+    return None
