@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 BREAKS = re.compile(rb"\r\n|[\r\n]|\xc2\x85|\xe2\x80[\xa8\xa9]")
 """A line break as YAML (and libyaml) counts it."""
@@ -40,55 +41,49 @@ def count_breaks(data: bytes, start: int = 0, end: int | None = None) -> int:
 # ---------------------------------------------------------------------------------------
 # nesting depth
 
-# In flow context: indicators, quoted scalars, comments, whitespace, and runs of anything else.
+# In flow context, one token a group: openers, closers, commas, quoted scalars, comments,
+# whitespace, plain text that starts a node ("?", an anchor or tag, "key:"), and other plain text.
+_PLAIN_CHAR = rb"""[^\[\]{},"'\#\s]"""
 _FLOW_TOKEN = re.compile(
-    rb"""[\[\]{},]|"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?|\#[^\r\n]*|[ \t\r\n]+|[^\[\]{},"'#\s]+|.""", re.S
+    rb"""([\[{])|([\]}])|(,)|("(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?)|(\#[^\r\n]*)|([ \t\r\n]+)"""
+    rb"|(\?(?!" + _PLAIN_CHAR + rb")|[&!]" + _PLAIN_CHAR + rb"*|" + _PLAIN_CHAR + rb"*:(?!" + _PLAIN_CHAR + rb"))"
+    rb"|(" + _PLAIN_CHAR + rb"+|.)",
+    re.S,
 )
-_PROPERTY = re.compile(rb"[&!][^\s\[\]{},]*")
+_OPEN, _CLOSE = 1, 2  # the groups of _FLOW_TOKEN that change the depth
+_DEPTH_CHANGE = (0, 1, -1, 0, 0, 0, 0, 0, 0)
+# The scanner's state: whether a node may start here (a quote opens a quoted scalar, rather
+# than being a character of a plain one) and whether whitespace came just before (a "#"
+# starts a comment, rather than being part of a plain scalar).
+_MID, _MID_SPACE, _NODE, _NODE_SPACE = range(4)
+# By token group, then state: (whether the whole token is read, else only its first
+# character; the next state).
+_STEPS = (
+    (),
+    ((True, _NODE),) * 4,  # [ {
+    ((True, _MID),) * 4,  # ] }
+    ((True, _NODE),) * 4,  # ,
+    ((False, _MID), (False, _MID), (True, _MID), (True, _MID)),  # a quoted scalar only where a node starts
+    ((False, _MID), (True, _MID), (False, _NODE), (True, _NODE)),  # a comment only after whitespace
+    ((True, _MID_SPACE), (True, _MID_SPACE), (True, _NODE_SPACE), (True, _NODE_SPACE)),  # whitespace
+    ((True, _NODE),) * 4,  # "?", "&anchor", "!tag", "key:": the node comes next
+    ((True, _MID),) * 4,  # plain text
+)
 
 
 def _scan_flow(text: bytes, pos: int, depth: int, end: int, deepest: list[int]) -> tuple[int, int]:
     """Scan flow content from ``pos`` (just after an opener, at ``depth``) until the flow
     context closes or ``end``; returns (position, remaining depth). ``deepest[0]`` is raised
     to the deepest flow level seen."""
-    node_start = True  # a quote here starts a quoted scalar; elsewhere it is plain text
-    after_space = False
+    state = _NODE_SPACE if pos == 0 or text[pos - 1 : pos] in (b"\n", b"\r") else _NODE
     while pos < end and depth > 0:
         m = _FLOW_TOKEN.match(text, pos, end)
-        assert m is not None
-        tok = m.group()
-        first = tok[:1]
-        pos = m.end()
-        if first in b"[{":
-            depth += 1
-            if depth > deepest[0]:
-                deepest[0] = depth
-            node_start, after_space = True, False
-        elif first in b"]}":
-            depth -= 1
-            node_start, after_space = False, False
-        elif first == b",":
-            node_start, after_space = True, False
-        elif first in b"\"'":
-            if not node_start:  # inside a plain scalar: only this character
-                pos = m.start() + 1
-            node_start, after_space = False, False
-        elif first == b"#":
-            if not after_space and m.start() != 0 and text[m.start() - 1 : m.start()] not in (b"\n", b"\r"):
-                pos = m.start() + 1  # "#" inside a plain scalar
-            after_space = False
-        elif first in b" \t\r\n":
-            after_space = True
-        else:
-            if tok.startswith((b"?", b":")) and (len(tok) == 1):
-                node_start = True
-            elif _PROPERTY.fullmatch(tok):
-                node_start = True  # an anchor or tag comes before the node it names
-            elif tok.endswith(b":") and len(tok) > 1:
-                node_start = True  # "key:" then the value
-            else:
-                node_start = False
-            after_space = False
+        assert m is not None and m.lastindex is not None
+        whole, state = _STEPS[m.lastindex][state]
+        pos = m.end() if whole else m.start() + 1
+        depth += _DEPTH_CHANGE[m.lastindex]
+        if depth > deepest[0]:
+            deepest[0] = depth
     return pos, depth
 
 
@@ -113,8 +108,11 @@ _DQ_REST = re.compile(rb'(?:[^"\\]|\\.)*"', re.S)
 _SQ_REST = re.compile(rb"(?:[^']|'')*'", re.S)
 
 
-def _line_start(text: bytes, pos: int) -> int:
-    return max(text.rfind(b"\n", 0, pos), text.rfind(b"\r", 0, pos)) + 1
+def _line_bounds(text: bytes, pos: int) -> tuple[int, int]:
+    """Where the line that holds ``pos`` ends, and where the next one starts."""
+    brk = _BREAK.search(text, pos)
+    assert brk is not None
+    return brk.start(), max(brk.end(), brk.start() + 1)
 
 
 def flow_depth(text: bytes) -> int:
@@ -135,11 +133,118 @@ def nesting_depth(text: bytes, limit: int, flows: list[int] | None = None) -> tu
     counts a level too many rather than one too few. ``flows[0]``, if given, is raised to
     the deepest flow nesting seen.
     """
-    stack: list[tuple[int, bool]] = []  # (column, is_sequence) of the open block collections
-    deepest = [0]
-    block_above: int | None = None  # inside a block scalar: lines indented past this column
+    scan = _Nesting(text, limit)
+    pos = 0
+    while pos < len(text):
+        pos = scan.line(pos)
+    if flows is not None and scan.deepest_flow > flows[0]:
+        flows[0] = scan.deepest_flow
+    return scan.found
 
-    def push(column: int, is_seq: bool) -> None:
+
+# What a node handler returns instead of the position to read on from.
+_REST_OF_LINE = -1  # the rest of the line is a scalar: nothing nests below it there
+_STOP = -2  # the scan is over: `_Nesting.found` says why
+
+
+class _Nesting:
+    """The state of one `nesting_depth` pass: the block collections open (column, whether a
+    sequence), the block scalar being skipped, and the result once it is known."""
+
+    def __init__(self, text: bytes, limit: int) -> None:
+        self.text, self.limit = text, limit
+        self.stack: list[tuple[int, bool]] = []
+        self.block_above: int | None = None  # inside a block scalar: lines indented past this column
+        self.deepest_flow = 0
+        self.found: tuple[int, int, int] | None = None
+        self._line_start = self._searched_to = 0  # `column`'s memory: positions only ever grow
+
+    def line(self, pos: int) -> int:
+        """Read the line that starts at ``pos``; where the next line to read starts (past the
+        lines a quoted scalar or flow collection went on to, or the end when the scan is over)."""
+        text = self.text
+        line_end, next_line = _line_bounds(text, pos)
+        indent = _SPACES.match(text, pos, line_end).end()  # type: ignore[union-attr]
+        if indent == line_end or text[indent] == 0x23:  # blank or comment line
+            return next_line
+        column = indent - pos
+        if self.block_above is not None and column > self.block_above:
+            return next_line
+        self.block_above = None
+        if column == 0 and text.startswith((b"---", b"..."), indent) and text[indent + 3 : indent + 4] in b" \t\r\n":
+            self.stack.clear()  # a document marker
+            indent += 3
+        else:
+            self._close(column)
+        return self._nodes(indent, line_end, next_line)
+
+    def _nodes(self, p: int, line_end: int, next_line: int) -> int:
+        """Read the nodes that start on a line from ``p``; as `line`."""
+        text = self.text
+        while True:
+            while p < line_end and text[p] in b" \t":
+                p += 1
+            if p >= line_end or text[p] == 0x23:
+                return next_line
+            p = _NODE_START.get(text[p], _Nesting._plain)(self, p, line_end)
+            if p < 0:
+                return next_line if p == _REST_OF_LINE else len(text)
+            if p > line_end:  # a quoted scalar or flow collection went on to a later line
+                line_end, next_line = _line_bounds(text, p)
+
+    # One handler per first character of a node: where reading goes on, _REST_OF_LINE or _STOP.
+
+    def _indicator(self, p: int, line_end: int) -> int:
+        """``- `` (a sequence item), ``? `` (a complex key) or ``: `` (its value), or a plain key."""
+        item = _BLOCK_ITEM.match(self.text, p, line_end)
+        if item is None:
+            return self._plain(p, line_end)
+        if self.text[p] == 0x3A:  # ":"
+            return item.end()
+        return self._open(p, self.text[p] == 0x2D, item.end())  # "-": a sequence
+
+    def _properties(self, p: int, line_end: int) -> int:
+        """An anchor or a tag, before the node it names."""
+        props = _PROPS.match(self.text, p, line_end)
+        return _REST_OF_LINE if props is None else props.end()
+
+    def _quoted(self, p: int, line_end: int) -> int:
+        """A quoted key, or a quoted scalar (skipped, whatever lines it takes)."""
+        key = _QUOTED_KEY.match(self.text, p, line_end)
+        if key is not None:
+            return self._open(p, False, key.end())
+        rest = (_DQ_REST if self.text[p] == 0x22 else _SQ_REST).match(self.text, p + 1)
+        return self._stop(None) if rest is None else rest.end()  # never closed: the parser reports that
+
+    def _flow(self, p: int, line_end: int) -> int:
+        """A flow collection (skipped, whatever lines it takes), counted by its brackets."""
+        deepest = [1]
+        end, depth = _scan_flow(self.text, p + 1, 1, len(self.text), deepest)
+        self.deepest_flow = max(self.deepest_flow, deepest[0])
+        if deepest[0] + len(self.stack) > self.limit:
+            return self._stop(self._too_deep(deepest[0] + len(self.stack), p))
+        return self._stop(None) if depth > 0 else end  # never closed: the parser reports that
+
+    def _block_scalar(self, p: int, line_end: int) -> int:
+        """``|`` or ``>``: the lines indented past the collection it is in are its text."""
+        if _BLOCK_SCALAR.match(self.text, p, len(self.text)) is not None:
+            self.block_above = self.stack[-1][0] if self.stack else -1
+        return _REST_OF_LINE
+
+    def _plain(self, p: int, line_end: int) -> int:
+        """A plain key, or a plain scalar or an alias (nothing nests below it on its line)."""
+        key = _PLAIN_KEY.match(self.text, p, line_end)
+        return _REST_OF_LINE if key is None else self._open(p, False, key.end())
+
+    def _open(self, p: int, is_seq: bool, end: int) -> int:
+        """A block collection whose first node starts at ``p``, unless one is open there already."""
+        self._push(self._column(p), is_seq)
+        if len(self.stack) > self.limit:
+            return self._stop(self._too_deep(len(self.stack), p))
+        return end
+
+    def _push(self, column: int, is_seq: bool) -> None:
+        stack = self.stack
         while stack and stack[-1][0] > column:
             stack.pop()
         if stack and stack[-1][0] == column:
@@ -151,84 +256,38 @@ def nesting_depth(text: bytes, limit: int, flows: list[int] | None = None) -> tu
                     return
         stack.append((column, is_seq))
 
-    def too_deep(depth: int, at: int) -> tuple[int, int, int]:
-        return depth, count_breaks(text, 0, at) + 1, at - _line_start(text, at) + 1
+    def _close(self, column: int) -> None:
+        """Close the block collections indented past ``column``."""
+        stack = self.stack
+        while stack and stack[-1][0] > column:
+            stack.pop()
 
-    n = len(text)
-    pos = 0
-    while pos < n:
-        brk = _BREAK.search(text, pos)
-        assert brk is not None
-        line_end, next_line = brk.start(), max(brk.end(), brk.start() + 1)
-        indent = _SPACES.match(text, pos, line_end).end()  # type: ignore[union-attr]
-        if indent == line_end or text[indent] == 0x23:  # blank or comment line
-            pos = next_line
-            continue
-        column = indent - pos
-        if block_above is not None:
-            if column > block_above:
-                pos = next_line
-                continue
-            block_above = None
-        if column == 0 and text.startswith((b"---", b"..."), indent) and text[indent + 3 : indent + 4] in b" \t\r\n":
-            stack.clear()
-            indent += 3
-        else:
-            while stack and stack[-1][0] > column:
-                stack.pop()
-        p = indent
-        while True:
-            while p < line_end and text[p] in b" \t":
-                p += 1
-            if p >= line_end or text[p] == 0x23:
-                break
-            col = p - _line_start(text, p)
-            item = _BLOCK_ITEM.match(text, p, line_end)
-            if item is not None:
-                if item.group(1) != b":":
-                    push(col, item.group(1) == b"-")
-                    if len(stack) > limit:
-                        return too_deep(len(stack), p)
-                p = item.end()
-                continue
-            props = _PROPS.match(text, p, line_end)
-            if props is not None:
-                p = props.end()
-                continue
-            key = _QUOTED_KEY.match(text, p, line_end) or _PLAIN_KEY.match(text, p, line_end)
-            if key is not None:
-                push(col, False)
-                if len(stack) > limit:
-                    return too_deep(len(stack), p)
-                p = key.end() + 1
-                continue
-            ch = text[p : p + 1]
-            if ch in (b"[", b"{"):
-                deepest[0] = 1
-                end, flow = _scan_flow(text, p + 1, 1, n, deepest)
-                if flows is not None and deepest[0] > flows[0]:
-                    flows[0] = deepest[0]
-                if deepest[0] + len(stack) > limit:
-                    return too_deep(deepest[0] + len(stack), p)
-                if flow > 0:
-                    return None  # never closed: the parser reports that
-                p = end
-            elif ch in (b'"', b"'"):
-                rest = (_DQ_REST if ch == b'"' else _SQ_REST).match(text, p + 1)
-                if rest is None:
-                    return None
-                p = rest.end()
-            elif ch in (b"|", b">") and _BLOCK_SCALAR.match(text, p, n):
-                block_above = stack[-1][0] if stack else -1
-                break
-            else:
-                break  # a plain scalar or an alias: nothing nests below it on this line
-            if p > line_end:  # a quoted scalar or flow collection went on to a later line
-                brk = _BREAK.search(text, p)
-                assert brk is not None
-                line_end, next_line = brk.start(), max(brk.end(), brk.start() + 1)
-        pos = next_line
-    return None
+    def _column(self, p: int) -> int:
+        """``p``'s 0-based column, counted from the last CR or LF; ``p`` never goes back, so
+        each byte is searched once."""
+        text, searched = self.text, self._searched_to
+        start = max(text.rfind(b"\n", searched, p), text.rfind(b"\r", searched, p)) + 1
+        if start:
+            self._line_start = start
+        self._searched_to = p
+        return p - self._line_start
+
+    def _too_deep(self, depth: int, at: int) -> tuple[int, int, int]:
+        return depth, count_breaks(self.text, 0, at) + 1, self._column(at) + 1
+
+    def _stop(self, found: tuple[int, int, int] | None) -> int:
+        self.found = found
+        return _STOP
+
+
+_NODE_START: dict[int, Callable[[_Nesting, int, int], int]] = {
+    **dict.fromkeys(b"-?:", _Nesting._indicator),
+    **dict.fromkeys(b"&!", _Nesting._properties),
+    **dict.fromkeys(b"\"'", _Nesting._quoted),
+    **dict.fromkeys(b"[{", _Nesting._flow),
+    **dict.fromkeys(b"|>", _Nesting._block_scalar),
+}
+"""The handler of a node by its first byte; `_Nesting._plain` for any other."""
 
 
 # ---------------------------------------------------------------------------------------

@@ -107,7 +107,17 @@ def _known_keys(mapping: Mapping[str, Any], known: tuple[str, ...], where: str) 
 def run_suite(path: str) -> Iterator[Outcome]:
     data = _load_suite(path)
     base = os.path.dirname(path)
-    paths = data.get("policies") or []
+    ctx = _context(path, base, data.get("policies") or [])
+    for i, case in enumerate(data["cases"]):
+        name, manifest, expected = _case(path, i, case)
+        result = scan_target(Target(os.path.join(base, manifest), manifest), ctx)
+        problems = [f"input error: {e}" for e in result.errors]
+        problems += _compare(expected, [f for obj in result.objects for f in obj.findings])
+        yield Outcome(path, name, not problems, tuple(problems))
+
+
+def _context(path: str, base: str, paths: Any) -> Context:
+    """An evaluation of the suite's policies alone (no built-in check)."""
     if not isinstance(paths, list) or not paths:
         raise SuiteError(f"{path}: policies: expected a list of .rego files or directories")
     try:
@@ -115,27 +125,30 @@ def run_suite(path: str) -> Iterator[Outcome]:
     except RegoError as exc:
         raise SuiteError(f"{path}: policy error: {exc}") from None
     policy = engine.select(Profile.BASELINE, PolicyVersion(None), checks=())
-    ctx = Context(policy, KindTable(), rules=(policies,), describe=explain.describe, annotation_exemptions=False)
-    for i, case in enumerate(data["cases"]):
-        if not isinstance(case, dict) or not isinstance(case.get("manifest"), str):
-            raise SuiteError(f"{path}: cases[{i}]: expected a mapping with name, manifest and expect")
-        _known_keys(case, _CASE_KEYS, f"{path}: cases[{i}]")
-        name = str(case.get("name") or f"cases[{i}]")
-        expected = case.get("expect") or []
-        if not isinstance(expected, list) or not all(isinstance(e, dict) and "check" in e for e in expected):
-            raise SuiteError(f"{path}: cases[{i}].expect: expected a list of {{check, ...}} mappings")
-        for j, expect in enumerate(expected):
-            _known_keys(expect, _EXPECT_KEYS, f"{path}: cases[{i}].expect[{j}]")
-        manifest = os.path.join(base, case["manifest"])
-        result = scan_target(Target(manifest, case["manifest"]), ctx)
-        problems = [f"input error: {e}" for e in result.errors]
-        found = [f for obj in result.objects for f in obj.findings]
-        left = list(found)
-        for expect in expected:
-            match = next((f for f in left if _matches(expect, f)), None)
-            if match is None:
-                problems.append(f"expected, not found: {dict(expect)}")
-            else:
-                left.remove(match)
-        problems += [f"unexpected: {_describe(f)}" for f in left]
-        yield Outcome(path, name, not problems, tuple(problems))
+    return Context(policy, KindTable(), rules=(policies,), describe=explain.describe, annotation_exemptions=False)
+
+
+def _case(path: str, i: int, case: Any) -> tuple[str, str, list[Mapping[str, Any]]]:
+    """The name, manifest and expectations of the suite's case ``i``, checked."""
+    if not isinstance(case, dict) or not isinstance(case.get("manifest"), str):
+        raise SuiteError(f"{path}: cases[{i}]: expected a mapping with name, manifest and expect")
+    _known_keys(case, _CASE_KEYS, f"{path}: cases[{i}]")
+    expected = case.get("expect") or []
+    if not isinstance(expected, list) or not all(isinstance(e, dict) and "check" in e for e in expected):
+        raise SuiteError(f"{path}: cases[{i}].expect: expected a list of {{check, ...}} mappings")
+    for j, expect in enumerate(expected):
+        _known_keys(expect, _EXPECT_KEYS, f"{path}: cases[{i}].expect[{j}]")
+    return str(case.get("name") or f"cases[{i}]"), case["manifest"], expected
+
+
+def _compare(expected: list[Mapping[str, Any]], found: list[Finding]) -> list[str]:
+    """What differs: each expectation matched by a different finding, and no finding left over."""
+    problems = []
+    left = list(found)
+    for expect in expected:
+        match = next((f for f in left if _matches(expect, f)), None)
+        if match is None:
+            problems.append(f"expected, not found: {dict(expect)}")
+        else:
+            left.remove(match)
+    return problems + [f"unexpected: {_describe(f)}" for f in left]

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from html import escape as _html_escape
 from typing import Any
 
-from podsec.findings import Finding, Summary
+from podsec.findings import Finding, InputError, ObjectResult, Summary
 from podsec.model.paths import format_path
 from podsec.reporters.base import SEVERITY_ORDER, Collecting, object_label, relative, severity_rank
 from podsec.textsafe import json_dumps, printable
@@ -233,10 +233,21 @@ class HtmlReporter(Collecting):
             (f for obj in seen.objects for f in obj.findings),
             key=lambda f: (severity_rank(f.severity), relative(f.file, self._run.base_dir) or "", f.line or 0),
         )  # the most severe first
-        by_sev = Counter(str(f.severity) for f in findings)
-        by_check = Counter(f.check.id for f in findings).most_common()
-        by_ns = Counter(f.object.namespace or "(none)" for f in findings).most_common()
-        by_file = Counter(relative(f.file, self._run.base_dir) or "-" for f in findings).most_common()
+        html = [*self._header(summary), *self._charts(findings), *_errors(seen.errors)]
+        strings = _Strings()
+        entries = [self._entry(f, strings) for f in findings]
+        pods = [[_pod(p, strings) for p in (obj.details or {}).get("pods", [])] for obj in seen.objects]
+        data = {"strings": strings.table, "findings": entries, "objects": pods}
+        html += [*_FINDINGS_TABLE, *(self._workload(i, obj) for i, obj in enumerate(seen.objects))]
+        payload = json_dumps(data, separators=(",", ":")).replace("</", "<\\/")
+        html.append(
+            f"</section></main><script type='application/json' id='podsec-data'>{payload}</script>"
+            f"<script>{_JS}</script></body></html>\n"
+        )
+        self._out.write("".join(html))
+
+    def _header(self, summary: Summary) -> list[str]:
+        """The page's head, title and count cards."""
         when = datetime.datetime.fromtimestamp(self._run.started or 0, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         cards = [
             ("count-findings", summary.findings, "findings"),
@@ -245,7 +256,7 @@ class HtmlReporter(Collecting):
             ("count-errors", summary.errors, "input errors"),
             ("count-suppressed", summary.suppressed, "suppressed"),
         ]
-        html = [
+        return [
             "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
             f"<title>podsec report \u2014 {summary.findings} findings</title>",
@@ -255,6 +266,15 @@ class HtmlReporter(Collecting):
             f"podsec {escape(self._run.tool_version)}</p></header>",
             "<main><div class='cards'>",
             *(f"<div class='card'><b id='{i}'>{n}</b><span>{label}</span></div>" for i, n, label in cards),
+        ]
+
+    def _charts(self, findings: list[Finding]) -> list[str]:
+        """Bar charts of the findings by severity, check, namespace and file."""
+        by_sev = Counter(str(f.severity) for f in findings)
+        by_check = Counter(f.check.id for f in findings).most_common()
+        by_ns = Counter(f.object.namespace or "(none)" for f in findings).most_common()
+        by_file = Counter(relative(f.file, self._run.base_dir) or "-" for f in findings).most_common()
+        return [
             "</div><div class='charts'>",
             _bars("Findings by severity", [(s, by_sev[s]) for s in SEVERITY_ORDER if by_sev[s]], _COLORS),
             _bars("Findings by check", by_check),
@@ -262,36 +282,37 @@ class HtmlReporter(Collecting):
             _bars("Findings by file", by_file),
             "</div>",
         ]
-        if seen.errors:
-            html.append("<section><h2>Input errors</h2><ul class='errors'>")
-            html += [f"<li>{escape(str(e))}</li>" for e in seen.errors]
-            html.append("</ul></section>")
-        strings = _Strings()
-        entries = [self._entry(f, strings) for f in findings]
-        pods = [[_pod(p, strings) for p in (obj.details or {}).get("pods", [])] for obj in seen.objects]
-        data = {"strings": strings.table, "findings": entries, "objects": pods}
-        html += [
-            "<section><h2>Findings (<span id='shown-count'>0</span> shown)</h2><div class='filters'>",
-            "<input id='filter-text' type='search' placeholder='filter: check, object, message, file\u2026' size='40'>",
-            "<select id='filter-severity'><option value=''>all severities</option>",
-            *(f"<option value='{s}'>{s}</option>" for s in SEVERITY_ORDER),
-            "</select></div><table id='findings'><colgroup><col class='c-sev'><col class='c-check'>"
-            "<col class='c-obj'><col class='c-cont'><col class='c-msg'><col class='c-loc'></colgroup>"
-            "<thead><tr><th class='sorted-asc'>severity</th><th>check</th><th>object</th>"
-            "<th>container</th><th>message / field</th><th>location</th></tr></thead><tbody></tbody></table>",
-            "<button id='show-more' type='button'>show more</button></section><section><h2>Workloads</h2>",
-        ]
-        for i, obj in enumerate(seen.objects):
-            file = relative(obj.file, self._run.base_dir) or "-"
-            count = len(obj.findings)
-            html.append(
-                f"<details data-object='{i}'><summary>{escape(object_label(obj))} \u2014 {count} "
-                f"finding{'s' if count != 1 else ''} <span class='muted'>{escape(file)}"
-                f"{':' + str(obj.line) if obj.line else ''}</span></summary><div class='detail'></div></details>"
-            )
-        payload = json_dumps(data, separators=(",", ":")).replace("</", "<\\/")
-        html.append(
-            f"</section></main><script type='application/json' id='podsec-data'>{payload}</script>"
-            f"<script>{_JS}</script></body></html>\n"
+
+    def _workload(self, i: int, obj: ObjectResult) -> str:
+        """An object's summary line; its detail is drawn from the page's data when opened."""
+        file = relative(obj.file, self._run.base_dir) or "-"
+        count = len(obj.findings)
+        return (
+            f"<details data-object='{i}'><summary>{escape(object_label(obj))} \u2014 {count} "
+            f"finding{'s' if count != 1 else ''} <span class='muted'>{escape(file)}"
+            f"{':' + str(obj.line) if obj.line else ''}</span></summary><div class='detail'></div></details>"
         )
-        self._out.write("".join(html))
+
+
+def _errors(errors: list[InputError]) -> list[str]:
+    if not errors:
+        return []
+    return [
+        "<section><h2>Input errors</h2><ul class='errors'>",
+        *(f"<li>{escape(str(e))}</li>" for e in errors),
+        "</ul></section>",
+    ]
+
+
+_FINDINGS_TABLE = [
+    "<section><h2>Findings (<span id='shown-count'>0</span> shown)</h2><div class='filters'>",
+    "<input id='filter-text' type='search' placeholder='filter: check, object, message, file\u2026' size='40'>",
+    "<select id='filter-severity'><option value=''>all severities</option>",
+    *(f"<option value='{s}'>{s}</option>" for s in SEVERITY_ORDER),
+    "</select></div><table id='findings'><colgroup><col class='c-sev'><col class='c-check'>"
+    "<col class='c-obj'><col class='c-cont'><col class='c-msg'><col class='c-loc'></colgroup>"
+    "<thead><tr><th class='sorted-asc'>severity</th><th>check</th><th>object</th>"
+    "<th>container</th><th>message / field</th><th>location</th></tr></thead><tbody></tbody></table>",
+    "<button id='show-more' type='button'>show more</button></section><section><h2>Workloads</h2>",
+]
+"""The findings table (filled in by the page's script) and the start of the workloads' section."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 from xml.etree import ElementTree as ET
 
-from podsec.findings import FileResult, Finding, Summary
+from podsec.findings import FileResult, Finding, ObjectResult, Summary
 from podsec.model.paths import format_path
 from podsec.reporters.base import RunInfo, object_label, relative
 from podsec.reporters.base import severity_rank as _rank
@@ -56,23 +56,7 @@ class JUnitReporter:
                 counts["errors"] += 1
             for obj in result.objects:
                 counts["tests"] += 1
-                file = relative(obj.file, self._run.base_dir) or name
-                case = self._case(suite, name, object_label(obj), file, obj.line)
-                if obj.findings:
-                    counts["failures"] += 1
-                    checks = list(dict.fromkeys(f.check.id for f in _ordered(obj.findings)))
-                    worst = min(obj.findings, key=lambda f: _rank(f.severity)).severity
-                    message = (
-                        f"{len(obj.findings)} finding{'s' if len(obj.findings) != 1 else ''} (most severe: {worst}): "
-                        + ", ".join(checks)
-                    )
-                    failure = ET.SubElement(case, "failure", message=_p(message), type=worst)
-                    failure.text = "\n".join(_p(_line(f, self._run.base_dir)) for f in _ordered(obj.findings))
-                if obj.suppressed:
-                    out = ET.SubElement(case, "system-out")
-                    out.text = "\n".join(
-                        _p(f"exempted: {s.finding.check.id} ({s.exemption.reason})") for s in obj.suppressed
-                    )
+                counts["failures"] += self._object(suite, name, obj)
         for suite, counts in suites.values():
             for key, value in counts.items():
                 suite.set(key, str(value))
@@ -83,6 +67,27 @@ class JUnitReporter:
         self._out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
         self._out.write(ET.tostring(root, encoding="unicode"))
         self._out.write("\n")
+
+    def _object(self, suite: ET.Element, name: str, obj: ObjectResult) -> int:
+        """The test case of one object; 1 when it fails."""
+        file = relative(obj.file, self._run.base_dir) or name
+        case = self._case(suite, name, object_label(obj), file, obj.line)
+        if obj.findings:
+            self._failure(case, obj.findings)
+        if obj.suppressed:
+            out = ET.SubElement(case, "system-out")
+            out.text = "\n".join(_p(f"exempted: {s.finding.check.id} ({s.exemption.reason})") for s in obj.suppressed)
+        return 1 if obj.findings else 0
+
+    def _failure(self, case: ET.Element, findings: Sequence[Finding]) -> None:
+        """One failure for all of an object's findings, named by the checks that failed."""
+        checks = list(dict.fromkeys(f.check.id for f in _ordered(findings)))
+        worst = min(findings, key=lambda f: _rank(f.severity)).severity
+        message = f"{len(findings)} finding{'s' if len(findings) != 1 else ''} (most severe: {worst}): " + ", ".join(
+            checks
+        )
+        failure = ET.SubElement(case, "failure", message=_p(message), type=worst)
+        failure.text = "\n".join(_p(_line(f, self._run.base_dir)) for f in _ordered(findings))
 
 
 def _ordered(findings: Sequence[Finding]) -> list[Finding]:

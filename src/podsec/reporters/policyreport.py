@@ -55,7 +55,6 @@ class Results:
                limit: int = MAX_MESSAGE_CHARS) -> dict[str, Any]:  # fmt: skip
         """One result; ``resources`` None leaves them out (a report whose scope is the object)."""
         level = check.level.value if check else (found[0].level if found else "policy")
-        severity = found[0].severity if found else (check.severity.value if check else "medium")
         result: dict[str, Any] = {
             "policy": f"podsec-{level}",
             "rule": check_id,
@@ -66,23 +65,15 @@ class Results:
         }
         if resources is not None:
             result["resources"] = resources  # one list per object, shared by its results (rendered once)
-        if severity in ("critical", "high", "medium", "low", "info"):
+        severity = _severity(check, found)
+        if severity is not None:
             result["severity"] = severity
-        elif severity == "error":  # the schema has no "error" severity: the API would reject the pod
-            result["severity"] = "critical"
         if check is not None:
             result["category"] = CATEGORY[check.level]
-        if found:
-            result["message"] = clip("; ".join(f.message for f in found), limit)
-        elif check is not None:
-            result["message"] = check.title
-        props = dict(extra)
-        if found:
-            props["field"] = clip(", ".join(dict.fromkeys(format_path(f.field) for f in found if f.field)), limit)
-            containers = clip(", ".join(dict.fromkeys(f.container for f in found if f.container)), limit)
-            if containers:
-                props["container"] = containers
-            props["line"] = str(found[0].line or "")
+        message = _message(check, found, limit)
+        if message is not None:
+            result["message"] = message
+        props = _finding_properties(found, extra, limit)
         file = self._relative(obj.file) if obj is not None else None
         if file:
             props["file"] = file
@@ -124,61 +115,108 @@ class Results:
                 yield check_id, check, "pass", [], None
 
 
+_SCHEMA_SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+def _severity(check: Rule | None, found: list[Finding]) -> str | None:
+    """The result's severity as the schema knows them, None for one it does not."""
+    severity = found[0].severity if found else (check.severity.value if check else "medium")
+    if severity in _SCHEMA_SEVERITIES:
+        return severity
+    return "critical" if severity == "error" else None  # no "error" severity: the API would reject the pod
+
+
+def _message(check: Rule | None, found: list[Finding], limit: int) -> str | None:
+    if found:
+        return clip("; ".join(f.message for f in found), limit)
+    return check.title if check is not None else None
+
+
+def _finding_properties(found: list[Finding], extra: dict[str, str], limit: int) -> dict[str, str]:
+    """``extra``, and where the findings are: their fields, containers and first line."""
+    props = dict(extra)
+    if not found:
+        return props
+    props["field"] = clip(", ".join(dict.fromkeys(format_path(f.field) for f in found if f.field)), limit)
+    containers = clip(", ".join(dict.fromkeys(f.container for f in found if f.container)), limit)
+    if containers:
+        props["container"] = containers
+    props["line"] = str(found[0].line or "")
+    return props
+
+
 class PolicyReportReporter(Collecting):
     def __init__(self, out: TextIO, run: RunInfo) -> None:
         super().__init__(out, run)
         self._results = Results(run)
 
     def finish(self, summary: Summary) -> None:
-        make = self._results
         reports: dict[str | None, list[dict[str, Any]]] = {}
         texts: dict[int, tuple[str, int]] = {}  # id of a passing result -> its YAML and JSON size
         rendered: dict[int, tuple[Any, str, str]] = {}
         for obj in self._seen.objects:
-            cluster = obj.object.kind in CLUSTER_SCOPED
-            namespace = None if cluster else (obj.object.namespace or "default")
-            extra = {} if cluster or obj.object.namespace else {"namespace": "unspecified"}
-            results = reports.setdefault(namespace, [])
-            res = [_resource(obj, namespace)]
-            res_text = props_text = ""
-            obj_size = 0
-            for check_id, check, status, found, reason in make.statuses(obj):
-                if status == "fail":
-                    r = make.result(check, check_id, "fail", obj, found, extra, res)
-                elif status == "skip":
-                    r = make.result(check, check_id, "skip", obj, [], {**extra, "exemption": reason or ""}, res)
-                else:
-                    if not res_text:  # the object's part of its passing results
-                        props = make.result(check, check_id, "pass", obj, [], extra, res)["properties"]
-                        res_text = "".join(_yaml(res, "  ", "  ", rendered))
-                        props_text = _result_text({"properties": props}, rendered).replace("- ", "  ", 1)
-                        obj_size = len(json.dumps(res).encode()) + len(json.dumps(props).encode())
-                    r = {"result": "pass"}  # stands for the result: its text and size are known
-                    text, size = make.pass_text(check, check_id, res_text, props_text)
-                    texts[id(r)] = (text, size + obj_size)
-                results.append(r)
-        docs = []
-        for namespace in sorted(reports, key=lambda n: (n is not None, n or "")):
-            chunks = _split(reports[namespace], MAX_OBJECT_BYTES, texts)
-            for i, results in enumerate(chunks):
-                name = "podsec" if len(chunks) == 1 else f"podsec-{i + 1}"
-                meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": "podsec"}}
-                if namespace is not None:
-                    meta["namespace"] = namespace
-                docs.append(
-                    {
-                        "apiVersion": "wgpolicyk8s.io/v1alpha2",
-                        "kind": "PolicyReport" if namespace is not None else "ClusterPolicyReport",
-                        "metadata": meta,
-                        "summary": summarize(results),
-                        "results": results,
-                    }
-                )
-        for doc in docs:
+            self._add(obj, reports, texts, rendered)
+        for doc in _documents(reports, texts):
             items = cast(list[dict[str, Any]], doc.pop("results"))
             self._out.write(f"---\n{''.join(_yaml(doc, '', '', rendered))}")
             body = "".join(texts[id(r)][0] if id(r) in texts else _result_text(r, rendered) for r in items)
             self._out.write("results:\n" + body if items else "results: []\n")
+
+    def _add(
+        self,
+        obj: ObjectResult,
+        reports: dict[str | None, list[dict[str, Any]]],
+        texts: dict[int, tuple[str, int]],
+        rendered: dict[int, tuple[Any, str, str]],
+    ) -> None:
+        """``obj``'s results, in the report of its namespace; a passing result stands for its text in ``texts``."""
+        make = self._results
+        cluster = obj.object.kind in CLUSTER_SCOPED
+        namespace = None if cluster else (obj.object.namespace or "default")
+        extra = {} if cluster or obj.object.namespace else {"namespace": "unspecified"}
+        results = reports.setdefault(namespace, [])
+        res = [_resource(obj, namespace)]
+        passing: tuple[str, str, int] | None = None  # the object's part of its passing results
+        for check_id, check, status, found, reason in make.statuses(obj):
+            if status != "pass":
+                more = extra if status == "fail" else {**extra, "exemption": reason or ""}
+                results.append(make.result(check, check_id, status, obj, found, more, res))
+                continue
+            if passing is None:
+                props = make.result(check, check_id, "pass", obj, [], extra, res)["properties"]
+                passing = (
+                    "".join(_yaml(res, "  ", "  ", rendered)),
+                    _result_text({"properties": props}, rendered).replace("- ", "  ", 1),
+                    len(json.dumps(res).encode()) + len(json.dumps(props).encode()),
+                )
+            r = {"result": "pass"}  # stands for the result: its text and size are known
+            text, size = make.pass_text(check, check_id, passing[0], passing[1])
+            texts[id(r)] = (text, size + passing[2])
+            results.append(r)
+
+
+def _documents(
+    reports: dict[str | None, list[dict[str, Any]]], texts: dict[int, tuple[str, int]]
+) -> list[dict[str, Any]]:
+    """The report objects: the cluster's first, then a namespace's each, split to stay under MAX_OBJECT_BYTES."""
+    docs = []
+    for namespace in sorted(reports, key=lambda n: (n is not None, n or "")):
+        chunks = _split(reports[namespace], MAX_OBJECT_BYTES, texts)
+        for i, results in enumerate(chunks):
+            name = "podsec" if len(chunks) == 1 else f"podsec-{i + 1}"
+            meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": "podsec"}}
+            if namespace is not None:
+                meta["namespace"] = namespace
+            docs.append(
+                {
+                    "apiVersion": "wgpolicyk8s.io/v1alpha2",
+                    "kind": "PolicyReport" if namespace is not None else "ClusterPolicyReport",
+                    "metadata": meta,
+                    "summary": summarize(results),
+                    "results": results,
+                }
+            )
+    return docs
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, int]:

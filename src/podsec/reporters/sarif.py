@@ -166,13 +166,7 @@ class SarifReporter(Collecting):
 
     def finish(self, summary: Summary) -> None:
         seen = self._seen
-        checks = list(self._run.checks)
-        known = {c.id for c in checks}
-        for obj in seen.objects:  # governance findings are not "evaluated checks" but need rules too
-            for f in obj.findings:
-                if f.check.id not in known:
-                    checks.append(f.check)
-                    known.add(f.check.id)
+        checks = self._rules()
         index = {c.id: i for i, c in enumerate(checks)}
         findings: list[tuple[Finding, Suppressed | None]] = [(f, None) for obj in seen.objects for f in obj.findings]
         findings += [(sup.finding, sup) for obj in seen.objects for sup in obj.suppressed]
@@ -196,22 +190,40 @@ class SarifReporter(Collecting):
         rest = len(json.dumps(doc, indent=1, ensure_ascii=False).encode()) + 2_000  # + what was left out, below
         kept = _fit(results, self._run.sarif_max_results, SARIF_MAX_BYTES - rest)
         run["results"] = results[:kept]
-        left_out = Counter(str(r["properties"]["severity"]) for r in results[kept:])
-        if left_out:
-            detail = ", ".join(f"{n:,} {sev}" for sev, n in sorted(left_out.items(), key=lambda kv: _rank(kv[0])))
-            notifications.append(
-                {
-                    "level": "warning",
-                    "message": {
-                        "text": f"{len(results) - kept:,} of {len(results):,} results left out to stay within GitHub "
-                        f"code scanning's limits ({self._run.sarif_max_results:,} results a run, 10 MB a file); "
-                        f"the most severe are kept. Left out: {detail}. The json and text reports list them all."
-                    },
-                }
-            )
-            run["properties"]["omittedResults"] = {"total": len(results) - kept, "bySeverity": dict(left_out)}
+        self._left_out(run, results, kept, notifications)
         self._out.write(json_dumps(doc, indent=1))  # control characters escaped
         self._out.write("\n")
+
+    def _rules(self) -> list[Rule]:
+        """The checks evaluated, and those of other findings (governance findings are not "evaluated
+        checks" but need rules too)."""
+        checks = list(self._run.checks)
+        known = {c.id for c in checks}
+        for f in (f for obj in self._seen.objects for f in obj.findings):
+            if f.check.id not in known:
+                checks.append(f.check)
+                known.add(f.check.id)
+        return checks
+
+    def _left_out(
+        self, run: dict[str, Any], results: list[dict[str, Any]], kept: int, notifications: list[dict[str, Any]]
+    ) -> None:
+        """A warning and a count of the results after ``kept``, left out, if any."""
+        left_out = Counter(str(r["properties"]["severity"]) for r in results[kept:])
+        if not left_out:
+            return
+        detail = ", ".join(f"{n:,} {sev}" for sev, n in sorted(left_out.items(), key=lambda kv: _rank(kv[0])))
+        notifications.append(
+            {
+                "level": "warning",
+                "message": {
+                    "text": f"{len(results) - kept:,} of {len(results):,} results left out to stay within GitHub "
+                    f"code scanning's limits ({self._run.sarif_max_results:,} results a run, 10 MB a file); "
+                    f"the most severe are kept. Left out: {detail}. The json and text reports list them all."
+                },
+            }
+        )
+        run["properties"]["omittedResults"] = {"total": len(results) - kept, "bySeverity": dict(left_out)}
 
     def _notifications(self, errors: list[InputError]) -> list[dict[str, Any]]:
         """Input errors as tool notifications: those that fit, and a count of the others."""

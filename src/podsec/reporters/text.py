@@ -37,6 +37,16 @@ def summary_line(summary: Summary, run: RunInfo) -> str:
         f"{_plural(summary.findings, 'finding')}{' (' + by_sev + ')' if by_sev else ''}{where} "
         f"across {_plural(summary.files, *run.inputs)}"
     ]
+    parts += _also(summary, run)
+    settings = [run.profile, f"evaluated as {run.evaluated}"]
+    if run.config:
+        settings.append(f"config {run.config}")
+    return "; ".join(parts) + f" [{', '.join(settings)}]" + _fail_note(summary, run)
+
+
+def _also(summary: Summary, run: RunInfo) -> list[str]:
+    """What else the run met: documents without a pod, input errors, exempted and baselined findings."""
+    parts = []
     if summary.podless:  # what was read but held no pod: nothing is passed over unseen
         parts.append(f"{_plural(summary.podless, 'document')} held no pod")
     if summary.errors:
@@ -46,17 +56,17 @@ def summary_line(summary: Summary, run: RunInfo) -> str:
     if run.baseline:
         stale = sum(int(e.get("count", 1)) for e in summary.stale)
         parts.append(f"{summary.baselined:,} in the baseline" + (f", {stale:,} stale" if stale else ""))
-    settings = [run.profile, f"evaluated as {run.evaluated}"]
-    if run.config:
-        settings.append(f"config {run.config}")
-    line = "; ".join(parts) + f" [{', '.join(settings)}]"
-    if summary.findings and run.fail_on != "none":
-        fail = failing(summary, Severity(run.fail_on))
-        if fail < summary.findings:
-            line += f"; {fail:,} at {run.fail_on} or above fail the run"
-    elif summary.findings:
-        line += "; --fail-on none: findings do not fail the run"
-    return line
+    return parts
+
+
+def _fail_note(summary: Summary, run: RunInfo) -> str:
+    """Which findings fail the run, when not all of them do."""
+    if not summary.findings:
+        return ""
+    if run.fail_on == "none":
+        return "; --fail-on none: findings do not fail the run"
+    fail = failing(summary, Severity(run.fail_on))
+    return f"; {fail:,} at {run.fail_on} or above fail the run" if fail < summary.findings else ""
 
 
 def _where(line: int | None, column: int | None, file: str | None = None) -> str:
@@ -114,36 +124,45 @@ class TextReporter:
                 self._out.write(f"    {'':>8}  {'':<8} {self._c('2', 'help: podsec checks show ' + check)}\n")
 
     def _object(self, result: FileResult, obj: ObjectResult) -> None:
-        out = self._out
         template = next((f.template for f in obj.findings if f.template), None)
         origin = []
         if obj.line:
             origin.append(f"{_p(obj.file or '-')}:{obj.line}" if obj.file != result.file else f"line {obj.line}")
         origin += [f"from {_p(template)}"] if template else []
         loc = f" ({', '.join(origin)})" if origin else ""
-        out.write(f"  {self._c('1', _p(str(obj.object)))}{loc}\n")
+        self._out.write(f"  {self._c('1', _p(str(obj.object)))}{loc}\n")
         for group in _groups(obj.findings):
             f = group[0]
             shown = f.file != result.file and not (is_uri(f.file) and f.file == obj.file)  # a cluster object's URI
             where = _where(f.line, f.column, _p(f.file or "-") if shown else None)
             if len(group) == 1:
-                out.write(f"    {where:>8}  {self._sev(f.severity)} {_p(f.check.id)}{_who(f)}: {_p(f.message)}\n")
-                if f.field:
-                    out.write(f"    {'':>8}  {'':<8} {self._c('2', 'field: ' + _p(format_path(f.field)))}\n")
-                if f.values is not None:
-                    at = f"{f.values.file}:{f.values.line}" if f.values.line else f.values.file
-                    out.write(f"    {'':>8}  {'':<8} {self._c('2', _p(f'values: {f.values.key} ({at})'))}\n")
-                self._help([f.check.id])
-                continue
-            top = min(group, key=lambda g: _rank(g.severity))
-            what = f"{_p(f.missing or '')} is not set"
-            out.write(
-                f"    {where:>8}  {self._sev(top.severity)} {_who(f).strip() + ': ' if _who(f) else ''}"
-                f"{what} ({len(group)} checks)\n"
-            )
-            for g in sorted(group, key=lambda g: (_rank(g.severity), g.check.id)):
-                out.write(f"    {'':>8}    {self._sev(g.severity)} {_p(g.check.id)}: {_p(g.message)}\n")
-            self._help(g.check.id for g in sorted(group, key=lambda g: (_rank(g.severity), g.check.id)))
+                self._finding(f, where)
+            else:
+                self._missing(group, where)
+
+    def _finding(self, f: Finding, where: str) -> None:
+        """One finding: what, where, and its field and values file."""
+        out = self._out
+        out.write(f"    {where:>8}  {self._sev(f.severity)} {_p(f.check.id)}{_who(f)}: {_p(f.message)}\n")
+        if f.field:
+            out.write(f"    {'':>8}  {'':<8} {self._c('2', 'field: ' + _p(format_path(f.field)))}\n")
+        if f.values is not None:
+            at = f"{f.values.file}:{f.values.line}" if f.values.line else f.values.file
+            out.write(f"    {'':>8}  {'':<8} {self._c('2', _p(f'values: {f.values.key} ({at})'))}\n")
+        self._help([f.check.id])
+
+    def _missing(self, group: list[Finding], where: str) -> None:
+        """Findings about the same missing mapping: shown once, with the checks listed."""
+        f = group[0]
+        top = min(group, key=lambda g: _rank(g.severity))
+        what = f"{_p(f.missing or '')} is not set"
+        self._out.write(
+            f"    {where:>8}  {self._sev(top.severity)} {_who(f).strip() + ': ' if _who(f) else ''}"
+            f"{what} ({len(group)} checks)\n"
+        )
+        for g in sorted(group, key=lambda g: (_rank(g.severity), g.check.id)):
+            self._out.write(f"    {'':>8}    {self._sev(g.severity)} {_p(g.check.id)}: {_p(g.message)}\n")
+        self._help(g.check.id for g in sorted(group, key=lambda g: (_rank(g.severity), g.check.id)))
 
     def file(self, result: FileResult) -> None:
         out = self._out

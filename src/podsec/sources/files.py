@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -301,27 +301,17 @@ class Walk:
         """(directory, directory) for each directory the walk would enter (and each given
         directory) that holds one of ``with_file``; for a given file, its own directory and
         those above it up to the working directory (where a kustomization using it may live)."""
-        match, seen = _Matcher([]), set()
+        match, seen = _Matcher([]), set[str]()
         match, self._match = self._match, match  # look without counting exclusions
         try:
             for given in self.paths:
                 if given == "-" or not os.path.exists(given):
                     continue
-                if not os.path.isdir(given):
-                    for d in _parents(given):
-                        if d not in seen and any(os.path.isfile(os.path.join(d, f)) for f in with_file):
-                            seen.add(d)
-                            yield d, d
-                    continue
-                for root, dirs, names in os.walk(given):
-                    dirs[:] = sorted(
-                        d for d in dirs
-                        if not d.startswith(".") and not match.which(os.path.join(root, d), given, is_dir=True)
-                        and not os.path.isfile(os.path.join(root, d, "Chart.yaml"))
-                    )  # fmt: skip
-                    if any(f in names for f in with_file) and root not in seen:
-                        seen.add(root)
-                        yield root, root
+                found = _walked(given, match) if os.path.isdir(given) else ((d, None) for d in _parents(given))
+                for d, names in found:
+                    if d not in seen and any(_holds(d, names, f) for f in with_file):
+                        seen.add(d)
+                        yield d, d
         finally:
             self._match = match
 
@@ -333,37 +323,51 @@ class Walk:
         yielded = seen = 0  # files scanned; files of these extensions at all
         excluded_before, notes_before = self.excluded, len(self.notes)
         for root, dirs, names in os.walk(given):
-            kept = []
-            for d in sorted(dirs):
-                full = os.path.join(root, d)
-                if d.startswith(".") or self._excluded(full, given, is_dir=True):
-                    continue
-                if os.path.isfile(os.path.join(full, "Chart.yaml")):
-                    self.notes.append(f"{full} is a Helm chart: its {_NOT_A_MANIFEST.format(chart=full)}")
-                    continue
-                kept.append(d)
-            dirs[:] = kept
-            nested = os.path.join(root, ".podsec.yaml")
-            if ".podsec.yaml" in names and os.path.abspath(nested) != self.config:
-                self.notes.append(
-                    f"{nested} is not used: a run has one configuration, the nearest from the scanned paths upward "
-                    f"(scan {root} on its own, or pass --config)"
-                )
-            for name in sorted(names):
-                full = os.path.join(root, name)
-                if not name.lower().endswith(EXTENSIONS) or name.startswith("."):
-                    continue
-                seen += 1
-                if name in OWN_FILES or name in KUSTOMIZATION_FILES or os.path.abspath(full) in self.skip:
-                    continue
-                if self._excluded(full, given, is_dir=False):
-                    continue
-                yielded += 1
-                yield Target(full, display_path(full))
+            dirs[:] = self._subdirectories(root, dirs, given)
+            self._note_nested_config(root, names)
+            counts = yield from self._files(root, names, given)
+            yielded, seen = yielded + counts[0], seen + counts[1]
         if yielded == 0 and self.excluded > excluded_before:
             self.notes.append(f"{given}: everything in it is excluded by the exclude patterns; nothing scanned there")
         elif seen == 0 and len(self.notes) == notes_before:  # as ruff warns of a path with no Python files
             self.notes.append(f"{given}: no {', '.join(EXTENSIONS)} files in it; nothing scanned there")
+
+    def _subdirectories(self, root: str, dirs: list[str], given: str) -> list[str]:
+        """The directories under ``root`` to walk into: not hidden, excluded or Helm charts."""
+        kept = []
+        for d in sorted(dirs):
+            full = os.path.join(root, d)
+            if d.startswith(".") or self._excluded(full, given, is_dir=True):
+                continue
+            if os.path.isfile(os.path.join(full, "Chart.yaml")):
+                self.notes.append(f"{full} is a Helm chart: its {_NOT_A_MANIFEST.format(chart=full)}")
+                continue
+            kept.append(d)
+        return kept
+
+    def _note_nested_config(self, root: str, names: list[str]) -> None:
+        nested = os.path.join(root, ".podsec.yaml")
+        if ".podsec.yaml" in names and os.path.abspath(nested) != self.config:
+            self.notes.append(
+                f"{nested} is not used: a run has one configuration, the nearest from the scanned paths upward "
+                f"(scan {root} on its own, or pass --config)"
+            )
+
+    def _files(self, root: str, names: list[str], given: str) -> Generator[Target, None, tuple[int, int]]:
+        """The files in ``root`` to scan; returns how many, and how many files of these extensions it holds."""
+        yielded = seen = 0
+        for name in sorted(names):
+            full = os.path.join(root, name)
+            if not name.lower().endswith(EXTENSIONS) or name.startswith("."):
+                continue
+            seen += 1
+            if name in OWN_FILES or name in KUSTOMIZATION_FILES or os.path.abspath(full) in self.skip:
+                continue
+            if self._excluded(full, given, is_dir=False):
+                continue
+            yielded += 1
+            yield Target(full, display_path(full))
+        return yielded, seen
 
 
 _NOT_A_MANIFEST = "templates are not scanned as files (scan its output: helm template NAME {chart} | podsec scan -)"
@@ -379,6 +383,22 @@ def _parents(path: str) -> list[str]:
         if here == stop or os.path.dirname(here) == here or not here.startswith(stop):
             return out
         here = os.path.dirname(here)
+
+
+def _walked(given: str, match: _Matcher) -> Iterator[tuple[str, list[str]]]:
+    """(directory, its file names) for each directory a walk of ``given`` enters."""
+    for root, dirs, names in os.walk(given):
+        dirs[:] = sorted(
+            d for d in dirs
+            if not d.startswith(".") and not match.which(os.path.join(root, d), given, is_dir=True)
+            and not os.path.isfile(os.path.join(root, d, "Chart.yaml"))
+        )  # fmt: skip
+        yield root, names
+
+
+def _holds(directory: str, names: list[str] | None, name: str) -> bool:
+    """Whether ``directory`` (whose file ``names`` may be known) holds the file ``name``."""
+    return name in names if names is not None else os.path.isfile(os.path.join(directory, name))
 
 
 def discover(paths: Iterable[str], *, excluded: Iterable[str] = ()) -> Iterator[Target]:
@@ -499,8 +519,21 @@ def peek(chunk: bytes, line_offset: int, found: tuple[str, str] | None = None) -
     caller then parses it). Reads only the lines of its ``metadata:`` mapping. ``found``: its
     `_identity`, when already known."""
     found = found or _identity(chunk)
-    if found is None:
+    start = _metadata_line(chunk) if found is not None else None
+    if found is None or start is None:
         return None
+    start_line = chunk.count(b"\n", 0, start)
+    keys = _metadata_keys(chunk, start, line_offset + start_line)
+    if keys is None:
+        return None
+    ns, name = keys.get(b"namespace"), keys.get(b"name")
+    at = (ns[1], ns[2]) if ns else (line_offset + start_line + 1, 1)
+    api, kind = found
+    return Member(api, kind, name[0] if name else None, ns[0] if ns else None, *at)
+
+
+def _metadata_line(chunk: bytes) -> int | None:
+    """Where the column-0 ``metadata:`` line starts, when nothing follows the key on it."""
     if chunk.startswith(b"metadata:"):
         pos = 0
     else:
@@ -511,38 +544,45 @@ def peek(chunk: bytes, line_offset: int, found: tuple[str, str] | None = None) -
     end = chunk.find(b"\n", pos)
     if chunk[pos + len(b"metadata:") : end if end != -1 else len(chunk)].strip(b" \t\r"):
         return None  # metadata: {…} on one line, or a comment after it
-    start_line = chunk.count(b"\n", 0, pos)
+    return pos
+
+
+def _metadata_keys(chunk: bytes, pos: int, line: int) -> dict[bytes, tuple[str, int, int]] | None:
+    """``name`` and ``namespace`` of the ``metadata:`` mapping whose line starts at ``pos`` (line
+    ``line``, 0-based), with their 1-based line and column; None when one is not a plain string."""
     keys: dict[bytes, tuple[str, int, int]] = {}
     indent: int | None = None
-    i = start_line
+    end = chunk.find(b"\n", pos)
     while end != -1:
-        pos, i = end + 1, i + 1
+        pos, line = end + 1, line + 1
         end = chunk.find(b"\n", pos)
-        line = chunk[pos : end if end != -1 else len(chunk)]
-        stripped = line.lstrip(b" ")
+        text = chunk[pos : end if end != -1 else len(chunk)]
+        stripped = text.lstrip(b" ")
         if not stripped.strip() or stripped.startswith(b"#"):
             continue
-        depth = len(line) - len(stripped)
+        depth = len(text) - len(stripped)
         if depth == 0:
             break
-        if indent is None:
-            indent = depth
-        if depth != indent:
-            continue
-        m = _META_KEY.match(line)
+        indent = depth if indent is None else indent
+        m = _META_KEY.match(text) if depth == indent else None
         if m is None:
             continue
-        value = _PLAIN.match(m.group(4))
+        value = _plain_value(m.group(4))
         if value is None:
-            return None  # an alias, a flow value, a template: read it properly
-        text = next(g for g in value.groups() if g is not None).decode()
-        if value.group(3) is not None and not kyaml.plain_is_string(text):
-            return None  # namespace: n is a boolean to Kubernetes (YAML 1.1): read it properly
-        keys[m.group(3)] = (text, line_offset + i + 1, depth + 1)
-    ns, name = keys.get(b"namespace"), keys.get(b"name")
-    at = (ns[1], ns[2]) if ns else (line_offset + start_line + 1, 1)
-    api, kind = found
-    return Member(api, kind, name[0] if name else None, ns[0] if ns else None, *at)
+            return None
+        keys[m.group(3)] = (value, line + 1, depth + 1)
+    return keys
+
+
+def _plain_value(raw: bytes) -> str | None:
+    """A metadata value as a string, when it is certainly one (else the caller parses the document)."""
+    value = _PLAIN.match(raw)
+    if value is None:
+        return None  # an alias, a flow value, a template: read it properly
+    text = next(g for g in value.groups() if g is not None).decode()
+    if value.group(3) is not None and not kyaml.plain_is_string(text):
+        return None  # namespace: n is a boolean to Kubernetes (YAML 1.1): read it properly
+    return text
 
 
 def _describe(value: object) -> str:
@@ -558,22 +598,11 @@ def _objects(
     (None, reason, path) for what cannot be one."""
     if _is_json_patch(data):  # a JSON Patch document (a list of operations): no object, passed over quietly
         return
-    if not isinstance(data, dict):
-        what = "a list" if isinstance(data, list) else _describe(data)
-        yield None, f"{prefix}the document is {what}, not a Kubernetes object", at
+    problem = _not_an_object(data)
+    if problem is not None:
+        yield None, f"{prefix}{problem}", at
         return
-    kind, api = data.get("kind"), data.get("apiVersion")
-    wrong = [(k, v) for k, v in (("apiVersion", api), ("kind", kind)) if v is not None and not isinstance(v, str)]
-    if wrong:
-        key, value = wrong[0]
-        yield None, f"{prefix}{key}: expected a string, got {_describe(value)}", at
-        return
-    if not kind or not api:
-        absent = " and ".join(k for k, v in (("apiVersion", api), ("kind", kind)) if not v)
-        yield None, f"{prefix}not a Kubernetes object: no {absent}", at
-        return
-    assert isinstance(kind, str) and isinstance(api, str)
-    if kind.endswith("List") and isinstance(data.get("items"), list):
+    if data["kind"].endswith("List") and isinstance(data.get("items"), list):
         for i, item in enumerate(data["items"]):
             yield from _objects(item, kinds, f"{prefix}items[{i}]: ", (*at, "items", i))
         return
@@ -582,6 +611,22 @@ def _objects(
         yield None, f"{prefix}{ObjectRef.of(data)}: {problem}", at
         return
     yield data, "", at
+
+
+def _not_an_object(data: Any) -> str | None:
+    """Why a document is not a Kubernetes object (a mapping with a string apiVersion and kind), if it is not."""
+    if not isinstance(data, dict):
+        what = "a list" if isinstance(data, list) else _describe(data)
+        return f"the document is {what}, not a Kubernetes object"
+    kind, api = data.get("kind"), data.get("apiVersion")
+    wrong = [(k, v) for k, v in (("apiVersion", api), ("kind", kind)) if v is not None and not isinstance(v, str)]
+    if wrong:
+        key, value = wrong[0]
+        return f"{key}: expected a string, got {_describe(value)}"
+    if not kind or not api:
+        absent = " and ".join(k for k, v in (("apiVersion", api), ("kind", kind)) if not v)
+        return f"not a Kubernetes object: no {absent}"
+    return None
 
 
 def _is_json_patch(data: Any) -> bool:

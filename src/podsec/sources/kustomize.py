@@ -106,16 +106,23 @@ def read(directory: str) -> Kustomization | InputError:
     return k
 
 
+_INPUT_LISTS = ("configurations", "crds", "transformers", "generators", "validators")
+
+
+def _generator_files(gen: Any) -> list[Any]:
+    """The files a ConfigMap or Secret generator reads (``files`` as ``[key=]path``, ``envs``, ``env``)."""
+    if not isinstance(gen, dict):
+        return []
+    files = [f.rpartition("=")[2] for f in _items(gen, "files") if isinstance(f, str)]
+    return [*files, *_items(gen, "envs"), gen.get("env")]
+
+
 def _inputs(data: Mapping[str, Any], directory: str) -> list[str]:
     """The files besides resources and patches that kustomize reads as its own input: transformer
     configurations, CRD and OpenAPI schemas, replacements, plugin configurations, generators'
     files and Helm values files (absolute paths). None of them is a manifest of its own."""
     names: list[Any] = [
-        *(
-            n
-            for key in ("configurations", "crds", "transformers", "generators", "validators")
-            for n in _items(data, key)
-        ),
+        *(n for key in _INPUT_LISTS for n in _items(data, key)),
         *(r.get("path") for r in _items(data, "replacements") if isinstance(r, dict)),
         *(c.get("valuesFile") for c in _items(data, "helmCharts") if isinstance(c, dict)),
     ]
@@ -123,9 +130,7 @@ def _inputs(data: Mapping[str, Any], directory: str) -> list[str]:
     if isinstance(openapi, dict):
         names.append(openapi.get("path"))
     for gen in (*_items(data, "configMapGenerator"), *_items(data, "secretGenerator")):
-        if isinstance(gen, dict):
-            files = [f.rpartition("=")[2] for f in _items(gen, "files") if isinstance(f, str)]
-            names += [*files, *_items(gen, "envs"), gen.get("env")]
+        names += _generator_files(gen)
     paths = (os.path.join(directory, n) for n in names if isinstance(n, str) and n and not _REMOTE.match(n))
     return [os.path.abspath(p) for p in paths if os.path.isfile(p)]
 
@@ -195,16 +200,7 @@ def plan(directories: Iterable[tuple[str, str]]) -> Plan:
             continue
         out.kustomizations[os.path.abspath(directory)] = k
         found.append((os.path.abspath(directory), shown))
-    # bases outside the scanned tree are read too, for their patches
-    pending = [c for k in list(out.kustomizations.values()) for c in k.children]
-    while pending:
-        d = os.path.abspath(pending.pop())
-        if d in out.kustomizations or kustomization_file(d) is None:
-            continue
-        k = read(d)
-        if isinstance(k, Kustomization):
-            out.kustomizations[d] = k
-            pending.extend(k.children)
+    _read_bases(out.kustomizations)
     used = {os.path.abspath(c) for k in out.kustomizations.values() for c in k.children}
     for full, shown in found:
         k = out.kustomizations[full]
@@ -213,6 +209,19 @@ def plan(directories: Iterable[tuple[str, str]]) -> Plan:
     for k in out.kustomizations.values():
         out.inputs.update((*(p.file for p in k.patches if p.text is None), *k.inputs))
     return out
+
+
+def _read_bases(kustomizations: dict[str, Kustomization]) -> None:
+    """Add the kustomizations that those found use, also outside the scanned tree (for their patches)."""
+    pending = [c for k in list(kustomizations.values()) for c in k.children]
+    while pending:
+        d = os.path.abspath(pending.pop())
+        if d in kustomizations or kustomization_file(d) is None:
+            continue
+        k = read(d)
+        if isinstance(k, Kustomization):
+            kustomizations[d] = k
+            pending.extend(k.children)
 
 
 def find_kubectl() -> str | None:
@@ -308,28 +317,31 @@ def find_exact(root: Any, path: Sequence[Selector]) -> tuple[int, int] | None:
     node = root
     pos: tuple[int, int] | None = None
     for part in path:
-        if isinstance(part, tuple):
-            if not isinstance(node, list):
-                return None
-            index = next(
-                (i for i, item in enumerate(node) if isinstance(item, dict) and item.get("name") == part[1]), None
-            )
-            if index is None:
-                return None
-            part = index
-        if isinstance(part, int):
-            if not isinstance(node, list) or not 0 <= part < len(node):
-                return None
-            lc = getattr(node, "lc", None)
-            pos = lc[part] if lc is not None and part < len(lc) else pos
-            node = node[part]
-        else:
-            if not isinstance(node, dict) or part not in node:
-                return None
-            lc = getattr(node, "lc", None)
-            pos = lc.get(part, pos) if lc is not None else pos
-            node = node[part]
+        step = _step(node, part)
+        if step is None:
+            return None
+        node, at = step
+        pos = at if at is not None else pos
     return pos
+
+
+def _step(node: Any, part: Selector) -> tuple[Any, tuple[int, int] | None] | None:
+    """The child of ``node`` that ``part`` selects and its position, if known; None when there is none."""
+    if isinstance(part, tuple):
+        if not isinstance(node, list):
+            return None
+        index = next((i for i, item in enumerate(node) if isinstance(item, dict) and item.get("name") == part[1]), None)
+        if index is None:
+            return None
+        part = index
+    lc = getattr(node, "lc", None)
+    if isinstance(part, int):
+        if not isinstance(node, list) or not 0 <= part < len(node):
+            return None
+        return node[part], (lc[part] if lc is not None and part < len(lc) else None)
+    if not isinstance(node, dict) or part not in node:
+        return None
+    return node[part], (lc.get(part) if lc is not None else None)
 
 
 @dataclass(slots=True)
