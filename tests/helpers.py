@@ -10,7 +10,7 @@ every test needs (a profile at a version, the built-in kinds), with any field ch
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from podsec import engine
@@ -61,10 +61,16 @@ def policy(profile: str = "restricted", version: str = "latest", **select: Any) 
 
 
 def context(
-    profile: str = "restricted", version: str = "latest", *, kinds: KindTable | None = None, **fields: Any
+    profile: str = "restricted",
+    version: str = "latest",
+    *,
+    kinds: KindTable | None = None,
+    select: Mapping[str, Any] | None = None,
+    **fields: Any,
 ) -> Context:
-    """The evaluation context of a profile at a version with the built-in kinds; ``fields`` set any other."""
-    return Context(policy(profile, version), kinds or KindTable(), **fields)
+    """The evaluation context of a profile at a version with the built-in kinds; ``select`` passes
+    options to `engine.select` (``enable``, ``options`` ...), ``fields`` set any other of the context."""
+    return Context(policy(profile, version, **(select or {})), kinds or KindTable(), **fields)
 
 
 def view(pod: Pod) -> podmodel.PodView:

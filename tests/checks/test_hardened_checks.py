@@ -10,12 +10,10 @@ import pytest
 
 from podsec import engine
 from podsec.checks import CheckLevel
-from podsec.evaluate import Context
 from podsec.model.paths import format_path
 from podsec.model.standards import PolicyVersion, Profile
-from podsec.model.workloads import KindTable
 from tests import helpers
-from tests.helpers import context, evaluated, policy
+from tests.helpers import context, evaluated
 
 Pod = dict[str, Any]
 
@@ -45,8 +43,7 @@ def hardened_pod() -> Pod:
 def findings(
     pod: Pod, *, enable: tuple[str, ...] = (), options: dict | None = None, own_only: bool = True
 ) -> list[tuple[str, str, str]]:
-    ctx = Context(policy("hardened", enable=enable, options=options or {}), KindTable())
-    outcome = evaluated(pod, ctx)
+    outcome = evaluated(pod, context("hardened", select={"enable": enable, "options": options or {}}))
     return [
         (f.check.id, format_path(f.field), f.message)
         for f in outcome.findings
@@ -496,10 +493,10 @@ def test_uid_minimum_when_enabled() -> None:
 
 def test_baseline_and_restricted_run_no_podsec_checks() -> None:
     pod = tweak(lambda p: spec(p).update(shareProcessNamespace=True, automountServiceAccountToken=True))
-    for level in (Profile.BASELINE, Profile.RESTRICTED):
-        policy = engine.select(level, PolicyVersion(None))
-        assert all(s.check.level.value in ("baseline", "restricted") for s in policy.checks)
-        assert evaluated(pod, Context(policy, KindTable())).findings == ()
+    for level in ("baseline", "restricted"):
+        ctx = context(level)
+        assert all(s.check.level.value in ("baseline", "restricted") for s in ctx.policy.checks)
+        assert evaluated(pod, ctx).findings == ()
 
 
 def test_psa_verdict_names_the_pss_level_under_hardened() -> None:

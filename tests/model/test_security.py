@@ -89,3 +89,18 @@ def test_a_volume_s_sources_are_in_the_api_s_order_whatever_order_they_are_writt
     assert [vol.sources for vol in v.volumes] == [("hostPath", "nfs", "configMap"), ("emptyDir", "secret")]
     reordered = {"spec": {**spec, "volumes": [dict(reversed(list(written.items()))), spec["volumes"][1]]}}
     assert [vol.sources for vol in helpers.view(reordered).volumes] == [vol.sources for vol in v.volumes]
+
+
+def test_every_volume_source_is_read_in_the_order_of_the_api_s_volume_source() -> None:
+    """All of k8s.io/api/core/v1 VolumeSource's fields, written backwards, come out in its order
+    (pins every entry of the schema's table, not only the pairs the test above writes)."""
+    upstream = (
+        "hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret",
+        "nfs", "iscsi", "glusterfs", "persistentVolumeClaim", "rbd", "flexVolume", "cinder",
+        "cephfs", "flocker", "downwardAPI", "fc", "azureFile", "configMap", "vsphereVolume",
+        "quobyte", "azureDisk", "photonPersistentDisk", "projected", "portworxVolume", "scaleIO",
+        "storageos", "csi", "ephemeral", "image",
+    )  # fmt: skip
+    volume = {"name": "v", **{source: {} for source in reversed(upstream)}}
+    v = helpers.view({"spec": {"containers": [{"name": "c"}], "volumes": [volume]}})
+    assert v.volumes[0].sources == upstream

@@ -57,8 +57,9 @@ def _containers(obj: Any, reviewer: Reviewer) -> int:
     return count
 
 
-def _body_headers(scope: Scope) -> tuple[bytes, bytes | None, bytes | None]:
-    """The request's Content-Type (b"" when absent), Content-Length and Content-Encoding."""
+def _declared(scope: Scope, limit: int) -> int | None:
+    """The body's declared Content-Length (None: not declared), once the headers are acceptable:
+    a JSON content type, no content encoding, a declared length within ``limit``; else Refusal."""
     ctype, length, encoding = b"", None, None
     for name, value in scope["headers"]:
         if name == b"content-type":
@@ -67,13 +68,6 @@ def _body_headers(scope: Scope) -> tuple[bytes, bytes | None, bytes | None]:
             length = value
         elif name == b"content-encoding":
             encoding = value
-    return ctype, length, encoding
-
-
-async def _read(state: State, scope: Scope, receive: Receive) -> bytes:
-    """The request body: JSON content type, within max_body and the body budget. The caller gives
-    the bytes back to the budget. A body that does not arrive in time is the guard's to drop."""
-    ctype, length, encoding = _body_headers(scope)
     if encoding is not None and encoding.strip().lower() != b"identity":  # never inflated: a bomb
         text = bounded(encoding.decode("latin-1"), 64)
         raise Refusal(415, f"Content-Encoding {text} is not accepted: the API server sends reviews uncompressed")
@@ -81,10 +75,17 @@ async def _read(state: State, scope: Scope, receive: Receive) -> bytes:
         media = ctype.decode("latin-1").split(";")[0].strip().lower()
         if media != "application/json":
             raise Refusal(400, f"expected Content-Type application/json, got {bounded(media, 64) or 'none'}")
-    limit = state.settings.max_body
     declared = int(length) if length is not None and length.isdigit() else None
     if declared is not None and declared > limit:
         raise Refusal(413, f"request body larger than {limit} bytes")
+    return declared
+
+
+async def _read(state: State, scope: Scope, receive: Receive) -> bytes:
+    """The request body: JSON content type, within max_body and the body budget. The caller gives
+    the bytes back to the budget. A body that does not arrive in time is the guard's to drop."""
+    limit = state.settings.max_body
+    declared = _declared(scope, limit)
     budget = state.budget
     held = declared or 0
     if budget.used + held > budget.limit:

@@ -129,6 +129,12 @@ def verdict(decision: Decision) -> str:
     return _VERDICTS.get(decision.mode, "allow") if decision.allowed else "deny"
 
 
+def _generate_name(obj: Any) -> object:
+    """The object's ``metadata.generateName`` (what names it in the log when it has no name yet)."""
+    meta = (obj or {}).get("metadata")
+    return meta.get("generateName") if isinstance(meta, dict) else None
+
+
 def answer(
     request: Request,
     endpoint: str,
@@ -150,10 +156,7 @@ def answer(
     except RecursionError:
         raise Refusal(400, "the object is nested too deeply") from None
     v = _VERDICTS.get(decision.mode, "allow") if decision.allowed else "deny"
-    name: object = request.name
-    if not name:
-        meta = (request.obj or {}).get("metadata")
-        name = meta.get("generateName") if isinstance(meta, dict) else None
+    name: object = request.name or _generate_name(request.obj)
     namespace, user = request.namespace, request.username
     log = {
         "uid": request.uid,

@@ -64,6 +64,35 @@ def _level(value: str, allowed: Sequence[str]) -> str | None:
     return value if value in allowed else None
 
 
+def _profile(labels: Mapping[str, str], mode: str, profile: Profile, errors: list[str]) -> tuple[Profile, bool]:
+    """The profile the labels give ``mode`` (podsec's label over PSA's; ``profile`` when neither is
+    set), and whether one was set. An invalid value is an error: enforce fails closed, the others open."""
+    explicit = False
+    for prefix, allowed in _LABEL_VALUES.items():
+        key = prefix + mode
+        if key in labels:
+            explicit = True
+            parsed = _level(labels[key], allowed)
+            if parsed is None:
+                errors.append(f'{key}: invalid value "{labels[key]}": must be one of {", ".join(allowed)}')
+                profile = Profile.RESTRICTED if mode == "enforce" else Profile.PRIVILEGED  # PSA: enforce fails closed
+            else:
+                profile = Profile(parsed)
+    return profile, explicit
+
+
+def _version(labels: Mapping[str, str], mode: str, version: PolicyVersion, errors: list[str]) -> PolicyVersion:
+    """The version the labels give ``mode`` (``version`` when not set; latest when invalid)."""
+    key = PSA + mode + "-version"
+    if key not in labels:
+        return version
+    try:
+        return PolicyVersion.parse(labels[key])
+    except ValueError:
+        errors.append(f'{key}: invalid value "{labels[key]}": must be "latest" or "v1.<minor>"')
+        return PolicyVersion(None)
+
+
 def policy_for(
     labels: Mapping[str, str] | None, defaults: NamespacePolicy = DEFAULTS, *, mutate_default: bool = False
 ) -> NamespacePolicy:
@@ -72,35 +101,14 @@ def policy_for(
     errors: list[str] = []
     result: dict[str, ModePolicy] = {}
     explicit: dict[str, bool] = {}
-    version_set: dict[str, bool] = {}
     for mode in MODES:
         base = defaults.mode(mode)
-        profile, version = base.profile, base.version
-        explicit[mode] = False
-        for prefix, allowed in _LABEL_VALUES.items():
-            key = prefix + mode
-            if key in labels:
-                explicit[mode] = True
-                parsed = _level(labels[key], allowed)
-                if parsed is None:
-                    errors.append(f'{key}: invalid value "{labels[key]}": must be one of {", ".join(allowed)}')
-                    profile = (
-                        Profile.RESTRICTED if mode == "enforce" else Profile.PRIVILEGED
-                    )  # PSA: enforce fails closed
-                else:
-                    profile = Profile(parsed)
-        key = PSA + mode + "-version"
-        version_set[mode] = key in labels
-        if key in labels:
-            try:
-                version = PolicyVersion.parse(labels[key])
-            except ValueError:
-                errors.append(f'{key}: invalid value "{labels[key]}": must be "latest" or "v1.<minor>"')
-                version = PolicyVersion(None)
-        result[mode] = ModePolicy(profile, version)
+        profile, explicit[mode] = _profile(labels, mode, base.profile, errors)
+        result[mode] = ModePolicy(profile, _version(labels, mode, base.version, errors))
     enforce, warn = result["enforce"], result["warn"]
     if explicit["enforce"] and not explicit["warn"] and enforce.profile.strictness > warn.profile.strictness:
-        result["warn"] = ModePolicy(enforce.profile, warn.version if version_set["warn"] else enforce.version)
+        warn_version_set = PSA + "warn-version" in labels
+        result["warn"] = ModePolicy(enforce.profile, warn.version if warn_version_set else enforce.version)
     policies = tuple(p.strip() for p in labels.get(OWN + "policies", "").split(",") if p.strip())
     mutate_label = labels.get(OWN + "mutate")
     mutate = mutate_default if mutate_label is None else mutate_label.strip().lower() == "true"

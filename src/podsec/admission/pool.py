@@ -160,37 +160,43 @@ class Pool:
                 hlen, blen = _HEAD.unpack(await out.readexactly(_HEAD.size))
                 header = orjson.loads(await out.readexactly(hlen))
                 body = await out.readexactly(blen) if blen else b""
-                kind = header.get("t")
-                if kind == "ready":
-                    w.ready = True
-                    self._ready.set()
-                    self._next(w)
-                    continue
-                job = w.job
-                if job is None or header.get("id") != job.id:
-                    continue
-                if kind == "head":
-                    job.uid, job.may_deny = header.get("uid"), bool(header.get("enforcing", True))
-                    known, labels = await job.lookup(str(header.get("namespace") or ""))
-                    if w.job is job and not w.dead:
-                        assert w.proc.stdin is not None
-                        w.proc.stdin.write(_frame({"t": "labels", "id": job.id, "known": known, "labels": labels}))
-                    continue
-                w.job = None
-                if not job.result.done():
-                    if kind == "error":
-                        job.result.set_exception(WorkerFailed(str(header.get("reason"))))
-                    else:
-                        job.result.set_result((str(kind), header, body))
-                if kind == "done" and int(header.get("rss") or 0) > self.rss_limit:
-                    log.info("review worker retired: memory", extra={"fields": {"rss": header.get("rss")}})
-                    self._kill(w)
+                if not await self._message(w, header, body):
                     break
-                self._next(w)
         except (asyncio.IncompleteReadError, ConnectionError, ValueError, struct.error):
             pass
         finally:
             await self._gone(w)
+
+    async def _message(self, w: _Worker, header: dict[str, Any], body: bytes) -> bool:
+        """Act on one message from ``w``: False when ``w`` is retired and reads no more."""
+        kind = header.get("t")
+        if kind == "ready":
+            w.ready = True
+            self._ready.set()
+            self._next(w)
+            return True
+        job = w.job
+        if job is None or header.get("id") != job.id:
+            return True
+        if kind == "head":
+            job.uid, job.may_deny = header.get("uid"), bool(header.get("enforcing", True))
+            known, labels = await job.lookup(str(header.get("namespace") or ""))
+            if w.job is job and not w.dead:
+                assert w.proc.stdin is not None
+                w.proc.stdin.write(_frame({"t": "labels", "id": job.id, "known": known, "labels": labels}))
+            return True
+        w.job = None
+        if not job.result.done():
+            if kind == "error":
+                job.result.set_exception(WorkerFailed(str(header.get("reason"))))
+            else:
+                job.result.set_result((str(kind), header, body))
+        if kind == "done" and int(header.get("rss") or 0) > self.rss_limit:
+            log.info("review worker retired: memory", extra={"fields": {"rss": header.get("rss")}})
+            self._kill(w)
+            return False
+        self._next(w)
+        return True
 
     async def _gone(self, w: _Worker) -> None:
         w.dead = True

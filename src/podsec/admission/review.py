@@ -180,19 +180,30 @@ class Outcome:
     def __init__(self, mode: ModePolicy, result: ObjectResult | None, error: str | None) -> None:
         self.mode = mode
         self.error = clean(error, MAX_MESSAGE) if error is not None else None
-        findings = result.findings if result else ()
+        if result is not None:
+            findings, suppressed, verdicts = result.findings, result.suppressed, result.verdicts
+        else:
+            findings, suppressed, verdicts = (), (), ()
         governance = CheckLevel.GOVERNANCE
-        self.failing = tuple((f.check.id, _bounded(f.message)) for f in findings if f.level is not governance)
-        self.notes = tuple(_bounded(f.message) for f in findings if f.level is governance)
-        pss = mode.profile.is_pss and result is not None and not result.suppressed and result.verdicts
-        self.verdict = _bounded(result.verdicts[0][1]) if pss and result else None
+        failing: list[tuple[str, str]] = []
+        notes: list[str] = []
+        texts = 0
+        for f in findings:  # one pass: the failing checks' messages and the governance notes
+            message = _bounded(f.message)
+            texts += len(message)
+            if f.level is governance:
+                notes.append(message)
+            else:
+                failing.append((f.check.id, message))
+        self.failing, self.notes = tuple(failing), tuple(notes)
+        self.verdict = _bounded(verdicts[0][1]) if mode.profile.is_pss and not suppressed and verdicts else None
         used: dict[Exemption, dict[str, None]] = {}
-        for s in result.suppressed if result else ():
+        for s in suppressed:
             used.setdefault(s.exemption, {})[s.finding.check.id] = None
         self.used = tuple(Used(e, tuple(checks)) for e, checks in used.items())
         self._texts: dict[bool, str] = {}
         self._warnings: list[str] | None = None
-        texts = sum(len(m) for _, m in self.failing) + sum(len(n) for n in self.notes) + len(self.verdict or "")
+        texts += len(self.verdict or "")
         self.size = 512 + 2 * texts + 160 * (len(self.failing) + len(self.notes)) + 512 * len(self.used)
 
     @classmethod
@@ -201,25 +212,27 @@ class Outcome:
         every slice, counted once; each check's messages joined and bounded; PSA's aggregates joined
         under one prefix, each kind of violation named (a slice's aggregate may be cut, never dropped)."""
         out = cls(mode, None, None)
-        errors = [o.error for o in parts if o.error is not None]
-        if errors:
-            out.error = errors[0]
-            return out
         by_check: dict[str, dict[str, None]] = {}
-        for o in parts:
+        notes: dict[str, None] = {}
+        used: dict[Exemption, dict[str, None]] = {}
+        verdicts: list[str | None] = []
+        for o in parts:  # one pass over the slices; the first error is the answer
+            if o.error is not None:
+                out.error = o.error
+                return out
             for check, message in o.failing:
                 by_check.setdefault(check, {})[message] = None
+            notes.update(dict.fromkeys(o.notes))
+            for u in o.used:
+                used.setdefault(u.exemption, {}).update(dict.fromkeys(u.checks))
+            if o.failing:
+                verdicts.append(o.verdict)
         out.failing = tuple((check, _joined(messages)) for check, messages in by_check.items())
-        out.notes = tuple(dict.fromkeys(n for o in parts for n in o.notes))
-        verdicts = [o.verdict for o in parts if o.failing]
-        if verdicts and all(v is not None for v in verdicts):  # PSA's aggregate: its checks' messages
+        out.notes = tuple(notes)
+        if verdicts and None not in verdicts:  # PSA's aggregate: its checks' messages
             head = str(verdicts[0]).partition(": ")[0]
             pss = [m for check, m in out.failing if check in _PSS_CHECKS]
             out.verdict = _bounded(f"{head}: {_joined(pss, sep=', ', each=MAX_MESSAGE // 4)}")
-        used: dict[Exemption, dict[str, None]] = {}
-        for o in parts:
-            for u in o.used:
-                used.setdefault(u.exemption, {}).update(dict.fromkeys(u.checks))
         out.used = tuple(Used(e, tuple(checks)) for e, checks in used.items())
         out.size = 512 + 2 * sum(len(m) for _, m in out.failing) + 160 * len(out.failing) + 512 * len(out.used)
         return out

@@ -95,48 +95,81 @@ def _annotation_exemptions(value: Any, sets: Mapping[str, Any]) -> AnnotationExe
     )
 
 
-def settings(data: Any, config: Config) -> Settings:
-    """Settings from the parsed ``webhook:`` section (None: all defaults) and the scan config."""
+def _section(data: Any) -> dict[str, Any]:
     data = data or {}
     if not isinstance(data, dict):
         raise ConfigError("webhook: expected a mapping")
     unknown = set(data) - _KEYS
     if unknown:
         raise ConfigError(f'webhook: unknown key "{sorted(unknown)[0]}" (known keys: {", ".join(sorted(_KEYS))})')
+    return data
+
+
+def _exemptions(data: dict[str, Any]) -> dict[str, Any]:
     ex = data.get("exemptions") or {}
     if not isinstance(ex, dict) or set(ex) - {"usernames", "runtimeClasses", "namespaces"}:
         raise ConfigError("webhook.exemptions: expected usernames, runtimeClasses and namespaces lists")
-    defaults_labels = {  # levels through podsec's labels (hardened allowed), versions through PSA's
+    return ex
+
+
+def _defaults(value: object) -> NamespacePolicy:
+    """``webhook.defaults``: levels through podsec's labels (hardened allowed), versions through PSA's."""
+    labels = {
         (f"pod-security.kubernetes.io/{k}" if k.endswith("-version") else f"podsec.io/{k}"): v
-        for k, v in _labels(data.get("defaults") or {}, "webhook.defaults").items()
+        for k, v in _labels(value or {}, "webhook.defaults").items()
     }
-    defaults: NamespacePolicy = policy_for(defaults_labels)
+    defaults: NamespacePolicy = policy_for(labels)
     if defaults.errors:
         raise ConfigError(f"webhook.defaults: {defaults.errors[0]}")
-    sets: dict[str, Any] = {}
-    raw_sets = data.get("policySets") or {}
+    return defaults
+
+
+def _policy_sets(value: object, config: Config) -> dict[str, Any]:
+    """``webhook.policySets``: each name's Rego policies, paths relative to the config file."""
+    raw_sets = value or {}
     if not isinstance(raw_sets, dict):
         raise ConfigError("webhook.policySets: expected a mapping of name to a list of policy paths")
-    if raw_sets:
-        from podsec.rego import policies as rego
+    sets: dict[str, Any] = {}
+    if not raw_sets:
+        return sets
+    from podsec.rego import policies as rego
 
-        base = os.path.dirname(config.path) if config.path else ""
-        for name, paths in raw_sets.items():
-            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-                raise ConfigError(f"webhook.policySets.{name}: expected a list of .rego files or directories")
-            sets[name] = rego.load([p if os.path.isabs(p) else os.path.join(base, p) for p in paths])
-    namespaces = None
-    if "namespaces" in data:
-        raw = data["namespaces"] or {}
-        if not isinstance(raw, dict):
-            raise ConfigError("webhook.namespaces: expected a mapping of namespace to labels")
-        namespaces = {ns: _labels(labels or {}, f"webhook.namespaces.{ns}") for ns, labels in raw.items()}
+    base = os.path.dirname(config.path) if config.path else ""
+    for name, paths in raw_sets.items():
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise ConfigError(f"webhook.policySets.{name}: expected a list of .rego files or directories")
+        sets[name] = rego.load([p if os.path.isabs(p) else os.path.join(base, p) for p in paths])
+    return sets
+
+
+def _namespaces(data: dict[str, Any]) -> dict[str, dict[str, str]] | None:
+    if "namespaces" not in data:
+        return None
+    raw = data["namespaces"] or {}
+    if not isinstance(raw, dict):
+        raise ConfigError("webhook.namespaces: expected a mapping of namespace to labels")
+    return {ns: _labels(labels or {}, f"webhook.namespaces.{ns}") for ns, labels in raw.items()}
+
+
+def _failure_mode(data: dict[str, Any]) -> str:
+    """The failure mode, once the two flags before it are checked (in the order errors are reported)."""
     for key in ("enforceWorkloads", "mutateByDefault"):
         if not isinstance(data.get(key, False), bool):
             raise ConfigError(f"webhook.{key}: expected true or false")
     failure_mode = data.get("failureMode", "deny")
     if failure_mode not in ("deny", "allow"):
         raise ConfigError(f"webhook.failureMode: expected deny or allow, got {failure_mode!r}")
+    return str(failure_mode)
+
+
+def settings(data: Any, config: Config) -> Settings:
+    """Settings from the parsed ``webhook:`` section (None: all defaults) and the scan config."""
+    data = _section(data)
+    ex = _exemptions(data)
+    defaults = _defaults(data.get("defaults"))
+    sets = _policy_sets(data.get("policySets"), config)
+    namespaces = _namespaces(data)
+    failure_mode = _failure_mode(data)
     review = WebhookConfig(
         exempt_usernames=_strings(ex.get("usernames"), "webhook.exemptions.usernames"),
         exempt_runtime_classes=_strings(ex.get("runtimeClasses"), "webhook.exemptions.runtimeClasses"),

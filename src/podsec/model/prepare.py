@@ -93,6 +93,13 @@ def prepare_pod(pod: Mapping[str, Any]) -> Mapping[str, Any]:
         apparmor = {}
     if not host_network and not apparmor:
         return pod
+    return _prepared(pod, spec, host_network, apparmor)
+
+
+def _prepared(
+    pod: Mapping[str, Any], spec: Mapping[str, Any], host_network: bool, apparmor: Mapping[Any, Any]
+) -> Mapping[str, Any]:
+    """`prepare_pod` once there is something to do: each container prepared (``pod`` when none changes)."""
     pod_sc = spec.get("securityContext")
     pod_profile = pod_sc.get("appArmorProfile") if isinstance(pod_sc, Mapping) else None
     new_spec: dict[str, Any] = dict(spec)

@@ -8,6 +8,7 @@ reported as an input error instead of being evaluated on a guess.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,29 +173,11 @@ def conforms(value: object, shape: Shape) -> bool:
         return True
     if shape is STR:
         return isinstance(value, str)
-    if shape is INT:
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer()
-        )
     if shape is BOOL:
         return isinstance(value, bool)
-    if isinstance(shape, ListOf):
-        if not isinstance(value, list):
-            return False
-        item = shape.item
-        for v in value:  # noqa: SIM110 (a loop: faster than all() over a generator, and this is hot)
-            if not conforms(v, item):
-                return False
-        return True
-    if isinstance(shape, MapOf):
-        if not isinstance(value, dict):
-            return False
-        item = shape.value
-        for v in value.values():  # noqa: SIM110 (as above)
-            if not conforms(v, item):
-                return False
-        return True
-    if not isinstance(value, dict):
+    if not isinstance(shape, dict):
+        return _conforms_other(value, shape)
+    if not isinstance(value, dict):  # an object with these fields: the most common shape, checked here
         return False
     if len(value) < len(shape):  # walk the fewer keys: the object's or the shape's
         for key, v in value.items():
@@ -206,6 +189,27 @@ def conforms(value: object, shape: Shape) -> bool:
             v = value.get(key)
             if v is not None and not conforms(v, sub):
                 return False
+    return True
+
+
+def _conforms_other(value: object, shape: Shape) -> bool:
+    """`conforms` for a value that is not None and an INT, ListOf or MapOf shape."""
+    if shape is INT:
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    items: Iterable[object]
+    if isinstance(shape, ListOf):
+        if not isinstance(value, list):
+            return False
+        items, item = value, shape.item
+    else:  # MapOf
+        if not isinstance(value, dict):
+            return False
+        items, item = value.values(), shape.value
+    for v in items:  # noqa: SIM110 (a loop: faster than all() over a generator, and this is hot)
+        if not conforms(v, item):
+            return False
     return True
 
 
@@ -223,33 +227,24 @@ def validate(value: object, shape: Shape, path: Path, problems: list[TypeProblem
 def _collect(value: object, shape: Shape, path: Path, problems: list[TypeProblem]) -> None:
     if value is None:
         return
-    ok: bool
-    if shape is STR:
-        ok = isinstance(value, str)
-    elif shape is INT:
-        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer()
-        )
-    elif shape is BOOL:
-        ok = isinstance(value, bool)
-    elif isinstance(shape, ListOf):
-        ok = isinstance(value, list)
-        if ok:
-            assert isinstance(value, list)
-            for i, item in enumerate(value):
-                _collect(item, shape.item, (*path, i), problems)
-    elif isinstance(shape, MapOf):
-        ok = isinstance(value, dict)
-        if ok:
-            assert isinstance(value, dict)
-            for key, item in value.items():
-                _collect(item, shape.value, (*path, key), problems)
-    else:
-        ok = isinstance(value, dict)
-        if ok:
-            assert isinstance(value, dict)
-            for key, sub in shape.items():
-                if key in value:
-                    _collect(value[key], sub, (*path, key), problems)
-    if not ok:
-        problems.append(TypeProblem(path, f"expected {_expected(shape)}, got {describe(value)}{_hint(shape, value)}"))
+    children = _children(value, shape)
+    if children is None:
+        if not conforms(value, shape):
+            problems.append(
+                TypeProblem(path, f"expected {_expected(shape)}, got {describe(value)}{_hint(shape, value)}")
+            )
+        return
+    for key, item, sub in children:
+        _collect(item, sub, (*path, key), problems)
+
+
+def _children(value: object, shape: Shape) -> Iterator[tuple[str | int, object, Shape]] | None:
+    """The values under ``value`` with their keys and shapes; None when ``shape`` is a scalar's or
+    ``value`` is not the list or mapping it asks for (`conforms` then tells which)."""
+    if isinstance(shape, ListOf):
+        return ((i, item, shape.item) for i, item in enumerate(value)) if isinstance(value, list) else None
+    if isinstance(shape, MapOf):
+        return ((key, item, shape.value) for key, item in value.items()) if isinstance(value, dict) else None
+    if isinstance(shape, dict) and isinstance(value, dict):
+        return ((key, value[key], sub) for key, sub in shape.items() if key in value)
+    return None
