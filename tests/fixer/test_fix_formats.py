@@ -170,6 +170,59 @@ def test_four_space_indent_and_crlf(tmp_path: pathlib.Path) -> None:
     assert b"\r\n                    securityContext:\r\n" in after
 
 
+def test_inserted_blocks_follow_the_files_indentation(tmp_path: pathlib.Path) -> None:
+    """Four-space steps in a four-space file, sequences as the file writes them (indented by four,
+    or indentless), CRLF kept: what a careful human would write."""
+    args = ("--unsafe", "--run-as-user", "10001")
+    code, before, after = fix(tmp_path, "four.yaml", FOUR.replace("\n", "\r\n"), *args)
+    assert code == 0 and removed(before, after) == []
+    inserted = """\
+                    securityContext:
+                        allowPrivilegeEscalation: false
+                        capabilities:
+                            drop:
+                                - ALL
+                        readOnlyRootFilesystem: true
+            securityContext:
+                runAsNonRoot: true
+                runAsUser: 10001
+                seccompProfile:
+                    type: RuntimeDefault
+            automountServiceAccountToken: false
+"""
+    assert inserted.replace("\n", "\r\n").encode() in after
+    indentless = """\
+apiVersion: v1
+kind: Pod
+metadata:
+    name: web
+spec:
+    containers:
+    - name: web
+      image: example.com/web:1.0
+      securityContext:
+          capabilities:
+              add: [NET_BIND_SERVICE]
+"""
+    code, before, after = fix(tmp_path, "indentless.yaml", indentless, *args)
+    assert code == 0 and removed(before, after) == []
+    assert after.decode() == indentless + (
+        "              drop:\n"
+        "              - ALL\n"
+        "          allowPrivilegeEscalation: false\n"
+        "          readOnlyRootFilesystem: true\n"
+        "    securityContext:\n"
+        "        runAsNonRoot: true\n"
+        "        runAsUser: 10001\n"
+        "        seccompProfile:\n"
+        "            type: RuntimeDefault\n"
+        "    automountServiceAccountToken: false\n"
+    )
+    two = DEPLOYMENT.replace("        ports:\n        - containerPort: 8080\n", "")
+    code, before, after = fix(tmp_path, "two.yaml", two, *args)
+    assert code == 0 and "          capabilities:\n            drop:\n            - ALL\n" in after.decode()
+
+
 def test_flow_maps_stay_flow(tmp_path: pathlib.Path) -> None:
     text = DEPLOYMENT.replace(
         "        image: example.com/web:1.0\n",

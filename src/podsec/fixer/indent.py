@@ -1,0 +1,104 @@
+"""Lines the YAML editor inserts, indented as the file indents its own.
+
+yaml-edit writes the blocks it inserts with two-space steps (and a sequence style of its own
+choosing); a careful human follows the file: four-space steps in a four-space file, ``- `` items
+at the key's column in a file whose sequences are indentless. `follow` re-indents each run of
+inserted block lines by the steps the rest of the chunk uses: a nested mapping's step, and the
+offset of a sequence's ``-`` from its key. Only the leading spaces of inserted lines change; a
+run of an unexpected shape (comments, tabs, mappings in list items) is left as it was.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from collections import Counter
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _significant(line: str) -> bool:
+    body = line.strip()
+    return bool(body) and not body.startswith("#")
+
+
+def _opens(body: str) -> bool:
+    """A ``key:`` line whose value is the block below it."""
+    body = body.split(" #", 1)[0].rstrip()
+    return body.endswith(":") and not body.startswith(("{", "[", '"', "'"))
+
+
+def _key_column(line: str) -> int:
+    """Where the key of a ``key:`` (or ``- key:``) line starts."""
+    at = _indent(line)
+    body = line[at:]
+    while body.startswith("- ") or body == "-":
+        rest = body[1:]
+        at += 1 + _indent(rest)
+        body = rest.lstrip(" ")
+    return at
+
+
+def steps(text: list[str]) -> tuple[int | None, int | None]:
+    """The file's (mapping step, sequence offset): how far a nested mapping is indented below its
+    key, and how far a block sequence's ``-`` is from its key (0: indentless); None where the text
+    has no example."""
+    mapping: Counter[int] = Counter()
+    sequence: Counter[int] = Counter()
+    rows = [line.rstrip("\r\n") for line in text if _significant(line)]
+    for line, below in itertools.pairwise(rows):
+        if not _opens(line.lstrip(" ").removeprefix("- ")):
+            continue
+        delta = _indent(below) - _key_column(line)
+        if below.lstrip(" ").startswith("- ") and delta >= 0:
+            sequence[delta] += 1
+        elif delta > 0:
+            mapping[delta] += 1
+    return (
+        mapping.most_common(1)[0][0] if mapping else None,
+        sequence.most_common(1)[0][0] if sequence else None,
+    )
+
+
+def _reindent(run: list[str], mapping: int | None, sequence: int | None) -> list[str] | None:
+    """The run with the file's steps, or None when it has a shape this does not handle."""
+    out: list[str] = []
+    stack: list[tuple[int, int]] = []  # the ``key:`` lines above: (old column, new column)
+    for line in run:
+        old, body = _indent(line), line.lstrip(" ")
+        if not body.strip():
+            out.append(line)
+            continue
+        if body.startswith(("#", "\t")) or (body.startswith("- ") and ": " in body):
+            return None
+        item = body.startswith("- ")
+        while stack and (stack[-1][0] > old or (stack[-1][0] == old and not item)):  # (an item at its
+            # key's column is the key's value: an indentless sequence)
+            stack.pop()
+        if not stack:
+            new = old
+        else:
+            parent_old, parent_new = stack[-1]
+            step = sequence if item else mapping
+            new = parent_new + (step if step is not None else old - parent_old)
+        out.append(" " * new + body)
+        if not item and _opens(body):
+            stack.append((old, new))
+    return out
+
+
+def follow(a: list[str], b: list[str]) -> list[str]:
+    """The lines ``b`` (the lines ``a`` after the YAML editor's edits) with the inserted ones
+    indented as ``a`` indents its own."""
+    mapping, sequence = steps(a)
+    if mapping is None and sequence is None:
+        return b
+    out: list[str] = []
+    for tag, _, _, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        run = b[j1:j2]
+        if tag == "insert":
+            run = _reindent(run, mapping, sequence) or run
+        out += run
+    return out
