@@ -123,6 +123,8 @@ def test_comments_quoting_and_order_survive(tmp_path: pathlib.Path) -> None:
     text = after.decode()
     assert "        securityContext:\n          allowPrivilegeEscalation: false\n" in text
     assert text.index("allowPrivilegeEscalation") < text.index("# comment at the end of the container")
+    ends = ("# comment at the end of the container", "seccompProfile:", "# comment at the end of the pod spec")
+    assert [text.index(s) for s in ends] == sorted(text.index(s) for s in ends)  # each comment with its block
     assert "seccompProfile:\n" in text and "type: RuntimeDefault" in text
     assert text.endswith("# comment at the end of the file\n")
     assert "runAsNonRoot" not in text  # an unsafe fix: not without --unsafe
@@ -176,13 +178,15 @@ def test_inserted_blocks_follow_the_files_indentation(tmp_path: pathlib.Path) ->
     args = ("--unsafe", "--run-as-user", "10001")
     code, before, after = fix(tmp_path, "four.yaml", FOUR.replace("\n", "\r\n"), *args)
     assert code == 0 and removed(before, after) == []
-    inserted = """\
+    container = """\
                     securityContext:
                         allowPrivilegeEscalation: false
                         capabilities:
                             drop:
                                 - ALL
                         readOnlyRootFilesystem: true
+"""
+    pod = """\
             securityContext:
                 runAsNonRoot: true
                 runAsUser: 10001
@@ -190,7 +194,9 @@ def test_inserted_blocks_follow_the_files_indentation(tmp_path: pathlib.Path) ->
                     type: RuntimeDefault
             automountServiceAccountToken: false
 """
-    assert inserted.replace("\n", "\r\n").encode() in after
+    last = "                    # last in the container\n"
+    assert after == FOUR.replace(last, container + last + pod).replace("\n", "\r\n").encode()  # the comment
+    # that ends the container stays with it
     indentless = """\
 apiVersion: v1
 kind: Pod

@@ -1,11 +1,13 @@
-"""Lines the YAML editor inserts, indented as the file indents its own.
+"""Lines the YAML editor inserts, indented as the file indents its own, and after the comments
+that end the blocks before them.
 
 yaml-edit writes the blocks it inserts with two-space steps (and a sequence style of its own
 choosing); a careful human follows the file: four-space steps in a four-space file, ``- `` items
 at the key's column in a file whose sequences are indentless. `follow` re-indents each run of
 inserted block lines by the steps the rest of the chunk uses: a nested mapping's step, and the
 offset of a sequence's ``-`` from its key. Only the leading spaces of inserted lines change; a
-run of an unexpected shape (comments, tabs, mappings in list items) is left as it was.
+run of an unexpected shape (comments, tabs, mappings in list items) is left as it was. A comment
+that ends a nested block stays with it: keys added to the blocks around it go after it.
 """
 
 from __future__ import annotations
@@ -89,16 +91,36 @@ def _reindent(run: list[str], mapping: int | None, sequence: int | None) -> list
     return out
 
 
+def _after_comments(run: list[str], comments: list[str]) -> list[str]:
+    """The run and the comment lines right after it, each part of the run that is less indented
+    than a comment placed after that comment: a comment at the end of a nested block (``# last in
+    the container``) stays with that block, before the keys added to the blocks around it."""
+    groups: list[tuple[int, list[str]]] = []  # the run's keys at one column, each with its lines
+    for line in run:
+        at = _indent(line)
+        if not groups or (line.strip() and at < groups[-1][0]):
+            groups.append((at, []))
+        groups[-1][1].append(line)
+    out: list[str] = []
+    left = list(comments)
+    for column, lines in groups:
+        while left and _indent(left[0]) > column:
+            out.append(left.pop(0))
+        out += lines
+    return out + left
+
+
 def follow(a: list[str], b: list[str]) -> list[str]:
     """The lines ``b`` (the lines ``a`` after the YAML editor's edits) with the inserted ones
-    indented as ``a`` indents its own."""
+    indented as ``a`` indents its own, and placed after the comments that end the blocks before them."""
     mapping, sequence = steps(a)
-    if mapping is None and sequence is None:
-        return b
-    out: list[str] = []
-    for tag, _, _, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        run = b[j1:j2]
-        if tag == "insert":
-            run = _reindent(run, mapping, sequence) or run
-        out += run
+    out = list(b)
+    for tag, _, _, j1, j2 in reversed(difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()):
+        if tag != "insert":
+            continue
+        run = (_reindent(out[j1:j2], mapping, sequence) if mapping or sequence is not None else None) or out[j1:j2]
+        end = j2
+        while end < len(out) and out[end].lstrip(" ").startswith("#"):
+            end += 1
+        out[j1:end] = _after_comments(run, out[j2:end])
     return out
