@@ -227,6 +227,9 @@ spec:
     two = DEPLOYMENT.replace("        ports:\n        - containerPort: 8080\n", "")
     code, before, after = fix(tmp_path, "two.yaml", two, *args)
     assert code == 0 and "          capabilities:\n            drop:\n            - ALL\n" in after.decode()
+    replaced = EMPTY_CAPABILITY.replace(" {add: ['']}", "\n        add:\n        - NET_ADMIN")  # indentless
+    code, before, after = fix(tmp_path, "replaced.yaml", replaced, "--unsafe", "--profile", "restricted")
+    assert code == 0 and "      capabilities:\n        drop:\n        - ALL\n  - name: other\n" in after.decode()
 
 
 def test_flow_maps_stay_flow(tmp_path: pathlib.Path) -> None:

@@ -116,9 +116,12 @@ def follow(a: list[str], b: list[str]) -> list[str]:
     mapping, sequence = steps(a)
     out = list(b)
     for tag, _, _, j1, j2 in reversed(difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()):
-        if tag != "insert":
+        if tag not in ("insert", "replace"):
             continue
         run = (_reindent(out[j1:j2], mapping, sequence) if mapping or sequence is not None else None) or out[j1:j2]
+        if tag == "replace":  # (lines the editor rewrote: their keys keep their columns)
+            out[j1:j2] = run
+            continue
         end = j2
         while end < len(out) and out[end].lstrip(" ").startswith("#"):
             end += 1
