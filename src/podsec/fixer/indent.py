@@ -43,13 +43,17 @@ def _key_column(line: str) -> int:
     return at
 
 
+SAMPLES = 32
+"""Nested blocks looked at to tell a file's steps (the most common wins)."""
+
+
 def steps(text: list[str]) -> tuple[int | None, int | None]:
     """The file's (mapping step, sequence offset): how far a nested mapping is indented below its
     key, and how far a block sequence's ``-`` is from its key (0: indentless); None where the text
     has no example."""
     mapping: Counter[int] = Counter()
     sequence: Counter[int] = Counter()
-    rows = [line.rstrip("\r\n") for line in text if _significant(line)]
+    rows = (line.rstrip("\r\n") for line in itertools.islice(text, SAMPLES * 40) if _significant(line))
     for line, below in itertools.pairwise(rows):
         if not _opens(line.lstrip(" ").removeprefix("- ")):
             continue
@@ -58,6 +62,8 @@ def steps(text: list[str]) -> tuple[int | None, int | None]:
             sequence[delta] += 1
         elif delta > 0:
             mapping[delta] += 1
+        if mapping.total() >= SAMPLES and sequence.total() >= SAMPLES // 4:
+            break  # enough to tell (nor is a large file read to its end)
     return (
         mapping.most_common(1)[0][0] if mapping else None,
         sequence.most_common(1)[0][0] if sequence else None,
@@ -115,9 +121,17 @@ def follow(a: list[str], b: list[str]) -> list[str]:
     indented as ``a`` indents its own, and placed after the comments that end the blocks before them."""
     mapping, sequence = steps(a)
     out = list(b)
-    for tag, _, _, j1, j2 in reversed(difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()):
+    head = 0  # the lines before the first edit and after the last are the same: not matched again
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    edited = difflib.SequenceMatcher(None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False)
+    for tag, _, _, k1, k2 in reversed(edited.get_opcodes()):
         if tag not in ("insert", "replace"):
             continue
+        j1, j2 = head + k1, head + k2
         run = (_reindent(out[j1:j2], mapping, sequence) if mapping or sequence is not None else None) or out[j1:j2]
         if tag == "replace":  # (lines the editor rewrote: their keys keep their columns)
             out[j1:j2] = run
