@@ -26,7 +26,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from podsec import evaluate
 from podsec.analysis import netpol, psp
@@ -262,7 +262,16 @@ def psp_message(a: psp.Assessment) -> str:
 # --- after every file: namespaces -----------------------------------------------------------------
 
 
-def complete(results: Iterable[FileResult], ctx: Context) -> Iterator[FileResult]:
+class WithFacts(Protocol):
+    """A file's result that carries its `Facts` (a `FileResult`, or `podsec fix`'s file fix)."""
+
+    facts: object | None
+
+
+R = TypeVar("R", bound=WithFacts)
+
+
+def complete(results: Iterable[R], ctx: Context) -> Iterator[R | FileResult]:
     """``results`` as they come, then the findings about namespaces, once every file is read."""
     active = _active(ctx)
     merged = Facts()

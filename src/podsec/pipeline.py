@@ -7,7 +7,7 @@ fuzzer): reading and evaluating stay separate layers, joined only here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from podsec import beyond, explain
 from podsec.evaluate import Context, Outcome, evaluate
@@ -15,6 +15,9 @@ from podsec.findings import FileResult, InputError, ObjectResult
 from podsec.model.objects import Located
 from podsec.model.workloads import KindTable
 from podsec.sources.files import Counts, Member, Relocate, Target, internal_error, read_objects, read_target
+
+Evaluator = Callable[[Located, Context], Outcome]
+"""Evaluates one object's pods: `podsec.evaluate.evaluate` (the fixer's keeps the pods it read)."""
 
 
 def scan_bytes(data: bytes, name: str, ctx: Context, relocate: Relocate | None = None) -> FileResult:
@@ -25,6 +28,18 @@ def scan_bytes(data: bytes, name: str, ctx: Context, relocate: Relocate | None =
     files are still scanned.
     """
     result = FileResult(name)
+    for _ in evaluated(data, result, ctx, relocate):
+        pass
+    return result
+
+
+def evaluated(
+    data: bytes, result: FileResult, ctx: Context, relocate: Relocate | None = None, evaluator: Evaluator | None = None
+) -> Iterator[tuple[Located, ObjectResult]]:
+    """`scan_bytes` into ``result`` (named after the file), yielding each object with its result
+    as a scan shows it, once that is added to ``result`` (what `podsec fix` fixes, and it lists what
+    it cannot); its counts and facts are set once the generator is exhausted."""
+    name = result.file or "-"
     facts = beyond.Facts() if ctx.policy.beyond else None  # the objects beyond the pod, when they are checked
     every = ctx.every_object or (facts is not None and relocate is not None)
     also = beyond.KINDS if facts is not None else frozenset()
@@ -42,7 +57,7 @@ def scan_bytes(data: bytes, name: str, ctx: Context, relocate: Relocate | None =
                 facts.add_member(item, name, ctx)
                 continue
             try:
-                outcome = _evaluate(item, ctx, name, relocate, facts)
+                outcome = _evaluate(item, ctx, name, relocate, facts, evaluator)
             except Exception as exc:  # one object's bug must not hide the others
                 counts.failed.add(item.document)
                 result.errors.append(internal_error(name, item.line, exc, debug=ctx.debug))
@@ -55,19 +70,24 @@ def scan_bytes(data: bytes, name: str, ctx: Context, relocate: Relocate | None =
                 result.errors.extend(outcome.errors)
                 if outcome.carries_pod:
                     with_pod.add(item.document)
+                yield item, outcome
     except Exception as exc:
         counts.failed.add(-1)
         result.errors.append(internal_error(name, None, exc, debug=ctx.debug))
     result.documents = counts.documents
     result.podless = max(0, counts.documents - len(with_pod | (counts.failed - {0, -1})))
     result.facts = facts
-    return result
 
 
 def _evaluate(
-    item: Located, ctx: Context, name: str, relocate: Relocate | None, facts: beyond.Facts | None = None
+    item: Located,
+    ctx: Context,
+    name: str,
+    relocate: Relocate | None,
+    facts: beyond.Facts | None = None,
+    evaluator: Evaluator | None = None,
 ) -> Outcome:
-    outcome = evaluate(item, ctx)
+    outcome = (evaluator or evaluate)(item, ctx)  # (looked up at each call: tests replace it)
     if facts is not None:  # its namespace, network policy facts and findings beyond the pod
         outcome = beyond.record(item, name, ctx, facts, outcome, relocate)
     if isinstance(outcome, ObjectResult):

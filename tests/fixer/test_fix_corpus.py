@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import re
 import shutil
 from collections import Counter
 from typing import Any
@@ -15,16 +14,7 @@ import pytest
 
 from podsec import kyaml
 from podsec.cli import main
-from tests.fixer.test_fix_formats import removed
-
-# What an edit may change on a line it is on: a field fix removes or sets, an item of a
-# capability list, a flow mapping or list edited in place; and the last line of a file without
-# a final newline, after which lines are added.
-EDITED = re.compile(
-    r"privileged|host(Network|PID|IPC|Port)|capabilities|\badd\b|\bdrop\b|securityContext|allowPrivilegeEscalation"
-    r"|runAsNonRoot|runAsUser|readOnlyRootFilesystem|automountServiceAccountToken|seccompProfile"
-    r"|^\s*-?\s*['\"]?(CAP_)?[A-Za-z_]+['\"]?,?\s*(#.*)?$|[{}\[\]]"
-)
+from tests.fixer.test_fix_formats import unexplained
 
 
 def _key(f: dict[str, Any]) -> tuple[Any, ...]:
@@ -50,14 +40,7 @@ def test_fix_the_whole_corpus(
         if name.endswith(".json"):
             assert json.loads(after) is not None
             continue
-        last = before.decode().rsplit("\n", 1)[-1]
-        # a key that moves up to its item's "- " line when the key before it is removed
-        moved = {line.strip().removeprefix("- ") for line in after.decode().splitlines()}
-        odd = [
-            line
-            for line in removed(before, after)
-            if not EDITED.search(line) and line != last and line.strip() not in moved
-        ]
+        odd = unexplained(before, after)
         assert not odd, (name, odd)
     assert main(["fix", "--unsafe", "--kustomize", "off", "."]) == 2
     out, err = capsys.readouterr()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -48,17 +49,71 @@ def fix(tmp_path: pathlib.Path, name: str, text: str | bytes, *args: str) -> tup
     return code, data, path.read_bytes()
 
 
-def removed(before: bytes, after: bytes) -> list[str]:
-    """The original lines that are not in the result as they were (LF-split, ends kept)."""
-    a = before.decode().split("\n")
-    b = after.decode().split("\n")
-    a = [line + "\n" for line in a[:-1]] + ([a[-1]] if a[-1] else [])
-    b = [line + "\n" for line in b[:-1]] + ([b[-1]] if b[-1] else [])
-    gone = []
+def _lines(data: bytes) -> list[str]:
+    parts = data.decode().split("\n")
+    return [line + "\n" for line in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _gone(a: list[str], b: list[str]) -> list[int]:
+    """Which lines of ``a`` are not in ``b`` as they were."""
+    gone: list[int] = []
     for tag, i1, i2, _, _ in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag in ("replace", "delete"):
-            gone += a[i1:i2]
+            gone += range(i1, i2)
     return gone
+
+
+def removed(before: bytes, after: bytes) -> list[str]:
+    """The original lines that are not in the result as they were (LF-split, ends kept)."""
+    a = _lines(before)
+    return [a[i] for i in _gone(a, _lines(after))]
+
+
+# What an edit may change on a line it is on: a field fix removes or sets, an item of a
+# capability list (an empty name too: '' or ""), a flow mapping or list edited in place.
+EDITED = re.compile(
+    r"privileged|host(Network|PID|IPC|Port)|capabilities|\badd\b|\bdrop\b|securityContext|allowPrivilegeEscalation"
+    r"|runAsNonRoot|runAsUser|readOnlyRootFilesystem|automountServiceAccountToken|seccompProfile"
+    r"|^\s*-?\s*(['\"]?(CAP_)?[A-Za-z_]+['\"]?|''|\"\"),?\s*(#.*)?$|[{}\[\]]"
+)
+_OWNER = re.compile(r"\b(add|drop)['\"]?\s*:")
+
+
+def _bare(line: str) -> str:
+    """A line without its indentation, item dash and flow punctuation at its end."""
+    return re.sub(r"^-\s+", "", line.strip()).rstrip(",}] ")
+
+
+def _scalar_item(line: str) -> bool:
+    """``- NAME`` or, in a flow list, ``NAME,`` (whatever the name: quoted, digits, empty)."""
+    body = line.strip()
+    return bool(body) and (body.startswith("- ") or body.endswith((",", "]"))) and not re.search(r": |[{]", body)
+
+
+def _capability_item(a: list[str], i: int) -> bool:
+    """Line ``i`` is a name in a capability list: the lines above it are names up to ``add:`` or ``drop:``."""
+    while i >= 0 and _scalar_item(a[i]):
+        i -= 1
+    return i >= 0 and bool(_OWNER.search(a[i]))
+
+
+def unexplained(before: bytes, after: bytes) -> list[str]:
+    """The original lines gone from the result that no edit explains. An edit explains the lines
+    it is on (`EDITED`, or any name in a capability list); the last line of a file without a
+    final newline, after which lines are added; a key that moves up to its item's ``- `` line
+    when the key before it is removed; and a flow entry whose comma goes when the entry after it
+    is removed (or whose brackets close after it)."""
+    a, b = _lines(before), _lines(after)
+    last = before.decode().rsplit("\n", 1)[-1]
+    kept = {_bare(line) for line in b}
+    return [
+        a[i]
+        for i in _gone(a, b)
+        if not EDITED.search(a[i])
+        and a[i] != last
+        and not (_bare(a[i]) and _bare(a[i]) in kept)
+        and not _capability_item(a, i)
+    ]
 
 
 def test_comments_quoting_and_order_survive(tmp_path: pathlib.Path) -> None:
@@ -68,6 +123,8 @@ def test_comments_quoting_and_order_survive(tmp_path: pathlib.Path) -> None:
     text = after.decode()
     assert "        securityContext:\n          allowPrivilegeEscalation: false\n" in text
     assert text.index("allowPrivilegeEscalation") < text.index("# comment at the end of the container")
+    ends = ("# comment at the end of the container", "seccompProfile:", "# comment at the end of the pod spec")
+    assert [text.index(s) for s in ends] == sorted(text.index(s) for s in ends)  # each comment with its block
     assert "seccompProfile:\n" in text and "type: RuntimeDefault" in text
     assert text.endswith("# comment at the end of the file\n")
     assert "runAsNonRoot" not in text  # an unsafe fix: not without --unsafe
@@ -113,6 +170,66 @@ def test_four_space_indent_and_crlf(tmp_path: pathlib.Path) -> None:
     c = data["spec"]["template"]["spec"]["containers"][0]
     assert c["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     assert b"\r\n                    securityContext:\r\n" in after
+
+
+def test_inserted_blocks_follow_the_files_indentation(tmp_path: pathlib.Path) -> None:
+    """Four-space steps in a four-space file, sequences as the file writes them (indented by four,
+    or indentless), CRLF kept: what a careful human would write."""
+    args = ("--unsafe", "--run-as-user", "10001")
+    code, before, after = fix(tmp_path, "four.yaml", FOUR.replace("\n", "\r\n"), *args)
+    assert code == 0 and removed(before, after) == []
+    container = """\
+                    securityContext:
+                        allowPrivilegeEscalation: false
+                        capabilities:
+                            drop:
+                                - ALL
+                        readOnlyRootFilesystem: true
+"""
+    pod = """\
+            securityContext:
+                runAsNonRoot: true
+                runAsUser: 10001
+                seccompProfile:
+                    type: RuntimeDefault
+            automountServiceAccountToken: false
+"""
+    last = "                    # last in the container\n"
+    assert after == FOUR.replace(last, container + last + pod).replace("\n", "\r\n").encode()  # the comment
+    # that ends the container stays with it
+    indentless = """\
+apiVersion: v1
+kind: Pod
+metadata:
+    name: web
+spec:
+    containers:
+    - name: web
+      image: example.com/web:1.0
+      securityContext:
+          capabilities:
+              add: [NET_BIND_SERVICE]
+"""
+    code, before, after = fix(tmp_path, "indentless.yaml", indentless, *args)
+    assert code == 0 and removed(before, after) == []
+    assert after.decode() == indentless + (
+        "              drop:\n"
+        "              - ALL\n"
+        "          allowPrivilegeEscalation: false\n"
+        "          readOnlyRootFilesystem: true\n"
+        "    securityContext:\n"
+        "        runAsNonRoot: true\n"
+        "        runAsUser: 10001\n"
+        "        seccompProfile:\n"
+        "            type: RuntimeDefault\n"
+        "    automountServiceAccountToken: false\n"
+    )
+    two = DEPLOYMENT.replace("        ports:\n        - containerPort: 8080\n", "")
+    code, before, after = fix(tmp_path, "two.yaml", two, *args)
+    assert code == 0 and "          capabilities:\n            drop:\n            - ALL\n" in after.decode()
+    replaced = EMPTY_CAPABILITY.replace(" {add: ['']}", "\n        add:\n        - NET_ADMIN")  # indentless
+    code, before, after = fix(tmp_path, "replaced.yaml", replaced, "--unsafe", "--profile", "restricted")
+    assert code == 0 and "      capabilities:\n        drop:\n        - ALL\n  - name: other\n" in after.decode()
 
 
 def test_flow_maps_stay_flow(tmp_path: pathlib.Path) -> None:
@@ -417,3 +534,61 @@ def test_kustomize_output_gets_suggestions_for_its_sources(
     err = capsys.readouterr().err
     assert "suggestions for the files these were rendered from" in err
     assert "  base/deployment.yaml:15  Deployment web container 'web': allowPrivilegeEscalation" in err
+
+
+# Found by tests/fuzz/test_properties.py (test_fix_never_crashes_keeps_every_line_and_is_idempotent):
+# an added capability with an empty name (``add: ['']``), removed under --unsafe like any other
+# the profile does not allow, in flow and block lists; and a multi-line flow mapping whose last
+# entry (hostPort) is removed, its comma going with it.
+EMPTY_CAPABILITY = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: app
+    image: x
+    securityContext:
+      allowPrivilegeEscalation: false
+      capabilities: {add: ['']}
+  - name: other
+    image: x
+    securityContext:
+      allowPrivilegeEscalation: false
+      capabilities:
+        drop: [ALL]
+        add:
+        - ""   # empty
+        - NET_BIND_SERVICE
+"""
+
+MULTI_LINE_FLOW = """\
+{apiVersion: v1, kind: Pod, metadata: {name: p},
+  spec: {securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}},
+    containers: [
+      {name: app, image: x,
+        securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}},
+        ports: [{
+            containerPort: 8080,
+            hostPort: 8080}]}]}}
+"""
+
+
+def test_an_empty_capability_name_and_a_multi_line_flow_mapping_under_unsafe(tmp_path: pathlib.Path) -> None:
+    code, before, after = fix(tmp_path, "empty.yaml", EMPTY_CAPABILITY, "--unsafe", "--profile", "restricted")
+    assert code == 0
+    assert after.decode() == EMPTY_CAPABILITY.replace("{add: ['']}", "{drop: [ALL]}").replace(
+        '        - ""   # empty\n', ""
+    )
+    assert unexplained(before, after) == []
+    code, before, after = fix(tmp_path, "flow.yaml", MULTI_LINE_FLOW, "--unsafe", "--profile", "restricted")
+    assert code == 0
+    assert after.decode() == MULTI_LINE_FLOW.replace("8080,\n            hostPort: 8080}", "8080}")
+    assert removed(before, after) == ["            containerPort: 8080,\n", "            hostPort: 8080}]}]}}\n"]
+    assert unexplained(before, after) == []
+    for name in ("empty.yaml", "flow.yaml"):  # a second run changes nothing
+        once = (tmp_path / name).read_bytes()
+        assert main(["fix", "--write", "--unsafe", "--profile", "restricted", str(tmp_path / name)]) == 0
+        assert (tmp_path / name).read_bytes() == once

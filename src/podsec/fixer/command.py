@@ -13,13 +13,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from podsec import scan
+from podsec import beyond, scan
 from podsec.checks import FixOptions, Severity
 from podsec.evaluate import Context
 from podsec.findings import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, InputError
 from podsec.fixer import output
 from podsec.fixer.files import FileFix, fix_target
-from podsec.fixer.objects import Status
+from podsec.fixer.objects import Status, beyond_the_pod
 from podsec.sources.files import Target
 
 if TYPE_CHECKING:
@@ -29,11 +29,17 @@ if TYPE_CHECKING:
 def fix_all(
     found: Discovered, ctx: Context, options: FixOptions, *, unsafe: bool, jobs: int | None = None
 ) -> Iterator[FileFix]:
-    """Every file's fix, in order (on every core for large inputs, as scans are)."""
+    """Every file's fix, in order (on every core for large inputs, as scans are), then, as after a
+    scan, the findings about namespaces (`podsec.beyond`): a human's to fix."""
     for result in found.errors():
         yield FileFix(result.file or "-", errors=list(result.errors))
     work = functools.partial(_fix_one, options=options, unsafe=unsafe)
-    yield from scan.run_each(found.targets(), ctx, work, jobs=jobs)
+    for done in beyond.complete(scan.run_each(found.targets(), ctx, work, jobs=jobs), ctx):
+        if isinstance(done, FileFix):
+            yield done
+        else:
+            outcomes = [beyond_the_pod(f) for o in done.objects for f in o.findings]
+            yield FileFix(done.file or "-", outcomes=outcomes)
     found.finish()
 
 

@@ -13,16 +13,16 @@ import copy
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from podsec import kyaml, remedies, textscan
+from podsec import kyaml, pipeline, remedies, textscan
 from podsec.checks import FixOptions
-from podsec.evaluate import Context
-from podsec.findings import InputError, ObjectResult
+from podsec.evaluate import Context, Prepared, evaluate, read_pods
+from podsec.evaluate import Outcome as EvalOutcome
+from podsec.findings import FileResult, InputError, ObjectResult
 from podsec.fixer import text
-from podsec.fixer.objects import ObjectFix, Outcome, Status, fix_object
+from podsec.fixer.objects import ObjectFix, Outcome, Status, beyond_the_pod, fix_object
 from podsec.model.objects import Located, ObjectRef
 from podsec.model.paths import Path
-from podsec.sources import helm
-from podsec.sources.files import Target, has_helm_syntax, internal_error, read_objects, read_target
+from podsec.sources.files import Target, has_helm_syntax, internal_error, read_target
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,7 @@ class FileFix:
     errors: list[InputError] = field(default_factory=list)
     rendered: str = ""  # why the file is not edited (its fixes are suggestions), if it is not
     spans: list[tuple[int, int, bytes]] = field(default_factory=list)  # (start, end, new text) of edited parts
+    facts: object | None = None  # what the analyses beyond the pod need from it (`podsec.beyond.complete`)
 
     @property
     def changed(self) -> bool:
@@ -85,48 +86,67 @@ def fix_target(target: Target, ctx: Context, options: FixOptions, *, unsafe: boo
     return out
 
 
+class _Evaluator:
+    """A scan's evaluation of each object (`podsec.pipeline.Evaluator`) that keeps the pods it read
+    and their result, for the fix of the object the pipeline yields next."""
+
+    def __init__(self) -> None:
+        self.last: tuple[Located, Prepared, ObjectResult] | None = None
+
+    def __call__(self, item: Located, ctx: Context) -> EvalOutcome:
+        pods = read_pods(item, ctx.kinds)
+        outcome = evaluate(item, ctx, pods)
+        self.last = (item, pods, outcome) if isinstance(pods, Prepared) and isinstance(outcome, ObjectResult) else None
+        return outcome
+
+    def of(self, item: Located) -> tuple[Prepared, ObjectResult] | None:
+        if self.last is None or self.last[0] is not item:
+            return None
+        return self.last[1], self.last[2]
+
+
 def _fix_bytes(target: Target, data: bytes, ctx: Context, options: FixOptions, out: FileFix, *, unsafe: bool) -> None:
+    """Fix what a scan of the file finds (`podsec.pipeline`: the same objects, findings, errors and
+    facts beyond the pod), each object as the pipeline hands it on."""
     anchors = kyaml.may_alias(data) or b"<<" in data
     edited: list[tuple[Located, list[remedies.Op]]] = []
-    for item in read_objects(data, target.name, ctx.kinds):
-        if isinstance(item, InputError):
-            out.errors.append(item)
-            continue
-        if not isinstance(item, Located):  # a peeked Member: only read with members=True
+    scanned = FileResult(target.name)
+    evaluator = _Evaluator()
+    for item, shown in pipeline.evaluated(data, scanned, ctx, target.relocate, evaluator):
+        evaluated = evaluator.of(item)
+        if evaluated is None:  # nothing in it a fix can change: findings beyond the pod only
+            out.outcomes += [beyond_the_pod(f) for f in shown.findings]
             continue
         rendered = _rendered(target, data, item)
         obj: Any = copy.deepcopy(item.obj) if rendered else item.obj
         where = {"file": target.name, "line_offset": item.line_offset, "object_line": item.line}
         shared = remedies.shared_nodes(obj) if anchors else frozenset()
-        result = fix_object(obj, ctx, options, unsafe=unsafe, shared=shared, template=item.template, **where)
-        if result is None:
+        try:
+            result = fix_object(obj, ctx, options, unsafe=unsafe, shared=shared, evaluated=evaluated, **where)
+            assert isinstance(result, ObjectFix)  # (evaluated: its pods are read)
+            out.outcomes += _shown(result, evaluated[1], shown)
+        except Exception as exc:  # one object's bug must not hide the others
+            out.errors.append(internal_error(target.name, item.line, exc, debug=ctx.debug))
             continue
-        if isinstance(result, list):
-            out.errors.extend(result)
-            continue
-        out.outcomes += _shown(target, item, result) if rendered else result.outcomes
         if rendered:
             out.rendered = out.rendered or rendered
         elif result.ops:
             edited.append((item, result.ops))
             ref = ObjectRef.of(item.obj)
             out.patches.append(Patch(target.name, ref, item.path, item.document, result.ops))
+    out.errors[:0] = scanned.errors
+    out.facts = scanned.facts
     if edited:
         _write_text(data, edited, out)
 
 
-def _shown(target: Target, item: Located, result: ObjectFix) -> list[Outcome]:
-    """The outcomes with their findings moved to the files to change (kustomize sources,
-    values.yaml keys of Helm charts)."""
-    before = result.before
-    assert before is not None
-    shown: ObjectResult = before
-    if target.relocate is not None:
-        shown = target.relocate(item.obj, before)
-    elif item.template is not None:
-        shown = helm.annotate(before, item.template, target.name)
-    moved = dict(zip((id(f) for f in before.findings), shown.findings, strict=True))
-    return [replace(o, finding=moved.get(id(o.finding), o.finding)) for o in result.outcomes]
+def _shown(result: ObjectFix, first: ObjectResult, shown: ObjectResult) -> list[Outcome]:
+    """The outcomes with their findings as the scan shows them (moved to the files to change:
+    kustomize sources, values.yaml keys of Helm charts), and the findings beyond the pod the scan
+    added after them (for a human)."""
+    n = len(first.findings)
+    moved = [replace(o, finding=f) for o, f in zip(result.outcomes[:n], shown.findings[:n], strict=True)]
+    return moved + result.outcomes[n:] + [beyond_the_pod(f) for f in shown.findings[n:]]
 
 
 def _write_text(data: bytes, edited: list[tuple[Located, list[remedies.Op]]], out: FileFix) -> None:

@@ -72,15 +72,20 @@ def fix_object(
     *,
     unsafe: bool,
     shared: frozenset[int] = frozenset(),
+    evaluated: tuple[Prepared, ObjectResult] | None = None,
     **where: Any,
 ) -> ObjectFix | list[InputError] | None:
-    """Fix ``obj`` in place; ``where`` is what `evaluate_object` needs to locate findings."""
-    pods = prepare(obj, ctx.kinds)
-    first = evaluate_object(obj, ctx, prepared=pods if isinstance(pods, Prepared) else None, **where)
-    if not isinstance(first, ObjectResult):
-        return first
-    if not isinstance(pods, Prepared):  # (evaluate_object reports these errors itself)
-        return pods
+    """Fix ``obj`` in place; ``where`` is what `evaluate_object` needs to locate findings;
+    ``evaluated``: its pods and their evaluation, when the caller has them (`podsec.pipeline`)."""
+    if evaluated is None:
+        read = prepare(obj, ctx.kinds)
+        outcome = evaluate_object(obj, ctx, prepared=read if isinstance(read, Prepared) else None, **where)
+        if not isinstance(outcome, ObjectResult):
+            return outcome
+        if not isinstance(read, Prepared):  # (evaluate_object reports these errors itself)
+            return read
+        evaluated = read, outcome
+    pods, first = evaluated
     done = ObjectFix(before=first, after=first)
     current, seen = first, _Round()
     for _ in range(MAX_ROUNDS):
@@ -90,10 +95,11 @@ def fix_object(
         if not ops:
             break
         done.ops += ops
-        pods = prepare(obj, ctx.kinds)
-        after = evaluate_object(obj, ctx, prepared=pods if isinstance(pods, Prepared) else None, **where)
-        if not isinstance(after, ObjectResult) or not isinstance(pods, Prepared):  # a podsec bug
+        again = prepare(obj, ctx.kinds)
+        after = evaluate_object(obj, ctx, prepared=again if isinstance(again, Prepared) else None, **where)
+        if not isinstance(after, ObjectResult) or not isinstance(again, Prepared):  # a podsec bug
             raise RuntimeError(f"the fixed object no longer reads: {after}")
+        pods = again
         if {_key(f) for f in after.findings} <= {_key(f) for f in current.findings}:
             current = done.after = after  # nothing new: the fixes already offered are all there is
             break
@@ -130,6 +136,13 @@ def _round(
         ops += applied.ops
         seen.refused.update((e.path, why) for e, why in applied.refused)
     return ops
+
+
+def beyond_the_pod(f: Finding) -> Outcome:
+    """A finding about what is not a pod (a namespace without a default-deny NetworkPolicy, a policy
+    rule open to all, a PodSecurityPolicy): a human's to fix, as the check's remediation says."""
+    why = "not a pod's setting (podsec fix writes no NetworkPolicy, changes no policy or RBAC object): "
+    return Outcome(Status.HUMAN, f, "", why + f.check.remediation)
 
 
 def _outcomes(first: ObjectResult, final: ObjectResult, last: _Round, *, unsafe: bool) -> list[Outcome]:

@@ -163,7 +163,8 @@ def _detail(o: Outcome) -> str:
         parts.append(f"values key {f.values.key} in {f.values.file}{at}")
     elif f.template and f.file and f.template not in f.file:
         parts.append(f"template {f.template}")
-    parts.append(f"field {format_path(f.field)}")
+    if f.field:
+        parts.append(f"field {format_path(f.field)}")
     if o.why:
         parts.append(o.why)
     return "; ".join(parts)
@@ -186,7 +187,13 @@ def report(fixes: Sequence[FileFix], stream: TextIO) -> None:
         name: [{**o.finding.as_dict(), "fix": o.how, "why": o.why} for o in group]
         for name, group in _groups(fixes).items()
     }
-    doc["files"] = [{"file": f.name, "changed": f.changed, "rendered": f.rendered} for f in fixes if f.outcomes]
+    files: dict[str, dict[str, object]] = {}  # a file's namespace findings come after every file: listed once
+    for f in fixes:
+        if f.outcomes:
+            seen = files.setdefault(f.name, {"file": f.name, "changed": False, "rendered": ""})
+            seen["changed"] = seen["changed"] or f.changed
+            seen["rendered"] = seen["rendered"] or f.rendered
+    doc["files"] = list(files.values())
     json.dump(doc, stream, indent=1)
     stream.write("\n")
 

@@ -20,6 +20,7 @@ from typing import Any
 import yaml_edit
 
 from podsec import kyaml
+from podsec.fixer import indent
 from podsec.model.paths import Path, PathPart
 
 Op = dict[str, Any]
@@ -106,6 +107,14 @@ def edit_yaml(chunk: str, objects: Sequence[tuple[int, Path, list[Op], Any]]) ->
         except (yaml_edit.YamlError, KeyError, IndexError, ValueError) as exc:
             raise EditError(f"the lossless YAML editor refused an edit: {exc}") from None
     text = str(stream)
+    followed = "".join(indent.follow(lines(chunk), lines(text)))  # inserted blocks indented as the file's own
+    if followed != text:
+        try:
+            _verify(followed, objects)
+        except EditError:
+            pass  # (a shape the re-indenting misjudged: yaml-edit's own indentation is kept)
+        else:
+            return followed
     _verify(text, objects)
     return text
 
