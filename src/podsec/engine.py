@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from podsec.analysis.rules import ALL_RULES, BeyondRule
 from podsec.checks import ALL_CHECKS, Check, Platform, Revision, Rule, Violation
@@ -220,7 +221,7 @@ def select(
     return Policy(pss, version, at, selected, profile, beyond)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class CheckResult:
     """A failing check on one pod, with every violation it found."""
 
@@ -248,25 +249,28 @@ class CheckResult:
         return text
 
 
+_NO_HITS: Mapping[Path, tuple[Check, ...]] = MappingProxyType({})
+
+
 def evaluate(pod: PodView, policy: Policy) -> list[CheckResult]:
     """Every failing check of ``policy`` on ``pod``, in PSA's order; empty means allowed."""
     results = []
     windows = pod.is_windows or pod.scheduled_on_windows  # podsec's Linux-only checks do not apply either way
     skip = Platform.LINUX if windows else Platform.WINDOWS if pod.os_name.value == "linux" else None
     for sel in policy.checks:
-        if sel.check.platform is skip:
+        check = sel.check
+        if check.platform is skip:
             continue
         violations = sel.revision(pod)
         if violations:
-            results.append(CheckResult(sel.check, tuple(violations), _lineage_hits(sel, pod, violations)))
+            hits = _lineage_hits(sel, pod, violations) if sel.lineage else _NO_HITS
+            results.append(CheckResult(check, tuple(violations), hits))
     return results
 
 
 def _lineage_hits(sel: Selected, pod: PodView, violations: list[Violation]) -> Mapping[Path, tuple[Check, ...]]:
     """For each violation's path, the replaced checks that report the same field (e.g. a hostPath
     volume under ``restrictedVolumes`` also trips ``hostPathVolumes``)."""
-    if not sel.lineage:
-        return {}
     paths = {v.path for v in violations}
     hits: dict[Path, tuple[Check, ...]] = {}
     for check, fn in sel.lineage:

@@ -215,6 +215,9 @@ def _result_findings(
     check's aggregate message over its violations (what the webhook shows, as PSA does):
     the cost then stays one message per check however many containers a pod has.
     """
+    if exempter is None and b.ctx.aggregate:  # the webhook's usual case: one finding for the check
+        findings += _aggregated(result, label, result.violations, b)
+        return
     kept, hidden = _split(result, label, images, exempter)
     groups: list[tuple[Exemption | None, list[Violation]]] = [(None, kept)] if kept else []
     groups += hidden.items()
@@ -228,7 +231,7 @@ def _result_findings(
 
 
 def _aggregated(
-    result: engine.CheckResult, label: str | None, violations: list[Violation], b: _Builder
+    result: engine.CheckResult, label: str | None, violations: Sequence[Violation], b: _Builder
 ) -> list[Finding]:
     whole = len(violations) == len(result.violations)
     msg = result.message() if whole else result.message(violations)
@@ -256,7 +259,7 @@ def _per_violation(
     ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class Prepared:
     """An object's pods, read once: evaluations of one object under several policies share them
     (the webhook evaluates a pod for enforce, audit and warn)."""

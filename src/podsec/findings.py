@@ -51,7 +51,7 @@ class TextFix:
     replacements: tuple[Replacement, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class Finding:
     """One finding, typed end to end: reporters alone turn it into text (`as_dict`)."""
 
@@ -151,7 +151,7 @@ class Suppressed:
         return {**self.finding.as_dict(), "exemption": self.exemption.as_dict()}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class ObjectResult:
     """One evaluated pod-bearing object: its findings and PSA's verdicts per pod."""
 

@@ -36,7 +36,7 @@ class ObjectRef:
         return f"{self.kind or '?'} {ns}{self.name or '(unnamed)'}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class Located:
     """An object as a source read it, and where: what every evaluation starts from.
 

@@ -20,13 +20,13 @@ ContainerKind = Literal["initContainers", "containers", "ephemeralContainers"]
 CONTAINER_KINDS: tuple[ContainerKind, ...] = ("initContainers", "containers", "ephemeralContainers")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class HostPort:
     value: int
     path: Path
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class HandlerHost:
     """A ``host`` of an httpGet/tcpSocket probe or lifecycle handler."""
 
@@ -65,14 +65,14 @@ class ContainerView(NamedTuple):  # a named tuple: cheap to make, and a pod may 
         return self.name or Unnamed.at(self.path)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class VolumeView:
     name: str
     path: Path
     sources: tuple[str, ...]  # the volume-source fields that are set, in schema order
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class PodView:
     """A pod or pod template, with everything the checks read."""
 

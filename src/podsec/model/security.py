@@ -37,7 +37,7 @@ class Resolved(NamedTuple, Generic[T]):
         return self.source != "unset"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class ProfileOption:
     """``seccompProfile`` or ``appArmorProfile``; an unset ``type`` reads as ``""`` as in Go."""
 
@@ -45,7 +45,7 @@ class ProfileOption:
     localhost_profile: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class SELinuxOptions:
     user: str
     role: str
@@ -53,13 +53,13 @@ class SELinuxOptions:
     level: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class WindowsOptions:
     host_process: bool | None
     run_as_user_name: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class Capabilities:
     add: tuple[str, ...]
     drop: tuple[str, ...]
@@ -111,8 +111,7 @@ class EffectiveSecurityContext(_Settings):
         """The container's own value of a field (unset when only the pod sets it)."""
         resolved: Resolved[Any] = getattr(self, attr)
         if resolved.source == "pod":
-            name = dict(SHARED_FIELDS)[attr]
-            return Resolved(None, "unset", (*self.path, name))
+            return _unset_at(self.path)[_SHARED_INDEX[attr]]
         return resolved
 
 
@@ -131,6 +130,11 @@ def _declared(cls: type, skip: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[
 SHARED_FIELDS: tuple[tuple[str, str], ...] = _declared(_Settings)
 CONTAINER_ONLY_FIELDS: tuple[tuple[str, str], ...] = _declared(EffectiveSecurityContext, SHARED_FIELDS)
 POD_ONLY_FIELDS: tuple[tuple[str, str], ...] = _declared(PodSecurityContext, SHARED_FIELDS)
+_SHARED_INDEX = {attr: i for i, (attr, _) in enumerate(SHARED_FIELDS)}  # its place in `_unset_at`'s tuple
+_SPELLED_OUT = ("run_as_user", "run_as_group", "run_as_non_root", "seccomp_profile", "app_armor_profile",
+                "se_linux_options", "windows_options")  # fmt: skip
+if tuple(_SHARED_INDEX) != _SPELLED_OUT:  # `_resolve_unset` names them in this order
+    raise AssertionError(f"_Settings' shared fields changed: update _resolve_unset ({tuple(_SHARED_INDEX)})")
 # Written at the wrong level, these are dropped by the API server's decoder (unknown
 # field) and silently do nothing; `misplaced` records them so a check can say so.
 _POD_ONLY_NAMES = (*(n for _, n in POD_ONLY_FIELDS), "supplementalGroupsPolicy", "seLinuxChangePolicy")
@@ -240,10 +244,14 @@ def _resolve_unset(pod: PodSecurityContext, present: bool, path: Path) -> Effect
     else unset at the container's own field. The common case (and the whole of a pod of many
     minimal containers), so it makes nothing it need not: no dicts, no lookups by name."""
     unset = _unset_at(path)
-    user, group, non_root, seccomp, app_armor, se_linux, windows = (
-        inherited if (inherited := getattr(pod, attr)).source != "unset" else unset[i]
-        for i, (attr, _) in enumerate(SHARED_FIELDS)
-    )
+    # Each shared field spelled out (no loop, no getattr): this runs for every container.
+    user = pod.run_as_user if pod.run_as_user.source != "unset" else unset[0]
+    group = pod.run_as_group if pod.run_as_group.source != "unset" else unset[1]
+    non_root = pod.run_as_non_root if pod.run_as_non_root.source != "unset" else unset[2]
+    seccomp = pod.seccomp_profile if pod.seccomp_profile.source != "unset" else unset[3]
+    app_armor = pod.app_armor_profile if pod.app_armor_profile.source != "unset" else unset[4]
+    se_linux = pod.se_linux_options if pod.se_linux_options.source != "unset" else unset[5]
+    windows = pod.windows_options if pod.windows_options.source != "unset" else unset[6]
     privileged, escalation, caps, read_only, proc_mount = unset[len(SHARED_FIELDS) :]
     return EffectiveSecurityContext(
         present, path, user, group, non_root, seccomp, app_armor, se_linux, windows,
