@@ -146,29 +146,43 @@ def _labels(obj: Mapping[str, Any] | None) -> Mapping[str, str]:
 GVR = tuple[str, str, str]
 
 
-def _rule_matches(rule: Mapping[str, Any], req: Request, gvr: GVR) -> bool:
-    """rules.Matcher: operation, scope, group, version and resource of ``gvr``, names."""
-    group, version, resource = gvr
-    scope = rule.get("scope") or "*"
-    is_namespace = req.group == "" and req.resource == "namespaces"
-    if scope == "Namespaced" and (is_namespace or not req.namespace):
-        return False
-    if scope == "Cluster" and not (is_namespace or not req.namespace):
-        return False
-    ops = rule.get("operations") or []
-    if "*" not in ops and req.operation not in ops:
-        return False
-    groups, versions = rule.get("apiGroups") or [], rule.get("apiVersions") or []
-    if "*" not in groups and group not in groups:
-        return False
-    if "*" not in versions and version not in versions:
-        return False
-    for res in rule.get("resources") or []:
+def _exact_or_wildcard(items: Sequence[str], requested: str) -> bool:
+    """rules.exactOrWildcard."""
+    return "*" in items or requested in items
+
+
+def _scope_matches(scope: str, req: Request) -> bool:
+    """rules.Matcher.scope: a namespace object is cluster-scoped (its request names its namespace)."""
+    cluster_scoped = (req.group == "" and req.resource == "namespaces") or not req.namespace
+    if scope == "Namespaced":
+        return not cluster_scoped
+    if scope == "Cluster":
+        return cluster_scoped
+    return True  # "*" (AllScopes)
+
+
+def _resource_matches(resources: Sequence[str], resource: str, sub_resource: str) -> bool:
+    """rules.Matcher.resource, with splitResource's "resource/subresource"."""
+    for res in resources:
         name, _, sub = str(res).partition("/")
-        if (name == "*" or name == resource) and (sub == "*" or sub == req.sub_resource):
-            names = rule.get("resourceNames") or []
-            return not names or req.name in names
+        if name in ("*", resource) and sub in ("*", sub_resource):
+            return True
     return False
+
+
+def _rule_matches(rule: Mapping[str, Any], req: Request, gvr: GVR) -> bool:
+    """rules.Matcher.Matches for ``gvr`` (scope, operation, group, version, resource), then
+    matching.matchesResourceRules' resourceNames (an empty list matches every name)."""
+    group, version, resource = gvr
+    names = rule.get("resourceNames") or []
+    return (
+        _scope_matches(rule.get("scope") or "*", req)
+        and _exact_or_wildcard(rule.get("operations") or [], req.operation)
+        and _exact_or_wildcard(rule.get("apiGroups") or [], group)
+        and _exact_or_wildcard(rule.get("apiVersions") or [], version)
+        and _resource_matches(rule.get("resources") or [], resource, req.sub_resource)
+        and (not names or req.name in names)
+    )
 
 
 def _matching_rules(
@@ -189,28 +203,46 @@ def _matching_rules(
     return None
 
 
+def _selector_empty(selector: Mapping[str, Any]) -> bool:
+    """labels.Selector.Empty: no requirements."""
+    return not (selector.get("matchLabels") or selector.get("matchExpressions"))
+
+
+def _namespace_labels(req: Request, cluster: Cluster) -> Mapping[str, str]:
+    """namespace.Matcher.GetNamespaceLabels: a request for a namespace itself carries them."""
+    if req.resource == "namespaces" and req.group == "" and not req.sub_resource:
+        return _labels(req.object or req.old_object)
+    return _labels(cluster.namespace(req.namespace))
+
+
+def _match_namespace_selector(selector: Mapping[str, Any], req: Request, cluster: Cluster) -> bool:
+    """namespace.Matcher.MatchNamespaceSelector: a cluster-scoped object (not a namespace) always matches."""
+    if not req.namespace and req.resource != "namespaces":
+        return True
+    return _selector_empty(selector) or selector_matches(selector, _namespace_labels(req, cluster))
+
+
+def _match_object_selector(selector: Mapping[str, Any], req: Request) -> bool:
+    """object.Matcher.MatchObjectSelector: the object or the old object matches. An absent object
+    (no old object on CREATE) matches no selector, not even DoesNotExist (matchObject)."""
+    if _selector_empty(selector):
+        return True
+    return any(obj is not None and selector_matches(selector, _labels(obj)) for obj in (req.object, req.old_object))
+
+
 def resources_match(match: Mapping[str, Any], req: Request, cluster: Cluster) -> GVR | None:
     """MatchResources against a request (matching.Matcher.Matches): the resource matched, or None."""
-    ns_selector = match.get("namespaceSelector") or {}
-    if (req.namespace or req.resource == "namespaces") and (
-        ns_selector.get("matchLabels") or ns_selector.get("matchExpressions")
-    ):
-        if req.resource == "namespaces" and req.group == "" and not req.sub_resource:
-            ns_labels = _labels(req.object or req.old_object)
-        else:
-            ns_labels = _labels(cluster.namespace(req.namespace))
-        if not selector_matches(ns_selector, ns_labels):
-            return None
-    obj_selector = match.get("objectSelector") or {}
-    if (obj_selector.get("matchLabels") or obj_selector.get("matchExpressions")) and not any(
-        obj is not None and selector_matches(obj_selector, _labels(obj)) for obj in (req.object, req.old_object)
-    ):  # an absent object (no old object on CREATE) matches no selector, not even DoesNotExist
+    if not _match_namespace_selector(match.get("namespaceSelector") or {}, req, cluster):
+        return None
+    if not _match_object_selector(match.get("objectSelector") or {}, req):
         return None
     policy = match.get("matchPolicy") or "Equivalent"
     if _matching_rules(match.get("excludeResourceRules") or [], policy, req, cluster.catalog) is not None:
         return None
     rules = match.get("resourceRules") or []
-    return _matching_rules(rules, policy, req, cluster.catalog) if rules else (req.group, req.version, req.resource)
+    if not rules:
+        return (req.group, req.version, req.resource)
+    return _matching_rules(rules, policy, req, cluster.catalog)
 
 
 def as_matched(req: Request, gvr: GVR, catalog: served.Catalog) -> Request:
@@ -308,19 +340,10 @@ def _aggregate(errors: Sequence[str]) -> str:
     return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
 
 
-def validate(
-    policy: Policy,
-    binding: str,
-    req: Request,
-    params: Mapping[str, Any] | None,
-    namespace: Mapping[str, Any] | None,
-) -> tuple[list[Decision], list[tuple[str, str]], list[Decision]]:
-    """One policy for one binding and one param: (decisions, audit annotations, annotation errors).
-
-    As in validator.go, match conditions, validations, messages and audit annotations are
-    each one evaluation (one `celenv.Scope`: its variables are computed at most once);
-    match conditions see no ``namespaceObject``, audit annotations the whole namespace.
-    """
+def _activation(
+    policy: Policy, req: Request, params: Mapping[str, Any] | None, namespace: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The variables every expression of ``policy`` sees (validator.go's activation)."""
     data: dict[str, Any] = {
         "object": req.object,
         "oldObject": req.old_object,
@@ -331,23 +354,29 @@ def validate(
         data["params"] = params
     if policy.authorizer is not None:
         data |= k8slib.authorizer_values(policy.authorizer)
-    env = policy.environment
-    if policy.match_conditions:
-        matching = celenv.Scope(env, {**data, "namespaceObject": None})
-        errors = []
-        for _, program in policy.match_conditions:
-            try:
-                value = celenv.run(program, matching)
-            except celenv.EvalError as exc:
-                errors.append(_expression_error(program, str(exc)))
-                continue
-            if value is False:
-                return [], [], []
-        if errors:
-            d = _error(policy, binding, _aggregate(errors))
-            return ([d] if d else []), [], []
-    checking = celenv.Scope(env, data)
-    messages = celenv.Scope(env, data)
+    return data
+
+
+def _match_conditions(policy: Policy, data: Mapping[str, Any]) -> tuple[bool, list[str]]:
+    """matchconditions.Matcher.Match: (whether every condition holds, the errors). A false condition
+    decides at once; errors count only when none is false."""
+    matching = celenv.Scope(policy.environment, {**data, "namespaceObject": None})
+    errors = []
+    for _, program in policy.match_conditions:
+        try:
+            value = celenv.run(program, matching)
+        except celenv.EvalError as exc:
+            errors.append(_expression_error(program, str(exc)))
+            continue
+        if value is False:
+            return False, []
+    return not errors, errors
+
+
+def _validations(policy: Policy, binding: str, data: Mapping[str, Any]) -> list[Decision]:
+    """One decision per validation (validator.go's loop over the validation results)."""
+    checking = celenv.Scope(policy.environment, data)
+    messages = celenv.Scope(policy.environment, data)
     decisions = []
     for index, validation in enumerate(policy.validations):
         try:
@@ -364,20 +393,55 @@ def validate(
         decisions.append(
             Decision(policy.name, binding, "Deny", "deny", message, validation.reason or "Invalid", index=index)
         )
+    return decisions
+
+
+def _audit_annotations(
+    policy: Policy, binding: str, data: Mapping[str, Any], namespace: Mapping[str, Any] | None
+) -> tuple[list[tuple[str, str]], list[Decision]]:
+    """(published audit annotations, their errors); they see the whole namespace object."""
     published: list[tuple[str, str]] = []
     annotation_errors: list[Decision] = []
-    if policy.audit_annotations:
-        annotating = celenv.Scope(env, {**data, "namespaceObject": namespace})
-        for key, program in policy.audit_annotations:
-            try:
-                value = celenv.run(program, annotating)
-            except celenv.EvalError as exc:
-                d = _error(policy, binding, _expression_error(program, str(exc)))
-                if d is not None:
-                    annotation_errors.append(d)
-                continue
-            if isinstance(value, str) and value.strip():
-                published.append((key, value.strip()[:MAX_ANNOTATION_BYTES]))
+    if not policy.audit_annotations:
+        return published, annotation_errors
+    annotating = celenv.Scope(policy.environment, {**data, "namespaceObject": namespace})
+    for key, program in policy.audit_annotations:
+        try:
+            value = celenv.run(program, annotating)
+        except celenv.EvalError as exc:
+            d = _error(policy, binding, _expression_error(program, str(exc)))
+            if d is not None:
+                annotation_errors.append(d)
+            continue
+        if isinstance(value, str) and value.strip():
+            published.append((key, value.strip()[:MAX_ANNOTATION_BYTES]))
+    return published, annotation_errors
+
+
+def validate(
+    policy: Policy,
+    binding: str,
+    req: Request,
+    params: Mapping[str, Any] | None,
+    namespace: Mapping[str, Any] | None,
+) -> tuple[list[Decision], list[tuple[str, str]], list[Decision]]:
+    """One policy for one binding and one param (validator.Validate): (decisions, audit annotations,
+    annotation errors).
+
+    As in validator.go, match conditions, validations, messages and audit annotations are
+    each one evaluation (one `celenv.Scope`: its variables are computed at most once);
+    match conditions see no ``namespaceObject``, audit annotations the whole namespace.
+    """
+    data = _activation(policy, req, params, namespace)
+    if policy.match_conditions:
+        matches, errors = _match_conditions(policy, data)
+        if errors:
+            d = _error(policy, binding, _aggregate(errors))
+            return ([d] if d else []), [], []
+        if not matches:
+            return [], [], []
+    decisions = _validations(policy, binding, data)
+    published, annotation_errors = _audit_annotations(policy, binding, data, namespace)
     return decisions, published, annotation_errors
 
 
@@ -399,94 +463,135 @@ def _message(validation: Any, scope: celenv.Scope) -> str:
     return message
 
 
+class ParamError(ValueError):
+    """A binding's paramRef that finds no usable params (CollectParams' errors)."""
+
+
+def _params_namespace(namespaced: bool, ref: Mapping[str, Any], req: Request) -> str | None:
+    """The namespace CollectParams looks in (None: cluster-scoped params)."""
+    if not namespaced:
+        if ref.get("namespace"):
+            raise ParamError("paramRef.namespace must not be provided for a cluster-scoped `paramKind`")
+        return None
+    namespace: str | None = ref.get("namespace") or req.namespace
+    if not namespace:
+        # you must supply a namespace if your matcher can possibly match a cluster-scoped resource
+        raise ParamError("cannot use namespaced paramRef in policy binding that matches cluster-scoped resources")
+    return namespace
+
+
+def _find_params(ref: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The params ``ref`` names, by name or by selector (CollectParams)."""
+    if ref.get("name"):
+        if ref.get("selector") is not None:
+            raise ParamError("paramRef.name and paramRef.selector are mutually exclusive")
+        return [p for p in candidates if (p.get("metadata") or {}).get("name") == ref["name"]]
+    if ref.get("selector") is None:
+        raise ParamError("one of name or selector must be provided")
+    try:
+        return [p for p in candidates if selector_matches(ref["selector"], _labels(p))]
+    except SelectorError as exc:
+        raise ParamError(str(exc)) from None
+
+
 def _collect_params(policy: Policy, binding: Binding, req: Request, cluster: Cluster) -> list[Any] | str:
     """The param objects for one binding (generic.CollectParams), or a configuration error."""
     kind, ref = policy.param_kind, binding.param_ref
     if kind is None or ref is None:
         return [None]
-    namespaced = cluster.param_scope_namespaced(kind)
-    namespace: str | None = None
-    if namespaced:
-        namespace = ref.get("namespace") or req.namespace
-        if not namespace:
-            return "cannot use namespaced paramRef in policy binding that matches cluster-scoped resources"
-    elif ref.get("namespace"):
-        return "paramRef.namespace must not be provided for a cluster-scoped `paramKind`"
-    candidates = cluster.params(kind, namespace if namespaced else None)
-    if ref.get("name"):
-        if ref.get("selector") is not None:
-            return "paramRef.name and paramRef.selector are mutually exclusive"
-        found = [p for p in candidates if (p.get("metadata") or {}).get("name") == ref["name"]]
-    elif ref.get("selector") is not None:
-        try:
-            found = [p for p in candidates if selector_matches(ref["selector"], _labels(p))]
-        except SelectorError as exc:
-            return str(exc)
-    else:
-        return "one of name or selector must be provided"
+    try:
+        namespace = _params_namespace(cluster.param_scope_namespaced(kind), ref, req)
+        found = _find_params(ref, cluster.params(kind, namespace))
+    except ParamError as exc:
+        return str(exc)
     if not found and ref.get("parameterNotFoundAction") == "Deny":
         return "no params found for policy binding with `Deny` parameterNotFoundAction"
     return found
 
 
+def _deny_configuration(outcome: Outcome, policy: Policy, binding: str | None, message: str) -> None:
+    """A policy or binding that cannot be configured: an error under the policy's failurePolicy."""
+    d = _error(policy, binding, message)
+    if d:
+        outcome.denials.append(d)
+
+
+def _namespace_of(req: Request, cluster: Cluster) -> Mapping[str, Any] | None:
+    """The namespace object a request's expressions see (none for cluster-scoped objects and namespaces)."""
+    if not req.namespace or (req.kind == "Namespace" and req.group == "" and req.version == "v1"):
+        return None
+    return cluster.namespace(req.namespace)
+
+
 def admit(req: Request, policies: Sequence[Policy], bindings: Sequence[Binding], cluster: Cluster) -> Outcome:
     """Run every policy and binding on one request (dispatcher.Dispatch)."""
     outcome = Outcome()
-    asked = req
     for policy in policies:
-        try:
-            matched = resources_match(policy.match, asked, cluster)
-            if matched is None:
-                continue
-            req = as_matched(asked, matched, cluster.catalog)
-        except Unsupported as exc:
-            outcome.unsupported.append(f"ValidatingAdmissionPolicy '{policy.name}': {exc}")
-            continue
-        except SelectorError as exc:
-            d = _error(policy, None, f"failed to configure policy: {exc}")
-            if d:
-                outcome.denials.append(d)
-            continue
-        collected: dict[str, list[str]] = {}
-        for binding in bindings:
-            if binding.policy_name != policy.name:
-                continue
-            try:
-                if binding.match is not None and resources_match(binding.match, asked, cluster) is None:
-                    continue
-            except SelectorError as exc:
-                d = _error(policy, binding.name, f"failed to configure binding: {exc}")
-                if d:
-                    outcome.denials.append(d)
-                continue
-            params = _collect_params(policy, binding, req, cluster)
-            if isinstance(params, str):
-                d = _error(policy, binding.name, f"failed to configure binding: {params}")
-                if d:
-                    outcome.denials.append(d)
-                continue
-            namespace = None
-            if req.namespace and not (req.kind == "Namespace" and req.group == "" and req.version == "v1"):
-                namespace = cluster.namespace(req.namespace)
-            for param in params:
-                try:
-                    decisions, published, annotation_errors = validate(policy, binding.name, req, param, namespace)
-                except Unsupported as exc:
-                    outcome.unsupported.append(f"ValidatingAdmissionPolicy '{policy.name}': {exc}")
-                    continue
-                _apply(outcome, policy, binding, decisions)
-                outcome.denials.extend(annotation_errors)
-                for key, value in published:
-                    values = collected.setdefault(key, [])
-                    if value not in values:
-                        values.append(value)
-        for key, values in collected.items():
-            outcome.annotations[f"{policy.name}/{key}"] = ", ".join(values)
+        _dispatch_policy(outcome, policy, req, bindings, cluster)
     if outcome.audit:
         outcome.annotations["validation.policy.admission.k8s.io/validation_failure"] = json.dumps(
             outcome.audit[:50], separators=(",", ":")
         )
     return outcome
+
+
+def _dispatch_policy(
+    outcome: Outcome, policy: Policy, asked: Request, bindings: Sequence[Binding], cluster: Cluster
+) -> None:
+    """One policy on the request as asked: its match constraints (DefinitionMatches), then each binding."""
+    try:
+        matched = resources_match(policy.match, asked, cluster)
+        if matched is None:
+            return
+        req = as_matched(asked, matched, cluster.catalog)
+    except Unsupported as exc:
+        outcome.unsupported.append(f"ValidatingAdmissionPolicy '{policy.name}': {exc}")
+        return
+    except SelectorError as exc:
+        _deny_configuration(outcome, policy, None, f"failed to configure policy: {exc}")
+        return
+    collected: dict[str, list[str]] = {}
+    for binding in bindings:
+        if binding.policy_name == policy.name:
+            _dispatch_binding(outcome, policy, binding, asked, req, cluster, collected)
+    for key, values in collected.items():
+        outcome.annotations[f"{policy.name}/{key}"] = ", ".join(values)
+
+
+def _dispatch_binding(
+    outcome: Outcome,
+    policy: Policy,
+    binding: Binding,
+    asked: Request,
+    req: Request,
+    cluster: Cluster,
+    collected: dict[str, list[str]],
+) -> None:
+    """One binding of a matching policy: its match resources (BindingMatches), its params, and
+    a validation per param; audit annotations gathered in ``collected`` (distinct values by key)."""
+    try:
+        if binding.match is not None and resources_match(binding.match, asked, cluster) is None:
+            return
+    except SelectorError as exc:
+        _deny_configuration(outcome, policy, binding.name, f"failed to configure binding: {exc}")
+        return
+    params = _collect_params(policy, binding, req, cluster)
+    if isinstance(params, str):
+        _deny_configuration(outcome, policy, binding.name, f"failed to configure binding: {params}")
+        return
+    namespace = _namespace_of(req, cluster)
+    for param in params:
+        try:
+            decisions, published, annotation_errors = validate(policy, binding.name, req, param, namespace)
+        except Unsupported as exc:
+            outcome.unsupported.append(f"ValidatingAdmissionPolicy '{policy.name}': {exc}")
+            continue
+        _apply(outcome, policy, binding, decisions)
+        outcome.denials.extend(annotation_errors)
+        for key, value in published:
+            values = collected.setdefault(key, [])
+            if value not in values:
+                values.append(value)
 
 
 def _apply(outcome: Outcome, policy: Policy, binding: Binding, decisions: Sequence[Decision]) -> None:

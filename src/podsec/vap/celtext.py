@@ -145,46 +145,87 @@ class Rewritten:
 _ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): (.*)\n \| [^\n]*\n \| \.*\^")
 
 
+Edit = tuple[int, int, str]
+"""(start, end, replacement) in the original text."""
+Step = tuple[list[Edit], int]
+"""The edits a rewriting rule makes at a token, and the index of the next token to look at."""
+
+
+def _text_at(toks: list[Token], i: int) -> str:
+    """The text of token ``i``, "" outside the expression."""
+    return toks[i].text if 0 <= i < len(toks) else ""
+
+
+def _is_member(toks: list[Token], i: int) -> bool:
+    """Token ``i`` follows ``.`` or ``.?``: a field or a member function."""
+    return _text_at(toks, i - 1) in (".", ".?")
+
+
+def _index_of_call(toks: list[Token], i: int, variables: Mapping[str, bool], formats: bool) -> Step | None:
+    """``.indexOf(`` and ``.lastIndexOf(``: the one function serving lists and strings."""
+    t = toks[i]
+    if not (_is_member(toks, i) and t.text in INDEX_OF and _text_at(toks, i + 1) == "("):
+        return None
+    return [(t.start, t.end, INDEX_OF[t.text])], i + 1
+
+
+def _optional_call(toks: list[Token], i: int, variables: Mapping[str, bool], formats: bool) -> Step | None:
+    """``<format>.validate(...)`` and ``format.named(...)``: their list of zero or one element made optional."""
+    member = _is_member(toks, i)
+    if not (formats and ((member and toks[i].text == "validate") or _is_root(toks, i, "format", "named"))):
+        return None
+    call = i + 1 if member else i + 3
+    close = _closing(toks, call) if _text_at(toks, call) == "(" else None
+    if close is None:
+        return [], i + 1
+    return [(toks[close].end, toks[close].end, "[?0]")], i + 1
+
+
+def _variable_use(toks: list[Token], i: int, variables: Mapping[str, bool], formats: bool) -> Step | None:
+    """``variables.<name>`` of a declared variable: a call of the function computing it once."""
+    if not (_is_root(toks, i, "variables") and toks[i + 2].text in variables):
+        return None
+    name = toks[i + 2]
+    if _text_at(toks, i + 3) == "(":
+        return [], i + 1  # not a variable: a call the checker will refuse
+    if _text_at(toks, i - 1) == "(" and _text_at(toks, i - 2) == "has" and _text_at(toks, i + 3) == ")":
+        # has(variables.x): a declared variable is present, but Kubernetes' lazy map computes it
+        # to answer (so its error surfaces): true once x is computed
+        return [(toks[i - 2].start, toks[i + 3].end, f"size([variables.{name.text}()]) == 1")], i + 4
+    return [(name.end, name.end, "()[?0]" if variables[name.text] else "()")], i + 3
+
+
+_RULES = (_index_of_call, _optional_call, _variable_use)
+"""The rewriting rules, tried in order at each identifier: the first that applies decides."""
+
+
 def rewrite(expression: str, *, variables: Mapping[str, bool], formats: bool) -> Rewritten:
     """``expression`` for cel-cpp: ``variables`` maps each declared variable to whether it is optional."""
     toks = tokens(expression)
     for t in toks:
         if t.kind == "ident" and t.text in RESERVED:
             raise TextError(f"undeclared reference to '{t.text}'")
-    edits: list[tuple[int, int, str]] = []
-    skip_to = -1
-    for i, t in enumerate(toks):
-        if i < skip_to or t.kind != "ident":
+    edits: list[Edit] = []
+    i = 0
+    while i < len(toks):
+        step = _rewrite_at(toks, i, variables, formats) if toks[i].kind == "ident" else None
+        if step is None:
+            i += 1
             continue
-        before = toks[i - 1].text if i > 0 else ""
-        after = toks[i + 1].text if i + 1 < len(toks) else ""
-        member = before in (".", ".?")
-        if member and t.text in INDEX_OF and after == "(":
-            edits.append((t.start, t.end, INDEX_OF[t.text]))
-        elif formats and ((member and t.text == "validate") or _is_root(toks, i, "format", "named")):
-            call = i + 1 if member else i + 3
-            if call < len(toks) and toks[call].text == "(":
-                close = _closing(toks, call)
-                if close is not None:
-                    edits.append((toks[close].end, toks[close].end, "[?0]"))
-        elif _is_root(toks, i, "variables") and i + 2 < len(toks) and toks[i + 2].text in variables:
-            name = toks[i + 2]
-            if i + 3 < len(toks) and toks[i + 3].text == "(":
-                continue  # not a variable: a call the checker will refuse
-            if (
-                i >= 2
-                and toks[i - 1].text == "("
-                and toks[i - 2].text == "has"
-                and i + 3 < len(toks)
-                and toks[i + 3].text == ")"
-            ):
-                # has(variables.x): a declared variable is present, but Kubernetes' lazy map computes it
-                # to answer (so its error surfaces): true once x is computed
-                edits.append((toks[i - 2].start, toks[i + 3].end, f"size([variables.{name.text}()]) == 1"))
-                skip_to = i + 4
-                continue
-            edits.append((name.end, name.end, "()[?0]" if variables[name.text] else "()"))
-            skip_to = i + 3
+        made, i = step
+        edits += made
+    return _edited(expression, edits)
+
+
+def _rewrite_at(toks: list[Token], i: int, variables: Mapping[str, bool], formats: bool) -> Step | None:
+    for rule in _RULES:
+        step = rule(toks, i, variables, formats)
+        if step is not None:
+            return step
+    return None
+
+
+def _edited(expression: str, edits: list[Edit]) -> Rewritten:
     edits.sort(key=lambda e: (e[0], e[1]))
     pieces, last = [], 0
     for start, end, replacement in edits:

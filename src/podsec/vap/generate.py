@@ -185,23 +185,27 @@ def checks(
     def wanted(check_id: str) -> bool:
         return check_id not in ignored and (chosen is None or check_id in chosen)
 
-    restricted = dict(pss_cel.checks("restricted", full)) if profile != "baseline" else {}
-    overriders = {old: c.id for c in ALL_CHECKS if c.id in restricted for old in c.overrides}
-    out = []
-    for cid, cel in pss_cel.checks("baseline", full):
-        if not wanted(cid):
-            continue
-        if cid in overriders and wanted(overriders[cid]):
-            if cid not in restricted:
-                continue  # replaced at every version (hostPathVolumes by restrictedVolumes)
-            cel = restricted[cid]  # replaced from a version on
-        out.append((cid, cel))
-    baseline_ids = {cid for cid, _ in pss_cel.checks("baseline", full)}
-    out += [(cid, cel) for cid, cel in restricted.items() if cid not in baseline_ids and wanted(cid)]
-    for selected in policy.checks:
-        if selected.check.level is CheckLevel.HARDENED:
-            given = (options or {}).get(selected.check.id, {})
-            out.append((selected.check.id, hardened_cel.expression(selected.check, given)))
+    def standards() -> list[tuple[str, str]]:
+        """The Pod Security Standards' checks: baseline's (replaced from a version on, or at every
+        version, by a selected restricted check), then restricted's own."""
+        restricted = dict(pss_cel.checks("restricted", full)) if profile != "baseline" else {}
+        overriders = {old: c.id for c in ALL_CHECKS if c.id in restricted for old in c.overrides}
+        baseline = pss_cel.checks("baseline", full)
+        out = []
+        for cid, cel in baseline:
+            replaced = cid in overriders and wanted(overriders[cid])
+            if not wanted(cid) or (replaced and cid not in restricted):
+                continue  # not selected, or replaced at every version (hostPathVolumes by restrictedVolumes)
+            out.append((cid, restricted[cid] if replaced else cel))  # replaced from a version on
+        baseline_ids = {cid for cid, _ in baseline}
+        return out + [(cid, cel) for cid, cel in restricted.items() if cid not in baseline_ids and wanted(cid)]
+
+    given = options or {}
+    out = standards() + [
+        (selected.check.id, hardened_cel.expression(selected.check, given.get(selected.check.id, {})))
+        for selected in policy.checks
+        if selected.check.level is CheckLevel.HARDENED
+    ]
     if profile != "hardened":
         return out
     by_id = {c.id: c for c in ALL_CHECKS}

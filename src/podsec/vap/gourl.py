@@ -56,6 +56,22 @@ def _text(b: bytes) -> str:
     return b.decode("utf-8", errors="replace")
 
 
+def _check_escape(raw: bytes, i: int, mode: int) -> None:
+    """unescape's case '%': the escape at ``i`` is well-formed and allowed in ``mode`` (Go's EscapeError)."""
+    escape = raw[i : i + 3]
+    if i + 2 >= len(raw) or raw[i + 1] not in _HEX or raw[i + 2] not in _HEX:
+        raise ValueError(f"invalid URL escape {_quote(_text(escape))}")
+    if escape == b"%25":  # RFC 6874 allows %25 for the percent sign of IPv6 scoped-address literals
+        return
+    # RFC 3986: in the host component %-encoding can only be used for non-ASCII bytes
+    if mode == HOST and int(raw[i + 1 : i + 2], 16) < 8:
+        raise ValueError(f"invalid URL escape {_quote(_text(escape))}")
+    # a zone may escape only bytes valid in a host name unescaped (and spaces, which Windows puts there)
+    value = int(raw[i + 1 : i + 3], 16)
+    if mode == ZONE and value != 0x20 and should_escape(value, HOST):
+        raise ValueError(f"invalid URL escape {_quote(_text(escape))}")
+
+
 def unescape(s: str, mode: int) -> str:
     """Go's unescape: %XX decoding with the rules of ``mode``; ValueError with Go's text."""
     raw = s.encode()
@@ -64,25 +80,21 @@ def unescape(s: str, mode: int) -> str:
         c = raw[i]
         if c == 0x25:  # %
             n += 1
-            if i + 2 >= len(raw) or raw[i + 1] not in _HEX or raw[i + 2] not in _HEX:
-                bad = raw[i : i + 3]
-                raise ValueError(f"invalid URL escape {_quote(_text(bad))}")
-            if mode == HOST and int(raw[i + 1 : i + 2], 16) < 8 and raw[i : i + 3] != b"%25":
-                raise ValueError(f"invalid URL escape {_quote(_text(raw[i : i + 3]))}")
-            if mode == ZONE:
-                v = int(raw[i + 1 : i + 3], 16)
-                if raw[i : i + 3] != b"%25" and v != 0x20 and should_escape(v, HOST):
-                    raise ValueError(f"invalid URL escape {_quote(_text(raw[i : i + 3]))}")
+            _check_escape(raw, i, mode)
             i += 3
-        elif c == 0x2B:  # +
+            continue
+        if c == 0x2B:  # +
             has_plus = mode == QUERY_COMPONENT
-            i += 1
-        else:
-            if mode in (HOST, ZONE) and c < 0x80 and should_escape(c, mode):
-                raise ValueError(f"invalid character {_quote(chr(c))} in host name")
-            i += 1
+        elif mode in (HOST, ZONE) and c < 0x80 and should_escape(c, mode):
+            raise ValueError(f"invalid character {_quote(chr(c))} in host name")  # Go's InvalidHostError
+        i += 1
     if n == 0 and not has_plus:
         return s
+    return _decoded(raw, mode)
+
+
+def _decoded(raw: bytes, mode: int) -> str:
+    """unescape's second loop: ``raw``, checked, with %XX decoded (and + as space in a query component)."""
     out = bytearray()
     i = 0
     while i < len(raw):
@@ -249,8 +261,38 @@ def _parse_authority(scheme: str, authority: str) -> tuple[str | None, str]:
     return name + colon + password, host
 
 
+def _contains_ctl_byte(raw: str) -> bool:
+    """Go's stringContainsCTLByte."""
+    return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw)
+
+
+def _split_query(url: URL, rest: str) -> str:
+    """``rest`` without its query, which goes to ``url`` (a lone trailing "?" forces an empty one)."""
+    if rest.endswith("?") and rest.count("?") == 1:
+        url.force_query = True
+        return rest[:-1]
+    rest, _, url.raw_query = rest.partition("?")
+    return rest
+
+
+def _check_relative_path(rest: str, via_request: bool) -> None:
+    """A path with neither scheme nor leading "/": refused by ParseRequestURI, and (RFC 3986 §3.3, to avoid
+    confusion with malformed schemes such as cache_object:foo/bar) when its first segment has a colon."""
+    if via_request:
+        raise ValueError("invalid URI for request")
+    if ":" in rest.partition("/")[0]:
+        raise ValueError("first path segment in URL cannot contain colon")
+
+
+def _set_path(url: URL, rest: str) -> None:
+    """URL.setPath: the decoded path, and the raw one when escaping the path does not give it back."""
+    url.path = unescape(rest, PATH)
+    url.raw_path = "" if escape(url.path, PATH) == rest else rest
+
+
 def _parse(raw: str, via_request: bool) -> URL:
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+    """Go's parse."""
+    if _contains_ctl_byte(raw):
         raise ValueError("net/url: invalid control character in URL")
     if raw == "" and via_request:
         raise ValueError("empty url")
@@ -258,27 +300,19 @@ def _parse(raw: str, via_request: bool) -> URL:
     if raw == "*":
         url.path = "*"
         return url
-    scheme, rest = _get_scheme(raw)
+    scheme, rest = _get_scheme(raw)  # a leading "http:", "mailto:" ...
     url.scheme = scheme.lower()
-    if rest.endswith("?") and rest.count("?") == 1:
-        url.force_query = True
-        rest = rest[:-1]
-    else:
-        rest, _, url.raw_query = rest.partition("?")
+    rest = _split_query(url, rest)
     if not rest.startswith("/"):
         if url.scheme:
-            url.opaque = rest
+            url.opaque = rest  # rootless paths (RFC 3986) are opaque
             return url
-        if via_request:
-            raise ValueError("invalid URI for request")
-        if ":" in rest.partition("/")[0]:
-            raise ValueError("first path segment in URL cannot contain colon")
+        _check_relative_path(rest, via_request)
     if (url.scheme or (not via_request and not rest.startswith("///"))) and rest.startswith("//"):
         authority, slash, path = rest[2:].partition("/")
         rest = slash + path
         url.user, url.host = _parse_authority(url.scheme, authority)
-    url.path = unescape(rest, PATH)
-    url.raw_path = "" if escape(url.path, PATH) == rest else rest
+    _set_path(url, rest)
     return url
 
 

@@ -94,45 +94,12 @@ def load(
     resource_docs: list[tuple[Mapping[str, Any], str, int | None]] = []
     for paths, is_resource in ((policy_paths, False), (resource_paths, True)):
         for obj, file, line in _read(paths, inputs):
-            origin = Origin(file, line)
-            if _is(obj, POLICY_KINDS):
-                try:
-                    inputs.policies.append(compile_policy(obj, origin, version, authorizer))
-                except PolicyError as exc:
-                    name = (obj.get("metadata") or {}).get("name")
-                    inputs.errors.append(InputError(file, line, f"ValidatingAdmissionPolicy {name}: {exc}"))
-                continue
-            if _is(obj, BINDING_KINDS):
-                try:
-                    inputs.bindings.append(read_binding(obj, origin, len(inputs.bindings)))
-                except PolicyError as exc:
-                    name = (obj.get("metadata") or {}).get("name")
-                    inputs.errors.append(InputError(file, line, f"ValidatingAdmissionPolicyBinding {name}: {exc}"))
+            if _add_policy_object(obj, Origin(file, line), inputs, version, authorizer):
                 continue
             _note(obj, inputs, crds)
             if is_resource:
                 resource_docs.append((obj, file, line))
-    names = {p.name for p in inputs.policies}
-    for b in inputs.bindings:
-        if b.policy_name not in names:
-            inputs.errors.append(
-                InputError(
-                    b.origin.file,
-                    b.origin.line,
-                    f'binding "{b.name}" refers to policy "{b.policy_name}", which is not among the policies given',
-                )
-            )
-    bound = {b.policy_name for b in inputs.bindings}
-    for p in inputs.policies:
-        if p.name not in bound:
-            inputs.errors.append(
-                InputError(
-                    p.origin.file,
-                    p.origin.line,
-                    f'policy "{p.name}" has no binding among the files given, '
-                    "so it enforces nothing; add a ValidatingAdmissionPolicyBinding",
-                )
-            )
+    inputs.errors += _unbound(inputs.policies, inputs.bindings)
     inputs.catalog = served.Catalog(version, crds)
     for obj, file, line in resource_docs:
         try:
@@ -140,6 +107,58 @@ def load(
         except ValueError as exc:
             inputs.errors.append(InputError(file, line, str(exc)))
     return inputs
+
+
+def _add_policy_object(
+    obj: Mapping[str, Any], origin: Origin, inputs: Inputs, version: celenv.Version, authorizer: str | None
+) -> bool:
+    """Read ``obj`` into ``inputs`` if it is a policy or a binding (its problems as input errors)."""
+    if _is(obj, POLICY_KINDS):
+        what = "ValidatingAdmissionPolicy"
+        try:
+            inputs.policies.append(compile_policy(obj, origin, version, authorizer))
+        except PolicyError as exc:
+            inputs.errors.append(_policy_error(obj, origin, what, exc))
+        return True
+    if _is(obj, BINDING_KINDS):
+        what = "ValidatingAdmissionPolicyBinding"
+        try:
+            inputs.bindings.append(read_binding(obj, origin, len(inputs.bindings)))
+        except PolicyError as exc:
+            inputs.errors.append(_policy_error(obj, origin, what, exc))
+        return True
+    return False
+
+
+def _policy_error(obj: Mapping[str, Any], origin: Origin, what: str, exc: PolicyError) -> InputError:
+    name = (obj.get("metadata") or {}).get("name")
+    return InputError(origin.file, origin.line, f"{what} {name}: {exc}")
+
+
+def _unbound(policies: Sequence[Policy], bindings: Sequence[Binding]) -> list[InputError]:
+    """Bindings of a policy not given, and policies without a binding (which enforce nothing)."""
+    names = {p.name for p in policies}
+    errors = [
+        InputError(
+            b.origin.file,
+            b.origin.line,
+            f'binding "{b.name}" refers to policy "{b.policy_name}", which is not among the policies given',
+        )
+        for b in bindings
+        if b.policy_name not in names
+    ]
+    bound = {b.policy_name for b in bindings}
+    errors += [
+        InputError(
+            p.origin.file,
+            p.origin.line,
+            f'policy "{p.name}" has no binding among the files given, '
+            "so it enforces nothing; add a ValidatingAdmissionPolicyBinding",
+        )
+        for p in policies
+        if p.name not in bound
+    ]
+    return errors
 
 
 def _note(obj: Mapping[str, Any], inputs: Inputs, crds: list[Mapping[str, Any]]) -> None:
@@ -200,40 +219,58 @@ def admitted_object(obj: Mapping[str, Any], group: str, kind: str, namespace: st
     return admitted
 
 
-def _review(doc: Mapping[str, Any], file: str, line: int | None) -> Resource:
-    req = doc.get("request")
-    if not isinstance(req, dict):
-        raise ValueError("AdmissionReview has no request")
+_OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+
+
+def _review_type(req: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """The request's kind {group, version, kind} and resource {group, version, resource}."""
     kind = req.get("kind") or {}
     res = req.get("resource") or {}
-    operation = req.get("operation")
-    if operation not in ("CREATE", "UPDATE", "DELETE", "CONNECT"):
-        raise ValueError(f'AdmissionReview request.operation "{operation}" is not CREATE, UPDATE, DELETE or CONNECT')
-    obj, old = req.get("object"), req.get("oldObject")
     if not isinstance(kind, dict) or not kind.get("kind") or not isinstance(res, dict) or not res.get("resource"):
         raise ValueError(
             "AdmissionReview request needs kind {group, version, kind} and resource {group, version, resource}"
         )
+    return kind, res
+
+
+def _text(values: Mapping[str, Any], key: str) -> str:
+    return str(values.get(key) or "")
+
+
+def _object(value: Any) -> Mapping[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
+def _shown(request: Request) -> Mapping[str, Any]:
+    """What a finding names: the object (the old one of a DELETE), with its kind when it has none."""
+    shown = next((o for o in (request.object, request.old_object) if o is not None), {})
+    if shown.get("kind"):
+        return shown
+    api_version = "/".join(p for p in (request.group, request.version) if p)
+    return {**shown, "kind": request.kind, "apiVersion": api_version}
+
+
+def _review(doc: Mapping[str, Any], file: str, line: int | None) -> Resource:
+    req = doc.get("request")
+    if not isinstance(req, dict):
+        raise ValueError("AdmissionReview has no request")
+    operation = req.get("operation")
+    if operation not in _OPERATIONS:
+        raise ValueError(f'AdmissionReview request.operation "{operation}" is not CREATE, UPDATE, DELETE or CONNECT')
+    kind, res = _review_type(req)
     request = Request(
         operation=operation,
-        group=str(kind.get("group") or ""),
-        version=str(kind.get("version") or ""),
+        group=_text(kind, "group"),
+        version=_text(kind, "version"),
         kind=str(kind["kind"]),
         resource=str(res["resource"]),
-        sub_resource=str(req.get("subResource") or ""),
-        name=str(req.get("name") or ""),
-        namespace=str(req.get("namespace") or ""),
-        object=obj if isinstance(obj, dict) else None,
-        old_object=old if isinstance(old, dict) else None,
+        sub_resource=_text(req, "subResource"),
+        name=_text(req, "name"),
+        namespace=_text(req, "namespace"),
+        object=_object(req.get("object")),
+        old_object=_object(req.get("oldObject")),
         user_info=req.get("userInfo") or {"username": "podsec", "groups": ["system:masters"]},
         dry_run=bool(req.get("dryRun")),
-        options=req.get("options") if isinstance(req.get("options"), dict) else None,
+        options=_object(req.get("options")),
     )
-    shown = obj if isinstance(obj, dict) else old if isinstance(old, dict) else {}
-    if not shown.get("kind"):
-        shown = {
-            **shown,
-            "kind": request.kind,
-            "apiVersion": "/".join(p for p in (request.group, request.version) if p),
-        }
-    return Resource(request, file, line, shown)
+    return Resource(request, file, line, _shown(request))

@@ -133,10 +133,20 @@ def cel_equal(a: Any, b: Any) -> bool:
     if isinstance(a, numbers) and isinstance(b, numbers):
         return a == b
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(cel_equal(x, y) for x, y in zip(a, b, strict=True))
+        return _lists_equal(a, b)
     if isinstance(a, dict) and isinstance(b, dict):
-        return len(a) == len(b) and all(any(cel_equal(k, k2) and cel_equal(v, b[k2]) for k2 in b) for k, v in a.items())
+        return _maps_equal(a, b)
     return type(a) is type(b) and bool(a == b)
+
+
+def _lists_equal(a: list[Any], b: list[Any]) -> bool:
+    """Lists of the same size whose elements are pairwise `cel_equal`."""
+    return len(a) == len(b) and all(cel_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _maps_equal(a: dict[Any, Any], b: dict[Any, Any]) -> bool:
+    """Maps of the same size where every key of ``a`` has a `cel_equal` key in ``b`` with a `cel_equal` value."""
+    return len(a) == len(b) and all(any(cel_equal(k, k2) and cel_equal(v, b[k2]) for k2 in b) for k, v in a.items())
 
 
 # -- indexOf / lastIndexOf: the strings extension's (cel-go ext/strings.go) and Kubernetes' lists'

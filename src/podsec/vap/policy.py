@@ -8,7 +8,7 @@ created in a cluster.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +106,68 @@ def _compile(env: celenv.Environment, expression: Any, result: str, where: str) 
         raise PolicyError(f"{where}: {exc}") from None
 
 
+def _failure_policy(spec: Mapping[str, Any]) -> str:
+    failure = spec.get("failurePolicy") or "Fail"
+    if failure not in ("Fail", "Ignore"):
+        raise PolicyError(f'spec.failurePolicy: unsupported value "{failure}": supported values: "Fail", "Ignore"')
+    return str(failure)
+
+
+def _match_constraints(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    constraints = spec.get("matchConstraints")
+    if not isinstance(constraints, dict) or not _list(constraints.get("resourceRules"), "resourceRules"):
+        raise PolicyError("spec.matchConstraints.resourceRules: Required value")
+    return constraints
+
+
+NamedPrograms = list[tuple[str, celenv.Program]]
+"""(name, compiled expression) in the order of the policy."""
+
+
+def _variables(spec: Mapping[str, Any], environment: Callable[[NamedPrograms], celenv.Environment]) -> NamedPrograms:
+    """spec.variables compiled in order, each seeing the ones before it."""
+    variables: NamedPrograms = []
+    for i, var in enumerate(_list(spec.get("variables"), "spec.variables")):
+        var = _dict(var, f"spec.variables[{i}]")
+        vname = var.get("name")
+        if not isinstance(vname, str) or re.fullmatch(r"[_a-zA-Z][_a-zA-Z0-9]*", vname) is None:
+            raise PolicyError(f"spec.variables[{i}].name: must be a valid CEL identifier")
+        if any(vname == seen for seen, _ in variables):
+            raise PolicyError(f'spec.variables[{i}].name: Duplicate value: "{vname}"')
+        where = f"spec.variables[{i}].expression"
+        variables.append((vname, _compile(environment(variables), var.get("expression"), "variable", where)))
+    return variables
+
+
+def _named_programs(
+    spec: Mapping[str, Any], field_name: str, key: str, expression: str, env: celenv.Environment, result: str
+) -> NamedPrograms:
+    """(name, program) of each item of a list of named expressions (matchConditions, auditAnnotations)."""
+    out = []
+    for i, item in enumerate(_list(spec.get(field_name), f"spec.{field_name}")):
+        item = _dict(item, f"spec.{field_name}[{i}]")
+        where = f"spec.{field_name}[{i}].{expression}"
+        out.append((str(item.get(key) or ""), _compile(env, item.get(expression), result, where)))
+    return out
+
+
+def _validation(
+    val: Mapping[str, Any], where: str, env: celenv.Environment, messages: celenv.Environment
+) -> Validation:
+    """One of spec.validations (``where`` names it): its expression, message, messageExpression, reason."""
+    program = _compile(env, val.get("expression"), "bool", f"{where}.expression")
+    message_expression = val.get("messageExpression")
+    message_program = None
+    if isinstance(message_expression, str) and message_expression.strip():
+        message_program = _compile(messages, message_expression, "string", f"{where}.messageExpression")
+    raw_message = val.get("message")
+    message = raw_message if isinstance(raw_message, str) else ""
+    if "\n" in message.strip():
+        raise PolicyError(f"{where}.message: must not contain line breaks")
+    reason = val.get("reason") if isinstance(val.get("reason"), str) else None
+    return Validation(program, message, message_program, reason)
+
+
 def compile_policy(
     obj: Mapping[str, Any], origin: Origin, version: celenv.Version, authorizer: str | None = None
 ) -> Policy:
@@ -115,53 +177,24 @@ def compile_policy(
     the authorizer is refused, as podsec cannot ask a cluster."""
     name = _name(obj, "ValidatingAdmissionPolicy")
     spec = _dict(obj.get("spec"), "spec")
-    failure = spec.get("failurePolicy") or "Fail"
-    if failure not in ("Fail", "Ignore"):
-        raise PolicyError(f'spec.failurePolicy: unsupported value "{failure}": supported values: "Fail", "Ignore"')
-    constraints = spec.get("matchConstraints")
-    if not isinstance(constraints, dict) or not _list(constraints.get("resourceRules"), "resourceRules"):
-        raise PolicyError("spec.matchConstraints.resourceRules: Required value")
+    failure = _failure_policy(spec)
+    constraints = _match_constraints(spec)
     param_kind = spec.get("paramKind")
     has_params = isinstance(param_kind, dict)
-    variables: list[tuple[str, celenv.Program]] = []
     authz = "declared" if authorizer else "unanswered"
-    for i, var in enumerate(_list(spec.get("variables"), "spec.variables")):
-        var = _dict(var, f"spec.variables[{i}]")
-        vname = var.get("name")
-        if not isinstance(vname, str) or re.fullmatch(r"[_a-zA-Z][_a-zA-Z0-9]*", vname) is None:
-            raise PolicyError(f"spec.variables[{i}].name: must be a valid CEL identifier")
-        if any(vname == seen for seen, _ in variables):
-            raise PolicyError(f'spec.variables[{i}].name: Duplicate value: "{vname}"')
-        env = celenv.Environment(version, params=has_params, variables=variables, authorizer=authz)
-        where = f"spec.variables[{i}].expression"
-        variables.append((vname, _compile(env, var.get("expression"), "variable", where)))
-    env = celenv.Environment(version, params=has_params, variables=variables, authorizer=authz)
+
+    def environment(variables: NamedPrograms) -> celenv.Environment:
+        return celenv.Environment(version, params=has_params, variables=variables, authorizer=authz)
+
+    variables = _variables(spec, environment)
+    env = environment(variables)
     messages = celenv.Environment(version, params=has_params, variables=variables)  # no authorizer in messages
-    conditions = []
-    for i, cond in enumerate(_list(spec.get("matchConditions"), "spec.matchConditions")):
-        cond = _dict(cond, f"spec.matchConditions[{i}]")
-        where = f"spec.matchConditions[{i}].expression"
-        conditions.append((str(cond.get("name") or ""), _compile(env, cond.get("expression"), "bool", where)))
-    validations = []
-    for i, val in enumerate(_list(spec.get("validations"), "spec.validations")):
-        val = _dict(val, f"spec.validations[{i}]")
-        program = _compile(env, val.get("expression"), "bool", f"spec.validations[{i}].expression")
-        message_expression = val.get("messageExpression")
-        message_program = None
-        if isinstance(message_expression, str) and message_expression.strip():
-            where = f"spec.validations[{i}].messageExpression"
-            message_program = _compile(messages, message_expression, "string", where)
-        raw_message = val.get("message")
-        message = raw_message if isinstance(raw_message, str) else ""
-        if "\n" in message.strip():
-            raise PolicyError(f"spec.validations[{i}].message: must not contain line breaks")
-        reason = val.get("reason") if isinstance(val.get("reason"), str) else None
-        validations.append(Validation(program, message, message_program, reason))
-    annotations = []
-    for i, ann in enumerate(_list(spec.get("auditAnnotations"), "spec.auditAnnotations")):
-        ann = _dict(ann, f"spec.auditAnnotations[{i}]")
-        where = f"spec.auditAnnotations[{i}].valueExpression"
-        annotations.append((str(ann.get("key") or ""), _compile(env, ann.get("valueExpression"), "annotation", where)))
+    conditions = _named_programs(spec, "matchConditions", "name", "expression", env, "bool")
+    validations = [
+        _validation(_dict(val, f"spec.validations[{i}]"), f"spec.validations[{i}]", env, messages)
+        for i, val in enumerate(_list(spec.get("validations"), "spec.validations"))
+    ]
+    annotations = _named_programs(spec, "auditAnnotations", "key", "valueExpression", env, "annotation")
     if not validations and not annotations:
         raise PolicyError(
             "spec.validations: Required value: validations or auditAnnotations must contain at least one item"

@@ -207,27 +207,34 @@ class Catalog:
         return next((s for s in self._all if (s.group, s.version, s.resource) == (group, version, resource)), None)
 
 
+def _object_field(spec: Mapping[str, object], key: str) -> Mapping[str, object]:
+    value = spec.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _served_versions(spec: Mapping[str, object]) -> list[str]:
+    """The names of a CRD's served versions (apiextensions.k8s.io/v1beta1's single ``version`` too)."""
+    versions = spec.get("versions")
+    if not isinstance(versions, list):
+        versions = []
+    names = [v.get("name") for v in versions if isinstance(v, dict) and v.get("served", True) is not False]
+    if not versions and isinstance(spec.get("version"), str):  # apiextensions.k8s.io/v1beta1
+        names = [spec["version"]]
+    return [name for name in names if isinstance(name, str)]
+
+
 def _crd(crd: Mapping[str, object]) -> list[Served]:
     spec = crd.get("spec")
     if not isinstance(spec, dict):
         return []
-    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
-    assert isinstance(names, dict)
+    names = _object_field(spec, "names")
     group, kind, plural = spec.get("group"), names.get("kind"), names.get("plural")
     if not (isinstance(group, str) and isinstance(kind, str) and isinstance(plural, str)):
         return []
-    conversion = spec.get("conversion") if isinstance(spec.get("conversion"), dict) else {}
-    assert isinstance(conversion, dict)
-    same_shape = conversion.get("strategy", "None") == "None"
+    same_shape = _object_field(spec, "conversion").get("strategy", "None") == "None"
     namespaced = spec.get("scope") != "Cluster"
-    versions = spec.get("versions") if isinstance(spec.get("versions"), list) else []
-    assert isinstance(versions, list)
-    names_served = [v.get("name") for v in versions if isinstance(v, dict) and v.get("served", True) is not False]
-    if not versions and isinstance(spec.get("version"), str):  # apiextensions.k8s.io/v1beta1
-        names_served = [spec["version"]]
     storage = f"{plural}.{group}"
     return [
-        Served(group, str(v), plural, kind, namespaced, storage=storage, same_shape=same_shape)
-        for v in names_served
-        if isinstance(v, str)
+        Served(group, version, plural, kind, namespaced, storage=storage, same_shape=same_shape)
+        for version in _served_versions(spec)
     ]
