@@ -225,6 +225,18 @@ def _webhook(name: str, o: Options, path: str, rules: list[dict[str, Any]], fail
 
 
 DEFAULT_DENY = "default-deny"
+
+
+def default_deny(namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    """The NetworkPolicy that denies all ingress and egress to every pod of ``namespace``."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": DEFAULT_DENY, "namespace": namespace, "labels": labels},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    }
+
+
 OPEN_REASON = "the API server calls the webhook, and is called by it, from addresses not known in advance"
 
 
@@ -245,12 +257,7 @@ def _network_policies(o: Options) -> list[dict[str, Any]]:
             "podsec.io/exempt": "allowAllIngress, allowAllEgress",
             "podsec.io/exempt-reason": OPEN_REASON,
         }
-    deny = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": DEFAULT_DENY, "namespace": o.namespace, "labels": _labels()},
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-    }
+    deny = default_deny(o.namespace, _labels())
     webhook = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from podsec.admission.manifests import API_TOKEN_MOUNT, DEFAULT_DENY, api_token_volume, container_security
+from podsec.admission.manifests import API_TOKEN_MOUNT, api_token_volume, container_security, default_deny
 from podsec.model.workloads import BUILTIN_RULES
 
 NAME = "podsec-monitor"
@@ -121,12 +121,7 @@ OPEN_REASON = (
 def _network_policies(o: Options) -> list[dict[str, Any]]:
     """Default deny in its namespace (the webhook's policy of the same name, when both run there), then
     metrics in and the API server out, on their ports only."""
-    deny = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": DEFAULT_DENY, "namespace": o.namespace, "labels": _labels()},
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-    }
+    deny = default_deny(o.namespace, _labels())
     own = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
