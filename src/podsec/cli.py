@@ -127,15 +127,7 @@ def build_parser(prog: str = "podsec") -> argparse.ArgumentParser:
         help="auto (default): render each top-level kustomization found under the PATHs with kubectl, when "
         "kubectl is on the PATH; off: scan the files as they are (patch files are still left out)",
     )
-    s.add_argument(
-        "--profile",
-        choices=[p.value for p in SCAN_PROFILES],
-        help="baseline or restricted (Pod Security Standards, exactly), or hardened: restricted plus podsec's "
-        "own checks (default: hardened)",
-    )
-    s.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
-    s.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
-    _selection_args(s, "baseline, restricted, hardened")
+    _profile_args(s)
     _report_args(s)
     s.add_argument("--no-progress", action="store_true", help="no progress line on stderr (shown on a terminal only)")
     _baseline_args(s)
@@ -420,6 +412,17 @@ def _policy_args(p: argparse.ArgumentParser) -> None:
 
 def _check_args(p: argparse.ArgumentParser) -> None:
     """The checks to run, as scan chooses them (``audit``, ``monitor``)."""
+    _profile_args(p)
+    p.add_argument(
+        "--no-annotation-exemptions",
+        action="store_true",
+        help="ignore podsec.io/exempt annotations (config-file exemptions still apply)",
+    )
+    _policy_args(p)
+
+
+def _profile_args(p: argparse.ArgumentParser) -> None:
+    """The profile, its version and the selection of checks (``scan``, ``audit``, ``monitor``)."""
     p.add_argument(
         "--profile",
         choices=[profile.value for profile in SCAN_PROFILES],
@@ -429,12 +432,6 @@ def _check_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pss-version", type=_version, metavar="v1.N|latest", help="policy version (default: latest)")
     p.add_argument("--latest-is", type=_version, metavar="v1.N", help="evaluate latest as this version")
     _selection_args(p, "baseline, restricted, hardened")
-    p.add_argument(
-        "--no-annotation-exemptions",
-        action="store_true",
-        help="ignore podsec.io/exempt annotations (config-file exemptions still apply)",
-    )
-    _policy_args(p)
 
 
 def _selection_args(p: argparse.ArgumentParser, levels: str) -> None:
