@@ -370,6 +370,28 @@ spec:
     capsys.readouterr()
 
 
+def test_host_process_pods_keep_host_network(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The API server refuses a HostProcess pod without hostNetwork: true, so --unsafe keeps it."""
+    text = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: w}
+spec:
+  os: {name: windows}
+  hostNetwork: true
+  securityContext:
+    windowsOptions: {hostProcess: true, runAsUserName: "NT AUTHORITY\\\\SYSTEM"}
+  containers:
+  - name: app
+    image: i
+"""
+    code, before, after = fix(tmp_path, "hostprocess.yaml", text, "--unsafe")
+    assert removed(before, after) == []
+    assert kyaml.load_all(after)[0].data["spec"]["hostNetwork"] is True
+    assert code == 1
+    assert "hostNetwork; the API server requires hostNetwork: true" in capsys.readouterr().err
+
+
 def test_json_keeps_its_indentation(tmp_path: pathlib.Path) -> None:
     obj = {
         "apiVersion": "v1",

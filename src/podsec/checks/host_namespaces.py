@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from podsec.checks import windows_host_process
 from podsec.checks._base import Check, CheckLevel, PodView, Severity, Violation
-from podsec.checks._fix import removal
+from podsec.checks._fix import Fix, FixOptions, manual, removal
 from podsec.checks._helpers import on_pod
 
 
@@ -21,6 +22,19 @@ def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
     return "host namespaces", ", ".join(f"{v.value}=true" for v in vs)
 
 
+_TITLE = "remove the host namespaces"
+_remove = removal(_TITLE, "the workload may need the node's network, processes or IPC")
+
+
+def _fix(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> Sequence[Fix]:
+    """Removal (UNSAFE), but never of hostNetwork under a Windows HostProcess container: the API
+    server requires hostNetwork: true while a pod has one, so that edit would be refused."""
+    if pod.host_network.value is True and windows_host_process.has_host_process(pod):
+        why = "the API server requires hostNetwork: true while the pod has a HostProcess container"
+        return [manual((), _TITLE, why)]
+    return _remove(pod, violations, options)
+
+
 CHECK = Check(
     id="hostNamespaces",
     level=CheckLevel.BASELINE,
@@ -32,5 +46,5 @@ CHECK = Check(
     "host processes, interfaces and shared memory, and weakens isolation between workloads.",
     remediation="Remove spec.hostNetwork, spec.hostPID and spec.hostIPC, or set them to false.",
     fields=("spec.hostNetwork", "spec.hostPID", "spec.hostIPC"),
-    fix=removal("remove the host namespaces", "the workload may need the node's network, processes or IPC"),
+    fix=_fix,
 )

@@ -20,6 +20,11 @@ def _v1_0(pod: PodView) -> list[Violation]:
     return found
 
 
+def has_host_process(pod: PodView) -> bool:
+    """Whether the pod or one of its containers is a Windows HostProcess container."""
+    return bool(_v1_0(pod))
+
+
 def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
     return "hostProcess", f"{who(vs)} must not set securityContext.windowsOptions.hostProcess=true"
 
