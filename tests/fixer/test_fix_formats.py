@@ -407,6 +407,36 @@ def test_json_keeps_its_indentation(tmp_path: pathlib.Path) -> None:
     assert after.decode() == json.dumps(fixed, indent=4) + "\n"
 
 
+def test_json_is_edited_in_place(tmp_path: pathlib.Path) -> None:
+    """Objects written on one line stay on one line, untouched ones byte for byte; members a fix adds
+    to a multi-line object get lines of their own at its indentation, with the file's line ends."""
+    text = (
+        '{\r\n  "apiVersion": "v1", "kind": "Pod",\r\n'
+        '  "metadata": { "name": "d", "labels": { "app": "d" } },\r\n'
+        '  "spec": {\r\n'
+        '    "containers": [{"name": "a", "image": "busybox", "ports": [{"containerPort": 80}]}]\r\n'
+        "  }\r\n}"
+    )
+    after = fix(tmp_path, "pod.json", text, "--unsafe")[2]
+    assert after.decode() == (
+        '{\r\n  "apiVersion": "v1", "kind": "Pod",\r\n'
+        '  "metadata": { "name": "d", "labels": { "app": "d" } },\r\n'
+        '  "spec": {\r\n'
+        '    "containers": [{"name": "a", "image": "busybox", "ports": [{"containerPort": 80}], '
+        '"securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, '
+        '"readOnlyRootFilesystem": true}}],\r\n'
+        '    "securityContext": {\r\n'
+        '      "runAsNonRoot": true,\r\n'
+        '      "seccompProfile": {\r\n'
+        '        "type": "RuntimeDefault"\r\n'
+        "      }\r\n"
+        "    },\r\n"
+        '    "automountServiceAccountToken": false\r\n'
+        "  }\r\n}"
+    )
+    assert fix(tmp_path, "pod.json", after, "--unsafe")[2] == after  # a second run changes nothing
+
+
 def test_unsafe_set_and_run_as_user(tmp_path: pathlib.Path) -> None:
     text = """\
 apiVersion: v1

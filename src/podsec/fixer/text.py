@@ -7,7 +7,9 @@ would go through an alias (``*name``) or a merge key (``<<``) is refused: it wou
 the anchor, and every other place that uses it, behind the user's back. Each edited part is
 read again and must hold exactly the edited object, or nothing is written.
 
-JSON is rewritten whole with the file's own indentation (JSON has no comments to keep).
+JSON is edited in place as well (`podsec.fixer.jsontext`): only the values, members and items an
+operation changes are written, in the style around them; should that ever not read back as the
+edited document, the file is written whole with its own indentation instead.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import yaml_edit
 
 from podsec import kyaml
-from podsec.fixer import indent
+from podsec.fixer import indent, jsontext
 from podsec.model.paths import Path, PathPart
 
 Op = dict[str, Any]
@@ -160,10 +162,24 @@ def apply_to_data(root: Any, prefix: Path, ops: Iterable[Op]) -> None:
 
 
 def edit_json(text: str, objects: Sequence[tuple[Path, list[Op]]]) -> str:
-    """The JSON document with the operations applied, written with its own indentation."""
+    """The JSON document with the operations applied: edited in place, else written whole with its
+    own indentation."""
     data = json.loads(text)
     for prefix, ops in objects:
         apply_to_data(data, prefix, ops)
+    try:
+        edited = jsontext.edit(
+            text, [([*prefix, *parse_pointer(op["path"])], op) for prefix, ops in objects for op in ops]
+        )
+        if json.loads(edited) == data:
+            return edited
+    except (ValueError, LookupError, RecursionError):
+        pass
+    return _dumped(text, data)
+
+
+def _dumped(text: str, data: Any) -> str:
+    """``data`` written whole with the indentation, line ends and surrounding space of ``text``."""
     found = _INDENT.search(text)
     indent: str | None = found.group(1) if found else None
     newline = "\r\n" if "\r\n" in text else "\n"
