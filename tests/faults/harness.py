@@ -273,6 +273,17 @@ def log_lines(server: Server) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
+def logged(server: Server, prefix: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The log entries whose message starts with ``prefix``, waiting for the first to be written:
+    the server logs through a queue (logging never blocks a review), so a line may follow the answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in log_lines(server) if e["msg"].startswith(prefix)]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 def metric(server: Server, name: str) -> float:
     _, data = request(server, "GET", "/metrics", b"")
     total = 0.0

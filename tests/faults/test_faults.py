@@ -25,7 +25,7 @@ import pytest
 
 from podsec.admission.server import ServerSettings
 from tests.admission.payloads import pod, review
-from tests.faults.harness import Load, Server, api_server_pod, big_pod, http, log_lines, metric, post, request, start
+from tests.faults.harness import Load, Server, api_server_pod, big_pod, http, logged, metric, post, request, start
 
 MiB = 1024 * 1024
 BOUND = ServerSettings(workers=2).memory_bound()  # the fault server's settings: what the README documents
@@ -96,7 +96,7 @@ def test_a_late_review_gets_the_failure_mode_answer_and_its_worker_is_replaced(s
     assert r["status"]["code"] == 504 and "deadline" in r["status"]["message"]
     assert r["auditAnnotations"]["unreviewed"].startswith("the review did not finish within its deadline")
     assert elapsed < 3.0
-    notes = [e for e in log_lines(strict) if e["msg"].startswith("admission review not finished")]
+    notes = logged(strict, "admission review not finished")
     assert notes and notes[-1]["reason"] == "deadline" and notes[-1]["decision"] == "deny"
     deadline = time.monotonic() + 20
     while metric(strict, "podsec_webhook_worker_restarts") < 1 and time.monotonic() < deadline:
