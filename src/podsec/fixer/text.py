@@ -76,18 +76,7 @@ def replay(root: yaml_edit.Mapping | yaml_edit.Sequence, prefix: Path, ops: Iter
             parent = found[key] = _container(root, path[:-1])
         if op["op"] == "remove":
             found.clear()
-        last = path[-1]
-        if isinstance(parent, yaml_edit.Sequence):
-            if op["op"] == "add" and last == "-":
-                parent.append(op["value"])
-            elif op["op"] == "remove":
-                del parent[int(last)]
-            else:
-                parent[int(last)] = op["value"]
-        elif op["op"] == "remove":
-            del parent[last]
-        else:
-            parent[last] = op["value"]
+        _apply_op(parent, isinstance(parent, yaml_edit.Sequence), path[-1], op)
 
 
 def edit_yaml(chunk: str, objects: Sequence[tuple[int, Path, list[Op], Any]]) -> str:
@@ -147,18 +136,23 @@ def apply_to_data(root: Any, prefix: Path, ops: Iterable[Op]) -> None:
         node = root
         for part in path[:-1]:
             node = node[int(part)] if isinstance(node, list) else node[part]
-        last = path[-1]
-        if isinstance(node, list):
-            if op["op"] == "add" and last == "-":
-                node.append(op["value"])
-            elif op["op"] == "remove":
-                del node[int(last)]
-            else:
-                node[int(last)] = op["value"]
+        _apply_op(node, isinstance(node, list), path[-1], op)
+
+
+def _apply_op(parent: Any, sequence: bool, last: PathPart, op: Op) -> None:
+    """One operation on its parent: a list or sequence (``sequence``), else a mapping; plain data and
+    yaml-edit's tree take them alike."""
+    if sequence:
+        if op["op"] == "add" and last == "-":
+            parent.append(op["value"])
         elif op["op"] == "remove":
-            del node[last]
+            del parent[int(last)]
         else:
-            node[last] = op["value"]
+            parent[int(last)] = op["value"]
+    elif op["op"] == "remove":
+        del parent[last]
+    else:
+        parent[last] = op["value"]
 
 
 def edit_json(text: str, objects: Sequence[tuple[Path, list[Op]]]) -> str:
