@@ -103,3 +103,20 @@ def test_an_edit_reads_back_as_the_edited_document(case: tuple[str, list[Any], d
 )
 def test_edits_change_only_what_they_edit(text: str, path: list[Any], op: dict[str, Any], want: str) -> None:
     assert jsontext.edit(text, [(path, op)]) == want
+
+
+def test_each_object_of_a_list_is_edited_in_its_own_place() -> None:
+    items = [{"kind": "Pod", "spec": {"a": i}} for i in range(3)]
+    ops = [(["spec", "b"], {"op": "add", "value": True}), (["spec", "a"], {"op": "remove"})]
+    for layout in ({"indent": 2}, {"indent": None}):
+        text = json.dumps({"kind": "List", "items": items}, **layout)
+        edited = jsontext.edit_objects(text, [(("items", i), ops) for i in (2, 0)])  # any order
+        want = [{"kind": "Pod", "spec": {"b": True}}, items[1], {"kind": "Pod", "spec": {"b": True}}]
+        assert json.loads(edited) == {"kind": "List", "items": want}
+        untouched = json.dumps(items[1], **layout).replace("\n", "\n    ") if layout["indent"] else json.dumps(items[1])
+        assert untouched in edited
+
+
+def test_objects_that_overlap_are_refused() -> None:
+    with pytest.raises(ValueError, match="overlap"):
+        jsontext.edit_objects('{"a": {"b": 1}}', [((), []), (("a",), [])])

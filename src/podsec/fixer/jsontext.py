@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,8 +134,9 @@ def _add(text: str, node: _Node, part: PathPart, value: Any, style: _Style) -> s
     return text[:end] + "," + style.newline + inner + _piece(node, part, value, style, inner) + text[end:]
 
 
-def _apply(text: str, path: list[PathPart], op: dict[str, Any], style: _Style) -> str:
-    node = _parse(text, 0)
+def _apply(text: str, start: int, path: list[PathPart], op: dict[str, Any], style: _Style) -> str:
+    """``text`` with ``op`` applied at ``path`` in the value that starts at ``start``."""
+    node = _parse(text, start)
     for part in path[:-1]:
         found = node.child(part)
         if found is None:
@@ -154,8 +156,34 @@ def _apply(text: str, path: list[PathPart], op: dict[str, Any], style: _Style) -
 
 
 def edit(text: str, ops: list[tuple[list[PathPart], dict[str, Any]]]) -> str:
-    """``text`` with every (whole path, JSON Patch operation) applied in order."""
+    """``text`` with every (path, JSON Patch operation) applied in order."""
+    return edit_objects(text, [((), ops)])
+
+
+def edit_objects(text: str, objects: Sequence[tuple[Sequence[PathPart], list[tuple[list[PathPart], Any]]]]) -> str:
+    """``text`` with each object's operations (paths within the object at its prefix) applied.
+
+    The text is parsed once to find the objects; each object's operations then re-read only that
+    object's own lines, so a large ``List`` costs what its parts cost, not its size per operation."""
     style = _style(text)
-    for path, op in ops:
-        text = _apply(text, path, op, style)
+    root = _parse(text, 0)
+    found = []
+    for prefix, ops in objects:
+        node = root
+        for part in prefix:
+            child = node.child(part)
+            if child is None:
+                raise KeyError(part)
+            node = child[1]
+        found.append((node, ops))
+    found.sort(key=lambda item: item[0].start, reverse=True)  # the last first: earlier places do not move
+    for (node, _), (after, _) in zip(found[1:], found, strict=False):
+        if node.end > after.start:
+            raise ValueError("objects that overlap")
+    for node, ops in found:
+        line = text.rfind("\n", 0, node.start) + 1  # the object's own first line, for its indentation
+        part = text[line : node.end]
+        for path, op in ops:
+            part = _apply(part, node.start - line, path, op, style)
+        text = text[:line] + part + text[node.end :]
     return text

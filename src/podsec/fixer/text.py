@@ -162,8 +162,8 @@ def edit_json(text: str, objects: Sequence[tuple[Path, list[Op]]]) -> str:
     for prefix, ops in objects:
         apply_to_data(data, prefix, ops)
     try:
-        edited = jsontext.edit(
-            text, [([*prefix, *parse_pointer(op["path"])], op) for prefix, ops in objects for op in ops]
+        edited = jsontext.edit_objects(
+            text, [(prefix, [(list(parse_pointer(op["path"])), op) for op in ops]) for prefix, ops in objects]
         )
         if json.loads(edited) == data:
             return edited
