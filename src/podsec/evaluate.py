@@ -334,6 +334,41 @@ def evaluate(item: Located, ctx: Context, prepared: Prepared | list[InputError] 
     return _Evaluation(item, b, pods, bool(pods.views)).run()
 
 
+@dataclass(slots=True)
+class Failing:
+    """What an aggregate evaluation (`Context.aggregate`, the webhook's) answers with when nothing
+    can exempt or add findings: each failing check's id, level and aggregate message, pod by pod
+    in PSA's order, and the first pod's PSA denial text. Exactly what `evaluate` reports then (one
+    finding per failing check, with this message), without making the findings."""
+
+    checks: list[tuple[Rule, str]]
+    verdict: str | None
+
+
+def failing_checks(prepared: Prepared, ctx: Context) -> Failing | None:
+    """`Failing` for an object's read pods, or None when `evaluate` is needed: when exemptions,
+    object rules, ignored checks or per-violation findings are in play, or there is no pod."""
+    if (
+        not ctx.aggregate
+        or ctx.exemptions
+        or ctx.annotation_exemptions
+        or ctx.rules
+        or ctx.ignore
+        or ctx.explain
+        or not prepared.views
+    ):
+        return None
+    policy = ctx.policy
+    checks: list[tuple[Rule, str]] = []
+    first: str | None = None
+    for view in prepared.views:
+        results = engine.evaluate(view, policy)
+        if first is None:
+            first = engine.verdict(results, policy)
+        checks += [(r.check, r.message()) for r in results]
+    return Failing(checks, first)
+
+
 def object_findings(
     obj: Mapping[str, Any],
     ctx: Context,

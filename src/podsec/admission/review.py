@@ -33,9 +33,9 @@ from podsec.admission.envelope import (
 )
 from podsec.admission.labels import DEFAULTS, ModePolicy, NamespacePolicy, policy_for
 from podsec.checks import ALL_CHECKS, CheckLevel
-from podsec.evaluate import Context, Prepared, evaluate_object, prepare
+from podsec.evaluate import Context, Failing, Prepared, evaluate_object, failing_checks, prepare
 from podsec.exemptions import EXEMPT, Exemption
-from podsec.findings import ObjectResult
+from podsec.findings import ObjectResult, Suppressed
 from podsec.model.pod import get_path
 from podsec.model.workloads import KindTable
 from podsec.rego.policies import PolicySet
@@ -168,6 +168,27 @@ class Used(NamedTuple):
         return f"{e.where} exempts {', '.join(self.checks)} ({until}); reason: {e.reason}"  # where: its source
 
 
+def _messages(result: ObjectResult) -> tuple[list[tuple[str, str]], list[str]]:
+    """The failing checks' messages and the governance notes of an evaluation, in one pass."""
+    governance = CheckLevel.GOVERNANCE
+    failing: list[tuple[str, str]] = []
+    notes: list[str] = []
+    for f in result.findings:
+        if f.level is governance:
+            notes.append(_bounded(f.message))
+        else:
+            failing.append((f.check.id, _bounded(f.message)))
+    return failing, notes
+
+
+def _used(suppressed: Iterable[Suppressed]) -> tuple[Used, ...]:
+    """The exemptions that hid findings, each with the checks it hid."""
+    used: dict[Exemption, dict[str, None]] = {}
+    for s in suppressed:
+        used.setdefault(s.exemption, {})[s.finding.check.id] = None
+    return tuple(Used(e, tuple(checks)) for e, checks in used.items())
+
+
 class Outcome:
     """One evaluation for one mode's policy, reduced to what answers use (and so what the cache holds).
 
@@ -177,33 +198,27 @@ class Outcome:
 
     __slots__ = ("_texts", "_warnings", "error", "failing", "mode", "notes", "size", "used", "verdict")
 
-    def __init__(self, mode: ModePolicy, result: ObjectResult | None, error: str | None) -> None:
+    def __init__(self, mode: ModePolicy, result: ObjectResult | Failing | None, error: str | None) -> None:
         self.mode = mode
         self.error = clean(error, MAX_MESSAGE) if error is not None else None
-        if result is not None:
-            findings, suppressed, verdicts = result.findings, result.suppressed, result.verdicts
-        else:
-            findings, suppressed, verdicts = (), (), ()
-        governance = CheckLevel.GOVERNANCE
         failing: list[tuple[str, str]] = []
         notes: list[str] = []
-        texts = 0
-        for f in findings:  # one pass: the failing checks' messages and the governance notes
-            message = _bounded(f.message)
-            texts += len(message)
-            if f.level is governance:
-                notes.append(message)
-            else:
-                failing.append((f.check.id, message))
-        self.failing, self.notes = tuple(failing), tuple(notes)
-        self.verdict = _bounded(verdicts[0][1]) if mode.profile.is_pss and not suppressed and verdicts else None
-        used: dict[Exemption, dict[str, None]] = {}
-        for s in suppressed:
-            used.setdefault(s.exemption, {})[s.finding.check.id] = None
-        self.used = tuple(Used(e, tuple(checks)) for e, checks in used.items())
+        verdict: str | None = None
+        used: tuple[Used, ...] = ()
+        if type(result) is Failing:  # no exemptions in play: the failing checks as they are
+            failing = [(check.id, _bounded(text)) for check, text in result.checks]
+            verdict = result.verdict
+        elif result is not None:
+            assert isinstance(result, ObjectResult)
+            failing, notes = _messages(result)
+            verdicts = result.verdicts
+            verdict = verdicts[0][1] if not result.suppressed and verdicts else None
+            used = _used(result.suppressed)
+        self.failing, self.notes, self.used = tuple(failing), tuple(notes), used
+        self.verdict = _bounded(verdict) if verdict is not None and mode.profile.is_pss else None
         self._texts: dict[bool, str] = {}
         self._warnings: list[str] | None = None
-        texts += len(self.verdict or "")
+        texts = sum(len(m) for _, m in failing) + sum(len(m) for m in notes) + len(self.verdict or "")
         self.size = 512 + 2 * texts + 160 * (len(self.failing) + len(self.notes)) + 512 * len(self.used)
 
     @classmethod
@@ -463,20 +478,23 @@ class Reviewer:
                 if len(r.scratch) == 1:
                     r.scratch.append(prepare(r.obj, self.config.kinds))
                 prepared: Prepared | list[Any] = r.scratch[1]
-                outcome = (
-                    prepared
-                    if isinstance(prepared, list)
-                    else evaluate_object(
-                        r.obj, self.context(mode, ns.policies, r.today, r.exemptible), file=None, prepared=prepared
-                    )
-                )
-                found = self._outcome(mode, outcome)
+                found = self._outcome(mode, self._result(r, mode, prepared))
                 self._evaluations.put(cache_key, found, len(r.scratch[0]) + found.size)
             r.memo[name] = found
         return found
 
+    def _result(
+        self, r: Review, mode: ModePolicy, prepared: Prepared | list[Any]
+    ) -> ObjectResult | Failing | list[Any] | None:
+        """The evaluation of a read object: its failing checks alone where nothing can exempt or
+        add findings (the usual review), else the whole evaluation."""
+        if isinstance(prepared, list):
+            return prepared
+        ctx = self.context(mode, r.ns.policies, r.today, r.exemptible)
+        return failing_checks(prepared, ctx) or evaluate_object(r.obj, ctx, file=None, prepared=prepared)
+
     @staticmethod
-    def _outcome(mode: ModePolicy, result: ObjectResult | list[Any] | None) -> Outcome:
+    def _outcome(mode: ModePolicy, result: ObjectResult | Failing | list[Any] | None) -> Outcome:
         if isinstance(result, list):
             return Outcome(mode, None, "; ".join(e.message for e in result))
         return Outcome(mode, result, None)
