@@ -252,8 +252,10 @@ class CheckResult:
 _NO_HITS: Mapping[Path, tuple[Check, ...]] = MappingProxyType({})
 
 
-def evaluate(pod: PodView, policy: Policy) -> list[CheckResult]:
-    """Every failing check of ``policy`` on ``pod``, in PSA's order; empty means allowed."""
+def evaluate(pod: PodView, policy: Policy, *, lineage: bool = True) -> list[CheckResult]:
+    """Every failing check of ``policy`` on ``pod``, in PSA's order; empty means allowed.
+    ``lineage=False``: without the replaced checks each violation also trips (`CheckResult.also`,
+    what severities are made of), for callers that use no severities."""
     results = []
     windows = pod.is_windows or pod.scheduled_on_windows  # podsec's Linux-only checks do not apply either way
     skip = Platform.LINUX if windows else Platform.WINDOWS if pod.os_name.value == "linux" else None
@@ -263,7 +265,7 @@ def evaluate(pod: PodView, policy: Policy) -> list[CheckResult]:
             continue
         violations = sel.revision(pod)
         if violations:
-            hits = _lineage_hits(sel, pod, violations) if sel.lineage else _NO_HITS
+            hits = _lineage_hits(sel, pod, violations) if lineage and sel.lineage else _NO_HITS
             results.append(CheckResult(check, tuple(violations), hits))
     return results
 

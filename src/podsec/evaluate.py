@@ -362,7 +362,7 @@ def failing_checks(prepared: Prepared, ctx: Context) -> Failing | None:
     checks: list[tuple[Rule, str]] = []
     first: str | None = None
     for view in prepared.views:
-        results = engine.evaluate(view, policy)
+        results = engine.evaluate(view, policy, lineage=False)  # severities are not reported here
         if first is None:
             first = engine.verdict(results, policy)
         checks += [(r.check, r.message()) for r in results]

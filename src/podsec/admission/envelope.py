@@ -26,6 +26,11 @@ def clean(text: str, limit: int) -> str:
     """No control characters, at most ``limit`` characters (an ellipsis marks the cut)."""
     if not text.isprintable():
         text = _CONTROL.sub(" ", text)
+    return trimmed(text, limit)
+
+
+def trimmed(text: str, limit: int) -> str:
+    """`clean` for text made only of cleaned parts (no control characters): stripped and cut."""
     text = text.strip()
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 

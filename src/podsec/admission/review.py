@@ -30,6 +30,7 @@ from podsec.admission.envelope import (
     ReviewError,
     clean,
     response,
+    trimmed,
 )
 from podsec.admission.labels import DEFAULTS, ModePolicy, NamespacePolicy, policy_for
 from podsec.checks import ALL_CHECKS, CheckLevel
@@ -181,6 +182,21 @@ def _messages(result: ObjectResult) -> tuple[list[tuple[str, str]], list[str]]:
     return failing, notes
 
 
+def _failing(result: Failing) -> tuple[list[tuple[str, str]], str | None]:
+    """The failing checks' messages, bounded, and PSA's text. The text is made of these messages
+    (`engine.verdict`): when each of them is printable and short, only its length is left to check."""
+    failing: list[tuple[str, str]] = []
+    fine = True
+    for check, text in result.checks:
+        if len(text) > MAX_MESSAGE or not text.isprintable():
+            text, fine = clean(text, MAX_MESSAGE), False
+        failing.append((check.id, text))
+    verdict = result.verdict
+    if verdict is not None and not (fine and len(verdict) <= MAX_MESSAGE):
+        verdict = _bounded(verdict)
+    return failing, verdict
+
+
 def _used(suppressed: Iterable[Suppressed]) -> tuple[Used, ...]:
     """The exemptions that hid findings, each with the checks it hid."""
     used: dict[Exemption, dict[str, None]] = {}
@@ -206,8 +222,7 @@ class Outcome:
         verdict: str | None = None
         used: tuple[Used, ...] = ()
         if type(result) is Failing:  # no exemptions in play: the failing checks as they are
-            failing = [(check.id, _bounded(text)) for check, text in result.checks]
-            verdict = result.verdict
+            failing, verdict = _failing(result)
         elif result is not None:
             assert isinstance(result, ObjectResult)
             failing, notes = _messages(result)
@@ -255,7 +270,7 @@ class Outcome:
     def text(self, would: bool) -> str:
         """The violations in one line, PSA's aggregate where PSA would say it exactly."""
         if would not in self._texts:
-            self._texts[would] = clean(self._text(would), MAX_MESSAGE)
+            self._texts[would] = trimmed(self._text(would), MAX_MESSAGE)  # made of cleaned texts
         return self._texts[would]
 
     def _text(self, would: bool) -> str:
@@ -300,6 +315,7 @@ def _joined(texts: Iterable[str], sep: str = "; ", each: int = MAX_MESSAGE) -> s
 
 
 SLICE = 1024  # containers of a huge pod evaluated at once
+_POD_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
 def slices(obj: Mapping[str, Any], kinds: KindTable) -> list[Mapping[str, Any]] | None:
@@ -312,6 +328,8 @@ def slices(obj: Mapping[str, Any], kinds: KindTable) -> list[Mapping[str, Any]] 
     ones in every slice; `Outcome.merge` counts them once). A slice's regular containers are never
     empty (a pod must have one): a slice past their end keeps the first.
     """
+    if _small_pod(obj):  # the usual case, at once
+        return None
     lists = [
         (cs.path, found)
         for src in kinds.pod_sources(obj)
@@ -331,6 +349,12 @@ def slices(obj: Mapping[str, Any], kinds: KindTable) -> list[Mapping[str, Any]] 
             part = _replaced(part, path, piece)
         out.append(part)
     return out
+
+
+def _small_pod(obj: Mapping[str, Any]) -> bool:
+    """A Pod none of whose container lists is longer than SLICE."""
+    spec = obj.get("spec") if obj.get("kind") == "Pod" else None
+    return isinstance(spec, dict) and all(len(v) <= SLICE for k in _POD_LISTS if isinstance(v := spec.get(k), list))
 
 
 def _replaced(root: Any, path: Sequence[str | int], value: Any) -> Any:
