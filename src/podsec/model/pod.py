@@ -7,7 +7,7 @@ containers, then regular containers, then ephemeral containers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -363,7 +363,8 @@ def _node_os(parts: _Parts) -> Resolved[str]:
 
 _BOOLEANS = ("hostNetwork", "hostPID", "hostIPC", "hostUsers", "automountServiceAccountToken", "shareProcessNamespace")
 _STRINGS = ("runtimeClassName", "serviceAccountName")  # the pod-level strings the schema types
-_META_STRINGS = ("name", "namespace", "generateName")
+_BOOLEAN_NAMES = frozenset(_BOOLEANS)
+_new_tuple = tuple.__new__
 _HANDLERS = {name: schema.CONTAINER[name] for name in _HANDLER_FIELDS}
 _CACHED_CONTAINERS = 16  # a container's unset effective context is kept for the first few of each list
 
@@ -373,8 +374,8 @@ class _Layout:
     fields and the values of unset ones (shared by every view: views are immutable)."""
 
     __slots__ = ("annotations", "booleans", "containers", "metadata", "node_os", "node_os_unset", "os_name",
-                 "os_unset", "pod_sc_path", "pod_sc_unset", "spec", "top_level", "unset_effective",
-                 "volumes")  # fmt: skip
+                 "os_unset", "pod_sc_path", "pod_sc_unset", "spec", "top_level", "unset_booleans",
+                 "unset_effective", "volumes")  # fmt: skip
 
     def __init__(self, spec: Path, metadata: Path) -> None:
         self.spec = spec
@@ -386,6 +387,7 @@ class _Layout:
             (name, Resolved(None, "unset", p), Resolved(True, "pod", p), Resolved(False, "pod", p))
             for name, p in ((name, (*spec, name)) for name in _BOOLEANS)
         )
+        self.unset_booleans = tuple(unset for _, unset, _, _ in self.booleans)
         self.os_name: Path = (*spec, "os", "name")
         self.os_unset: Resolved[str] = Resolved(None, "unset", self.os_name)
         self.pod_sc_path: Path = (*spec, "securityContext")
@@ -425,30 +427,37 @@ def _read_standard(root: Any, src: PodSource, layout: _Layout) -> PodView | None
         return None
     host_network, host_pid, host_ipc, host_users, automount, share = booleans
     selector = spec.get("nodeSelector")
+    # Positional (PodView's field order): keywords cost twice as much as the whole call.
     return PodView(
-        label=src.label,
-        metadata_path=layout.metadata,
-        spec_path=layout.spec,
-        annotations=annotations,
-        annotations_path=layout.annotations,
-        host_network=host_network,
-        host_pid=host_pid,
-        host_ipc=host_ipc,
-        host_users=host_users,
-        os_name=os_name,
-        runtime_class_name=spec.get("runtimeClassName"),
-        security_context=pod_sc,
-        volumes=volume_views,
-        containers=containers,
-        automount_token=automount,
-        share_process_namespace=share,
-        node_os=layout.node_os_unset if selector is None else _standard_node_os(selector, layout),
+        src.label,
+        layout.metadata,
+        layout.spec,
+        annotations,
+        layout.annotations,
+        host_network,
+        host_pid,
+        host_ipc,
+        host_users,
+        os_name,
+        spec.get("runtimeClassName"),
+        pod_sc,
+        volume_views,
+        containers,
+        automount,
+        share,
+        layout.node_os_unset if selector is None else _standard_node_os(selector, layout),
     )
 
 
-def _booleans(spec: Mapping[str, Any], layout: _Layout, bare_pod: bool) -> list[Resolved[bool]] | None:
+def _booleans(spec: Mapping[str, Any], layout: _Layout, bare_pod: bool) -> Sequence[Resolved[bool]] | None:
     """The pod's booleans (`_BOOLEANS`), None when one is not a boolean, or when the pod-level
     strings are not strings, or a bare Pod's ``hostNetwork`` is true (`prepare_pod` defaults its ports)."""
+    for name in _STRINGS:
+        value = spec.get(name)
+        if value is not None and not isinstance(value, str):
+            return None
+    if _BOOLEAN_NAMES.isdisjoint(spec):  # the common case
+        return layout.unset_booleans
     booleans = []
     for name, unset, true, false in layout.booleans:
         value = spec.get(name)
@@ -462,10 +471,6 @@ def _booleans(spec: Mapping[str, Any], layout: _Layout, bare_pod: bool) -> list[
             booleans.append(false)
         else:
             return None
-    for name in _STRINGS:
-        value = spec.get(name)
-        if value is not None and not isinstance(value, str):
-            return None
     return booleans
 
 
@@ -477,23 +482,31 @@ def _annotations(meta: Any, bare_pod: bool) -> Mapping[str, str] | None:
         return {}
     if not isinstance(meta, dict):
         return None
-    for name in _META_STRINGS:
-        value = meta.get(name)
-        if value is not None and not isinstance(value, str):
-            return None
+    name, namespace, generate_name = meta.get("name"), meta.get("namespace"), meta.get("generateName")
+    if (
+        (name is not None and not isinstance(name, str))
+        or (namespace is not None and not isinstance(namespace, str))
+        or (generate_name is not None and not isinstance(generate_name, str))
+    ):
+        return None
     labels = meta.get("labels")
     annotations: Mapping[str, str] | None = meta.get("annotations")
-    if (labels is not None and not _strings(labels)) or (annotations is not None and not _strings(annotations)):
+    if not _strings(labels) or not _strings(annotations):
         return None
     if not annotations:
         return {}
-    if bare_pod and not all(isinstance(key, str) and not key.startswith(APPARMOR_PREFIX) for key in annotations):
-        return None
-    return annotations
+    return None if bare_pod and _apparmor(annotations) else annotations
+
+
+def _apparmor(annotations: Mapping[str, str]) -> bool:
+    """Whether any annotation may be one `prepare_pod` syncs (AppArmor's, or a key of another type)."""
+    return not all(isinstance(key, str) and not key.startswith(APPARMOR_PREFIX) for key in annotations)
 
 
 def _strings(mapping: Any) -> bool:
-    """Whether ``mapping`` is a mapping of strings (`schema.MapOf` `schema.STR`)."""
+    """Whether ``mapping`` is a mapping of strings, or None (`schema.MapOf` `schema.STR`)."""
+    if mapping is None:
+        return True
     if not isinstance(mapping, dict):
         return False
     for value in mapping.values():  # noqa: SIM110 (a loop: faster than all() over a generator)
@@ -568,7 +581,10 @@ def _standard_container(
     image = raw.get("image")
     if (name is not None and not isinstance(name, str)) or (image is not None and not isinstance(image, str)):
         return None
-    effective = _standard_effective(raw.get("securityContext"), path, pod_sc, layout)
+    sc = raw.get("securityContext")
+    effective = layout.unset_effective.get(path) if sc is None and pod_sc is layout.pod_sc_unset else None
+    if effective is None:  # not the common case of a pod and a container that set no context
+        effective = _standard_effective(sc, path, pod_sc, layout)
     ports = raw.get("ports")
     host_ports = () if ports is None else _standard_ports(ports, path)
     if effective is None or host_ports is None:
@@ -579,7 +595,8 @@ def _standard_container(
         hosts = _handler_hosts(raw, path)
     else:
         return None
-    return ContainerView(name or "", kind, path, image, effective, host_ports, hosts)
+    # tuple.__new__ is what ContainerView(...) calls, without its Python-level __new__ (a third of the cost)
+    return _new_tuple(ContainerView, (name or "", kind, path, image, effective, host_ports, hosts))
 
 
 def _standard_effective(
