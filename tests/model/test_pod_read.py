@@ -11,8 +11,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from podsec.model import pod as podmodel
+from podsec.model import schema, security
+from podsec.model.pod import PodSource
 from podsec.model.prepare import APPARMOR_PREFIX
-from podsec.model.workloads import POD, PodSource, spec_at, template_at
+from podsec.model.security import Resolved
+from podsec.model.workloads import POD, spec_at, template_at
 from tests.admission.payloads import pod as payload_pod
 from tests.kube import strategies as kube_strategies
 
@@ -295,3 +298,62 @@ def test_the_pods_of_the_psa_oracle_read_the_same(obj: Any) -> None:
     """The PSA oracle's pods (every field the standards read, well typed), as Pods and as templates."""
     same(obj, POD, count=True)
     same({"spec": {"template": {"metadata": obj["metadata"], "spec": obj["spec"]}}}, template_at(("spec", "template")))
+
+
+# `security.pod_security_context` and `security.resolve` as they were before they visited only
+# the fields a context writes (each field looked up by name, the classes made by keyword).
+def _fields_by_name(data: Any, names: Any, path: tuple[Any, ...], source: str) -> dict[str, Any]:
+    return {
+        attr: Resolved(None, "unset", (*path, name))
+        if data.get(name) is None
+        else Resolved(security._convert(name, data.get(name)), source, (*path, name))  # type: ignore[arg-type]
+        for attr, name in names
+    }
+
+
+def _pod_context_by_name(raw: Any, path: tuple[Any, ...]) -> security.PodSecurityContext:
+    data = raw or {}
+    misplaced = tuple((*path, n) for n in security._CONTAINER_ONLY_NAMES if n in data) if data else ()
+    fields = _fields_by_name(data, security._POD_FIELDS, path, "pod")
+    return security.PodSecurityContext(raw is not None, path, **fields, misplaced=misplaced)
+
+
+def _resolve_by_name(pod: security.PodSecurityContext, raw: Any, path: tuple[Any, ...]) -> Any:
+    data = raw or {}
+    fields = _fields_by_name(data, security.SHARED_FIELDS, path, "container")
+    for attr, own in fields.items():
+        if own.source == "unset" and getattr(pod, attr).source != "unset":
+            fields[attr] = getattr(pod, attr)
+    fields.update(_fields_by_name(data, security.CONTAINER_ONLY_FIELDS, path, "container"))
+    misplaced = tuple((*path, n) for n in security._POD_ONLY_NAMES if n in data) if data else ()
+    return security.EffectiveSecurityContext(raw is not None, path, **fields, misplaced=misplaced)
+
+
+def _same_contexts(pod_raw: Any, container_raws: list[Any]) -> None:
+    pod_path = ("spec", "securityContext")
+    pod_sc = security.pod_security_context(pod_raw, pod_path)
+    assert repr(pod_sc) == repr(_pod_context_by_name(pod_raw, pod_path))
+    for i, raw in enumerate(container_raws):
+        path = ("spec", "containers", i, "securityContext")
+        assert repr(security.resolve(pod_sc, raw, path)) == repr(_resolve_by_name(pod_sc, raw, path))
+
+
+def _typed(shape: Any) -> Any:
+    return lambda v: v is None or (isinstance(v, dict) and schema.conforms(v, shape))
+
+
+@FUZZ
+@given(
+    pod_sc.filter(_typed(schema.POD_SECURITY_CONTEXT)),
+    st.lists(container_sc.filter(_typed(schema.CONTAINER_SECURITY_CONTEXT)), max_size=3),
+)
+def test_security_contexts_resolve_as_field_by_field(pod_raw: Any, container_raws: list[Any]) -> None:
+    _same_contexts(pod_raw, container_raws)
+
+
+@FUZZ
+@given(kube_strategies.pods())
+def test_the_psa_oracle_pods_contexts_resolve_as_field_by_field(obj: Any) -> None:
+    spec = obj["spec"]
+    containers = [c.get("securityContext") for k in podmodel.CONTAINER_KINDS for c in spec.get(k) or ()]
+    _same_contexts(spec.get("securityContext"), containers)
