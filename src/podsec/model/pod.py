@@ -7,13 +7,13 @@ containers, then regular containers, then ephemeral containers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from podsec.model import schema, security
 from podsec.model.paths import Path
-from podsec.model.prepare import prepare_pod
+from podsec.model.prepare import APPARMOR_PREFIX, prepare_pod
 from podsec.model.security import EffectiveSecurityContext, PodSecurityContext, Resolved
 
 ContainerKind = Literal["initContainers", "containers", "ephemeralContainers"]
@@ -134,11 +134,18 @@ class PodSource:
     # Everything `validate_pod`/`build_pod` read: the template's annotations, the pod-level
     # mappings, and containers outside them (what an evaluation of this pod depends on).
     reads: tuple[Path, ...] = field(init=False, repr=False, compare=False)
+    # For a pod in the standard place (one spec, its metadata, the three container lists in the
+    # spec): its paths and unset values, made once (`read_pod` reads such a pod in one pass).
+    layout: _Layout | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         outside = tuple(c.path for c in self.containers if not any(c.path[: len(p)] == p for p in self.layers))
         annotations = tuple((*m, "annotations") for m in self.metadata)
         object.__setattr__(self, "reads", (*annotations, *self.layers, *outside))
+        standard = len(self.layers) == 1 and len(self.metadata) == 1
+        containers = tuple(ContainerSource(k, (*self.layers[0], k)) for k in CONTAINER_KINDS) if standard else ()
+        layout = _Layout(self.layers[0], self.metadata[0]) if standard and self.containers == containers else None
+        object.__setattr__(self, "layout", layout)
 
 
 def get_path(root: Any, path: Path) -> Any:
@@ -218,7 +225,22 @@ _CONTAINER_LIST = schema.ListOf(schema.CONTAINER)
 def read_pod(root: Any, src: PodSource) -> PodView | list[schema.TypeProblem]:
     """The view of one pod, or every wrong-typed field that keeps it from being built (each part
     of the pod is looked up once). A bare Pod is read as the API server prepares it for
-    admission; its paths stay those of the object as written."""
+    admission; its paths stay those of the object as written.
+
+    A pod in the standard place (a spec and its metadata) is read in one pass that checks each
+    field's type as it reads it (`_read_standard`); anything that pass does not handle (a wrong
+    type, a pod the API server's preparation changes, rare shapes) is read the general way,
+    which says exactly what is wrong."""
+    layout = src.layout
+    if layout is not None:
+        view = _read_standard(root, src, layout)
+        if view is not None:
+            return view
+    return read_pod_generally(root, src)
+
+
+def read_pod_generally(root: Any, src: PodSource) -> PodView | list[schema.TypeProblem]:
+    """`read_pod` without its fast path: validate every field (`validate_pod`), then build the view."""
     parts = _Parts(root, src)
     problems = parts.problems()
     if problems:
@@ -335,3 +357,288 @@ def _node_os(parts: _Parts) -> Resolved[str]:
             if isinstance(value, str):
                 return Resolved(value, "pod", (*path, label))
     return Resolved(None, "unset", (*path, NODE_OS_LABELS[0]))
+
+
+# The fast path (`read_pod`): a pod in the standard place, read in one pass.
+
+_BOOLEANS = ("hostNetwork", "hostPID", "hostIPC", "hostUsers", "automountServiceAccountToken", "shareProcessNamespace")
+_STRINGS = ("runtimeClassName", "serviceAccountName")  # the pod-level strings the schema types
+_BOOLEAN_NAMES = frozenset(_BOOLEANS)
+_new_tuple = tuple.__new__
+_HANDLERS = {name: schema.CONTAINER[name] for name in _HANDLER_FIELDS}
+_CACHED_CONTAINERS = 16  # a container's unset effective context is kept for the first few of each list
+
+
+class _Layout:
+    """What reading a pod in one place needs that its values do not change: the paths of its
+    fields and the values of unset ones (shared by every view: views are immutable)."""
+
+    __slots__ = ("annotations", "booleans", "containers", "metadata", "node_os", "node_os_unset", "os_name",
+                 "os_unset", "pod_sc_path", "pod_sc_unset", "spec", "top_level", "unset_booleans",
+                 "unset_effective", "volumes")  # fmt: skip
+
+    def __init__(self, spec: Path, metadata: Path) -> None:
+        self.spec = spec
+        self.metadata = metadata
+        self.annotations: Path = (*metadata, "annotations")
+        self.top_level = len(spec) == 1 and len(metadata) == 1  # a bare Pod's spec and metadata
+        # Each boolean: its name, and its value unset, true and false.
+        self.booleans: tuple[tuple[str, Resolved[bool], Resolved[bool], Resolved[bool]], ...] = tuple(
+            (name, Resolved(None, "unset", p), Resolved(True, "pod", p), Resolved(False, "pod", p))
+            for name, p in ((name, (*spec, name)) for name in _BOOLEANS)
+        )
+        self.unset_booleans = tuple(unset for _, unset, _, _ in self.booleans)
+        self.os_name: Path = (*spec, "os", "name")
+        self.os_unset: Resolved[str] = Resolved(None, "unset", self.os_name)
+        self.pod_sc_path: Path = (*spec, "securityContext")
+        self.pod_sc_unset = security.pod_security_context(None, self.pod_sc_path)
+        self.volumes: Path = (*spec, "volumes")
+        self.containers = tuple((kind, (*spec, kind)) for kind in CONTAINER_KINDS)
+        selector = (*spec, "nodeSelector")
+        self.node_os = tuple((label, (*selector, label)) for label in NODE_OS_LABELS)
+        self.node_os_unset: Resolved[str] = Resolved(None, "unset", (*selector, NODE_OS_LABELS[0]))
+        # The effective context of a container that sets none, in a pod that sets none, by path.
+        self.unset_effective: dict[Path, EffectiveSecurityContext] = {}
+
+    def parts(self, root: Any) -> tuple[Any, Any]:
+        """The raw spec and metadata (each None when absent or not reached)."""
+        if self.top_level and isinstance(root, dict):
+            return root.get(self.spec[0]), root.get(self.metadata[0])
+        return get_path(root, self.spec), get_path(root, self.metadata)
+
+
+def _read_standard(root: Any, src: PodSource, layout: _Layout) -> PodView | None:
+    """The view of a pod in the standard place, each field's type checked as it is read; None
+    when a field is not of its type or the API server's preparation would change the pod
+    (`read_pod_generally` then reads it). Every value and path is what `_build` makes."""
+    spec, meta = layout.parts(root)
+    if not isinstance(spec, dict):
+        return None
+    annotations = _annotations(meta, src.bare_pod)
+    booleans = _booleans(spec, layout, src.bare_pod)
+    raw_os, raw_sc, volumes = spec.get("os"), spec.get("securityContext"), spec.get("volumes")
+    os_name = layout.os_unset if raw_os is None else _os_name(raw_os, layout)
+    pod_sc = layout.pod_sc_unset if raw_sc is None else _pod_security_context(raw_sc, layout)
+    volume_views = () if volumes is None else _standard_volumes(volumes, layout.volumes)
+    if annotations is None or booleans is None or os_name is None or pod_sc is None or volume_views is None:
+        return None
+    containers = _standard_containers(spec, pod_sc, layout)
+    if containers is None:
+        return None
+    host_network, host_pid, host_ipc, host_users, automount, share = booleans
+    selector = spec.get("nodeSelector")
+    # Positional (PodView's field order): keywords cost twice as much as the whole call.
+    return PodView(
+        src.label,
+        layout.metadata,
+        layout.spec,
+        annotations,
+        layout.annotations,
+        host_network,
+        host_pid,
+        host_ipc,
+        host_users,
+        os_name,
+        spec.get("runtimeClassName"),
+        pod_sc,
+        volume_views,
+        containers,
+        automount,
+        share,
+        layout.node_os_unset if selector is None else _standard_node_os(selector, layout),
+    )
+
+
+def _booleans(spec: Mapping[str, Any], layout: _Layout, bare_pod: bool) -> Sequence[Resolved[bool]] | None:
+    """The pod's booleans (`_BOOLEANS`), None when one is not a boolean, or when the pod-level
+    strings are not strings, or a bare Pod's ``hostNetwork`` is true (`prepare_pod` defaults its ports)."""
+    for name in _STRINGS:
+        value = spec.get(name)
+        if value is not None and not isinstance(value, str):
+            return None
+    if _BOOLEAN_NAMES.isdisjoint(spec):  # the common case
+        return layout.unset_booleans
+    booleans = []
+    for name, unset, true, false in layout.booleans:
+        value = spec.get(name)
+        if value is None:
+            booleans.append(unset)
+        elif value is True:
+            if bare_pod and name == "hostNetwork":
+                return None
+            booleans.append(true)
+        elif value is False:
+            booleans.append(false)
+        else:
+            return None
+    return booleans
+
+
+def _annotations(meta: Any, bare_pod: bool) -> Mapping[str, str] | None:
+    """The annotations of pod metadata that fits `schema.METADATA` (``{}`` when none); None when
+    it does not fit, or when a bare Pod carries an annotation `prepare_pod` reads (then the
+    general path prepares it)."""
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        return None
+    name, namespace, generate_name = meta.get("name"), meta.get("namespace"), meta.get("generateName")
+    if (
+        (name is not None and not isinstance(name, str))
+        or (namespace is not None and not isinstance(namespace, str))
+        or (generate_name is not None and not isinstance(generate_name, str))
+    ):
+        return None
+    labels = meta.get("labels")
+    annotations: Mapping[str, str] | None = meta.get("annotations")
+    if not _strings(labels) or not _strings(annotations):
+        return None
+    if not annotations:
+        return {}
+    return None if bare_pod and _apparmor(annotations) else annotations
+
+
+def _apparmor(annotations: Mapping[str, str]) -> bool:
+    """Whether any annotation may be one `prepare_pod` syncs (AppArmor's, or a key of another type)."""
+    return not all(isinstance(key, str) and not key.startswith(APPARMOR_PREFIX) for key in annotations)
+
+
+def _strings(mapping: Any) -> bool:
+    """Whether ``mapping`` is a mapping of strings, or None (`schema.MapOf` `schema.STR`)."""
+    if mapping is None:
+        return True
+    if not isinstance(mapping, dict):
+        return False
+    for value in mapping.values():  # noqa: SIM110 (a loop: faster than all() over a generator)
+        if value is not None and not isinstance(value, str):
+            return False
+    return True
+
+
+def _os_name(raw: Any, layout: _Layout) -> Resolved[str] | None:
+    if not isinstance(raw, dict):
+        return None
+    if not raw:
+        return layout.os_unset
+    name = raw.get("name")
+    if name is not None and not isinstance(name, str):
+        return None
+    return Resolved(name, "pod", layout.os_name)
+
+
+def _pod_security_context(raw: Any, layout: _Layout) -> PodSecurityContext | None:
+    if not isinstance(raw, dict) or not schema.conforms(raw, schema.POD_SECURITY_CONTEXT):
+        return None
+    return security.pod_security_context(raw, layout.pod_sc_path)
+
+
+def _standard_volumes(raw: Any, path: Path) -> tuple[VolumeView, ...] | None:
+    if not isinstance(raw, list):
+        return None
+    views = []
+    for i, vol in enumerate(raw):
+        if not isinstance(vol, dict):
+            return None
+        name = vol.get("name")
+        if name is not None and not isinstance(name, str):
+            return None
+        found = []
+        for key, value in vol.items():
+            if value is not None and key in _SOURCE_ORDER:
+                if not isinstance(value, dict):
+                    return None
+                found.append(key)
+        sources = tuple(found if len(found) < 2 else sorted(found, key=_SOURCE_ORDER.__getitem__))
+        views.append(VolumeView(name or "", (*path, i), sources))
+    return tuple(views)
+
+
+def _standard_containers(
+    spec: Mapping[str, Any], pod_sc: PodSecurityContext, layout: _Layout
+) -> tuple[ContainerView, ...] | None:
+    views = []
+    for kind, path in layout.containers:
+        raw = spec.get(kind)
+        if raw is None:
+            continue
+        if not isinstance(raw, list):
+            return None
+        for i, c in enumerate(raw):
+            view = _standard_container(kind, (*path, i), c, pod_sc, layout)
+            if view is None:
+                return None
+            views.append(view)
+    return tuple(views)
+
+
+def _standard_container(
+    kind: ContainerKind, path: Path, raw: Any, pod_sc: PodSecurityContext, layout: _Layout
+) -> ContainerView | None:
+    """`_container`, each field's type checked as it is read (None: one is not of its type)."""
+    if not isinstance(raw, dict):
+        return None
+    name = raw.get("name")
+    image = raw.get("image")
+    if (name is not None and not isinstance(name, str)) or (image is not None and not isinstance(image, str)):
+        return None
+    sc = raw.get("securityContext")
+    effective = layout.unset_effective.get(path) if sc is None and pod_sc is layout.pod_sc_unset else None
+    if effective is None:  # not the common case of a pod and a container that set no context
+        effective = _standard_effective(sc, path, pod_sc, layout)
+    ports = raw.get("ports")
+    host_ports = () if ports is None else _standard_ports(ports, path)
+    if effective is None or host_ports is None:
+        return None
+    if _HANDLER_FIELDS.isdisjoint(raw):
+        hosts: tuple[HandlerHost, ...] = ()
+    elif schema.conforms(raw, _HANDLERS):
+        hosts = _handler_hosts(raw, path)
+    else:
+        return None
+    # tuple.__new__ is what ContainerView(...) calls, without its Python-level __new__ (a third of the cost)
+    return _new_tuple(ContainerView, (name or "", kind, path, image, effective, host_ports, hosts))
+
+
+def _standard_effective(
+    raw: Any, path: Path, pod_sc: PodSecurityContext, layout: _Layout
+) -> EffectiveSecurityContext | None:
+    if raw is not None:
+        if not isinstance(raw, dict) or not schema.conforms(raw, schema.CONTAINER_SECURITY_CONTEXT):
+            return None
+        return security.resolve(pod_sc, raw, (*path, "securityContext"))
+    if pod_sc is not layout.pod_sc_unset:
+        return security.resolve(pod_sc, None, (*path, "securityContext"))
+    found = layout.unset_effective.get(path)
+    if found is None:
+        found = security.resolve(pod_sc, None, (*path, "securityContext"))
+        if path[-1] < _CACHED_CONTAINERS:  # type: ignore[operator]
+            layout.unset_effective[path] = found
+    return found
+
+
+def _standard_ports(raw: Any, path: Path) -> tuple[HostPort, ...] | None:
+    """The host ports of a container's ports; None when one is not of its type (integers
+    written as floats, too: `_container` converts those; the general path reads them)."""
+    if not isinstance(raw, list):
+        return None
+    found = []
+    for i, port in enumerate(raw):
+        if port is None:
+            continue
+        if not isinstance(port, dict):
+            return None
+        host, container = port.get("hostPort"), port.get("containerPort")
+        if (host is not None and type(host) is not int) or (container is not None and type(container) is not int):
+            return None
+        if host:
+            found.append(HostPort(host, (*path, "ports", i, "hostPort")))
+    return tuple(found)
+
+
+def _standard_node_os(selector: Any, layout: _Layout) -> Resolved[str]:
+    if isinstance(selector, dict):
+        for label, path in layout.node_os:
+            value = selector.get(label)
+            if isinstance(value, str):
+                return Resolved(value, "pod", path)
+    return layout.node_os_unset

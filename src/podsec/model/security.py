@@ -133,8 +133,8 @@ POD_ONLY_FIELDS: tuple[tuple[str, str], ...] = _declared(PodSecurityContext, SHA
 _SHARED_INDEX = {attr: i for i, (attr, _) in enumerate(SHARED_FIELDS)}  # its place in `_unset_at`'s tuple
 _SPELLED_OUT = ("run_as_user", "run_as_group", "run_as_non_root", "seccomp_profile", "app_armor_profile",
                 "se_linux_options", "windows_options")  # fmt: skip
-if tuple(_SHARED_INDEX) != _SPELLED_OUT:  # `_resolve_unset` names them in this order
-    raise AssertionError(f"_Settings' shared fields changed: update _resolve_unset ({tuple(_SHARED_INDEX)})")
+if tuple(_SHARED_INDEX) != _SPELLED_OUT:  # `_inherited` names them in this order
+    raise AssertionError(f"_Settings' shared fields changed: update _inherited ({tuple(_SHARED_INDEX)})")
 # Written at the wrong level, these are dropped by the API server's decoder (unknown
 # field) and silently do nothing; `misplaced` records them so a check can say so.
 _POD_ONLY_NAMES = (*(n for _, n in POD_ONLY_FIELDS), "supplementalGroupsPolicy", "seLinuxChangePolicy")
@@ -186,40 +186,37 @@ def _convert(name: str, raw: Any) -> Any:
     return raw
 
 
-_UNSET: dict[tuple[Path, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
-
-
-def _all_unset(names: tuple[tuple[str, str], ...], path: Path) -> dict[str, Any]:
-    """``attr -> Resolved`` with every field unset at ``path``, shared (values are immutable, paths repeat)."""
-    key = (path, names)
-    found = _UNSET.get(key)
-    if found is None:
-        if len(_UNSET) > 4096:
-            _UNSET.clear()
-        found = _UNSET[key] = {attr: Resolved(None, "unset", (*path, name)) for attr, name in names}
-    return found
-
-
-def _fields(data: Mapping[str, Any], names: tuple[tuple[str, str], ...], path: Path, source: Source) -> dict[str, Any]:
-    """``attr -> Resolved`` for each field, as written in ``data``."""
-    unset = _all_unset(names, path)
-    if not data:
-        return dict(unset)
-    out: dict[str, Any] = {}
-    for attr, name in names:
-        value = data.get(name)
-        out[attr] = unset[attr] if value is None else Resolved(_convert(name, value), source, (*path, name))
-    return out
-
-
 _POD_FIELDS = (*SHARED_FIELDS, *POD_ONLY_FIELDS)
 
 
+# The classes made positionally from lists of fields (mypy cannot match star-arguments to a
+# dataclass's fields: `_POSITIONAL` below checks their order when the module is loaded).
+_make_pod: Callable[..., PodSecurityContext] = PodSecurityContext
+_make_effective: Callable[..., EffectiveSecurityContext] = EffectiveSecurityContext
+_POD_INDEX = {name: i for i, (_, name) in enumerate(_POD_FIELDS)}  # an API field's place in `_POD_FIELDS`
+_CONTAINER_ONLY_SET = frozenset(_CONTAINER_ONLY_NAMES)
+_POD_UNSET: dict[Path, tuple[Resolved[Any], ...]] = {}
+
+
 def pod_security_context(raw: Mapping[str, Any] | None, path: Path) -> PodSecurityContext:
-    """Read a (validated) pod-level ``securityContext``."""
-    data = raw or {}
-    misplaced = tuple((*path, n) for n in _CONTAINER_ONLY_NAMES if n in data) if data else ()
-    return PodSecurityContext(raw is not None, path, **_fields(data, _POD_FIELDS, path, "pod"), misplaced=misplaced)
+    """Read a (validated) pod-level ``securityContext``: only the fields it writes are visited,
+    the others are unset (shared values)."""
+    unset = _POD_UNSET.get(path)
+    if unset is None:
+        if len(_POD_UNSET) > 256:
+            _POD_UNSET.clear()
+        unset = _POD_UNSET[path] = tuple(Resolved(None, "unset", (*path, name)) for _, name in _POD_FIELDS)
+    if not raw:
+        return _make_pod(raw is not None, path, *unset)
+    values = list(unset)
+    for name, value in raw.items():
+        i = _POD_INDEX.get(name)
+        if i is not None and value is not None:
+            values[i] = Resolved(_convert(name, value), "pod", (*path, name))
+    misplaced = (
+        () if _CONTAINER_ONLY_SET.isdisjoint(raw) else tuple((*path, n) for n in _CONTAINER_ONLY_NAMES if n in raw)
+    )
+    return _make_pod(True, path, *values, misplaced)
 
 
 _EFFECTIVE_FIELDS = (*SHARED_FIELDS, *CONTAINER_ONLY_FIELDS)
@@ -239,37 +236,45 @@ def _unset_at(path: Path) -> tuple[Resolved[Any], ...]:
     return found
 
 
-def _resolve_unset(pod: PodSecurityContext, present: bool, path: Path) -> EffectiveSecurityContext:
-    """`resolve` for a container that sets nothing itself: the pod's values where it sets them,
-    else unset at the container's own field. The common case (and the whole of a pod of many
-    minimal containers), so it makes nothing it need not: no dicts, no lookups by name."""
+def _inherited(pod: PodSecurityContext, path: Path) -> list[Resolved[Any]]:
+    """The effective fields of a container that sets nothing itself, in `_EFFECTIVE_FIELDS` order:
+    the pod's values where it sets them, else unset at the container's own field. The common
+    case (and the whole of a pod of many minimal containers), so it makes nothing it need not."""
     unset = _unset_at(path)
     # Each shared field spelled out (no loop, no getattr): this runs for every container.
-    user = pod.run_as_user if pod.run_as_user.source != "unset" else unset[0]
-    group = pod.run_as_group if pod.run_as_group.source != "unset" else unset[1]
-    non_root = pod.run_as_non_root if pod.run_as_non_root.source != "unset" else unset[2]
-    seccomp = pod.seccomp_profile if pod.seccomp_profile.source != "unset" else unset[3]
-    app_armor = pod.app_armor_profile if pod.app_armor_profile.source != "unset" else unset[4]
-    se_linux = pod.se_linux_options if pod.se_linux_options.source != "unset" else unset[5]
-    windows = pod.windows_options if pod.windows_options.source != "unset" else unset[6]
-    privileged, escalation, caps, read_only, proc_mount = unset[len(SHARED_FIELDS) :]
-    return EffectiveSecurityContext(
-        present, path, user, group, non_root, seccomp, app_armor, se_linux, windows,
-        privileged, escalation, caps, read_only, proc_mount,
-    )  # fmt: skip
+    return [
+        pod.run_as_user if pod.run_as_user.source != "unset" else unset[0],
+        pod.run_as_group if pod.run_as_group.source != "unset" else unset[1],
+        pod.run_as_non_root if pod.run_as_non_root.source != "unset" else unset[2],
+        pod.seccomp_profile if pod.seccomp_profile.source != "unset" else unset[3],
+        pod.app_armor_profile if pod.app_armor_profile.source != "unset" else unset[4],
+        pod.se_linux_options if pod.se_linux_options.source != "unset" else unset[5],
+        pod.windows_options if pod.windows_options.source != "unset" else unset[6],
+        *unset[len(SHARED_FIELDS) :],
+    ]
+
+
+# `pod_security_context` and `resolve` make their classes positionally, fields in these orders.
+_POSITIONAL = (
+    (PodSecurityContext, (*(a for a, _ in _POD_FIELDS), "misplaced")),
+    (EffectiveSecurityContext, (*(a for a, _ in _EFFECTIVE_FIELDS), "misplaced")),
+)
+for _cls, _order in _POSITIONAL:
+    if tuple(f.name for f in dataclasses.fields(_cls))[2:] != _order:
+        raise AssertionError(f"{_cls.__name__}'s fields changed: update pod_security_context and resolve")
+_EFFECTIVE_INDEX = {name: i for i, (_, name) in enumerate(_EFFECTIVE_FIELDS)}  # an API field's place
+_POD_ONLY_SET = frozenset(_POD_ONLY_NAMES)
 
 
 def resolve(pod: PodSecurityContext, raw: Mapping[str, Any] | None, path: Path) -> EffectiveSecurityContext:
-    """Merge a container's (validated) ``securityContext`` over the pod's."""
+    """Merge a container's (validated) ``securityContext`` over the pod's: the pod's values
+    (`_inherited`), then the container's own over them (only the fields it writes are visited)."""
+    values = _inherited(pod, path)
     if not raw:
-        return _resolve_unset(pod, raw is not None, path)
-    data = raw
-    fields = _fields(data, SHARED_FIELDS, path, "container")
-    for attr, own in fields.items():
-        if own.source == "unset":
-            inherited = getattr(pod, attr)
-            if inherited.source != "unset":
-                fields[attr] = inherited
-    fields.update(_fields(data, CONTAINER_ONLY_FIELDS, path, "container"))
-    misplaced = tuple((*path, n) for n in _POD_ONLY_NAMES if n in data) if data else ()
-    return EffectiveSecurityContext(raw is not None, path, **fields, misplaced=misplaced)
+        return _make_effective(raw is not None, path, *values)
+    for name, value in raw.items():
+        i = _EFFECTIVE_INDEX.get(name)
+        if i is not None and value is not None:
+            values[i] = Resolved(_convert(name, value), "container", (*path, name))
+    misplaced = () if _POD_ONLY_SET.isdisjoint(raw) else tuple((*path, n) for n in _POD_ONLY_NAMES if n in raw)
+    return _make_effective(True, path, *values, misplaced)

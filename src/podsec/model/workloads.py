@@ -26,14 +26,30 @@ def _standard(spec: Path, metadata: Path, label: str | None = None, *, bare_pod:
     )
 
 
+# The sources of the places kinds keep their pods in, made once each (a source computes its
+# paths when it is made): few places, from the kind rules and `SHAPES`; bounded all the same.
+_TEMPLATES: dict[Path, PodSource] = {}
+_SPECS: dict[Path, PodSource] = {}
+
+
 def template_at(path: Path) -> PodSource:
     """A pod template (``metadata`` + ``spec``) at ``path``, such as ``spec.template``."""
-    return _standard((*path, "spec"), (*path, "metadata"))
+    found = _TEMPLATES.get(path)
+    if found is None:
+        if len(_TEMPLATES) > 256:
+            _TEMPLATES.clear()
+        found = _TEMPLATES[path] = _standard((*path, "spec"), (*path, "metadata"))
+    return found
 
 
 def spec_at(path: Path) -> PodSource:
     """A bare pod spec at ``path`` (with no pod metadata of its own)."""
-    return _standard(path, ("metadata",))
+    found = _SPECS.get(path)
+    if found is None:
+        if len(_SPECS) > 256:
+            _SPECS.clear()
+        found = _SPECS[path] = _standard(path, ("metadata",))
+    return found
 
 
 POD = _standard(("spec",), ("metadata",), bare_pod=True)
@@ -152,6 +168,9 @@ class KindTable:
         self.kinds = frozenset(kind for _, kind in self._rules)
         self.kind_names = frozenset(kind.encode() for kind in self.kinds)
         self.detect_shapes = detect_shapes
+        # (apiVersion, kind) -> its rule, the rule's pod path and the extraction of a pod there
+        # (`extract`: one look-up per object); bounded, as requests name any apiVersion.
+        self._places: dict[tuple[str, str], tuple[KindRule | None, Path, Extraction]] = {}
 
     def pod_kinds(self) -> list[tuple[str, str]]:
         """Every (API group, kind) with a rule: the built-ins in table order, then the user's."""
@@ -188,23 +207,34 @@ class KindTable:
 
     def extract(self, obj: Mapping[str, Any]) -> Extraction:
         """Where an object's pods are, from one look at its kind (PSA's pod-spec extractor)."""
-        rule = self.rule_for(obj)
+        rule, path, found = self._place(obj)
         if rule is None:
             if not self.detect_shapes or self.served_problem(obj) is not None:
                 return NO_POD
-            found = self.shape_source(obj)
-            return Extraction((found,)) if found is not None else NO_POD
+            source = self.shape_source(obj)
+            return Extraction((source,)) if source is not None else NO_POD
         if rule.argo:
             return Extraction(tuple(_argo_sources(obj)))
-        path = rule.template or rule.spec or ("spec",)
-        problem = _step_problem(obj, path)
-        if problem is not None:
-            return Extraction((), problem)
-        if not isinstance(get_path(obj, path), dict):
-            return NO_POD
-        if rule.template is not None:
-            return Extraction((template_at(rule.template),))
-        return Extraction((spec_at(rule.spec) if rule.spec is not None else POD,))
+        node: object = obj
+        for i, part in enumerate(path):  # each step a mapping (absent: no pod), else a type error
+            if not isinstance(node, dict):
+                return Extraction((), (path[:i], node))
+            node = node.get(part)
+            if node is None:
+                return NO_POD
+        return found if isinstance(node, dict) else Extraction((), (path, node))
+
+    def _place(self, obj: Mapping[str, Any]) -> tuple[KindRule | None, Path, Extraction]:
+        """The rule of ``obj``'s kind, its pod path and the extraction of a pod found there."""
+        api, kind = obj.get("apiVersion"), obj.get("kind")
+        if type(api) is not str or type(kind) is not str:
+            return _place_of(self.rule_for(obj))
+        found = self._places.get((api, kind))
+        if found is None:
+            if len(self._places) > 1024:
+                self._places.clear()
+            found = self._places[(api, kind)] = _place_of(self.rule_for(obj))
+        return found
 
     def pod_sources(self, obj: Mapping[str, Any]) -> tuple[PodSource, ...]:
         """The pods an object carries: none for objects that carry no pod (nor for a kind whose
@@ -231,16 +261,14 @@ class Extraction:
 NO_POD = Extraction(())
 
 
-def _step_problem(obj: Mapping[str, Any], path: Path) -> tuple[Path, object] | None:
-    """The step of ``path`` whose value is not a mapping, and that value (None: every step is one, or absent)."""
-    node: object = obj
-    for i, part in enumerate(path):
-        if not isinstance(node, dict):
-            return path[:i], node
-        node = node.get(part)
-        if node is None:
-            return None
-    return None if isinstance(node, dict) else (path, node)
+def _place_of(rule: KindRule | None) -> tuple[KindRule | None, Path, Extraction]:
+    """A rule, the path of its pod and the extraction of a pod found there (`KindTable._place`)."""
+    if rule is None or rule.argo:
+        return rule, (), NO_POD
+    path = rule.template or rule.spec or ("spec",)
+    if rule.template is not None:
+        return rule, path, Extraction((template_at(rule.template),))
+    return rule, path, Extraction((spec_at(rule.spec) if rule.spec is not None else POD,))
 
 
 def _argo_sources(obj: Mapping[str, Any]) -> list[PodSource]:
