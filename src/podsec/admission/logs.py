@@ -170,11 +170,14 @@ class Log:
             return
         head = self._heads.get((level, msg))
         if head is None:
-            head = orjson.dumps({"level": level, "msg": msg})[1:-1]  # '"level":…,"msg":…'
+            head = b'",' + orjson.dumps({"level": level, "msg": msg})[1:-1]  # '","level":…,"msg":…'
             if len(self._heads) < 64:  # the messages are the program's own: a handful
                 self._heads[level, msg] = head
-        rest = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
-        sink.write(b'{"time":"%s",%s%s' % (_now().encode(), head, b"," + rest[1:] if len(rest) > 3 else b"}\n"))
+        rest = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)  # '{…}\n'
+        if len(rest) > 3:
+            sink.write(b"".join((b'{"time":"', _now().encode(), head, b",", rest[1:])))
+        else:
+            sink.write(b"".join((b'{"time":"', _now().encode(), head, b"}\n")))
 
 
 LOG = Log()
