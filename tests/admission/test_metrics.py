@@ -37,3 +37,16 @@ def test_today_is_the_date() -> None:
 
     today = Today()
     assert today() == date.today() and today() is today()
+
+
+def test_label_tuples_from_clients_are_not_remembered() -> None:
+    """The per-review fast path remembers a label tuple's keys only when its values are all in
+    their fixed sets: client-made values are mapped every time and never kept."""
+    m = Metrics()
+    for i in range(3000):
+        m.reviewed("validate", "CREATE", f"widgets{i}", "", "allow", "enforce", 0.001)
+        m.count(("validate", "CREATE", "pods", "", "deny", "enforce"), 0.001)
+    assert len(m._bound) == 1
+    assert m.requests == {("validate", "CREATE", "other", ""): 3000, ("validate", "CREATE", "pods", ""): 3000}
+    assert m.decisions[("validate", "CREATE", "pods", "deny", "enforce")] == 3000
+    assert m.latency[("validate", "CREATE", "pods", "enforce")][1] == 3000  # the le="0.001" bucket

@@ -34,6 +34,8 @@ OTHER = "other"
 _REQUEST_LABELS = ("endpoint", "operation", "resource", "subresource")
 _DECISION_LABELS = ("endpoint", "operation", "resource", "decision", "mode")
 _LATENCY_LABELS = ("endpoint", "operation", "resource", "mode")
+BOUND = 1024  # label tuples whose keys are remembered (see Metrics._bind)
+_Bound = tuple[tuple[str, ...], tuple[str, ...], list[float]]  # request key, decision key, latency counts
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5, 5.0)
 
 
@@ -53,6 +55,7 @@ class Metrics(Collector):
         self.bad_requests: dict[tuple[str, ...], int] = {}
         self.unreviewed: dict[tuple[str, ...], int] = {}
         self.gauges: dict[str, tuple[str, float]] = {}  # name -> (help, value), set by the server
+        self._bound: dict[tuple[str, ...], _Bound] = {}
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -67,24 +70,48 @@ class Metrics(Collector):
     def reviewed(
         self, endpoint: str, operation: str, resource: str, subresource: str, verdict: str, mode: str, seconds: float
     ) -> None:
-        """Count one answered review: request, decision and latency (labels mapped onto fixed sets;
-        the values are strings: inline membership tests, this runs for every review)."""
+        """Count one answered review: request, decision and latency (labels mapped onto fixed sets)."""
+        self.count((endpoint, operation, resource, subresource, verdict, mode), seconds)
+
+    def count(self, labels: tuple[str, str, str, str, str, str], seconds: float) -> None:
+        """`reviewed` for a review's label tuple as `handling.answer` gives it (endpoint, operation,
+        resource, subresource, verdict, mode). This runs for every review: the keys a tuple maps to
+        are remembered (`_bind`), so a review costs two dict increments and a bucket's."""
+        bound = self._bound.get(labels)
+        if bound is None:
+            bound = self._bind(labels)
+        request, decision, counts = bound
+        requests, decisions = self.requests, self.decisions
+        requests[request] = requests.get(request, 0) + 1
+        decisions[decision] = decisions.get(decision, 0) + 1
+        counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        counts[-1] += seconds
+
+    def _bind(self, labels: tuple[str, str, str, str, str, str]) -> _Bound:
+        """The request and decision keys of a label tuple and its latency counts. Remembered only
+        when every value is in its fixed set already (so at most BOUND tuples of short strings):
+        the raw values come from clients."""
+        endpoint, operation, resource, subresource, verdict, mode = labels
         endpoint = endpoint if endpoint in ENDPOINTS else OTHER
         operation = operation if operation in OPERATIONS else OTHER
         resource = resource if resource in RESOURCES else OTHER
         mode = mode if mode in MODES else OTHER
-        request = (endpoint, operation, resource, subresource if subresource in SUBRESOURCES else OTHER)
-        self.requests[request] = self.requests.get(request, 0) + 1
-        decision = (endpoint, operation, resource, verdict if verdict in DECISIONS else OTHER, mode)
-        self.decisions[decision] = self.decisions.get(decision, 0) + 1
-        self.observe(seconds, endpoint, operation, resource, mode)
+        subresource = subresource if subresource in SUBRESOURCES else OTHER
+        verdict = verdict if verdict in DECISIONS else OTHER
+        bound = (
+            (endpoint, operation, resource, subresource),
+            (endpoint, operation, resource, verdict, mode),
+            self._counts((endpoint, operation, resource, mode)),
+        )
+        if len(self._bound) < BOUND and labels == (endpoint, operation, resource, subresource, verdict, mode):
+            self._bound[labels] = bound
+        return bound
 
-    def observe(self, seconds: float, *labels: str) -> None:
+    def _counts(self, labels: tuple[str, ...]) -> list[float]:
         counts = self.latency.get(labels)
         if counts is None:
             counts = self.latency[labels] = [0.0] * (len(LATENCY_BUCKETS) + 2)
-        counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        counts[-1] += seconds
+        return counts
 
     def collect(self) -> Iterator[Metric]:
         families: list[tuple[str, str, tuple[str, ...], dict[tuple[str, ...], int]]] = [

@@ -73,6 +73,9 @@ def serve(state: State, *, host: str, port: int, graceful_seconds: int = 25, shu
         ws="none",
         lifespan="on",
         access_log=False,
+        # The client's address and scheme are never used (nor logged), so X-Forwarded-* is not read:
+        # uvicorn's proxy-headers middleware would scan every request's headers for nothing.
+        proxy_headers=False,
         log_config=None,
         timeout_graceful_shutdown=graceful_seconds,
         timeout_keep_alive=int(limits.idle_timeout),
