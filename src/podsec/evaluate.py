@@ -337,8 +337,8 @@ def evaluate(item: Located, ctx: Context, prepared: Prepared | list[InputError] 
 @dataclass(slots=True)
 class Failing:
     """What an aggregate evaluation (`Context.aggregate`, the webhook's) answers with when nothing
-    can exempt or add findings: each failing check's id, level and aggregate message, pod by pod
-    in PSA's order, and the first pod's PSA denial text. Exactly what `evaluate` reports then (one
+    can exempt or add findings: each failing check with its aggregate message, pod by pod in
+    PSA's order, and PSA's denial text for the first pod that has one. Exactly what `evaluate` reports then (one
     finding per failing check, with this message), without making the findings."""
 
     checks: list[tuple[Rule, str]]

@@ -143,6 +143,9 @@ def test_watch_fed_cache(api: tuple[FakeApi, int]) -> None:
 
             await eventually(ready)
             assert await watched.lookup("shop") == (True, {"pod-security.kubernetes.io/enforce": "restricted"})
+            # what the watch has fed is at hand without awaiting; anything else needs a lookup
+            assert watched.cached("shop") == (True, {"pod-security.kubernetes.io/enforce": "restricted"})
+            assert watched.cached("fresh") is None
             await eventually(lambda: asyncio.sleep(0, bool(fake.events)))
             fake.push("MODIFIED", namespace("shop", {"pod-security.kubernetes.io/enforce": "baseline"}, 2))
 
@@ -193,3 +196,5 @@ def test_static_labels() -> None:
     assert static.ready
     assert asyncio.run(static.lookup("shop")) == (True, {"a": "b"})
     assert asyncio.run(static.lookup("other")) == (True, {})
+    assert static.cached("shop") == (True, {"a": "b"})  # always at hand: the review never awaits
+    assert static.cached("other") == (True, {})

@@ -26,13 +26,10 @@ from podsec.admission.pool import Job, Overloaded, WorkerFailed
 from podsec.admission.review import Reviewer
 from podsec.admission.state import State
 from podsec.admission.tls import reload_loop
-from podsec.model.pod import get_path
+from podsec.model.pod import CONTAINER_KINDS, get_path
 
 log = logging.getLogger("podsec.webhook")
 PEEK_PARSE_LIMIT = 1024 * 1024  # a late review's body is parsed on the loop (for its uid) only up to this size
-
-
-_POD_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
 def _containers(obj: Any, reviewer: Reviewer) -> int:
@@ -44,7 +41,7 @@ def _containers(obj: Any, reviewer: Reviewer) -> int:
         if not isinstance(spec, dict):
             return 0
         count = 0
-        for name in _POD_LISTS:
+        for name in CONTAINER_KINDS:
             found = spec.get(name)
             if isinstance(found, list):
                 count += len(found)

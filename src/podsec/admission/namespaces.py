@@ -116,9 +116,9 @@ class WatchedNamespaces:
         return None if labels is None else (True, labels)
 
     async def lookup(self, name: str) -> tuple[bool, Mapping[str, str] | None]:
-        cached = self._cache.get(name)
-        if cached is not None:
-            return True, cached
+        found = self.cached(name)
+        if found is not None:
+            return found
         from lightkube import ApiError
         from lightkube.resources.core_v1 import Namespace
 

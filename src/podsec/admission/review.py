@@ -37,7 +37,7 @@ from podsec.checks import ALL_CHECKS, CheckLevel
 from podsec.evaluate import Context, Failing, Prepared, evaluate_object, failing_checks, prepare
 from podsec.exemptions import EXEMPT, Exemption
 from podsec.findings import ObjectResult, Suppressed
-from podsec.model.pod import get_path
+from podsec.model.pod import CONTAINER_KINDS, get_path
 from podsec.model.workloads import KindTable
 from podsec.rego.policies import PolicySet
 
@@ -315,7 +315,6 @@ def _joined(texts: Iterable[str], sep: str = "; ", each: int = MAX_MESSAGE) -> s
 
 
 SLICE = 1024  # containers of a huge pod evaluated at once
-_POD_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
 def slices(obj: Mapping[str, Any], kinds: KindTable) -> list[Mapping[str, Any]] | None:
@@ -354,7 +353,9 @@ def slices(obj: Mapping[str, Any], kinds: KindTable) -> list[Mapping[str, Any]] 
 def _small_pod(obj: Mapping[str, Any]) -> bool:
     """A Pod none of whose container lists is longer than SLICE."""
     spec = obj.get("spec") if obj.get("kind") == "Pod" else None
-    return isinstance(spec, dict) and all(len(v) <= SLICE for k in _POD_LISTS if isinstance(v := spec.get(k), list))
+    return isinstance(spec, dict) and all(
+        len(v) <= SLICE for k in CONTAINER_KINDS if isinstance(v := spec.get(k), list)
+    )
 
 
 def _replaced(root: Any, path: Sequence[str | int], value: Any) -> Any:
