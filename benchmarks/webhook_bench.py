@@ -19,6 +19,8 @@ podsec is measured twice: --distinct pods of one template in rotation (a Replica
 up, a DaemonSet rolling out: they share one evaluation), and --distinct pods of as many
 different templates (more than the evaluation cache holds: every review is evaluated).
 Targets (issue #6): podsec >= 50% of the echo throughput; p99 <= 5 ms at 1,000 reviews/s.
+The server runs the podsec this Python imports: compiled by mypyc after a regular install, pure
+Python after an editable one or with PODSEC_PURE=1 (the first line says which).
 
 The stall test (issue #12): podsec with its workers on every core, good reviews at --stall-rate
 (open loop, on CPU 1) while 8 reviews of a 10,000-container pod (1.9 MB each) are kept in flight
@@ -376,6 +378,7 @@ def main() -> int:
         pass
     from tests.admission.payloads import as_validated, pod, review
 
+    import podsec
     from podsec.admission import certs
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -388,8 +391,10 @@ def main() -> int:
             http(review(as_validated(pod(image=f"registry.example/web:1.{i}"), f"{i:05x}")))
             for i in range(args.distinct)
         ]
+        core = "compiled (mypyc)" if podsec.compiled() else "pure Python"
         print(
-            f"request: a controller-created Pod review, {len(template[0]):,} bytes; server on CPU 0, load on CPU 1; TLS"
+            f"request: a controller-created Pod review, {len(template[0]):,} bytes; server on CPU 0, load on CPU 1; "
+            f"TLS; podsec's core: {core}"
         )
         podsec_cmd = [
             sys.executable, "-m", "podsec", "webhook", "serve", "--tls-cert", str(tls / "tls.crt"),

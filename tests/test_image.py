@@ -90,6 +90,10 @@ def test_the_image_environment_holds_podsec_and_nothing_else(image_root: pathlib
                          env=_env(image_root), capture_output=True, text=True, cwd="/", check=True)  # fmt: skip
     assert out.stdout.startswith(str(site))
     assert "site-packages" not in out.stdout.split("\n")[1].replace(str(site), "")  # no other site-packages
+    if os.environ.get("PODSEC_TEST_COMPILED") == "1":  # CI: a compiler is there, so the image's core is compiled
+        compiled = subprocess.run([python, "-S", "-c", "import podsec; print(podsec.compiled())"],
+                                  env=_env(image_root), capture_output=True, text=True, cwd="/", check=True)  # fmt: skip
+        assert compiled.stdout.strip() == "True"
     scan = subprocess.run([python, "-S", "-m", "podsec", "scan", str(ROOT / "examples" / "workloads")],
                           env=_env(image_root), capture_output=True, text=True, cwd="/")  # fmt: skip
     assert scan.returncode == 1 and "findings" in scan.stdout

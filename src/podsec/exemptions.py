@@ -24,6 +24,7 @@ from podsec.checks import Rule, Severity
 from podsec.model.objects import ObjectRef
 from podsec.model.paths import Path
 from podsec.model.standards import CheckLevel
+from podsec.model.values import Frozen
 
 PREFIX = "podsec.io/"
 EXEMPT, CONTAINERS, REASON, UNTIL = (
@@ -66,7 +67,7 @@ GOVERNANCE: tuple[Rule, ...] = (EXPIRED, INVALID)
 
 
 @dataclass(frozen=True, slots=True)
-class Exemption:
+class Exemption(Frozen):
     checks: frozenset[str]  # "*" means every check
     reason: str
     until: date | None

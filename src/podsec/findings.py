@@ -16,12 +16,13 @@ from podsec.checks import CheckLevel, Rule, Severity
 from podsec.exemptions import Exemption
 from podsec.model.objects import ObjectRef
 from podsec.model.paths import Path, format_path
+from podsec.model.values import Frozen
 
 LocationKind = Literal["field", "parent"]
 
 
 @dataclass(frozen=True, slots=True)
-class ValuesRef:
+class ValuesRef(Frozen):
     """The Helm ``values.yaml`` key a rendered field comes from, and its line (None: not set there)."""
 
     file: str
@@ -33,7 +34,7 @@ class ValuesRef:
 
 
 @dataclass(frozen=True, slots=True)
-class Replacement:
+class Replacement(Frozen):
     """Characters of a file to replace: ``length`` of them from ``offset`` (0-based, in the
     decoded text) by ``inserted``; ``line`` is the 1-based line the region starts on."""
 
@@ -44,7 +45,7 @@ class Replacement:
 
 
 @dataclass(frozen=True, slots=True)
-class TextFix:
+class TextFix(Frozen):
     """A safe fix of one finding, as changes to its file's text (SARIF ``fixes``)."""
 
     description: str
@@ -118,7 +119,7 @@ def fingerprint(f: Finding) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class InputError:
+class InputError(Frozen):
     """Something that could not be read or evaluated; always exit code 2."""
 
     file: str | None
@@ -141,7 +142,7 @@ class InputError:
 
 
 @dataclass(frozen=True, slots=True)
-class Suppressed:
+class Suppressed(Frozen):
     """A finding an exemption hides: kept, and reported as suppressed."""
 
     finding: Finding

@@ -18,7 +18,7 @@ from podsec.admission.envelope import ReviewError, parse
 from podsec.admission.labels import ModePolicy, NamespacePolicy
 from podsec.admission.review import AnnotationExemptions, Reviewer, WebhookConfig, evaluation_key
 from podsec.config import parse as parse_config
-from podsec.model.standards import PolicyVersion
+from podsec.model.standards import PolicyVersion, Profile
 from podsec.model.workloads import KindTable
 from tests.admission.payloads import ALICE, as_validated, deployment, pod, restricted_labels, review
 
@@ -250,7 +250,7 @@ def test_namespace_lookup_failure_fails_closed_for_pods_open_for_workloads() -> 
 
 
 def test_defaults_apply_to_unlabelled_namespaces() -> None:
-    restricted = ModePolicy("restricted", PolicyVersion(None))
+    restricted = ModePolicy(Profile.RESTRICTED, PolicyVersion(None))  # a Profile, as the configuration makes it
     reviewer = Reviewer(WebhookConfig(defaults=NamespacePolicy(restricted, restricted, restricted)))
     assert answer(review(pod()), {}, reviewer)["allowed"] is False
 

@@ -19,6 +19,7 @@ from podsec.checks._fix import Remedy
 from podsec.model.paths import Path
 from podsec.model.pod import ContainerView, PodView
 from podsec.model.standards import CheckLevel, Version
+from podsec.model.values import Frozen
 
 __all__ = [
     "Check",
@@ -110,7 +111,7 @@ Describe = Callable[[Sequence[Violation]], tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Rule:
+class Rule(Frozen):
     """Something that reports findings: its identity, level, severity and documentation
     (``example``: one the documentation runs through podsec, when the rule has one)."""
 

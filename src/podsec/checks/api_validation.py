@@ -52,7 +52,7 @@ def _escalation(pod: PodView) -> list[Violation]:
     return found
 
 
-ESCALATION = Check(
+ESCALATION: Check = Check(
     id="apiPrivilegeEscalationConflict",
     level=CheckLevel.HARDENED,
     title="allowPrivilegeEscalation: false with privileged or CAP_SYS_ADMIN (rejected by the API server)",
@@ -96,7 +96,7 @@ def _non_root_uid0(pod: PodView) -> list[Violation]:
     return found
 
 
-NON_ROOT_UID0 = Check(
+NON_ROOT_UID0: Check = Check(
     id="kubeletRunAsNonRootConflict",
     level=CheckLevel.HARDENED,
     title="runAsNonRoot: true with runAsUser: 0 (the container never starts)",
@@ -146,7 +146,7 @@ def _misplaced(pod: PodView) -> list[Violation]:
     return found
 
 
-MISPLACED = Check(
+MISPLACED: Check = Check(
     id="apiMisplacedField",
     level=CheckLevel.HARDENED,
     title="securityContext field written at the wrong level",
@@ -201,7 +201,7 @@ def _ids(pod: PodView) -> list[Violation]:
     return found
 
 
-IDS = Check(
+IDS: Check = Check(
     id="apiInvalidId",
     level=CheckLevel.HARDENED,
     title="UID or GID out of range (rejected by the API server)",
@@ -277,7 +277,7 @@ def _profiles(pod: PodView) -> list[Violation]:
     return found
 
 
-PROFILES = Check(
+PROFILES: Check = Check(
     id="apiInvalidProfile",
     level=CheckLevel.HARDENED,
     title="Invalid seccompProfile, appArmorProfile or procMount value (rejected by the API server)",
@@ -354,7 +354,7 @@ def _os_fields(pod: PodView) -> list[Violation]:
     return found
 
 
-OS_FIELDS = Check(
+OS_FIELDS: Check = Check(
     id="apiOsForbiddenField",
     level=CheckLevel.HARDENED,
     title="securityContext field the pod's OS does not allow (rejected by the API server)",
@@ -391,7 +391,7 @@ def _share_host_pid(pod: PodView) -> list[Violation]:
     return []
 
 
-SHARE_HOST_PID = Check(
+SHARE_HOST_PID: Check = Check(
     id="apiShareProcessNamespaceHostPID",
     level=CheckLevel.HARDENED,
     title="shareProcessNamespace together with hostPID (rejected by the API server)",

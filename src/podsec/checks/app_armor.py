@@ -41,7 +41,7 @@ def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
     return reason, f"{' and '.join(setters)} must not set AppArmor profile type to {qlist(values)}"
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="appArmorProfile",
     level=CheckLevel.BASELINE,
     title="AppArmor profile disabled or overridden",

@@ -56,7 +56,7 @@ def _describe_baseline(vs: Sequence[Violation]) -> tuple[str, str]:
     return "non-default capabilities", _add_phrase(vs)
 
 
-BASELINE = Check(
+BASELINE: Check = Check(
     id="capabilities_baseline",
     level=CheckLevel.BASELINE,
     title="Container adds a capability beyond the default set",
@@ -132,7 +132,7 @@ def _is_all(name: str) -> bool:
     return name.strip().upper().removeprefix("CAP_") == "ALL"
 
 
-RESTRICTED = Check(
+RESTRICTED: Check = Check(
     id="capabilities_restricted",
     level=CheckLevel.RESTRICTED,
     title="Container does not drop ALL capabilities, or adds one other than NET_BIND_SERVICE",

@@ -19,7 +19,7 @@ def _containers(pod: PodView) -> list[Violation]:
     ]
 
 
-POD = Check(
+POD: Check = Check(
     id="podSecurityContextMissing",
     level=CheckLevel.HARDENED,
     title="Pod has no securityContext",
@@ -39,7 +39,7 @@ POD = Check(
     ),
 )
 
-CONTAINER = Check(
+CONTAINER: Check = Check(
     id="containerSecurityContextMissing",
     level=CheckLevel.HARDENED,
     title="Container has no securityContext of its own",

@@ -32,7 +32,7 @@ def _dangerous(pod: PodView) -> list[Violation]:
     return found
 
 
-DANGEROUS_CHECK = Check(
+DANGEROUS_CHECK: Check = Check(
     id="dangerousCapabilities",
     level=CheckLevel.HARDENED,
     title="Container adds a dangerous capability",
@@ -79,7 +79,7 @@ def spelled_all(pod: PodView, violations: Sequence[Violation], options: FixOptio
     return fixes
 
 
-DROP_CASE = Check(
+DROP_CASE: Check = Check(
     id="capabilitiesDropSpelling",
     level=CheckLevel.HARDENED,
     title='capabilities.drop spells ALL in another way ("all", "CAP_ALL")',

@@ -35,7 +35,7 @@ def _fix(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> 
     return fixes
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="readOnlyRootFilesystem",
     level=CheckLevel.HARDENED,
     title="Root filesystem is writable",

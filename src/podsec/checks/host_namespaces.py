@@ -35,7 +35,7 @@ def _fix(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> 
     return _remove(pod, violations, options)
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="hostNamespaces",
     level=CheckLevel.BASELINE,
     title="Pod shares a host namespace",

@@ -21,7 +21,7 @@ def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
     )
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="hostPorts",
     level=CheckLevel.BASELINE,
     title="Container binds a host port",

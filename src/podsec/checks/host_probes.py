@@ -21,7 +21,7 @@ def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
     )
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="hostProbesAndHostLifecycle",
     level=CheckLevel.BASELINE,
     title="Probe or lifecycle handler targets another host",

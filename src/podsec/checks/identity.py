@@ -24,7 +24,7 @@ def _root_group(pod: PodView) -> list[Violation]:
     return found
 
 
-ROOT_GROUP = Check(
+ROOT_GROUP: Check = Check(
     id="rootGroup",
     level=CheckLevel.HARDENED,
     title="Processes run with the root group (GID 0)",
@@ -61,7 +61,7 @@ def _uid_minimum(pod: PodView, *, minimum: int | str = 10000) -> list[Violation]
     return found
 
 
-UID_MINIMUM = Check(
+UID_MINIMUM: Check = Check(
     id="runAsUserMinimum",
     level=CheckLevel.HARDENED,
     title="runAsUser below the configured minimum UID",
@@ -100,7 +100,7 @@ def _windows_admin(pod: PodView) -> list[Violation]:
     return found
 
 
-WINDOWS_ADMIN = Check(
+WINDOWS_ADMIN: Check = Check(
     id="windowsAdministrator",
     level=CheckLevel.HARDENED,
     title="Windows container runs as ContainerAdministrator",
@@ -138,7 +138,7 @@ def _os_name(pod: PodView) -> list[Violation]:
     ]
 
 
-WINDOWS_OS_NAME = Check(
+WINDOWS_OS_NAME: Check = Check(
     id="windowsOsName",
     level=CheckLevel.HARDENED,
     title="Pod selects Windows nodes but does not declare spec.os.name: windows",

@@ -13,7 +13,7 @@ def _share(pod: PodView) -> list[Violation]:
     return [pod_says(share.path, "sets shareProcessNamespace=true")] if share.value is True else []
 
 
-SHARE_PROCESS_NAMESPACE = Check(
+SHARE_PROCESS_NAMESPACE: Check = Check(
     id="shareProcessNamespace",
     level=CheckLevel.HARDENED,
     title="Containers share one process namespace",
@@ -41,7 +41,7 @@ def _user_namespace(pod: PodView) -> list[Violation]:
     return [pod_says(users.path, "runs in the host's user namespace: hostUsers is not false")]
 
 
-USER_NAMESPACE = Check(
+USER_NAMESPACE: Check = Check(
     id="userNamespace",
     level=CheckLevel.HARDENED,
     title="Pod does not use a user namespace",
@@ -82,7 +82,7 @@ def _confinement(pod: PodView) -> list[Violation]:
     ]
 
 
-CONFINEMENT = Check(
+CONFINEMENT: Check = Check(
     id="confinement",
     level=CheckLevel.HARDENED,
     title="No seccomp, AppArmor or SELinux confinement chosen",

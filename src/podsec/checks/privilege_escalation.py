@@ -56,7 +56,7 @@ def _added(c: ContainerView) -> tuple[str, ...]:
     return caps.add if caps is not None else ()
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="allowPrivilegeEscalation",
     level=CheckLevel.RESTRICTED,
     title="Container may escalate privileges",

@@ -19,7 +19,7 @@ def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
     return "privileged", f"{containers_phrase(owners(vs))} must not set securityContext.privileged=true"
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="privileged",
     level=CheckLevel.BASELINE,
     title="Container runs privileged",

@@ -29,7 +29,7 @@ _RATIONALE = (
     "The default /proc mask hides kernel interfaces from containers; Unmasked exposes them "
     "and should only be used inside a user namespace."
 )
-BASELINE = Check(
+BASELINE: Check = Check(
     id="procMount",
     level=CheckLevel.BASELINE,
     title="Container unmasks /proc",
@@ -41,7 +41,7 @@ BASELINE = Check(
     "allows it in pods with spec.hostUsers: false).",
     fields=("spec.containers[*].securityContext.procMount",),
 )
-RESTRICTED = Check(
+RESTRICTED: Check = Check(
     id="procMount_restricted",
     level=CheckLevel.RESTRICTED,
     title="Container unmasks /proc (even in a user namespace)",

@@ -67,7 +67,7 @@ def _fix(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> 
     return fixes
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="runAsNonRoot",
     level=CheckLevel.RESTRICTED,
     title="Container may run as root",

@@ -43,7 +43,7 @@ def _fix(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> 
     return fixes
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="runAsUser",
     level=CheckLevel.RESTRICTED,
     title="Container runs as UID 0",

@@ -63,7 +63,7 @@ def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
     return "seLinuxOptions", f"{who(vs)} set forbidden securityContext.seLinuxOptions: {'; '.join(what)}"
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="seLinuxOptions",
     level=CheckLevel.BASELINE,
     title="Custom SELinux type, user or role",

@@ -77,7 +77,7 @@ def _describe_baseline(vs: Sequence[Violation]) -> tuple[str, str]:
     return "seccompProfile", _describe_fields(vs)
 
 
-BASELINE = Check(
+BASELINE: Check = Check(
     id="seccompProfile_baseline",
     level=CheckLevel.BASELINE,
     title="Seccomp explicitly disabled",
@@ -146,7 +146,7 @@ def _fix_restricted(pod: PodView, violations: Sequence[Violation], options: FixO
     return fixes
 
 
-RESTRICTED = Check(
+RESTRICTED: Check = Check(
     id="seccompProfile_restricted",
     level=CheckLevel.RESTRICTED,
     title="No seccomp profile (RuntimeDefault or Localhost) set",

@@ -30,7 +30,7 @@ def _fix(pod: PodView, violations: Sequence[Violation], options: FixOptions) -> 
     return [Fix((), _TITLE, Safety.UNSAFE, (SetDefault(token.path, False),), why)]
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="automountServiceAccountToken",
     level=CheckLevel.HARDENED,
     title="Service account token mounted automatically",

@@ -43,7 +43,7 @@ def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
     return "forbidden sysctls", ", ".join(v.value for v in vs)
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="sysctls",
     level=CheckLevel.BASELINE,
     title="Unsafe sysctl",

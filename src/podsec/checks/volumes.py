@@ -28,7 +28,7 @@ def _fix_host_path(pod: PodView, violations: Sequence[Violation], options: FixOp
     return [manual(owner, "replace the hostPath volume", why) for owner in by_owner(violations)]
 
 
-HOST_PATH = Check(
+HOST_PATH: Check = Check(
     id="hostPathVolumes",
     level=CheckLevel.BASELINE,
     title="Pod mounts a hostPath volume",
@@ -83,7 +83,7 @@ def _describe_restricted(vs: Sequence[Violation]) -> tuple[str, str]:
     )
 
 
-RESTRICTED = Check(
+RESTRICTED: Check = Check(
     id="restrictedVolumes",
     level=CheckLevel.RESTRICTED,
     title="Pod uses a volume type outside the restricted allow-list",

@@ -29,7 +29,7 @@ def _describe(vs: Sequence[Violation]) -> tuple[str, str]:
     return "hostProcess", f"{who(vs)} must not set securityContext.windowsOptions.hostProcess=true"
 
 
-CHECK = Check(
+CHECK: Check = Check(
     id="windowsHostProcess",
     level=CheckLevel.BASELINE,
     title="Windows HostProcess container",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podsec.model.paths import Path
+from podsec.model.values import Frozen
 
 
 def _text(value: object) -> str | None:
@@ -16,7 +17,7 @@ def _text(value: object) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class ObjectRef:
+class ObjectRef(Frozen):
     api_version: str | None
     kind: str | None
     namespace: str | None

@@ -13,12 +13,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
+from podsec.model.values import Frozen
+
 PathPart = str | int
 Path = tuple[PathPart, ...]
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
+@mypyc_attr(native_class=False)  # a subclass of a builtin: mypyc keeps it a Python class
 class PosDict(dict[Any, Any]):
     """A dict that knows the (line, column) of each of its keys."""
 
@@ -26,6 +31,7 @@ class PosDict(dict[Any, Any]):
     lc: dict[Any, tuple[int, int]]
 
 
+@mypyc_attr(native_class=False)  # a subclass of a builtin: mypyc keeps it a Python class
 class PosList(list[Any]):
     """A list that knows the (line, column) of each of its items."""
 
@@ -81,7 +87,7 @@ def parse_path(text: str) -> Path | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Position:
+class Position(Frozen):
     """Where a path points in its source: 1-based line and column.
 
     ``exact`` is true when the whole path exists; otherwise the position is that of

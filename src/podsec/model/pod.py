@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+from mypy_extensions import mypyc_attr
+
 from podsec.model import schema, security
 from podsec.model.paths import Path
 from podsec.model.prepare import APPARMOR_PREFIX, prepare_pod
@@ -34,6 +36,7 @@ class HandlerHost:
     path: Path
 
 
+@mypyc_attr(native_class=False)  # a subclass of a builtin: mypyc keeps it a Python class
 class Unnamed(str):
     """How a container without a name is shown: ``#N (unnamed)``, N counting from 1 in its list."""
 

@@ -48,7 +48,7 @@ metadata:
     pod-security.kubernetes.io/enforce: restricted
 """
 
-PRIVILEGED_PODS = BeyondRule(
+PRIVILEGED_PODS: BeyondRule = BeyondRule(
     id="rbacPrivilegedPods",
     level=CheckLevel.RBAC,
     title="Subject can run privileged pods",
@@ -74,7 +74,7 @@ PRIVILEGED_PODS = BeyondRule(
 _EXEC = '- apiGroups: [""]\n  resources: [pods/exec]\n  verbs: [create, get]\n'
 _LOGS = '- apiGroups: [""]\n  resources: [pods/log]\n  verbs: [get]\n'
 
-EXEC = BeyondRule(
+EXEC: BeyondRule = BeyondRule(
     id="rbacExec",
     level=CheckLevel.RBAC,
     title="Subject can exec, attach or port-forward into pods",
@@ -96,7 +96,7 @@ _ESCALATE = (
 )
 _READ_ROLES = "- apiGroups: [rbac.authorization.k8s.io]\n  resources: [roles, rolebindings]\n  verbs: [get, list]\n"
 
-ESCALATE = BeyondRule(
+ESCALATE: BeyondRule = BeyondRule(
     id="rbacEscalate",
     level=CheckLevel.RBAC,
     title="Subject can escalate or bind roles",
@@ -115,7 +115,7 @@ ESCALATE = BeyondRule(
 _IMPERSONATE = '- apiGroups: [""]\n  resources: [serviceaccounts]\n  verbs: [impersonate]\n'
 _READ_SA = '- apiGroups: [""]\n  resources: [serviceaccounts]\n  verbs: [get]\n'
 
-IMPERSONATE = BeyondRule(
+IMPERSONATE: BeyondRule = BeyondRule(
     id="rbacImpersonate",
     level=CheckLevel.RBAC,
     title="Subject can impersonate users, groups or service accounts",

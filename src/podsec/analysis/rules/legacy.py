@@ -38,7 +38,7 @@ metadata:
     pod-security.kubernetes.io/enforce: restricted
 """
 
-POD_SECURITY_POLICY = BeyondRule(
+POD_SECURITY_POLICY: BeyondRule = BeyondRule(
     id="podSecurityPolicy",
     level=CheckLevel.HARDENED,
     title="PodSecurityPolicy (removed in Kubernetes 1.25)",

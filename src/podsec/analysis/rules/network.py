@@ -67,7 +67,7 @@ def _rationale(direction: str) -> str:
     )
 
 
-DEFAULT_DENY_INGRESS = BeyondRule(
+DEFAULT_DENY_INGRESS: BeyondRule = BeyondRule(
     id="defaultDenyIngress",
     level=CheckLevel.HARDENED,
     title="Namespace has no default-deny ingress network policy",
@@ -82,7 +82,7 @@ DEFAULT_DENY_INGRESS = BeyondRule(
     scope=Scope.NAMESPACE,
 )
 
-DEFAULT_DENY_EGRESS = BeyondRule(
+DEFAULT_DENY_EGRESS: BeyondRule = BeyondRule(
     id="defaultDenyEgress",
     level=CheckLevel.HARDENED,
     title="Namespace has no default-deny egress network policy",
@@ -115,7 +115,7 @@ spec:
 """
 
 
-ALLOW_ALL_INGRESS = BeyondRule(
+ALLOW_ALL_INGRESS: BeyondRule = BeyondRule(
     id="allowAllIngress",
     level=CheckLevel.HARDENED,
     title="Network policy rule allows ingress from every source",
@@ -138,7 +138,7 @@ ALLOW_ALL_INGRESS = BeyondRule(
     scope=Scope.OBJECT,
 )
 
-ALLOW_ALL_EGRESS = BeyondRule(
+ALLOW_ALL_EGRESS: BeyondRule = BeyondRule(
     id="allowAllEgress",
     level=CheckLevel.HARDENED,
     title="Network policy rule allows egress to every destination",
