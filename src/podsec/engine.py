@@ -221,14 +221,19 @@ def select(
     return Policy(pss, version, at, selected, profile, beyond)
 
 
-@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
+@dataclass(slots=True, unsafe_hash=True, init=False)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class CheckResult:
     """A failing check on one pod, with every violation it found."""
 
     check: Check
     violations: tuple[Violation, ...]
-    also: Mapping[Path, tuple[Check, ...]] = field(default_factory=dict)  # lineage checks each violation trips
-    _text: list[str] = field(default_factory=list, compare=False, repr=False)  # message(), once computed
+    also: Mapping[Path, tuple[Check, ...]]  # lineage checks each violation trips
+    _text: list[str] = field(compare=False, repr=False, init=False)  # message(), once computed
+
+    def __init__(
+        self, check: Check, violations: tuple[Violation, ...], also: Mapping[Path, tuple[Check, ...]] | None = None
+    ) -> None:
+        self.check, self.violations, self.also, self._text = check, violations, {} if also is None else also, []
 
     @property
     def reason(self) -> str:

@@ -259,13 +259,16 @@ def _per_violation(
     ]
 
 
-@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
+@dataclass(slots=True, unsafe_hash=True, init=False)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class Prepared:
     """An object's pods, read once: evaluations of one object under several policies share them
     (the webhook evaluates a pod for enforce, audit and warn)."""
 
     views: tuple[podmodel.PodView, ...]
     images: Images
+
+    def __init__(self, views: tuple[podmodel.PodView, ...], images: Images) -> None:
+        self.views, self.images = views, images
 
 
 def prepare(
@@ -334,7 +337,7 @@ def evaluate(item: Located, ctx: Context, prepared: Prepared | list[InputError] 
     return _Evaluation(item, b, pods, bool(pods.views)).run()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # init=False: written below, native when compiled
 class Failing:
     """What an aggregate evaluation (`Context.aggregate`, the webhook's) answers with when nothing
     can exempt or add findings: each failing check with its aggregate message, pod by pod in
@@ -343,6 +346,9 @@ class Failing:
 
     checks: list[tuple[Rule, str]]
     verdict: str | None
+
+    def __init__(self, checks: list[tuple[Rule, str]], verdict: str | None) -> None:
+        self.checks, self.verdict = checks, verdict
 
 
 def failing_checks(prepared: Prepared, ctx: Context) -> Failing | None:

@@ -222,15 +222,15 @@ class Outcome:
         verdict: str | None = None
         used: tuple[Used, ...] = ()
         if type(result) is Failing:  # no exemptions in play: the failing checks as they are
-            failing, verdict = _failing(result)
+            failing, verdict = _failing(result)  # both bounded
         elif result is not None:
             assert isinstance(result, ObjectResult)
             failing, notes = _messages(result)
             verdicts = result.verdicts
-            verdict = verdicts[0][1] if not result.suppressed and verdicts else None
+            verdict = _bounded(verdicts[0][1]) if not result.suppressed and verdicts else None
             used = _used(result.suppressed)
         self.failing, self.notes, self.used = tuple(failing), tuple(notes), used
-        self.verdict = _bounded(verdict) if verdict is not None and mode.profile.is_pss else None
+        self.verdict = verdict if mode.profile.is_pss else None
         self._texts: dict[bool, str] = {}
         self._warnings: list[str] | None = None
         texts = sum(len(m) for _, m in failing) + sum(len(m) for m in notes) + len(self.verdict or "")

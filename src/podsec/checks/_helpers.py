@@ -19,7 +19,7 @@ def plural(n: int, singular: str, many: str) -> str:
 def qlist(items: Iterable[str]) -> str:
     """Each item in double quotes, joined by ``", "``, with no escaping (PSA joinQuote);
     an unnamed container is shown as ``#N (unnamed)``."""
-    return ", ".join(display_name(item) for item in items)
+    return ", ".join([display_name(item) for item in items])
 
 
 def sorted_unique(items: Iterable[str]) -> list[str]:
@@ -66,7 +66,7 @@ def who(violations: Sequence[Violation]) -> str:
     parts = []
     if any(v.on is Owner.POD for v in violations):
         parts.append("pod")
-    names = owners(v for v in violations if v.on is Owner.CONTAINER)
+    names = owners([v for v in violations if v.on is Owner.CONTAINER])
     if names:
         parts.append(containers_phrase(names))
     return " and ".join(parts)
@@ -76,12 +76,16 @@ def of_kind(violations: Iterable[Violation], kind: Enum) -> list[Violation]:
     return [v for v in violations if v.kind is kind]
 
 
+# tuple.__new__ is what Violation(...) calls, without the named tuple's Python-level __new__
+_new = tuple.__new__
+
+
 def on_container(c: ContainerView, path: Path, kind: Enum | None = None, value: str = "") -> Violation:
-    return Violation(path, c.path, c.label, Owner.CONTAINER, kind, value)
+    return _new(Violation, (path, c.path, c.label, Owner.CONTAINER, kind, value))
 
 
 def on_pod(path: Path, kind: Enum | None = None, value: str = "") -> Violation:
-    return Violation(path, (), "pod", Owner.POD, kind, value)
+    return _new(Violation, (path, (), "pod", Owner.POD, kind, value))
 
 
 def on_annotation(path: Path, key: str, value: str) -> Violation:

@@ -37,7 +37,7 @@ class ObjectRef(Frozen):
         return f"{self.kind or '?'} {ns}{self.name or '(unnamed)'}"
 
 
-@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
+@dataclass(slots=True, unsafe_hash=True, init=False)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class Located:
     """An object as a source read it, and where: what every evaluation starts from.
 
@@ -60,3 +60,18 @@ class Located:
     span: tuple[int, int] = (0, 0)
     part: int = 0
     path: Path = ()
+
+    def __init__(  # one parameter per field
+        self,
+        obj: Mapping[str, Any],
+        file: str | None = None,
+        line: int | None = None,
+        line_offset: int = 0,
+        template: str | None = None,
+        document: int = 0,
+        span: tuple[int, int] = (0, 0),
+        part: int = 0,
+        path: Path = (),
+    ) -> None:
+        self.obj, self.file, self.line, self.line_offset, self.template = obj, file, line, line_offset, template
+        self.document, self.span, self.part, self.path = document, span, part, path

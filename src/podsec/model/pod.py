@@ -68,14 +68,20 @@ class ContainerView(NamedTuple):  # a named tuple: cheap to make, and a pod may 
         return self.name or Unnamed.at(self.path)
 
 
-@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
+@dataclass(slots=True, unsafe_hash=True, init=False)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class VolumeView:
     name: str
     path: Path
     sources: tuple[str, ...]  # the volume-source fields that are set, in schema order
 
+    def __init__(self, name: str, path: Path, sources: tuple[str, ...]) -> None:
+        self.name, self.path, self.sources = name, path, sources
 
-@dataclass(slots=True, unsafe_hash=True)  # immutable by convention (CONTRIBUTING.md, "Hot values")
+
+_UNSET_OS: Resolved[str] = Resolved(None, "unset", ())
+
+
+@dataclass(slots=True, unsafe_hash=True, init=False)  # immutable by convention (CONTRIBUTING.md, "Hot values")
 class PodView:
     """A pod or pod template, with everything the checks read."""
 
@@ -95,7 +101,38 @@ class PodView:
     containers: tuple[ContainerView, ...]
     automount_token: Resolved[bool]
     share_process_namespace: Resolved[bool]
-    node_os: Resolved[str] = field(default_factory=lambda: Resolved(None, "unset", ()))  # nodeSelector's OS label
+    node_os: Resolved[str]  # nodeSelector's OS label
+
+    def __init__(  # one parameter per field
+        self,
+        label: str | None,
+        metadata_path: Path,
+        spec_path: Path,
+        annotations: Mapping[str, str],
+        annotations_path: Path,
+        host_network: Resolved[bool],
+        host_pid: Resolved[bool],
+        host_ipc: Resolved[bool],
+        host_users: Resolved[bool],
+        os_name: Resolved[str],
+        runtime_class_name: str | None,
+        security_context: PodSecurityContext,
+        volumes: tuple[VolumeView, ...],
+        containers: tuple[ContainerView, ...],
+        automount_token: Resolved[bool],
+        share_process_namespace: Resolved[bool],
+        node_os: Resolved[str] = _UNSET_OS,
+    ) -> None:
+        self.label, self.metadata_path, self.spec_path = label, metadata_path, spec_path
+        self.annotations, self.annotations_path = annotations, annotations_path
+        self.host_network, self.host_pid, self.host_ipc, self.host_users = host_network, host_pid, host_ipc, host_users
+        self.os_name, self.runtime_class_name, self.security_context = os_name, runtime_class_name, security_context
+        self.volumes, self.containers = volumes, containers
+        self.automount_token, self.share_process_namespace, self.node_os = (
+            automount_token,
+            share_process_namespace,
+            node_os,
+        )
 
     @property
     def is_windows(self) -> bool:
