@@ -80,8 +80,8 @@ def _compile() -> bool:
         print("podsec: PODSEC_PURE is set: building the pure-Python package", file=sys.stderr)
         return False
     forced = _flag("PODSEC_COMPILE")
-    if not forced:  # opt-in for now: a compiled corpus scan was found pathologically slow (minutes, not seconds)
-        print("podsec: pure Python (PODSEC_COMPILE=1 compiles the core with mypyc)", file=sys.stderr)
+    if not forced and EDITABLE.intersection(sys.argv[1:]):
+        print("podsec: an editable install is pure Python (PODSEC_COMPILE=1 compiles it)", file=sys.stderr)
         return False
     problem = _compiler_works()
     if problem is not None:
@@ -95,6 +95,7 @@ def _compile() -> bool:
 # Only a build needs the extensions: pip also runs this file just to read the metadata (egg_info,
 # dist_info), and mypyc's type check takes a while.
 BUILDING = {"bdist_wheel", "build", "build_ext", "editable_wheel", "install", "develop"}
+EDITABLE = {"editable_wheel", "develop"}  # pip install -e (PEP 660), setup.py develop
 
 if BUILDING.intersection(sys.argv[1:]) and _compile():
     from mypyc.build import mypycify
