@@ -45,8 +45,8 @@ COMPILED = [
     *sorted(p for p in (PACKAGE / "analysis" / "rules").glob("*.py") if p.name != "__init__.py"),
     *(PACKAGE / name for name in ("engine.py", "evaluate.py", "findings.py", "exemptions.py", "catalog.py")),
     # The webhook's decision around the core: the evaluation key, the namespace policy, the outcome
-    # and its texts, the answer; envelope.py stays Python (mypyc cannot build its Request class).
-    *(PACKAGE / "admission" / name for name in ("review.py", "handling.py", "labels.py", "cache.py")),
+    # and its texts, the request as read and the answer.
+    *(PACKAGE / "admission" / name for name in ("envelope.py", "review.py", "handling.py", "labels.py", "cache.py")),
 ]
 
 

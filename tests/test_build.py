@@ -30,7 +30,7 @@ def _compiled_modules() -> list[str]:
         f"podsec.{folder.replace('/', '.')}.{p.stem}" for folder in folders for p in (package / folder).glob("*.py")
     ]
     names += ["podsec.engine", "podsec.evaluate", "podsec.findings", "podsec.exemptions", "podsec.catalog"]
-    names += [f"podsec.admission.{name}" for name in ("review", "handling", "labels", "cache")]
+    names += [f"podsec.admission.{name}" for name in ("envelope", "review", "handling", "labels", "cache")]
     return sorted(n for n in names if not n.endswith("__init__"))
 
 

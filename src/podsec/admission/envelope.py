@@ -56,11 +56,19 @@ _TYPES = (
 )
 
 
-def parse(body: Any) -> Request:
+def printable(raw: bytes) -> bool:
+    """Whether every string in this JSON text is printable ASCII: no byte above 0x7F, no escape
+    (JSON writes control characters only as escapes) and no DEL. A few hundred instructions for a
+    pod (memchr), where `str.isprintable` costs ~27 per character of every text made from it."""
+    return raw.isascii() and b"\\" not in raw and b"\x7f" not in raw
+
+
+def parse(body: Any, printable: bool = False) -> Request:
     """The ``request`` of an ``admission.k8s.io/v1`` AdmissionReview, or ReviewError.
 
     The fields the webhook reads must have their Kubernetes types; error messages quote
-    at most MAX_ECHO characters of what was sent.
+    at most MAX_ECHO characters of what was sent. ``printable``: every string in the body is
+    printable ASCII (`printable`), which the request carries for the texts made from it.
     """
     if not isinstance(body, dict):
         raise ReviewError("the body is not a JSON object")
@@ -71,13 +79,13 @@ def parse(body: Any) -> Request:
     uid = request.get("uid") if isinstance(request, dict) else None
     if not isinstance(uid, str) or not uid:
         raise ReviewError("the AdmissionReview has no request with a uid")
-    if len(uid) > MAX_UID or not uid.isprintable():
+    if len(uid) > MAX_UID or not (printable or uid.isprintable()):
         raise ReviewError(f"request.uid: not a uid (at most {MAX_UID} printable characters): {echo(uid)}")
     assert isinstance(request, dict)
     if request.get("operation") not in ("CREATE", "UPDATE", "DELETE", "CONNECT"):
         raise ReviewError(f"unknown operation {echo(request.get('operation'))}")
     _check_types(request)
-    return _typed(uid, request)
+    return _typed(uid, request, printable)
 
 
 def _check_types(request: Mapping[str, Any]) -> None:
@@ -91,7 +99,7 @@ def _check_types(request: Mapping[str, Any]) -> None:
         raise ReviewError(f"request.userInfo.username: expected a string, got {echo(username)}")
 
 
-def _typed(uid: str, request: Mapping[str, Any]) -> Request:
+def _typed(uid: str, request: Mapping[str, Any], printable: bool) -> Request:
     """The `Request` of a request whose types `parse` checked."""
     resource = str((request.get("resource") or {}).get("resource", ""))
     kind = (request.get("kind") or {}).get("kind")
@@ -108,6 +116,7 @@ def _typed(uid: str, request: Mapping[str, Any]) -> Request:
         request.get("oldObject"),
         request.get("dryRun") is True,
         resource == "pods" and kind == "Pod",
+        printable,
     )
 
 
@@ -125,7 +134,7 @@ def response(
     return Response(allowed, status, warnings, auditAnnotations, patch).render(uid)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # a written __init__: native when compiled (CONTRIBUTING.md, "Hot values")
 class Request:
     """The ``request`` of an AdmissionReview, as `parse` checked it: the fields podsec reads.
     Treated as immutable; not a frozen dataclass, which costs ten times as much to make (one
@@ -135,7 +144,7 @@ class Request:
     operation: str  # CREATE, UPDATE, DELETE or CONNECT
     resource: str  # request.resource.resource ("pods", "deployments", ...; "" when absent)
     subresource: str  # "" when absent
-    kind: object  # request.kind.kind ("Pod", ...), as sent
+    kind: Any  # request.kind.kind ("Pod", ...), as sent (any JSON value; mypyc cannot build a field typed object)
     name: str | None
     namespace: str | None
     username: str | None  # request.userInfo.username
@@ -143,17 +152,48 @@ class Request:
     old: Any  # request.oldObject
     dry_run: bool
     is_pod: bool  # the request is about a Pod (resource pods, kind Pod)
+    printable: bool  # every string in the body is printable ASCII (`printable`): no text made of them needs cleaning
+
+    def __init__(  # one parameter per field
+        self,
+        uid: str,
+        operation: str,
+        resource: str,
+        subresource: str,
+        kind: Any,
+        name: str | None,
+        namespace: str | None,
+        username: str | None,
+        obj: Any,
+        old: Any,
+        dry_run: bool,
+        is_pod: bool,
+        printable: bool = False,
+    ) -> None:
+        self.uid, self.operation, self.resource, self.subresource = uid, operation, resource, subresource
+        self.kind, self.name, self.namespace, self.username = kind, name, namespace, username
+        self.obj, self.old, self.dry_run, self.is_pod, self.printable = obj, old, dry_run, is_pod, printable
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # a written __init__: native when compiled
 class Response:
     """What a review answers, before it is written as an AdmissionReview (`render`)."""
 
     allowed: bool
-    status: dict[str, Any] | None = None
-    warnings: list[str] | None = None
-    audit: dict[str, str] | None = None
-    patch: str | None = None  # a base64 JSON Patch (mutation)
+    status: dict[str, Any] | None
+    warnings: list[str] | None
+    audit: dict[str, str] | None
+    patch: str | None  # a base64 JSON Patch (mutation)
+
+    def __init__(
+        self,
+        allowed: bool,
+        status: dict[str, Any] | None = None,
+        warnings: list[str] | None = None,
+        audit: dict[str, str] | None = None,
+        patch: str | None = None,
+    ) -> None:
+        self.allowed, self.status, self.warnings, self.audit, self.patch = allowed, status, warnings, audit, patch
 
     def render(self, uid: str) -> dict[str, Any]:
         """The AdmissionReview; empty fields are left out."""

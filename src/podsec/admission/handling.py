@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from podsec.admission.envelope import Request, ReviewError, clean, parse, response
+from podsec.admission.envelope import Request, ReviewError, clean, parse, printable, response
 from podsec.admission.logs import MAX_FIELD, bounded
 from podsec.admission.review import Decision, Reviewer
 
@@ -65,7 +65,7 @@ def read(raw: bytes) -> Request:
     """The request of a v1 AdmissionReview body, or Refusal. MemoryError when a worker's heap
     cannot hold it: that is not the client's fault (the failure mode answers it)."""
     try:
-        return parse(orjson.loads(raw))
+        return parse(orjson.loads(raw), printable(raw))
     except orjson.JSONDecodeError as exc:
         if str(exc).startswith("Not enough memory"):  # orjson reserves ~12 bytes a body byte first
             raise MemoryError(f"{len(raw)} bytes of JSON do not fit in the worker's heap") from None
@@ -117,7 +117,7 @@ def read_large(raw: bytes) -> Request:
         raise Refusal(400, "the body is nested too deeply") from None
     del text
     try:
-        return parse(body)
+        return parse(body, printable(raw))
     except ReviewError as exc:
         raise Refusal(400, str(exc)) from None
 

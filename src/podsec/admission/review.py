@@ -182,13 +182,14 @@ def _messages(result: ObjectResult) -> tuple[list[tuple[str, str]], list[str]]:
     return failing, notes
 
 
-def _failing(result: Failing) -> tuple[list[tuple[str, str]], str | None]:
+def _failing(result: Failing, printable: bool) -> tuple[list[tuple[str, str]], str | None]:
     """The failing checks' messages, bounded, and PSA's text. The text is made of these messages
-    (`engine.verdict`): when each of them is printable and short, only its length is left to check."""
+    (`engine.verdict`): when each of them is printable and short, only its length is left to check.
+    ``printable``: the messages are known printable (`Outcome`); only their lengths are checked."""
     failing: list[tuple[str, str]] = []
     fine = True
     for check, text in result.checks:
-        if len(text) > MAX_MESSAGE or not text.isprintable():
+        if len(text) > MAX_MESSAGE or not (printable or text.isprintable()):
             text, fine = clean(text, MAX_MESSAGE), False
         failing.append((check.id, text))
     verdict = result.verdict
@@ -214,7 +215,11 @@ class Outcome:
 
     __slots__ = ("_texts", "_warnings", "error", "failing", "mode", "notes", "size", "used", "verdict")
 
-    def __init__(self, mode: ModePolicy, result: ObjectResult | Failing | None, error: str | None) -> None:
+    def __init__(
+        self, mode: ModePolicy, result: ObjectResult | Failing | None, error: str | None, printable: bool = False
+    ) -> None:
+        """``printable``: the object's strings are all printable ASCII (`envelope.printable`); then so
+        are the messages of built-in checks (`Failing`), made only of them and the checks' texts."""
         self.mode = mode
         self.error = clean(error, MAX_MESSAGE) if error is not None else None
         failing: list[tuple[str, str]] = []
@@ -222,7 +227,7 @@ class Outcome:
         verdict: str | None = None
         used: tuple[Used, ...] = ()
         if type(result) is Failing:  # no exemptions in play: the failing checks as they are
-            failing, verdict = _failing(result)  # both bounded
+            failing, verdict = _failing(result, printable)  # both bounded
         elif result is not None:
             assert isinstance(result, ObjectResult)
             failing, notes = _messages(result)
@@ -387,6 +392,7 @@ class Review(NamedTuple):
     exemptible: frozenset[str] | None  # what annotation exemptions may cover here; None: they are off
     memo: dict[str, Outcome]
     scratch: list[Any]  # [evaluation key, prepared pods], made on first use
+    printable: bool  # every string in the request is printable ASCII (envelope.printable)
 
 
 def _record_exemptions(r: Review, audit: dict[str, str], warnings: list[str] | None) -> list[str]:
@@ -497,13 +503,14 @@ class Reviewer:
             parts = None if found is not None or ns.policies else slices(r.obj, self.config.kinds)
             if parts is not None:  # a huge pod: a slice at a time, nothing kept for the other modes
                 ctx = self.context(mode, ns.policies, r.today, r.exemptible)
-                found = Outcome.merge(mode, [self._outcome(mode, evaluate_object(p, ctx, file=None)) for p in parts])
+                outcomes = [self._outcome(mode, evaluate_object(p, ctx, file=None), r.printable) for p in parts]
+                found = Outcome.merge(mode, outcomes)
                 self._evaluations.put(cache_key, found, len(r.scratch[0]) + found.size)
             elif found is None:
                 if len(r.scratch) == 1:
                     r.scratch.append(prepare(r.obj, self.config.kinds))
                 prepared: Prepared | list[Any] = r.scratch[1]
-                found = self._outcome(mode, self._result(r, mode, prepared))
+                found = self._outcome(mode, self._result(r, mode, prepared), r.printable)
                 self._evaluations.put(cache_key, found, len(r.scratch[0]) + found.size)
             r.memo[name] = found
         return found
@@ -519,10 +526,10 @@ class Reviewer:
         return failing_checks(prepared, ctx) or evaluate_object(r.obj, ctx, file=None, prepared=prepared)
 
     @staticmethod
-    def _outcome(mode: ModePolicy, result: ObjectResult | Failing | list[Any] | None) -> Outcome:
+    def _outcome(mode: ModePolicy, result: ObjectResult | Failing | list[Any] | None, printable: bool) -> Outcome:
         if isinstance(result, list):
             return Outcome(mode, None, "; ".join(e.message for e in result))
-        return Outcome(mode, result, None)
+        return Outcome(mode, result, None, printable)
 
     def namespace_policy(self, labels: Mapping[str, str] | None) -> NamespacePolicy:
         last = self._last_namespace  # reviews come in runs from one namespace: compare, don't hash
@@ -566,7 +573,7 @@ class Reviewer:
         obj = request.obj
         namespace = request.namespace or ""
         exemptible = self.exemptible(namespace, ns) if self.config.annotation_exemptions.enabled else None
-        r = Review(obj, ns, today, exemptible, {}, [])
+        r = Review(obj, ns, today, exemptible, {}, [], request.printable)
         audit: dict[str, str] = {}
         warnings: list[str] = [clean(f"podsec: {e}", MAX_WARNING_RUNES) for e in ns.errors]
         ignored = self._ignored_exemption(request, exemptible)
