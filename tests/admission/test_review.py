@@ -7,6 +7,7 @@ import base64
 import copy
 import dataclasses
 import json
+import re
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -689,3 +690,30 @@ def test_a_cluster_workflow_template_is_reviewed_like_any_workload() -> None:
     assert r["allowed"] is True and r["warnings"][0].startswith(
         'would violate PodSecurity "restricted:latest": privileged'
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("kind",), "Pod", "request.kind: expected an object"),
+        (("resource",), ["pods"], "request.resource: expected an object"),
+        (("userInfo",), "alice", "request.userInfo: expected an object"),
+        (("object",), 7, "request.object: expected an object"),
+        (("oldObject",), "a pod", "request.oldObject: expected an object"),
+        (("name",), 5, "request.name: expected a string"),
+        (("namespace",), {"a": 1}, "request.namespace: expected a string"),
+        (("subResource",), True, "request.subResource: expected a string"),
+        (("userInfo", "username"), ["system:admin"], "request.userInfo.username: expected a string"),
+    ],
+)
+def test_each_field_read_has_its_type(path: tuple[str, ...], value: object, named: str) -> None:
+    """Every request field the webhook reads is type-checked, and the error names the first wrong one."""
+    body = json.loads(json.dumps(review(pod())))
+    where = body["request"]
+    for key in path[:-1]:
+        where = where[key]
+    where[path[-1]] = value
+    with pytest.raises(ReviewError, match=re.escape(named)):
+        parse(body)
+    request = parse(json.loads(json.dumps(review(pod()))))
+    assert request.is_pod and request.username == review(pod())["request"]["userInfo"]["username"]

@@ -84,7 +84,6 @@ def parse(body: Any, printable: bool = False) -> Request:
     assert isinstance(request, dict)
     if request.get("operation") not in ("CREATE", "UPDATE", "DELETE", "CONNECT"):
         raise ReviewError(f"unknown operation {echo(request.get('operation'))}")
-    _check_types(request)
     return _typed(uid, request, printable)
 
 
@@ -99,22 +98,40 @@ def _check_types(request: Mapping[str, Any]) -> None:
         raise ReviewError(f"request.userInfo.username: expected a string, got {echo(username)}")
 
 
-def _typed(uid: str, request: Mapping[str, Any], printable: bool) -> Request:
-    """The `Request` of a request whose types `parse` checked."""
-    resource = str((request.get("resource") or {}).get("resource", ""))
-    kind = (request.get("kind") or {}).get("kind")
+def _typed(uid: str, request: dict[str, Any], printable: bool) -> Request:
+    """The `Request` of a request `parse` checked so far; each field read once and its type checked
+    (`_check_types` says which field is wrong)."""
+    get = request.get
+    kind_of, resource_of, user = get("kind"), get("resource"), get("userInfo")
+    obj, old = get("object"), get("oldObject")
+    name, namespace, subresource = get("name"), get("namespace"), get("subResource")
+    username = user.get("username") if isinstance(user, dict) else None
+    if not (
+        (kind_of is None or type(kind_of) is dict)
+        and (resource_of is None or type(resource_of) is dict)
+        and (user is None or type(user) is dict)
+        and (obj is None or type(obj) is dict)
+        and (old is None or type(old) is dict)
+        and (name is None or type(name) is str)
+        and (namespace is None or type(namespace) is str)
+        and (subresource is None or type(subresource) is str)
+        and (username is None or type(username) is str)
+    ):
+        _check_types(request)  # JSON makes exact dicts and strs: anything else is checked here (raises if wrong)
+    resource = str((resource_of or {}).get("resource", ""))
+    kind = (kind_of or {}).get("kind")
     return Request(
         uid,
         request["operation"],
         resource,
-        request.get("subResource") or "",
+        subresource or "",
         kind,
-        request.get("name"),
-        request.get("namespace"),
-        (request.get("userInfo") or {}).get("username"),
-        request.get("object"),
-        request.get("oldObject"),
-        request.get("dryRun") is True,
+        name,
+        namespace,
+        username,
+        obj,
+        old,
+        get("dryRun") is True,
         resource == "pods" and kind == "Pod",
         printable,
     )
