@@ -24,17 +24,18 @@ import pickle
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkContext
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from podsec.evaluate import Context
 from podsec.findings import FileResult, InputError
 from podsec.pipeline import scan_target
 from podsec.sources.files import Target, internal_error
+
+if TYPE_CHECKING:  # imported when a pool is made: a serial scan need not
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 R = TypeVar("R")
 
@@ -197,12 +198,14 @@ class _Pool(Generic[R]):
             return _Unit(chunk)
         try:
             return _Unit(chunk, self._executor().submit(_chunk, chunk))
-        except BrokenProcessPool:  # a worker died since the last result was taken
+        except Exception:  # BrokenProcessPool: a worker died since the last result was taken
             self._recover()
             return _Unit(chunk, self._executor().submit(_chunk, chunk))
 
     def _executor(self) -> ProcessPoolExecutor:
         if self.executor is None:  # its workers are forked from this thread, with no other thread of ours running
+            from concurrent.futures import ProcessPoolExecutor
+
             self.executor = ProcessPoolExecutor(
                 self.workers, mp_context=self.mp, initializer=_init, initargs=(self.ctx, self.work)
             )
@@ -214,15 +217,14 @@ class _Pool(Generic[R]):
         if unit.sent is None:
             try:
                 unit.sent = unit.future.result()
-            except BrokenProcessPool:
+            except Exception:  # BrokenProcessPool, or the files could not be handed to a worker (not picklable)
                 self._recover()
-            except Exception:  # the files could not be handed to a worker (not picklable): each alone
-                unit.sent = [self._alone(t) for t in unit.targets]
             assert unit.sent is not None
         return [self._received(t, s) for t, s in zip(unit.targets, unit.sent, strict=True)]
 
     def _recover(self) -> None:
-        """A worker died: read again, each alone, every file in hand that has no result; then a new pool."""
+        """A worker died: read again, each alone, every file in hand that has no result; then a new pool.
+        (The pool is shut down first, so that no thread of it runs while those processes are forked.)"""
         if self.executor is not None:
             self.executor.shutdown(wait=True)  # every future is done now, with its result or broken
             self.executor = None
@@ -274,7 +276,4 @@ def _died(exitcode: int | None) -> str:
             how = f"it was killed by signal {-exitcode}"
     else:
         how = f"it exited with status {exitcode}"
-    return (
-        f"the worker process reading this file died ({how}; out of memory?), and again when it read"
-        " this file alone: nothing of this file was scanned"
-    )
+    return f"the worker process reading this file died ({how}; out of memory?): nothing of this file was scanned"
