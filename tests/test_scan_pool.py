@@ -185,3 +185,54 @@ def test_the_command_line_reports_a_killed_worker_as_an_error_with_exit_code_2(t
     good = [str(tmp_path / n) for n in names if n != "bad.yaml"]
     assert sorted(set(files), key=files.index) == good  # every other file's findings, in order
     assert doc["summary"]["files"] == len(names)
+
+
+def killer_fix(target: Target, ctx: Context, **options: Any) -> Any:
+    if _names(target) == "bad.yaml":
+        os.kill(os.getpid(), signal.SIGKILL)
+    from podsec.fixer.files import fix_target
+
+    return fix_target(target, ctx, options["options"], unsafe=options["unsafe"])
+
+
+FIX = """
+import sys
+from podsec import cli, scan
+from podsec.fixer import command
+from tests.test_scan_pool import killer_fix
+scan.PARALLEL_MIN_BYTES = 1  # `podsec fix` has no --jobs: these few bytes make it use two worker processes
+scan.usable_cores = lambda: 2
+command._fix_one = killer_fix
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_podsec_fix_reports_a_killed_worker_as_an_error_and_fixes_the_rest(tmp_path: pathlib.Path) -> None:
+    names = [f"p{i:02}.yaml" for i in range(20)]
+    names[9:9] = ["bad.yaml"]
+    for name in names:
+        (tmp_path / name).write_text(POD.format(name=name.removesuffix(".yaml").replace(".", "-")))
+    done = subprocess.run(
+        [sys.executable, "-c", FIX, "fix", "--write", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    bad = tmp_path / "bad.yaml"
+    assert f"podsec: error: {bad}: the worker process reading this file died (it was killed by SIGKILL" in done.stderr
+    assert bad.read_text() == POD.format(name="bad")  # untouched
+    fixed = [n for n in names if (tmp_path / n).read_text() != POD.format(name=n.removesuffix(".yaml"))]
+    assert fixed == [n for n in names if n != "bad.yaml"]
+
+
+def test_without_failed_a_target_that_fails_is_a_file_result_with_the_error() -> None:
+    from tests.helpers import context
+
+    targets = [Target(f"/nonexistent/{n}", f"/nonexistent/{n}") for n in ("a", "bad", "c")]
+    results = list(scan.run_each(targets, context("baseline"), raiser, jobs=1))
+    assert [type(r) for r in results] == [tuple, FileResult, tuple]
+    [error] = results[1].errors
+    assert error.file == "/nonexistent/bad" and "ZeroDivisionError: simulated bug" in error.message

@@ -105,12 +105,20 @@ def _failed_scan(target: Target, error: InputError) -> FileResult:
 
 
 def run_each(
-    targets: Iterable[Target], ctx: Context, work: Work[R], *, failed: Failed[R], jobs: int | None = None
+    targets: Iterable[Target],
+    ctx: Context,
+    work: Work[R],
+    *,
+    failed: Failed[R] | None = None,
+    jobs: int | None = None,
 ) -> Iterator[R]:
     """``work(target, ctx)`` for each target, in order, on every core for large inputs (`run`);
     ``work`` is a module-level function (or a partial of one) that worker processes can run.
     Whatever goes wrong with one target (``work`` raises, its worker dies, its result cannot be
-    passed back) is ``failed(target, error)`` for that target, and the others go on."""
+    passed back) is ``failed(target, error)`` for that target, and the others go on; without
+    ``failed``, a FileResult holding the error (what a scan's work gives)."""
+    if failed is None:
+        failed = cast(Failed[R], _failed_scan)
     workers = usable_cores() if jobs is None else jobs
     it = iter(targets)
     head: list[Target] = []
