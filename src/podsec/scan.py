@@ -1,7 +1,7 @@
 """Run a scan over many files, on every core for large inputs, streaming results in order.
 
-Memory stays flat however many files there are: targets are discovered lazily and fed
-to the workers in bounded batches, and results are handed on as they arrive.
+Memory stays flat however many files there are: targets are discovered lazily, at most
+`BATCH` of them are in the workers' hands at a time, and results are handed on as they arrive.
 
 The worker pool fails safe (multiprocessing.Pool does not: python/cpython#79492, #103061 --
 a result that cannot be unpickled, or a worker that is killed, leaves ``imap`` waiting forever):
