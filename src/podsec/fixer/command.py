@@ -34,13 +34,17 @@ def fix_all(
     for result in found.errors():
         yield FileFix(result.file or "-", errors=list(result.errors))
     work = functools.partial(_fix_one, options=options, unsafe=unsafe)
-    for done in beyond.complete(scan.run_each(found.targets(), ctx, work, jobs=jobs), ctx):
+    for done in beyond.complete(scan.run_each(found.targets(), ctx, work, failed=_fix_failed, jobs=jobs), ctx):
         if isinstance(done, FileFix):
             yield done
         else:
             outcomes = [beyond_the_pod(f) for o in done.objects for f in o.findings]
             yield FileFix(done.file or "-", outcomes=outcomes)
     found.finish()
+
+
+def _fix_failed(target: Target, error: InputError) -> FileFix:
+    return FileFix(target.name, errors=[error])
 
 
 def _fix_one(target: Target, ctx: Context, *, options: FixOptions, unsafe: bool) -> FileFix:

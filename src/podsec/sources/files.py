@@ -726,7 +726,9 @@ def _parsed(
             yield Located(obj, name, line, offset, template, counts.documents, span, part, at)
 
 
-def internal_error(name: str | None, line: int | None, exc: BaseException, *, debug: bool = False) -> InputError:
+def internal_error(
+    name: str | None, line: int | None, exc: BaseException, *, debug: bool = False, during: str = "reading this file"
+) -> InputError:
     """An unexpected exception while handling one file (or object), as an error of that file.
 
     The message says it is a podsec bug; with ``debug`` the error carries the traceback
@@ -741,7 +743,7 @@ def internal_error(name: str | None, line: int | None, exc: BaseException, *, de
     detail = str(exc).splitlines()[0][:200] if str(exc) else ""
     hint = "" if debug else "; run with --debug for the traceback"
     what += f": {detail}" if detail else ""
-    message = f"internal error while reading this file: {what} (a podsec bug: please report it{hint})"
+    message = f"internal error while {during}: {what} (a podsec bug: please report it{hint})"
     return InputError(name, line, message, debug=trace)
 
 
