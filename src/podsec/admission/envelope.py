@@ -87,6 +87,10 @@ def parse(body: Any, printable: bool = False) -> Request:
     return _typed(uid, request, printable)
 
 
+_OBJECT_TYPES = frozenset({dict, type(None)})
+_STRING_TYPES = frozenset({str, type(None)})
+
+
 def _check_types(request: Mapping[str, Any]) -> None:
     """ReviewError for the first field the webhook reads that has not its Kubernetes type."""
     for key, expected, what in _TYPES:
@@ -106,17 +110,9 @@ def _typed(uid: str, request: dict[str, Any], printable: bool) -> Request:
     obj, old = get("object"), get("oldObject")
     name, namespace, subresource = get("name"), get("namespace"), get("subResource")
     username = user.get("username") if isinstance(user, dict) else None
-    if not (
-        (kind_of is None or type(kind_of) is dict)
-        and (resource_of is None or type(resource_of) is dict)
-        and (user is None or type(user) is dict)
-        and (obj is None or type(obj) is dict)
-        and (old is None or type(old) is dict)
-        and (name is None or type(name) is str)
-        and (namespace is None or type(namespace) is str)
-        and (subresource is None or type(subresource) is str)
-        and (username is None or type(username) is str)
-    ):
+    objects = {type(kind_of), type(resource_of), type(user), type(obj), type(old)}
+    strings = {type(name), type(namespace), type(subresource), type(username)}
+    if not (objects <= _OBJECT_TYPES and strings <= _STRING_TYPES):
         _check_types(request)  # JSON makes exact dicts and strs: anything else is checked here (raises if wrong)
     resource = str((resource_of or {}).get("resource", ""))
     kind = (kind_of or {}).get("kind")
