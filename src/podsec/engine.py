@@ -289,7 +289,7 @@ def _lineage_hits(sel: Selected, pod: PodView, violations: list[Violation]) -> M
 
 def aggregate(results: Sequence[CheckResult]) -> str:
     """PSA's aggregate text: ``reason (detail), reason (detail)``."""
-    return ", ".join(r.message() for r in results)
+    return ", ".join([r.message() for r in results])
 
 
 def verdict(results: Sequence[CheckResult], policy: Policy) -> str | None:

@@ -87,8 +87,25 @@ def parse(body: Any, printable: bool = False) -> Request:
     return _typed(uid, request, printable)
 
 
-_OBJECT_TYPES = frozenset({dict, type(None)})
-_STRING_TYPES = frozenset({str, type(None)})
+def _objects(a: object, b: object, c: object, d: object, e: object) -> bool:
+    """Each is absent or a JSON object (exactly a dict)."""
+    return (
+        (a is None or type(a) is dict)
+        and (b is None or type(b) is dict)
+        and (c is None or type(c) is dict)
+        and (d is None or type(d) is dict)
+        and (e is None or type(e) is dict)
+    )
+
+
+def _strings(a: object, b: object, c: object, d: object) -> bool:
+    """Each is absent or exactly a str."""
+    return (
+        (a is None or type(a) is str)
+        and (b is None or type(b) is str)
+        and (c is None or type(c) is str)
+        and (d is None or type(d) is str)
+    )
 
 
 def _check_types(request: Mapping[str, Any]) -> None:
@@ -110,9 +127,7 @@ def _typed(uid: str, request: dict[str, Any], printable: bool) -> Request:
     obj, old = get("object"), get("oldObject")
     name, namespace, subresource = get("name"), get("namespace"), get("subResource")
     username = user.get("username") if isinstance(user, dict) else None
-    objects = {type(kind_of), type(resource_of), type(user), type(obj), type(old)}
-    strings = {type(name), type(namespace), type(subresource), type(username)}
-    if not (objects <= _OBJECT_TYPES and strings <= _STRING_TYPES):
+    if not (_objects(kind_of, resource_of, user, obj, old) and _strings(name, namespace, subresource, username)):
         _check_types(request)  # JSON makes exact dicts and strs: anything else is checked here (raises if wrong)
     resource = str((resource_of or {}).get("resource", ""))
     kind = (kind_of or {}).get("kind")

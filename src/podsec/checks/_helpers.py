@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from enum import Enum
+from typing import Final
 
 from podsec.checks._base import ContainerView, Owner, Violation
 from podsec.model.paths import Path
@@ -19,6 +20,8 @@ def plural(n: int, singular: str, many: str) -> str:
 def qlist(items: Iterable[str]) -> str:
     """Each item in double quotes, joined by ``", "``, with no escaping (PSA joinQuote);
     an unnamed container is shown as ``#N (unnamed)``."""
+    if type(items) is list and len(items) == 1:  # the usual one name, without a join
+        return display_name(items[0])
     return ", ".join([display_name(item) for item in items])
 
 
@@ -46,8 +49,10 @@ def go_quote(text: str) -> str:
     return "".join(out)
 
 
-def owners(violations: Iterable[Violation]) -> list[str]:
+def owners(violations: Sequence[Violation]) -> list[str]:
     """Names of the distinct owners in visiting order (same-named containers kept apart)."""
+    if len(violations) == 1:  # the usual one owner, without a set
+        return [violations[0].name]
     seen: set[tuple[object, ...]] = set()
     names: list[str] = []
     for v in violations:
@@ -76,16 +81,19 @@ def of_kind(violations: Iterable[Violation], kind: Enum) -> list[Violation]:
     return [v for v in violations if v.kind is kind]
 
 
-# tuple.__new__ is what Violation(...) calls, without the named tuple's Python-level __new__
-_new = tuple.__new__
+# tuple.__new__ is what Violation(...) calls, without the named tuple's Python-level __new__;
+# Final: compiled, module constants are read without a dictionary lookup
+_new: Final = tuple.__new__
+_ON_CONTAINER: Final = Owner.CONTAINER
+_ON_POD: Final = Owner.POD
 
 
 def on_container(c: ContainerView, path: Path, kind: Enum | None = None, value: str = "") -> Violation:
-    return _new(Violation, (path, c.path, c.label, Owner.CONTAINER, kind, value))
+    return _new(Violation, (path, c.path, c.label, _ON_CONTAINER, kind, value))
 
 
 def on_pod(path: Path, kind: Enum | None = None, value: str = "") -> Violation:
-    return _new(Violation, (path, (), "pod", Owner.POD, kind, value))
+    return _new(Violation, (path, (), "pod", _ON_POD, kind, value))
 
 
 def on_annotation(path: Path, key: str, value: str) -> Violation:
