@@ -39,14 +39,18 @@ PACKAGE = ROOT / "src" / "podsec"
 # decision around it. Package __init__ modules stay Python. The order matters to mypy's type
 # inference in the check registry's import cycle (checks/__init__ reads every check module's
 # CHECK): model first, then the checks.
+WEBHOOK = ("envelope", "review", "handling", "labels", "cache", "endpoints", "logs", "metrics")
 COMPILED = [
     *sorted(p for p in (PACKAGE / "model").glob("*.py") if p.name != "__init__.py"),
     *sorted(p for p in (PACKAGE / "checks").glob("*.py") if p.name != "__init__.py"),
     *sorted(p for p in (PACKAGE / "analysis" / "rules").glob("*.py") if p.name != "__init__.py"),
     *(PACKAGE / name for name in ("engine.py", "evaluate.py", "findings.py", "exemptions.py", "catalog.py")),
-    # The webhook's decision around the core: the evaluation key, the namespace policy, the outcome
-    # and its texts, the request as read and the answer.
-    *(PACKAGE / "admission" / name for name in ("envelope.py", "review.py", "handling.py", "labels.py", "cache.py")),
+    # The webhook's decision around the core (the request as read, the evaluation key, the
+    # namespace policy, the outcome and its texts, the answer) and its serving path (the review
+    # endpoints, the log line, the metrics). Not the rest of the server: compiled code checks the
+    # declared types of what it gets, and uvicorn's and asyncio's objects do not always have
+    # theirs (uvloop gives a list where typeshed says tuple).
+    *(PACKAGE / "admission" / f"{name}.py" for name in WEBHOOK),
 ]
 
 

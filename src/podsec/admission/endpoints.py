@@ -1,22 +1,14 @@
-"""The webhook's HTTP endpoints: ``/validate`` and ``/mutate`` (the review hot path, plain ASGI),
-``/healthz``, ``/readyz`` and ``/metrics``, and the application that routes to them."""
+"""The webhook's review endpoints, ``/validate`` and ``/mutate`` (the hot path, plain ASGI), and
+the application that routes to them and hands everything else to starlette (`routes`)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from prometheus_client import generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from podsec.admission import envelope, handling
@@ -25,7 +17,6 @@ from podsec.admission.logs import LOG, bounded
 from podsec.admission.pool import Job, Overloaded, WorkerFailed
 from podsec.admission.review import Reviewer
 from podsec.admission.state import State
-from podsec.admission.tls import reload_loop
 from podsec.model.pod import CONTAINER_KINDS, get_path
 
 log = logging.getLogger("podsec.webhook")
@@ -276,64 +267,3 @@ class App:
                 await endpoint(scope, receive, send)
                 return
         await self.rest(scope, receive, send)
-
-
-def build_app(state: State) -> App:
-    async def healthz(request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    async def readyz(request: Request) -> Response:
-        checks = {
-            "tls": state.certs is not None,
-            "namespaces": state.namespaces.ready,
-            "workers": state.pool is None or state.pool.ready,
-            "accepting": not state.shutting_down,
-        }
-        ok = all(checks.values())
-        return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
-
-    async def metrics(request: Request) -> Response:
-        m = state.metrics
-        pool = state.pool
-        server = state.server
-        gauges = {
-            "podsec_webhook_workers_busy": ("Review workers busy", pool.busy if pool else 0),
-            "podsec_webhook_queue_length": ("Reviews waiting for a worker", len(pool.pending) if pool else 0),
-            "podsec_webhook_worker_restarts": ("Review workers replaced", pool.restarts if pool else 0),
-            "podsec_webhook_connections": ("Open connections", len(server.server_state.connections) if server else 0),
-            "podsec_webhook_body_bytes": ("Request body bytes held", state.budget.used),
-            "podsec_webhook_log_lines_dropped": ("Log lines dropped", LOG.sink.dropped if LOG.sink else 0),
-            "podsec_webhook_log_bytes_queued": ("Log bytes not yet written", LOG.sink.queued if LOG.sink else 0),
-            "podsec_webhook_cache_bytes": ("Evaluation cache bytes", state.reviewer.cache_size),
-        }
-        m.gauges = {k: (doc, float(v)) for k, (doc, v) in gauges.items()}
-        return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state.loop = asyncio.get_running_loop()
-        await state.namespaces.start()
-        if state.pool is not None:
-            await state.pool.start()
-        reloader = asyncio.create_task(reload_loop(state.certs, state.reload_interval)) if state.certs else None
-        gc.freeze()  # what start-up loaded lives for good: keep it out of every collection
-        try:
-            yield
-        finally:
-            state.shutting_down = True
-            if reloader:
-                reloader.cancel()
-            if state.pool is not None:
-                await state.pool.stop()
-            await state.namespaces.stop()
-
-    rest = Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
-    rest.router.redirect_slashes = False  # a redirect would be built from the client's Host header
-    return App({"/validate": ReviewEndpoint(state, "validate"), "/mutate": ReviewEndpoint(state, "mutate")}, rest)

@@ -52,8 +52,9 @@ class LogSink:
         self.dropped = 0
         self._lines: collections.deque[bytes] = collections.deque()
         self._bell: queue.SimpleQueue[None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="podsec-log-writer", daemon=True)
-        self._thread.start()
+        # not "_thread": mypyc names the C field after the attribute, and "__thread" is a C keyword
+        self._writer = threading.Thread(target=self._run, name="podsec-log-writer", daemon=True)
+        self._writer.start()
 
     @property
     def queued(self) -> int:

@@ -36,10 +36,10 @@ import os
 import sys
 from typing import Any
 
-from podsec.admission.endpoints import build_app
 from podsec.admission.guard import GuardedServer
 from podsec.admission.logs import LOG
 from podsec.admission.metrics import Metrics
+from podsec.admission.routes import build_app
 from podsec.admission.state import ServerSettings, State, Today
 from podsec.admission.tls import CertReloader
 
@@ -72,6 +72,9 @@ def serve(state: State, *, host: str, port: int, graceful_seconds: int = 25, shu
         # is ignored and the request answered like any other.
         ws="none",
         lifespan="on",
+        # said, not guessed: uvicorn guesses from whether __call__ is a coroutine function, which
+        # a compiled (mypyc) App's is not to inspect, and would then call it as ASGI 2
+        interface="asgi3",
         access_log=False,
         # The client's address and scheme are never used (nor logged), so X-Forwarded-* is not read:
         # uvicorn's proxy-headers middleware would scan every request's headers for nothing.
