@@ -1,7 +1,7 @@
 """Run a scan over many files, on every core for large inputs, streaming results in order.
 
 Memory stays flat however many files there are: targets are discovered lazily, at most
-`BATCH` of them are in the workers' hands at a time, and results are handed on as they arrive.
+`BATCH` of them (give or take a chunk) are in the workers' hands at a time, and results are handed on as they arrive.
 
 The worker pool fails safe (multiprocessing.Pool does not: python/cpython#79492, #103061 --
 a result that cannot be unpickled, or a worker that is killed, leaves ``imap`` waiting forever):
@@ -43,7 +43,8 @@ PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 """Below this much input, worker start-up costs more than it saves."""
 
 BATCH = 512
-"""At most this many files are in the workers' hands, or their results waiting to be handed on."""
+"""About this many files (at most BATCH + CHUNK - 1) are in the workers' hands, or their results
+waiting to be handed on."""
 
 CHUNK = 16
 """Files a worker is given at a time."""

@@ -1,5 +1,6 @@
 """The HTTPS admission server: starlette on uvicorn (uvloop, httptools). Its concerns live in
-their own modules: the endpoints (`endpoints`), TLS (`tls`), settings and shared state
+their own modules: the review endpoints (`endpoints`), the application and its other routes
+(`routes`), TLS (`tls`), settings and shared state
 (`state`), metrics (`metrics`), logging (`logs`), connection limits (`guard`), the worker
 pool (`pool`); this module runs it all and drains it on shutdown.
 
