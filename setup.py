@@ -31,6 +31,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from typing import Any
 
 from setuptools import setup
 
@@ -102,14 +103,29 @@ def _compile() -> bool:
 BUILDING = {"bdist_wheel", "build", "build_ext", "editable_wheel", "install", "develop"}
 EDITABLE = {"editable_wheel", "develop"}  # pip install -e (PEP 660), setup.py develop
 
-if BUILDING.intersection(sys.argv[1:]) and _compile():
+
+def _extensions() -> list[Any] | None:
+    """The compiled modules, or None when mypyc's type check fails (then the build is pure, and
+    says why; with PODSEC_COMPILE=1 it fails)."""
     from mypyc.build import mypycify
 
     os.chdir(ROOT)  # mypy reads its options ([tool.mypy], strict) from pyproject.toml here
-    # The build environment has the type information the compiled modules use (orjson, PyYAML's
-    # stubs: pyproject.toml's build requirements), not that of every optional dependency (regorus).
+    # The build environment has the type information the compiled modules use (pyproject.toml's
+    # build requirements: orjson, PyYAML's stubs, starlette, uvicorn, prometheus-client), not that
+    # of every optional dependency (regorus).
     options = ["--ignore-missing-imports", "--no-warn-unused-ignores"]
     paths = [str(p.relative_to(ROOT)) for p in COMPILED]
-    setup(ext_modules=mypycify([*options, *paths], opt_level="3", debug_level="0"))
+    try:
+        return list(mypycify([*options, *paths], opt_level="3", debug_level="0"))
+    except SystemExit as exc:  # mypyc exits on type errors (printed above)
+        if _flag("PODSEC_COMPILE"):
+            raise
+        print(f"podsec: mypyc could not compile the core ({exc}): building the pure-Python package", file=sys.stderr)
+        return None
+
+
+extensions = _extensions() if BUILDING.intersection(sys.argv[1:]) and _compile() else None
+if extensions is not None:
+    setup(ext_modules=extensions)
 else:
     setup()
